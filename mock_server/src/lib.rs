@@ -1,0 +1,158 @@
+//! The llm-drill mock endpoint: an OpenAI-compatible chat-completions server with a
+//! seeded latency model and ground-truth counters at `GET /stats`.
+//!
+//! It is part of the product, not test scaffolding: llm-drill embeds it for
+//! `base_url: mock`, tests start it in-process on port 0, and users run it standalone
+//! (`llm-drill mock` or the `llm-drill-mock` binary) to rehearse drills with other tools.
+//! This crate must not depend on llm-drill: the harness depends on it.
+
+mod latency;
+mod openai;
+mod stats;
+pub mod tokens;
+
+pub use latency::{LatencyModel, Spread};
+pub use stats::{Stats, StatsSnapshot};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokens::Encoding;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How the mock behaves.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MockConfig {
+    /// Seeds every random choice; request `i` always gets the same timings.
+    pub seed: u64,
+    pub latency: LatencyModel,
+    /// Answer length when the request gives no `max_tokens`.
+    pub default_output_tokens: u32,
+    /// Hard cap on any answer's length.
+    pub max_output_tokens: u32,
+    /// Force an encoding for prompt counting; by default it follows the request's model.
+    pub encoding: Option<Encoding>,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        MockConfig {
+            seed: 0,
+            latency: LatencyModel {
+                ttft: Spread {
+                    mean: Duration::from_millis(300),
+                    stddev: Duration::from_millis(50),
+                    min: Duration::ZERO,
+                    max: Duration::MAX,
+                },
+                tokens_per_second: 60.0,
+                jitter: 0.1,
+            },
+            default_output_tokens: 128,
+            max_output_tokens: 32_768,
+            encoding: None,
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) config: MockConfig,
+    pub(crate) stats: Stats,
+}
+
+/// A view of a running mock's counters, valid for as long as the caller keeps it.
+#[derive(Clone)]
+pub struct StatsHandle(Arc<Shared>);
+
+impl StatsHandle {
+    pub fn snapshot(&self) -> StatsSnapshot {
+        self.0.stats.snapshot()
+    }
+}
+
+/// The router: `POST /v1/chat/completions`, `GET /stats`, `GET /health`.
+pub fn router(config: MockConfig) -> (Router, StatsHandle) {
+    let shared = Arc::new(Shared { config, stats: Stats::default() });
+    let router = Router::new()
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/chat/completions", post(openai::chat_completions))
+        .route("/stats", get(stats_handler))
+        .route("/health", get(|| async { "ok" }))
+        .fallback(not_found)
+        .with_state(shared.clone());
+    (router, StatsHandle(shared))
+}
+
+async fn stats_handler(State(shared): State<Arc<Shared>>) -> Response {
+    axum::Json(shared.stats.snapshot()).into_response()
+}
+
+async fn not_found(State(shared): State<Arc<Shared>>) -> Response {
+    openai::error_response(&shared.stats, StatusCode::NOT_FOUND, "invalid_request_error", "Unknown request URL")
+}
+
+/// A mock server running on a background task; dropping the handle shuts it down.
+pub struct MockHandle {
+    addr: SocketAddr,
+    stats: StatsHandle,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl MockHandle {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// `http://127.0.0.1:PORT`, the base URL a client uses.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+    /// Stops accepting connections and waits for the server task to end.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for MockHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Starts the mock on `addr` (use port 0 for any free port) on the current runtime.
+pub async fn spawn_on(addr: SocketAddr, config: MockConfig) -> std::io::Result<MockHandle> {
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let (router, stats) = router(config);
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    Ok(MockHandle { addr, stats, shutdown: Some(tx), task: Some(task) })
+}
+
+/// Starts the mock on 127.0.0.1 and a free port.
+pub async fn spawn(config: MockConfig) -> std::io::Result<MockHandle> {
+    spawn_on(SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+}

@@ -1,0 +1,106 @@
+//! Ground-truth counters the mock keeps about what it actually served, exposed at
+//! `GET /stats` so tests and users can check llm-drill's figures against the server's.
+//!
+//! Plain atomics: the mock's hot path never takes a lock.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+const STATUS_SLOTS: usize = 600;
+
+#[derive(Debug)]
+pub struct Stats {
+    requests: AtomicU64,
+    by_status: Vec<AtomicU64>,
+    prompt_tokens: AtomicU64,
+    completion_tokens: AtomicU64,
+    streams_started: AtomicU64,
+    streams_completed: AtomicU64,
+    streams_aborted: AtomicU64,
+    in_flight: AtomicU64,
+}
+
+/// A point-in-time copy of [`Stats`], the body of `GET /stats`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct StatsSnapshot {
+    /// Chat requests received (any status).
+    pub requests: u64,
+    /// Responses by HTTP status code.
+    pub by_status: BTreeMap<u16, u64>,
+    /// Prompt tokens of every request answered 200, counted from the request text.
+    pub prompt_tokens: u64,
+    /// Completion tokens actually sent (for streams: chunks that left the server).
+    pub completion_tokens: u64,
+    pub streams_started: u64,
+    /// Streams that reached `data: [DONE]`.
+    pub streams_completed: u64,
+    /// Streams the client dropped before the end.
+    pub streams_aborted: u64,
+    /// Requests being answered right now.
+    pub in_flight: u64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            requests: AtomicU64::new(0),
+            by_status: (0..STATUS_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            prompt_tokens: AtomicU64::new(0),
+            completion_tokens: AtomicU64::new(0),
+            streams_started: AtomicU64::new(0),
+            streams_completed: AtomicU64::new(0),
+            streams_aborted: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Stats {
+    pub(crate) fn request_received(&self) -> u64 {
+        self.in_flight.fetch_add(1, Relaxed);
+        self.requests.fetch_add(1, Relaxed)
+    }
+    pub(crate) fn request_done(&self) {
+        self.in_flight.fetch_sub(1, Relaxed);
+    }
+    pub(crate) fn status(&self, code: u16) {
+        if let Some(slot) = self.by_status.get(code as usize) {
+            slot.fetch_add(1, Relaxed);
+        }
+    }
+    pub(crate) fn prompt_tokens(&self, n: u64) {
+        self.prompt_tokens.fetch_add(n, Relaxed);
+    }
+    pub(crate) fn completion_tokens(&self, n: u64) {
+        self.completion_tokens.fetch_add(n, Relaxed);
+    }
+    pub(crate) fn stream_started(&self) {
+        self.streams_started.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn stream_ended(&self, completed: bool) {
+        let c = if completed { &self.streams_completed } else { &self.streams_aborted };
+        c.fetch_add(1, Relaxed);
+    }
+
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            requests: self.requests.load(Relaxed),
+            by_status: self
+                .by_status
+                .iter()
+                .enumerate()
+                .filter_map(|(code, n)| {
+                    let n = n.load(Relaxed);
+                    (n > 0).then_some((code as u16, n))
+                })
+                .collect(),
+            prompt_tokens: self.prompt_tokens.load(Relaxed),
+            completion_tokens: self.completion_tokens.load(Relaxed),
+            streams_started: self.streams_started.load(Relaxed),
+            streams_completed: self.streams_completed.load(Relaxed),
+            streams_aborted: self.streams_aborted.load(Relaxed),
+            in_flight: self.in_flight.load(Relaxed),
+        }
+    }
+}
