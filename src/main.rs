@@ -1,1 +1,55 @@
-fn main(){}
+//! The `llm-drill` binary: parse the command line, install the one shutdown path
+//! (first Ctrl-C/SIGTERM drains and writes partial results, a second exits at once), call
+//! the library, and exit with its code. Nothing else.
+
+use clap::Parser;
+use llm_drill::cli::Cli;
+use llm_drill::commands;
+use tokio_util::sync::CancellationToken;
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(commands::EXIT_FATAL);
+        }
+    };
+    let code = runtime.block_on(async {
+        let stop = CancellationToken::new();
+        let watcher = stop.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            eprintln!("\nstopping: no new calls; waiting for calls in flight (Ctrl-C again to quit at once)");
+            watcher.cancel();
+            shutdown_signal().await;
+            eprintln!("quitting at once: results of this run are not written");
+            std::process::exit(commands::EXIT_INTERRUPTED);
+        });
+        commands::dispatch(cli.command, stop).await
+    });
+    std::process::exit(code);
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

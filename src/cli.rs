@@ -1,0 +1,48 @@
+//! The command line, as clap definitions: raw flags and their types only. Meaning and
+//! checks live in the library.
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Load-testing and benchmark harness for bring-your-own LLM endpoints.
+#[derive(Parser, Debug)]
+#[command(name = "llm-drill", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a scenario and write its results folder.
+    Run {
+        scenario: PathBuf,
+        /// Results folder (default: results/<name>-<UTC timestamp>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override a scenario key by its path, e.g. --set load.stages.0.rate=50.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Do not draw the progress display.
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Check a scenario without sending anything.
+    Validate {
+        scenario: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Serve the mock endpoint standalone (OpenAI-compatible, GET /stats).
+    Mock {
+        /// Address to listen on; with --scenario, each mock endpoint takes the next port.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Serve the behaviour of this scenario's `base_url: mock` endpoints.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+    },
+    /// Print the summary of a results folder again.
+    Report { results_dir: PathBuf },
+}

@@ -1,0 +1,200 @@
+//! The OpenAI chat-completions wire format, which vLLM, llama.cpp, TGI and most gateways
+//! also speak: `POST {base_url}/v1/chat/completions`, `Authorization: Bearer`, SSE
+//! `chat.completion.chunk` deltas ending in `data: [DONE]`.
+//!
+//! Builds bodies and decodes responses; it never touches the network itself.
+
+use super::{Prepared, ProviderFormat, Secret, StreamStep, Usage};
+use crate::plan::EndpointPlan;
+use crate::workload::CallSpec;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+pub struct OpenAi;
+
+#[derive(Serialize)]
+struct Message<'a> {
+    role: &'a str,
+    content: &'a str,
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+#[derive(Serialize)]
+struct Request<'a> {
+    model: &'a str,
+    messages: Vec<Message<'a>>,
+    max_tokens: u32,
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+}
+
+#[derive(Deserialize)]
+struct WireUsage {
+    #[serde(default)]
+    prompt_tokens: u64,
+    #[serde(default)]
+    completion_tokens: u64,
+}
+
+impl From<WireUsage> for Usage {
+    fn from(u: WireUsage) -> Usage {
+        Usage { input_tokens: u.prompt_tokens, output_tokens: u.completion_tokens }
+    }
+}
+
+#[derive(Deserialize)]
+struct Chunk<'a> {
+    #[serde(default, borrow)]
+    choices: Vec<ChunkChoice<'a>>,
+    usage: Option<WireUsage>,
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct ChunkChoice<'a> {
+    #[serde(default, borrow)]
+    delta: Option<Delta<'a>>,
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Delta<'a> {
+    #[serde(default, borrow)]
+    content: Option<Cow<'a, str>>,
+    /// Reasoning models served by vLLM stream their thinking here first; those are
+    /// generated tokens too.
+    #[serde(default, borrow)]
+    reasoning_content: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Completion {
+    #[serde(default)]
+    choices: Vec<CompletionChoice>,
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct CompletionChoice {
+    message: CompletionMessage,
+}
+
+#[derive(Deserialize)]
+struct CompletionMessage {
+    #[serde(default)]
+    content: Option<String>,
+}
+
+fn short(e: &serde_json::Error, data: &str) -> String {
+    let head: String = data.chars().take(80).collect();
+    format!("invalid JSON from the endpoint ({e}): {head}")
+}
+
+impl ProviderFormat for OpenAi {
+    fn prepare(&self, endpoint: &EndpointPlan, base_url: &str, secret: Option<&Secret>, call: &CallSpec) -> Prepared {
+        let mut messages = Vec::with_capacity(2);
+        if let Some(s) = &call.system {
+            messages.push(Message { role: "system", content: s });
+        }
+        messages.push(Message { role: "user", content: &call.user });
+        let req = Request {
+            model: &endpoint.model_name,
+            messages,
+            max_tokens: call.max_tokens,
+            stream: call.stream,
+            stream_options: call.stream.then_some(StreamOptions { include_usage: true }),
+        };
+        let body = serde_json::to_vec(&req).expect("serializing plain structs cannot fail");
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(secret) = secret {
+            if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {}", secret.expose())) {
+                v.set_sensitive(true);
+                headers.insert(AUTHORIZATION, v);
+            }
+        }
+        // Accept both `https://host` and `https://host/v1` as the base URL.
+        let path = if base_url.ends_with("/v1") { "/chat/completions" } else { "/v1/chat/completions" };
+        let url = reqwest::Url::parse(&format!("{base_url}{path}")).expect("the plan checked the base URL");
+        Prepared { url, headers, body: body.into(), stream: call.stream }
+    }
+
+    fn parse_body(&self, body: &[u8]) -> Result<(String, Option<Usage>), String> {
+        let c: Completion = serde_json::from_slice(body).map_err(|e| short(&e, &String::from_utf8_lossy(body)))?;
+        let first = c.choices.into_iter().next().ok_or("the response has no choices")?;
+        Ok((first.message.content.unwrap_or_default(), c.usage.map(Usage::from)))
+    }
+
+    fn stream_event<'a>(&self, _event: &str, data: &'a str, out: &mut Vec<StreamStep<'a>>) -> Result<(), String> {
+        let data_trim = data.trim();
+        if data_trim == "[DONE]" {
+            out.push(StreamStep::Done);
+            return Ok(());
+        }
+        let chunk: Chunk<'a> = serde_json::from_str(data).map_err(|e| short(&e, data))?;
+        if let Some(err) = chunk.error {
+            let msg = err.get("message").and_then(|m| m.as_str()).map_or_else(|| err.to_string(), str::to_string);
+            out.push(StreamStep::Error(msg));
+            return Ok(());
+        }
+        for choice in chunk.choices {
+            if let Some(d) = choice.delta {
+                if let Some(r) = d.reasoning_content {
+                    out.push(StreamStep::Delta(r));
+                }
+                if let Some(c) = d.content {
+                    out.push(StreamStep::Delta(c));
+                }
+            }
+            if choice.finish_reason.is_some() {
+                out.push(StreamStep::Finished);
+            }
+        }
+        if let Some(u) = chunk.usage {
+            out.push(StreamStep::Usage(u.into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn steps(data: &str) -> Result<Vec<StreamStep<'_>>, String> {
+        let mut out = vec![];
+        OpenAi.stream_event("message", data, &mut out).map(|_| out)
+    }
+
+    #[test]
+    fn decodes_chunks() {
+        let role = r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#;
+        assert_eq!(steps(role).unwrap(), vec![StreamStep::Delta("".into())]);
+        let tok = r#"{"choices":[{"index":0,"delta":{"content":" he said \"hi\""},"finish_reason":null}]}"#;
+        assert_eq!(steps(tok).unwrap(), vec![StreamStep::Delta(" he said \"hi\"".into())]);
+        let fin = r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#;
+        assert_eq!(steps(fin).unwrap(), vec![StreamStep::Finished]);
+        let usage = r#"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}"#;
+        assert_eq!(steps(usage).unwrap(), vec![StreamStep::Usage(Usage { input_tokens: 12, output_tokens: 5 })]);
+        assert_eq!(steps("[DONE]").unwrap(), vec![StreamStep::Done]);
+        assert!(steps("{not json").is_err());
+        let err = r#"{"error":{"message":"overloaded"}}"#;
+        assert_eq!(steps(err).unwrap(), vec![StreamStep::Error("overloaded".into())]);
+    }
+
+    #[test]
+    fn decodes_whole_bodies() {
+        let body = br#"{"choices":[{"message":{"role":"assistant","content":"hello"}}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#;
+        let (text, usage) = OpenAi.parse_body(body).unwrap();
+        assert_eq!(text, "hello");
+        assert_eq!(usage, Some(Usage { input_tokens: 3, output_tokens: 1 }));
+        assert!(OpenAi.parse_body(b"<html>").is_err());
+        assert!(OpenAi.parse_body(br#"{"choices":[]}"#).is_err());
+    }
+}

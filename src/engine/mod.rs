@@ -1,0 +1,267 @@
+//! The one driver for every load shape. Open mode fixes each call's intended start from
+//! the arrival schedule and never lets a slow endpoint slow the schedule: a call that
+//! must wait (for `max_in_flight`, or because the driver is late) carries that wait as
+//! schedule lag inside its latency. Closed mode runs `concurrency` users back to back.
+//!
+//! One shutdown path: a soft stop (the schedule ended, or Ctrl-C) stops new calls; calls
+//! in flight get `graceful_stop` (or their timeout, on Ctrl-C), then a hard stop cuts
+//! them and records them as `interrupted`. The engine never prints and never exits.
+
+mod progress;
+
+pub use progress::Progress;
+
+use crate::client::{Attempt, Client, Outcome, Route};
+use crate::plan::{ArrivalSchedule, LoadPlan, Plan};
+use crate::recorder::CallSample;
+use crate::workload::{CallSpec, Workload};
+use std::sync::Arc;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::{sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Everything a call needs, shared by all of them.
+pub struct Engine {
+    pub plan: Arc<Plan>,
+    pub routes: Arc<Vec<Route>>,
+    pub client: Client,
+    pub workload: Arc<Workload>,
+    pub samples: mpsc::UnboundedSender<CallSample>,
+    pub progress: Arc<Progress>,
+}
+
+/// How the driving ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DriveReport {
+    pub start: Instant,
+    /// Calls the schedule (or the closed-mode users) started.
+    pub started: u64,
+    /// The user stopped the run before its schedule ended.
+    pub interrupted: bool,
+}
+
+impl Engine {
+    /// Runs the plan's load to its end (or until `stop` is cancelled).
+    pub async fn drive(self: Arc<Self>, start: Instant, stop: CancellationToken) -> DriveReport {
+        let hard = CancellationToken::new();
+        let (started, in_flight_done) = match self.plan.load.clone() {
+            LoadPlan::Open { stages, arrival, max_in_flight } => {
+                let schedule = ArrivalSchedule::new(&stages, arrival, self.plan.seed);
+                self.clone().open(start, schedule, max_in_flight, &stop, &hard).await
+            }
+            LoadPlan::Closed { concurrency } => self.clone().closed(start, concurrency, &stop, &hard).await,
+        };
+        let interrupted = stop.is_cancelled();
+        // Calls still running get their grace period, then are cut.
+        let grace = if interrupted {
+            self.routes.iter().map(|r| r.endpoint.timeout).max().unwrap_or_default()
+        } else {
+            self.plan.graceful_stop
+        };
+        if tokio::time::timeout(grace, in_flight_done.wait()).await.is_err() {
+            hard.cancel();
+            in_flight_done.wait().await;
+        }
+        DriveReport { start, started, interrupted }
+    }
+
+    async fn open(
+        self: Arc<Self>,
+        start: Instant,
+        schedule: ArrivalSchedule,
+        max_in_flight: usize,
+        stop: &CancellationToken,
+        hard: &CancellationToken,
+    ) -> (u64, InFlight) {
+        let slots = Arc::new(Semaphore::new(max_in_flight));
+        let mut started = 0u64;
+        for (index, offset) in schedule.enumerate() {
+            // Build the call and its request before its time comes: never inside the
+            // timed region.
+            let call = self.workload.call(index as u64);
+            let ready = self.ready(&call);
+            let intended = start + offset;
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => break,
+                _ = sleep_until(intended) => {}
+            }
+            let permit = tokio::select! {
+                biased;
+                _ = stop.cancelled() => break,
+                p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            };
+            started += 1;
+            self.progress.call_started();
+            let engine = self.clone();
+            let hard = hard.clone();
+            tokio::spawn(async move {
+                engine.call(call, ready, intended, &hard).await;
+                drop(permit);
+            });
+        }
+        (started, InFlight::Slots(slots, max_in_flight as u32))
+    }
+
+    async fn closed(
+        self: Arc<Self>,
+        start: Instant,
+        concurrency: usize,
+        stop: &CancellationToken,
+        hard: &CancellationToken,
+    ) -> (u64, InFlight) {
+        let end = start + self.plan.duration;
+        let mut users = tokio::task::JoinSet::new();
+        for user in 0..concurrency as u64 {
+            let engine = self.clone();
+            let (stop, hard) = (stop.clone(), hard.clone());
+            users.spawn(async move {
+                let mut n = 0u64;
+                // Each user's calls get keys of their own, so the traffic depends on the
+                // seed and the user, not on which user happens to run first.
+                while Instant::now() < end && !stop.is_cancelled() {
+                    let call = engine.workload.call((user << 32) | n);
+                    let ready = engine.ready(&call);
+                    n += 1;
+                    engine.progress.call_started();
+                    engine.call(call, ready, Instant::now(), &hard).await;
+                }
+                n
+            });
+        }
+        // The users stop starting calls at `end`; wait for that point, then hand their
+        // last calls to the same grace period as open mode.
+        tokio::select! {
+            _ = sleep_until(end) => {}
+            _ = stop.cancelled() => {}
+        }
+        let progress = self.progress.clone();
+        (progress.started(), InFlight::Users(tokio::sync::Mutex::new(users)))
+    }
+
+    /// Everything that can be decided before the clock starts: the request body, or a
+    /// refusal that means nothing is sent.
+    fn ready(&self, call: &CallSpec) -> Ready {
+        let route = &self.routes[call.endpoint];
+        if let Some(max) = route.endpoint.max_context_tokens {
+            let needed = call.input_tokens as u64 + call.max_tokens as u64;
+            if needed > max as u64 {
+                return Ready::Refuse(
+                    Outcome::ContextOverflow,
+                    format!(
+                        "prompt {} + answer {} tokens exceed max_context_tokens {max} of endpoint `{}`",
+                        call.input_tokens, call.max_tokens, route.endpoint.id
+                    ),
+                );
+            }
+        }
+        Ready::Send(route.prepare(call))
+    }
+
+    /// Runs one call and reports it. Never fails: every way it can end is an outcome.
+    async fn call(&self, call: CallSpec, ready: Ready, intended: Instant, hard: &CancellationToken) {
+        let route = &self.routes[call.endpoint];
+        let sample = match ready {
+            Ready::Refuse(outcome, why) => {
+                let now = Instant::now();
+                CallSample {
+                    feature: call.feature,
+                    endpoint: call.endpoint,
+                    outcome,
+                    intended,
+                    started: now,
+                    first_token: None,
+                    end: now,
+                    itl_us: Vec::new(),
+                    input_tokens: 0,
+                    output_tokens: 0,
+                    tokens_estimated: false,
+                    attempts: 0,
+                    error: Some(why),
+                }
+            }
+            Ready::Send(prepared) => {
+                let attempt = tokio::select! {
+                    a = self.client.send(route, prepared, route.endpoint.timeout) => a,
+                    _ = hard.cancelled() => interrupted_attempt(),
+                };
+                self.sample(&call, intended, attempt)
+            }
+        };
+        self.progress.call_finished(sample.outcome == Outcome::Ok);
+        // The receiver lives until every call has finished; if it is gone the run is
+        // being torn down and the sample has nowhere to go.
+        let _ = self.samples.send(sample);
+    }
+
+    fn sample(&self, call: &CallSpec, intended: Instant, a: Attempt) -> CallSample {
+        let encoding = self.routes[call.endpoint].endpoint.encoding;
+        // Output tokens: as reported, else counted from the text (flagged as estimated).
+        let (input_tokens, output_tokens, estimated) = match a.usage {
+            Some(u) => (u.input_tokens, u.output_tokens, false),
+            None if a.outcome == Outcome::Ok || !a.text.is_empty() => {
+                (call.input_tokens as u64, encoding.count(&a.text) as u64, true)
+            }
+            None => (0, 0, false),
+        };
+        CallSample {
+            feature: call.feature,
+            endpoint: call.endpoint,
+            outcome: a.outcome,
+            intended,
+            started: a.sent,
+            first_token: a.first_token,
+            end: a.end,
+            itl_us: a.itl_us,
+            input_tokens,
+            output_tokens,
+            tokens_estimated: estimated,
+            attempts: 1,
+            error: a.error,
+        }
+    }
+}
+
+fn interrupted_attempt() -> Attempt {
+    let now = Instant::now();
+    Attempt {
+        outcome: Outcome::Interrupted,
+        status: None,
+        sent: now,
+        first_token: None,
+        end: now,
+        itl_us: Vec::new(),
+        usage: None,
+        text: String::new(),
+        deltas: 0,
+        error: Some("still running when the run stopped".into()),
+    }
+}
+
+enum Ready {
+    Send(crate::client::Prepared),
+    Refuse(Outcome, String),
+}
+
+/// Waits for the calls still in flight.
+enum InFlight {
+    /// Open mode: every slot free again means every call finished.
+    Slots(Arc<Semaphore>, u32),
+    /// Closed mode: every user task ended.
+    Users(tokio::sync::Mutex<tokio::task::JoinSet<u64>>),
+}
+
+impl InFlight {
+    async fn wait(&self) {
+        match self {
+            InFlight::Slots(s, n) => {
+                let _ = s.acquire_many(*n).await;
+            }
+            InFlight::Users(users) => {
+                let mut users = users.lock().await;
+                while users.join_next().await.is_some() {}
+            }
+        }
+    }
+}
+

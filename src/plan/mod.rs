@@ -1,0 +1,438 @@
+//! `Plan::from_scenario`: every check and default applied once, into typed, immutable
+//! data the engine runs without re-checking anything.
+//!
+//! Errors are `ScenarioError`s located at the offending key. Nothing here does I/O or
+//! reads the environment: credentials are resolved when the run starts.
+
+pub mod arrivals;
+mod sampler;
+
+pub use arrivals::{Arrival, ArrivalSchedule, Stage};
+pub use sampler::Sampler;
+
+use crate::scenario::model::{self, ArrivalKind, AuthType, LoadMode, Provider};
+use crate::scenario::{Dist, Scenario, ScenarioError, Source};
+use mock_server::tokens::Encoding;
+use mock_server::{MockConfig, Spread};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(30);
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 4096;
+pub const DEFAULT_OUTPUT_TOKENS: f64 = 256.0;
+const MAX_RATE: f64 = 100_000.0;
+const MAX_CONCURRENCY: u64 = 100_000;
+const MAX_IN_FLIGHT: u64 = 1_000_000;
+const MAX_RUN: Duration = Duration::from_secs(7 * 24 * 3600);
+const MAX_TOKENS_PER_FIELD: f64 = 10_000_000.0;
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub name: String,
+    pub seed: u64,
+    pub endpoints: Vec<EndpointPlan>,
+    pub features: Vec<FeaturePlan>,
+    pub load: LoadPlan,
+    /// New calls start only within this window.
+    pub duration: Duration,
+    /// After the window, how long running calls may take to finish before they are cut.
+    pub graceful_stop: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// The embedded mock server, started for the run with this behaviour.
+    Mock(MockConfig),
+    /// A real endpoint's base URL, without a trailing slash.
+    Url(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum CredentialRef {
+    Env(String),
+    File(PathBuf),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Auth {
+    None,
+    Bearer(CredentialRef),
+}
+
+#[derive(Clone, Debug)]
+pub struct EndpointPlan {
+    pub id: String,
+    pub display_name: String,
+    pub provider: Provider,
+    pub target: Target,
+    pub auth: Auth,
+    pub model_name: String,
+    pub timeout: Duration,
+    pub encoding: Encoding,
+    pub max_context_tokens: Option<u32>,
+    pub region: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct FeaturePlan {
+    pub name: String,
+    pub weight: f64,
+    pub endpoint: usize,
+    pub stream: bool,
+    pub system_tokens: Sampler,
+    pub user_tokens: Sampler,
+    pub output_tokens: Sampler,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum LoadPlan {
+    Open { stages: Vec<Stage>, arrival: Arrival, max_in_flight: usize },
+    Closed { concurrency: usize },
+}
+
+impl LoadPlan {
+    /// Calls per second the schedule asks for on average (open mode only).
+    pub fn target_rps(&self, duration: Duration) -> Option<f64> {
+        match self {
+            LoadPlan::Open { stages, .. } => {
+                Some(ArrivalSchedule::expected_count(stages) / duration.as_secs_f64().max(1e-9))
+            }
+            LoadPlan::Closed { .. } => None,
+        }
+    }
+}
+
+struct Checker<'a> {
+    source: &'a Source,
+}
+
+impl Checker<'_> {
+    fn err(&self, path: &str, msg: impl Into<String>) -> ScenarioError {
+        self.source.error(path, msg)
+    }
+    fn later(&self, present: bool, path: &str) -> Result<(), ScenarioError> {
+        if present {
+            return Err(self.err(path, "is part of the scenario format but not supported by this version of llm-drill yet; remove it to run"));
+        }
+        Ok(())
+    }
+    fn sampler(&self, dist: &Dist<f64>, path: &str, max: f64) -> Result<Sampler, ScenarioError> {
+        let s = Sampler::new(dist, 0.0).map_err(|m| self.err(path, m))?;
+        let biggest = match s {
+            Sampler::Fixed(v) => v,
+            Sampler::Normal { mean, max: hi, .. } => mean.min(hi),
+            Sampler::Uniform { max: hi, .. } => hi,
+        };
+        if biggest > max {
+            return Err(self.err(path, format!("{biggest} is too large (at most {max})")));
+        }
+        Ok(s)
+    }
+}
+
+impl Plan {
+    pub fn from_scenario(sc: &Scenario, source: &Source) -> Result<Plan, ScenarioError> {
+        let c = Checker { source };
+        if sc.name.is_empty() || !sc.name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch)) {
+            return Err(c.err("name", "must be non-empty and use only letters, digits, `-`, `_` and `.` (it names the results folder)"));
+        }
+        c.later(sc.faults.is_some(), "faults")?;
+        c.later(sc.retry.is_some(), "retry")?;
+        c.later(sc.cost.is_some(), "cost")?;
+        c.later(sc.thresholds.is_some(), "thresholds")?;
+        if sc.endpoints.is_empty() {
+            return Err(c.err("endpoints", "at least one endpoint is needed"));
+        }
+        if sc.features.is_empty() {
+            return Err(c.err("features", "at least one feature is needed"));
+        }
+        let endpoints = sc
+            .endpoints
+            .iter()
+            .enumerate()
+            .map(|(i, (id, e))| endpoint(&c, sc.seed.wrapping_add(i as u64), id, e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let features = sc
+            .features
+            .iter()
+            .map(|(name, f)| feature(&c, &endpoints, name, f))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (load, duration) = load(&c, sc)?;
+        let graceful_stop = sc.graceful_stop.map_or(DEFAULT_GRACEFUL_STOP, |d| d.0);
+        if graceful_stop > MAX_RUN {
+            return Err(c.err("graceful_stop", "is longer than 7 days"));
+        }
+        Ok(Plan { name: sc.name.clone(), seed: sc.seed, endpoints, features, load, duration, graceful_stop })
+    }
+
+    pub fn endpoint_index(&self, id: &str) -> Option<usize> {
+        self.endpoints.iter().position(|e| e.id == id)
+    }
+}
+
+fn endpoint(c: &Checker, seed: u64, id: &str, e: &model::Endpoint) -> Result<EndpointPlan, ScenarioError> {
+    let at = |k: &str| format!("endpoints.{id}.{k}");
+    if id.is_empty() || !id.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_".contains(ch)) {
+        return Err(c.err(&format!("endpoints.{id}"), "an endpoint id uses only letters, digits, `-` and `_`"));
+    }
+    for (present, key) in [
+        (e.deployment.is_some(), "deployment"),
+        (e.api_version.is_some(), "api_version"),
+        (e.fallback_endpoint_ref.is_some(), "fallback_endpoint_ref"),
+        (e.fallback_policy.is_some(), "fallback_policy"),
+        (e.price.is_some(), "price"),
+        (e.price_ref.is_some(), "price_ref"),
+        (e.allow_insecure_http.is_some(), "allow_insecure_http"),
+    ] {
+        c.later(present, &at(key))?;
+    }
+    if e.provider != Provider::Openai {
+        return Err(c.err(&at("provider"), "only `openai` (and OpenAI-compatible servers such as vLLM or llama.cpp) is supported by this version; azure_openai and anthropic are coming"));
+    }
+    if e.model_name.trim().is_empty() {
+        return Err(c.err(&at("model_name"), "must not be empty"));
+    }
+    let encoding = match &e.tokenizer {
+        None => Encoding::for_model(&e.model_name),
+        Some(t) => Encoding::from_name(t)
+            .ok_or_else(|| c.err(&at("tokenizer"), format!("expected cl100k_base or o200k_base, found `{t}`")))?,
+    };
+    let target = if e.base_url == "mock" {
+        let mut cfg = mock_config(c, seed, id, e.mock.as_ref())?;
+        cfg.encoding = Some(encoding);
+        Target::Mock(cfg)
+    } else {
+        let url = reqwest::Url::parse(&e.base_url)
+            .map_err(|err| c.err(&at("base_url"), format!("expected `mock` or an http(s) URL, found `{}` ({err})", e.base_url)))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(c.err(&at("base_url"), format!("expected `mock` or an http(s) URL with a host, found `{}`", e.base_url)));
+        }
+        if e.mock.is_some() {
+            return Err(c.err(&at("mock"), "only applies to an endpoint whose base_url is `mock`"));
+        }
+        Target::Url(e.base_url.trim_end_matches('/').to_string())
+    };
+    let auth = match (e.auth_type, &e.credential_ref) {
+        (AuthType::None, None) => Auth::None,
+        (AuthType::None, Some(_)) => {
+            return Err(c.err(&at("credential_ref"), "is set but auth_type is `none`: set auth_type: bearer, or remove it"))
+        }
+        (AuthType::Bearer, Some(r)) => Auth::Bearer(credential_ref(c, &at("credential_ref"), r)?),
+        (AuthType::Bearer, None) => {
+            return Err(c.err(&at("auth_type"), "`bearer` needs a credential_ref such as env:OPENAI_API_KEY"))
+        }
+        (AuthType::ApiKey, _) => {
+            return Err(c.err(&at("auth_type"), "`api_key` is the azure_openai header; an openai endpoint uses `bearer`"))
+        }
+    };
+    let timeout = e.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
+    if timeout.is_zero() || timeout > Duration::from_secs(3600) {
+        return Err(c.err(&at("timeout"), "must be more than 0 and at most 1h"));
+    }
+    if e.max_context_tokens == Some(0) {
+        return Err(c.err(&at("max_context_tokens"), "must be more than 0"));
+    }
+    Ok(EndpointPlan {
+        id: id.to_string(),
+        display_name: e.display_name.clone().unwrap_or_else(|| id.to_string()),
+        provider: e.provider,
+        target,
+        auth,
+        model_name: e.model_name.clone(),
+        timeout,
+        encoding,
+        max_context_tokens: e.max_context_tokens,
+        region: e.region.clone(),
+    })
+}
+
+fn credential_ref(c: &Checker, path: &str, r: &str) -> Result<CredentialRef, ScenarioError> {
+    if let Some(name) = r.strip_prefix("env:") {
+        if !name.is_empty() && name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+            return Ok(CredentialRef::Env(name.to_string()));
+        }
+    } else if let Some(p) = r.strip_prefix("file:") {
+        if !p.is_empty() {
+            return Ok(CredentialRef::File(PathBuf::from(p)));
+        }
+    }
+    // Never echo the value: it may be the secret itself, pasted inline.
+    Err(c.err(path, "expected env:NAME or file:PATH (a reference, never the secret itself)"))
+}
+
+fn mock_config(c: &Checker, seed: u64, id: &str, m: Option<&model::MockBehaviour>) -> Result<MockConfig, ScenarioError> {
+    let mut cfg = MockConfig { seed, ..MockConfig::default() };
+    let Some(m) = m else { return Ok(cfg) };
+    let at = |k: &str| format!("endpoints.{id}.mock.{k}");
+    if let Some(ttft) = &m.ttft {
+        let s = Sampler::new(&ttft.map(|d| d.0.as_secs_f64()), 0.0).map_err(|e| c.err(&at("ttft"), e))?;
+        let secs = Duration::from_secs_f64;
+        cfg.latency.ttft = match s {
+            Sampler::Fixed(v) => Spread::fixed(secs(v)),
+            Sampler::Normal { mean, stddev, min, max } => Spread {
+                mean: secs(mean),
+                stddev: secs(stddev),
+                min: secs(min),
+                max: if max.is_finite() { secs(max) } else { Duration::MAX },
+            },
+            Sampler::Uniform { min, max } => {
+                // A uniform range has stddev (max - min) / sqrt(12); the mock draws normals,
+                // clamped to the range, which keeps the mean and the bounds.
+                Spread { mean: secs((min + max) / 2.0), stddev: secs((max - min) / 12f64.sqrt()), min: secs(min), max: secs(max) }
+            }
+        };
+    }
+    if let Some(tps) = m.tokens_per_second {
+        if !tps.is_finite() || tps <= 0.0 || tps > 1_000_000.0 {
+            return Err(c.err(&at("tokens_per_second"), "must be more than 0 and at most 1000000"));
+        }
+        cfg.latency.tokens_per_second = tps;
+    }
+    if let Some(j) = m.jitter {
+        if !(0.0..=1.0).contains(&j) {
+            return Err(c.err(&at("jitter"), "must be between 0 and 1 (a fraction of each gap)"));
+        }
+        cfg.latency.jitter = j;
+    }
+    c.later(m.rate_limit.is_some(), &at("rate_limit"))?;
+    Ok(cfg)
+}
+
+fn feature(c: &Checker, endpoints: &[EndpointPlan], name: &str, f: &model::Feature) -> Result<FeaturePlan, ScenarioError> {
+    let at = |k: &str| format!("features.{name}.{k}");
+    for (present, key) in [
+        (f.session.is_some(), "session"),
+        (f.residency.is_some(), "residency"),
+        (f.needs.is_some(), "needs"),
+        (f.token_budget.is_some(), "token_budget"),
+        (f.prompt.context_tokens.is_some(), "prompt.context_tokens"),
+    ] {
+        c.later(present, &at(key))?;
+    }
+    let endpoint = endpoints.iter().position(|e| e.id == f.endpoint).ok_or_else(|| {
+        let known: Vec<&str> = endpoints.iter().map(|e| e.id.as_str()).collect();
+        c.err(&at("endpoint"), format!("`{}` names no endpoint (defined: {})", f.endpoint, known.join(", ")))
+    })?;
+    let weight = f.weight.unwrap_or(1.0);
+    if !weight.is_finite() || weight <= 0.0 || weight > 1e9 {
+        return Err(c.err(&at("weight"), format!("must be a positive number, found {weight}")));
+    }
+    let tokens = |d: &Dist<u32>| d.map(|v| *v as f64);
+    let system_tokens = match &f.prompt.system_tokens {
+        Some(d) => c.sampler(&tokens(d), &at("prompt.system_tokens"), MAX_TOKENS_PER_FIELD)?,
+        None => Sampler::Fixed(0.0),
+    };
+    let user_tokens = c.sampler(&tokens(&f.prompt.user_tokens), &at("prompt.user_tokens"), MAX_TOKENS_PER_FIELD)?;
+    if user_tokens.typical() < 1.0 {
+        return Err(c.err(&at("prompt.user_tokens"), "a call needs a user message of at least 1 token"));
+    }
+    let output_tokens = match &f.output_tokens {
+        Some(d) => c.sampler(&tokens(d), &at("output_tokens"), MAX_TOKENS_PER_FIELD)?,
+        None => Sampler::Fixed(DEFAULT_OUTPUT_TOKENS),
+    };
+    if output_tokens.typical() < 1.0 {
+        return Err(c.err(&at("output_tokens"), "must be at least 1"));
+    }
+    let ep = &endpoints[endpoint];
+    if let Some(max) = ep.max_context_tokens {
+        let typical = system_tokens.typical() + user_tokens.typical() + output_tokens.typical();
+        if typical > max as f64 {
+            return Err(c.err(
+                &at("prompt"),
+                format!(
+                    "a typical call needs {typical:.0} tokens (system + user + output) but endpoint `{}` declares max_context_tokens: {max}",
+                    ep.id
+                ),
+            ));
+        }
+    }
+    Ok(FeaturePlan {
+        name: name.to_string(),
+        weight,
+        endpoint,
+        stream: f.stream.unwrap_or(true),
+        system_tokens,
+        user_tokens,
+        output_tokens,
+    })
+}
+
+fn load(c: &Checker, sc: &Scenario) -> Result<(LoadPlan, Duration), ScenarioError> {
+    let l = &sc.load;
+    let mode = l.mode.unwrap_or(LoadMode::Open);
+    let duration = match sc.duration {
+        Some(d) if d.0.is_zero() => return Err(c.err("duration", "must be more than 0")),
+        Some(d) if d.0 > MAX_RUN => return Err(c.err("duration", "is longer than 7 days")),
+        d => d.map(|d| d.0),
+    };
+    match mode {
+        LoadMode::Closed => {
+            for (present, key) in [(l.rate.is_some(), "rate"), (l.stages.is_some(), "stages"), (l.arrival.is_some(), "arrival"), (l.max_in_flight.is_some(), "max_in_flight")] {
+                if present {
+                    return Err(c.err(&format!("load.{key}"), "applies to open mode only; closed mode takes `concurrency`"));
+                }
+            }
+            let n = l.concurrency.ok_or_else(|| c.err("load", "closed mode needs `concurrency` (the number of simultaneous users)"))?;
+            if n == 0 || n > MAX_CONCURRENCY {
+                return Err(c.err("load.concurrency", format!("must be from 1 to {MAX_CONCURRENCY}, found {n}")));
+            }
+            let duration = duration.ok_or_else(|| c.err("duration", "closed mode needs a top-level `duration`"))?;
+            Ok((LoadPlan::Closed { concurrency: n as usize }, duration))
+        }
+        LoadMode::Open => {
+            if l.concurrency.is_some() {
+                return Err(c.err("load.concurrency", "applies to closed mode only; open mode takes `rate` or `stages`"));
+            }
+            let stages = match (&l.rate, &l.stages, duration) {
+                (Some(_), Some(_), _) => return Err(c.err("load.rate", "give either `rate` (with a top-level duration) or `stages`, not both")),
+                (None, None, _) => return Err(c.err("load", "open mode needs `rate` (with a top-level duration) or `stages`")),
+                (Some(_), None, None) => return Err(c.err("duration", "`load.rate` needs a top-level `duration`")),
+                (Some(rate), None, Some(d)) => vec![stage(c, "load.rate", *rate, d)?],
+                (None, Some(stages), _) => {
+                    if stages.is_empty() {
+                        return Err(c.err("load.stages", "needs at least one stage"));
+                    }
+                    stages
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| {
+                            if s.duration.0.is_zero() {
+                                return Err(c.err(&format!("load.stages.{i}.duration"), "must be more than 0"));
+                            }
+                            stage(c, &format!("load.stages.{i}.rate"), s.rate, s.duration.0)
+                        })
+                        .collect::<Result<Vec<_>, _>>()?
+                }
+            };
+            let total: Duration = stages.iter().map(|s| s.duration).sum();
+            if total > MAX_RUN {
+                return Err(c.err("load.stages", "add up to more than 7 days"));
+            }
+            if let (Some(d), Some(_)) = (duration, &l.stages) {
+                if d != total {
+                    return Err(c.err("duration", format!("is {d:?} but load.stages add up to {total:?}; give one or make them agree")));
+                }
+            }
+            let max_in_flight = l.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT as u64);
+            if max_in_flight == 0 || max_in_flight > MAX_IN_FLIGHT {
+                return Err(c.err("load.max_in_flight", format!("must be from 1 to {MAX_IN_FLIGHT}, found {max_in_flight}")));
+            }
+            let arrival = match l.arrival.unwrap_or(ArrivalKind::Constant) {
+                ArrivalKind::Constant => Arrival::Constant,
+                ArrivalKind::Poisson => Arrival::Poisson,
+            };
+            Ok((LoadPlan::Open { stages, arrival, max_in_flight: max_in_flight as usize }, total))
+        }
+    }
+}
+
+fn stage(c: &Checker, path: &str, rate: f64, duration: Duration) -> Result<Stage, ScenarioError> {
+    if !rate.is_finite() || rate <= 0.0 {
+        return Err(c.err(path, format!("must be a positive number of calls per second, found {rate}")));
+    }
+    if rate > MAX_RATE {
+        return Err(c.err(path, format!("{rate} calls per second is more than the {MAX_RATE} llm-drill can drive from one machine")));
+    }
+    Ok(Stage { duration, rate })
+}

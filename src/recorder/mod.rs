@@ -1,0 +1,198 @@
+//! The recorder: one owner receives a `CallSample` per finished call over a channel and
+//! folds it into HdrHistograms and counters, overall, per endpoint and per feature, plus
+//! a per-second time series. Nothing is locked on the hot path and no sample is kept:
+//! memory does not grow with the number of calls.
+
+mod series;
+
+pub use series::{SecondStats, Series};
+
+use crate::client::Outcome;
+use hdrhistogram::Histogram;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Highest value a histogram tracks: one hour in microseconds. Larger values are
+/// recorded as the maximum (and can only come from a run that was stuck for an hour).
+pub const MAX_TRACKABLE_US: u64 = 3_600_000_000;
+const SIGFIG: u8 = 3;
+/// How many distinct error messages to keep per outcome, as examples for the summary.
+const ERROR_EXAMPLES: usize = 3;
+
+/// What one call did, as the engine reports it.
+#[derive(Debug)]
+pub struct CallSample {
+    pub feature: usize,
+    pub endpoint: usize,
+    pub outcome: Outcome,
+    /// When the schedule meant the call to start.
+    pub intended: Instant,
+    /// When its request actually left (for refused calls, when it was refused).
+    pub started: Instant,
+    pub first_token: Option<Instant>,
+    pub end: Instant,
+    pub itl_us: Vec<u64>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Tokens were counted by llm-drill because the endpoint reported no usage.
+    pub tokens_estimated: bool,
+    pub attempts: u32,
+    pub error: Option<String>,
+}
+
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_TRACKABLE_US, SIGFIG).expect("static bounds are valid")
+}
+
+fn us(d: Duration) -> u64 {
+    (d.as_micros() as u64).clamp(1, MAX_TRACKABLE_US)
+}
+
+pub fn record_us(h: &mut Histogram<u64>, v: u64) {
+    // Cannot fail: the value is clamped into the histogram's range.
+    let _ = h.record(v.clamp(1, MAX_TRACKABLE_US));
+}
+
+/// Histograms and counters for one scope (all calls, one endpoint, one feature).
+#[derive(Clone)]
+pub struct Metrics {
+    /// Call latency of successful calls, from the intended start (includes schedule lag).
+    pub latency: Histogram<u64>,
+    /// Latency of failed calls, from the intended start.
+    pub error_latency: Histogram<u64>,
+    /// From the actual send to the answer, successful calls.
+    pub service_time: Histogram<u64>,
+    pub ttft: Histogram<u64>,
+    pub itl: Histogram<u64>,
+    pub schedule_lag: Histogram<u64>,
+    pub outcomes: [u64; Outcome::ALL.len()],
+    pub calls: u64,
+    pub attempts: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub estimated_token_calls: u64,
+    pub errors: Vec<(Outcome, String, u64)>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            latency: new_histogram(),
+            error_latency: new_histogram(),
+            service_time: new_histogram(),
+            ttft: new_histogram(),
+            itl: new_histogram(),
+            schedule_lag: new_histogram(),
+            outcomes: [0; Outcome::ALL.len()],
+            calls: 0,
+            attempts: 0,
+            input_tokens: 0,
+            output_tokens: 0,
+            estimated_token_calls: 0,
+            errors: Vec::new(),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn record(&mut self, s: &CallSample) {
+        self.calls += 1;
+        self.attempts += s.attempts as u64;
+        self.outcomes[s.outcome.index()] += 1;
+        self.input_tokens += s.input_tokens;
+        self.output_tokens += s.output_tokens;
+        self.estimated_token_calls += s.tokens_estimated as u64;
+        record_us(&mut self.schedule_lag, us(s.started.saturating_duration_since(s.intended)));
+        if s.outcome == Outcome::Ok {
+            record_us(&mut self.latency, us(s.end.saturating_duration_since(s.intended)));
+            record_us(&mut self.service_time, us(s.end.saturating_duration_since(s.started)));
+            if let Some(ft) = s.first_token {
+                record_us(&mut self.ttft, us(ft.saturating_duration_since(s.intended)));
+            }
+            for gap in &s.itl_us {
+                record_us(&mut self.itl, *gap);
+            }
+        } else if !s.outcome.refused_before_send() {
+            record_us(&mut self.error_latency, us(s.end.saturating_duration_since(s.intended)));
+        }
+        if let Some(msg) = &s.error {
+            if let Some(e) = self.errors.iter_mut().find(|(o, m, _)| *o == s.outcome && m == msg) {
+                e.2 += 1;
+            } else if self.errors.iter().filter(|(o, ..)| *o == s.outcome).count() < ERROR_EXAMPLES {
+                self.errors.push((s.outcome, msg.clone(), 1));
+            }
+        }
+    }
+
+    pub fn ok(&self) -> u64 {
+        self.outcomes[Outcome::Ok.index()]
+    }
+
+    pub fn count(&self, o: Outcome) -> u64 {
+        self.outcomes[o.index()]
+    }
+
+    /// Adds another scope's figures into this one (used to merge per-worker recorders).
+    pub fn merge(&mut self, other: &Metrics) {
+        for (a, b) in [
+            (&mut self.latency, &other.latency),
+            (&mut self.error_latency, &other.error_latency),
+            (&mut self.service_time, &other.service_time),
+            (&mut self.ttft, &other.ttft),
+            (&mut self.itl, &other.itl),
+            (&mut self.schedule_lag, &other.schedule_lag),
+        ] {
+            // Same bounds on both sides, so adding cannot fail.
+            let _ = a.add(b);
+        }
+        for (a, b) in self.outcomes.iter_mut().zip(other.outcomes) {
+            *a += b;
+        }
+        self.calls += other.calls;
+        self.attempts += other.attempts;
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.estimated_token_calls += other.estimated_token_calls;
+        for e in &other.errors {
+            if !self.errors.iter().any(|(o, m, _)| *o == e.0 && *m == e.1) {
+                self.errors.push(e.clone());
+            }
+        }
+    }
+}
+
+/// Everything recorded in a run.
+pub struct Recorder {
+    pub start: Instant,
+    pub total: Metrics,
+    pub endpoints: Vec<Metrics>,
+    pub features: Vec<Metrics>,
+    pub series: Series,
+    /// End of the last call seen.
+    pub last_end: Instant,
+}
+
+impl Recorder {
+    pub fn new(start: Instant, endpoints: usize, features: usize) -> Recorder {
+        Recorder {
+            start,
+            total: Metrics::default(),
+            endpoints: vec![Metrics::default(); endpoints],
+            features: vec![Metrics::default(); features],
+            series: Series::default(),
+            last_end: start,
+        }
+    }
+
+    pub fn record(&mut self, s: &CallSample) {
+        self.total.record(s);
+        if let Some(m) = self.endpoints.get_mut(s.endpoint) {
+            m.record(s);
+        }
+        if let Some(m) = self.features.get_mut(s.feature) {
+            m.record(s);
+        }
+        self.series.record(self.start, s);
+        self.last_end = self.last_end.max(s.end);
+    }
+}

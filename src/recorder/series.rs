@@ -1,0 +1,72 @@
+//! The per-second time series: calls finished, errors, tokens and latency percentiles for
+//! each second of the run, by completion time. One interval histogram is rotated each
+//! second (as HdrHistogram interval logs do), so memory grows with run seconds, not calls.
+
+use super::{new_histogram, record_us, CallSample};
+use crate::client::Outcome;
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SecondStats {
+    /// Seconds since the run started (this row covers [second, second + 1)).
+    pub second: u64,
+    pub calls: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub output_tokens: u64,
+    pub latency_p50_ms: f64,
+    pub latency_p95_ms: f64,
+    pub latency_p99_ms: f64,
+}
+
+pub struct Series {
+    pub seconds: Vec<SecondStats>,
+    current: Option<SecondStats>,
+    interval: Histogram<u64>,
+}
+
+impl Default for Series {
+    fn default() -> Self {
+        Series { seconds: Vec::new(), current: None, interval: new_histogram() }
+    }
+}
+
+impl Series {
+    pub fn record(&mut self, start: Instant, s: &CallSample) {
+        let second = s.end.saturating_duration_since(start).as_secs();
+        // Samples arrive nearly in completion order; a straggler from an earlier second
+        // is counted in the current one rather than reopening a closed row.
+        if self.current.as_ref().is_some_and(|c| second > c.second) {
+            self.close();
+        }
+        let cur = self.current.get_or_insert_with(|| SecondStats { second, ..Default::default() });
+        cur.calls += 1;
+        cur.output_tokens += s.output_tokens;
+        if s.outcome == Outcome::Ok {
+            cur.ok += 1;
+            record_us(&mut self.interval, s.end.saturating_duration_since(s.intended).as_micros() as u64);
+        } else {
+            cur.errors += 1;
+        }
+    }
+
+    fn close(&mut self) {
+        if let Some(mut c) = self.current.take() {
+            if !self.interval.is_empty() {
+                let ms = |q| self.interval.value_at_quantile(q) as f64 / 1000.0;
+                c.latency_p50_ms = ms(0.5);
+                c.latency_p95_ms = ms(0.95);
+                c.latency_p99_ms = ms(0.99);
+            }
+            self.interval.reset();
+            self.seconds.push(c);
+        }
+    }
+
+    /// Closes the open second; call once, when the run is over.
+    pub fn finish(&mut self) {
+        self.close();
+    }
+}

@@ -1,0 +1,280 @@
+//! The `Summary`: one value holding every figure of a run, built once from the recorder,
+//! serialized as `summary.json` (SPEC.md "Results contract": stable keys) and rendered by
+//! every other report. Reports read the Summary; none goes back to the recorder.
+
+use crate::client::Outcome;
+use crate::plan::{LoadPlan, Plan, Target};
+use crate::recorder::{Metrics, Recorder, SecondStats};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Percentiles of one histogram, in milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+impl Percentiles {
+    pub fn of(h: &Histogram<u64>) -> Percentiles {
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        let ms = |us: u64| round3(us as f64 / 1000.0);
+        Percentiles {
+            count: h.len(),
+            mean: round3(h.mean() / 1000.0),
+            p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p95: ms(h.value_at_quantile(0.95)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Calls that ended (ok or not), refused ones included.
+    pub calls: u64,
+    pub attempts: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub by_outcome: BTreeMap<String, u64>,
+    pub retries: u64,
+    pub fallbacks: u64,
+    pub residency_violations: u64,
+    /// Calls per second the schedule asked for (open mode; absent in closed mode).
+    pub target_rps: Option<f64>,
+    /// Calls finished per second of measured run time.
+    pub achieved_rps: f64,
+    /// Calls the schedule started.
+    pub scheduled_calls: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Calls whose tokens llm-drill counted itself because the endpoint reported no usage.
+    pub estimated_token_calls: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EndpointSummary {
+    pub display_name: String,
+    pub model_name: String,
+    pub base_url: String,
+    pub region: Option<String>,
+    pub attempts: u64,
+    pub ok: u64,
+    pub by_outcome: BTreeMap<String, u64>,
+    pub latency_ms: Percentiles,
+    pub service_time_ms: Percentiles,
+    pub ttft_ms: Percentiles,
+    pub itl_ms: Percentiles,
+    /// Share of attempts answered 429, from 0 to 1.
+    pub rate_429: f64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FeatureSummary {
+    pub endpoint: String,
+    pub calls: u64,
+    pub ok: u64,
+    pub by_outcome: BTreeMap<String, u64>,
+    pub latency_ms: Percentiles,
+    pub ttft_ms: Percentiles,
+    pub mean_input_tokens: f64,
+    pub mean_output_tokens: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorExample {
+    pub outcome: String,
+    pub message: String,
+    pub count: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    pub expr: String,
+    pub value: Option<f64>,
+    pub ok: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub schema_version: u32,
+    pub scenario: String,
+    pub llm_drill_version: String,
+    /// UTC, RFC 3339.
+    pub started_at: String,
+    pub seed: u64,
+    /// `open` or `closed`, with its shape, e.g. "open, constant, 10/s".
+    pub load: String,
+    /// The run was stopped by the user before its schedule ended; figures are partial.
+    pub interrupted: bool,
+    /// Measured run time, from the first intended start to the last call's end.
+    pub duration_s: f64,
+    pub totals: Totals,
+    /// Successful calls, from intended start to the final answer (schedule lag included).
+    pub latency_ms: Percentiles,
+    /// Successful calls, from the request leaving to the final answer.
+    pub service_time_ms: Percentiles,
+    /// Failed calls that were sent, from intended start to the failure.
+    pub error_latency_ms: Percentiles,
+    /// Successful streaming calls, from intended start to the first content token.
+    pub ttft_ms: Percentiles,
+    /// Gaps between content tokens of successful streams.
+    pub itl_ms: Percentiles,
+    /// Every call: how late it started against its intended start.
+    pub schedule_lag_ms: Percentiles,
+    pub endpoints: BTreeMap<String, EndpointSummary>,
+    pub features: BTreeMap<String, FeatureSummary>,
+    pub errors: Vec<ErrorExample>,
+    pub timeseries: Vec<SecondStats>,
+    pub thresholds: Vec<ThresholdResult>,
+    pub passed: bool,
+    /// Ground truth from the embedded mock server of each `base_url: mock` endpoint, as
+    /// its `/stats` reported it after the run — to check llm-drill's figures against.
+    #[serde(default)]
+    pub mock_server: BTreeMap<String, mock_server::StatsSnapshot>,
+}
+
+fn by_outcome(m: &Metrics) -> BTreeMap<String, u64> {
+    Outcome::ALL.iter().map(|o| (o.key().to_string(), m.count(*o))).collect()
+}
+
+fn describe_load(plan: &Plan) -> String {
+    match &plan.load {
+        LoadPlan::Open { stages, arrival, max_in_flight } => {
+            let rates: Vec<String> = stages.iter().map(|s| format!("{}/s for {:?}", s.rate, s.duration)).collect();
+            format!("open, {arrival:?}, {}, max_in_flight {max_in_flight}", rates.join(" then ")).to_lowercase()
+        }
+        LoadPlan::Closed { concurrency } => format!("closed, {concurrency} users for {:?}", plan.duration),
+    }
+}
+
+/// What the run knew beyond the recorder.
+pub struct RunFacts {
+    pub started_at: String,
+    pub scheduled_calls: u64,
+    pub interrupted: bool,
+    /// Base URLs the endpoints were actually reached at (the embedded mock's port).
+    pub base_urls: Vec<String>,
+}
+
+impl Summary {
+    pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
+        let t = &rec.total;
+        let duration_s = rec.last_end.saturating_duration_since(rec.start).as_secs_f64();
+        let duration_s = (duration_s * 1000.0).round() / 1000.0;
+        let totals = Totals {
+            calls: t.calls,
+            attempts: t.attempts,
+            ok: t.ok(),
+            failed: t.calls - t.ok(),
+            by_outcome: by_outcome(t),
+            retries: 0,
+            fallbacks: 0,
+            residency_violations: 0,
+            target_rps: plan.load.target_rps(plan.duration).map(round3),
+            achieved_rps: if duration_s > 0.0 { round3(t.calls as f64 / duration_s) } else { 0.0 },
+            scheduled_calls: facts.scheduled_calls,
+            input_tokens: t.input_tokens,
+            output_tokens: t.output_tokens,
+            estimated_token_calls: t.estimated_token_calls,
+        };
+        let endpoints = plan
+            .endpoints
+            .iter()
+            .zip(&rec.endpoints)
+            .zip(&facts.base_urls)
+            .map(|((e, m), url)| {
+                let base_url = match &e.target {
+                    Target::Mock(_) => format!("mock ({url})"),
+                    Target::Url(u) => u.clone(),
+                };
+                let s = EndpointSummary {
+                    display_name: e.display_name.clone(),
+                    model_name: e.model_name.clone(),
+                    base_url,
+                    region: e.region.clone(),
+                    attempts: m.attempts,
+                    ok: m.ok(),
+                    by_outcome: by_outcome(m),
+                    latency_ms: Percentiles::of(&m.latency),
+                    service_time_ms: Percentiles::of(&m.service_time),
+                    ttft_ms: Percentiles::of(&m.ttft),
+                    itl_ms: Percentiles::of(&m.itl),
+                    rate_429: if m.attempts > 0 { m.count(Outcome::Http429) as f64 / m.attempts as f64 } else { 0.0 },
+                    input_tokens: m.input_tokens,
+                    output_tokens: m.output_tokens,
+                };
+                (e.id.clone(), s)
+            })
+            .collect();
+        let features = plan
+            .features
+            .iter()
+            .zip(&rec.features)
+            .map(|(f, m)| {
+                let per_call = |n: u64| if m.calls > 0 { round3(n as f64 / m.calls as f64) } else { 0.0 };
+                let s = FeatureSummary {
+                    endpoint: plan.endpoints[f.endpoint].id.clone(),
+                    calls: m.calls,
+                    ok: m.ok(),
+                    by_outcome: by_outcome(m),
+                    latency_ms: Percentiles::of(&m.latency),
+                    ttft_ms: Percentiles::of(&m.ttft),
+                    mean_input_tokens: per_call(m.input_tokens),
+                    mean_output_tokens: per_call(m.output_tokens),
+                };
+                (f.name.clone(), s)
+            })
+            .collect();
+        let errors = t
+            .errors
+            .iter()
+            .map(|(o, m, n)| ErrorExample { outcome: o.key().to_string(), message: m.clone(), count: *n })
+            .collect();
+        Summary {
+            schema_version: SCHEMA_VERSION,
+            scenario: plan.name.clone(),
+            llm_drill_version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at: facts.started_at.clone(),
+            seed: plan.seed,
+            load: describe_load(plan),
+            interrupted: facts.interrupted,
+            duration_s,
+            totals,
+            latency_ms: Percentiles::of(&t.latency),
+            service_time_ms: Percentiles::of(&t.service_time),
+            error_latency_ms: Percentiles::of(&t.error_latency),
+            ttft_ms: Percentiles::of(&t.ttft),
+            itl_ms: Percentiles::of(&t.itl),
+            schedule_lag_ms: Percentiles::of(&t.schedule_lag),
+            endpoints,
+            features,
+            errors,
+            timeseries: rec.series.seconds.clone(),
+            thresholds: Vec::new(),
+            // No thresholds yet: a finished run passes; an interrupted one does not.
+            passed: !facts.interrupted,
+            mock_server: BTreeMap::new(),
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! What a person sees: the progress display while a run goes (on a terminal only), and
+//! the summary table at the end (also written as `summary.txt`).
+
+use super::summary::{Percentiles, Summary};
+use crate::engine::Progress;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::fmt::Write;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Starts the progress display; it updates until the returned guard is finished.
+pub struct ProgressDisplay {
+    bar: ProgressBar,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ProgressDisplay {
+    /// Draws on stderr when it is a terminal; hidden otherwise (CI logs stay clean).
+    pub fn start(name: &str, total: Duration, progress: Arc<Progress>) -> ProgressDisplay {
+        let bar = ProgressBar::with_draw_target(Some(total.as_secs().max(1)), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30.cyan/blue}] {elapsed_precise}/{duration_precise} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(name.to_string());
+        let b = bar.clone();
+        let task = tokio::spawn(async move {
+            let start = Instant::now();
+            let mut last = (start, 0u64);
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tick.tick().await;
+                let now = Instant::now();
+                let done = progress.finished();
+                let dt = now.duration_since(last.0).as_secs_f64();
+                let rate = if dt > 0.0 { (done - last.1) as f64 / dt } else { 0.0 };
+                if dt >= 1.0 {
+                    last = (now, done);
+                }
+                b.set_position(now.duration_since(start).as_secs());
+                b.set_message(format!(
+                    "calls {done} · in flight {} · {rate:.1}/s · errors {}",
+                    progress.in_flight(),
+                    progress.failed()
+                ));
+            }
+        });
+        ProgressDisplay { bar, task }
+    }
+
+    pub fn finish(self) {
+        self.task.abort();
+        self.bar.finish_and_clear();
+    }
+}
+
+fn row(out: &mut String, label: &str, p: &Percentiles) {
+    if p.count == 0 {
+        let _ = writeln!(out, "  {label:<16} {:>8}  (none)", 0);
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  {label:<16} {:>8} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+        p.count, p.mean, p.p50, p.p90, p.p95, p.p99, p.p999, p.max
+    );
+}
+
+fn outcomes(map: &std::collections::BTreeMap<String, u64>) -> String {
+    let parts: Vec<String> = map.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{k} {n}")).collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(" · ")
+    }
+}
+
+/// The summary table.
+pub fn render(s: &Summary) -> String {
+    let mut out = String::new();
+    let state = if s.interrupted { "  (INTERRUPTED: partial results)" } else { "" };
+    let _ = writeln!(out, "llm-drill {} · {} · {:.1} s · {}{state}", s.llm_drill_version, s.scenario, s.duration_s, s.load);
+    let t = &s.totals;
+    let target = t.target_rps.map_or(String::new(), |r| format!(" (target {r:.2}/s)"));
+    let _ = writeln!(
+        out,
+        "calls {} (ok {}, failed {}) · attempts {} · achieved {:.2}/s{target}",
+        t.calls, t.ok, t.failed, t.attempts, t.achieved_rps
+    );
+    let est = if t.estimated_token_calls > 0 {
+        format!(" ({} calls counted by llm-drill: the endpoint reported no usage)", t.estimated_token_calls)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(out, "tokens in {} · out {}{est}", t.input_tokens, t.output_tokens);
+    let _ = writeln!(out, "outcomes: {}", outcomes(&t.by_outcome));
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "  {:<16} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "ms", "count", "mean", "p50", "p90", "p95", "p99", "p99.9", "max"
+    );
+    row(&mut out, "latency", &s.latency_ms);
+    row(&mut out, "ttft", &s.ttft_ms);
+    row(&mut out, "itl", &s.itl_ms);
+    row(&mut out, "service time", &s.service_time_ms);
+    row(&mut out, "schedule lag", &s.schedule_lag_ms);
+    if s.error_latency_ms.count > 0 {
+        row(&mut out, "failed calls", &s.error_latency_ms);
+    }
+    let _ = writeln!(out);
+    for (id, e) in &s.endpoints {
+        let _ = writeln!(
+            out,
+            "endpoint {id} — {} [{}] {}: attempts {} · ok {} · 429 rate {:.1}% · latency p50 {:.1} p99 {:.1} ms",
+            e.display_name,
+            e.model_name,
+            e.base_url,
+            e.attempts,
+            e.ok,
+            e.rate_429 * 100.0,
+            e.latency_ms.p50,
+            e.latency_ms.p99
+        );
+    }
+    for (name, f) in &s.features {
+        let _ = writeln!(
+            out,
+            "feature {name} → {}: calls {} · ok {} · in {:.0} / out {:.0} tokens per call · latency p50 {:.1} p95 {:.1} ms · ttft p95 {:.1} ms",
+            f.endpoint, f.calls, f.ok, f.mean_input_tokens, f.mean_output_tokens, f.latency_ms.p50, f.latency_ms.p95, f.ttft_ms.p95
+        );
+    }
+    if !s.errors.is_empty() {
+        let _ = writeln!(out, "\nerrors (examples):");
+        for e in &s.errors {
+            let _ = writeln!(out, "  {} ×{}: {}", e.outcome, e.count, e.message);
+        }
+    }
+    out
+}

@@ -1,0 +1,136 @@
+//! One run, end to end: load and plan the scenario, resolve credentials, start the
+//! embedded mock for `base_url: mock` endpoints, drive the engine, collect the recorder,
+//! write the results folder. Tests call this in-process, exactly as the CLI does.
+//!
+//! Nothing is sent before the scenario, the plan and every credential have passed.
+
+use crate::client::{resolve_credential, Client, Route};
+use crate::engine::{Engine, Progress};
+use crate::plan::{Plan, Target};
+use crate::recorder::Recorder;
+use crate::report::{self, terminal::ProgressDisplay, RunFacts, Summary};
+use crate::scenario;
+use crate::workload::Workload;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub scenario: PathBuf,
+    /// Results folder; by default `<results_root>/<name>-<UTC timestamp>`.
+    pub out: Option<PathBuf>,
+    pub results_root: PathBuf,
+    pub sets: Vec<String>,
+    /// Draw the progress display (it only appears on a terminal anyway).
+    pub progress: bool,
+}
+
+impl RunOptions {
+    pub fn new(scenario: impl Into<PathBuf>) -> RunOptions {
+        RunOptions {
+            scenario: scenario.into(),
+            out: None,
+            results_root: PathBuf::from("results"),
+            sets: Vec::new(),
+            progress: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The scenario or the command line is invalid; nothing was sent (exit 2).
+    #[error("{0}")]
+    Invalid(String),
+    /// The run could not go on (exit 3).
+    #[error("{0}")]
+    Fatal(String),
+}
+
+pub struct RunOutput {
+    pub summary: Summary,
+    pub dir: PathBuf,
+}
+
+/// Loads and checks a scenario without running it.
+pub fn load_plan(path: &Path, sets: &[String]) -> Result<(Plan, scenario::Source), RunError> {
+    let (sc, source) = scenario::load(path, sets).map_err(|e| RunError::Invalid(e.to_string()))?;
+    let plan = Plan::from_scenario(&sc, &source).map_err(|e| RunError::Invalid(e.to_string()))?;
+    Ok((plan, source))
+}
+
+pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput, RunError> {
+    let (plan, source) = load_plan(&opts.scenario, &opts.sets)?;
+    let secrets = plan
+        .endpoints
+        .iter()
+        .map(resolve_credential)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| RunError::Invalid(e.to_string()))?;
+    let started_at = chrono::Utc::now();
+    let dir = match &opts.out {
+        Some(d) => std::fs::create_dir_all(d).map(|_| d.clone()),
+        None => report::results_dir(&opts.results_root, &plan.name, &started_at.format("%Y%m%dT%H%M%SZ").to_string()),
+    }
+    .map_err(|e| RunError::Fatal(format!("cannot create the results folder: {e}")))?;
+
+    let mut mocks = Vec::new();
+    let mut routes = Vec::new();
+    for (e, secret) in plan.endpoints.iter().zip(secrets) {
+        let base_url = match &e.target {
+            Target::Mock(cfg) => {
+                let h = mock_server::spawn(cfg.clone())
+                    .await
+                    .map_err(|err| RunError::Fatal(format!("cannot start the embedded mock for `{}`: {err}", e.id)))?;
+                let url = h.base_url();
+                mocks.push((e.id.clone(), h));
+                url
+            }
+            Target::Url(u) => u.clone(),
+        };
+        routes.push(Route::new(e.clone(), base_url, secret));
+    }
+    let base_urls: Vec<String> = routes.iter().map(|r| r.base_url.clone()).collect();
+    let client = Client::new().map_err(|e| RunError::Fatal(e.to_string()))?;
+    let workload = Arc::new(Workload::new(&plan));
+    let plan = Arc::new(plan);
+    let progress = Arc::new(Progress::default());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let start = Instant::now();
+    let (n_endpoints, n_features) = (plan.endpoints.len(), plan.features.len());
+    let recorder = tokio::spawn(async move {
+        let mut rec = Recorder::new(start, n_endpoints, n_features);
+        while let Some(sample) = rx.recv().await {
+            rec.record(&sample);
+        }
+        rec.series.finish();
+        rec
+    });
+    let display = opts.progress.then(|| ProgressDisplay::start(&plan.name, plan.duration, progress.clone()));
+    let engine = Arc::new(Engine { plan: plan.clone(), routes: Arc::new(routes), client, workload, samples: tx, progress });
+    let report = engine.clone().drive(start, stop).await;
+    // Dropping the engine drops the last sample sender (every call has finished) and the
+    // HTTP client's idle connections, so the recorder and the mocks can wind down.
+    drop(engine);
+    let rec = recorder.await.map_err(|e| RunError::Fatal(format!("the recorder failed: {e}")))?;
+    if let Some(d) = display {
+        d.finish();
+    }
+    let facts = RunFacts {
+        started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        scheduled_calls: report.started,
+        interrupted: report.interrupted,
+        base_urls,
+    };
+    let mut summary = Summary::build(&plan, &rec, &facts);
+    for (id, h) in mocks {
+        summary.mock_server.insert(id, h.stats());
+        let _ = tokio::time::timeout(Duration::from_secs(2), h.shutdown()).await;
+    }
+    report::write_all(&dir, &summary, &rec, &source.as_run())
+        .map_err(|e| RunError::Fatal(format!("cannot write results to {}: {e}", dir.display())))?;
+    Ok(RunOutput { summary, dir })
+}

@@ -1,0 +1,198 @@
+//! Loading a scenario file: bytes → serde mirror, with `--set` overrides applied, and every
+//! failure turned into one located error (`file:line:col: key.path: what was expected`).
+//!
+//! This module checks shape only (types, unknown keys). Meaning — references, ranges,
+//! defaults — is checked once in `plan`, which uses [`Source::locate`] to point at the key.
+
+mod locate;
+pub mod model;
+mod overrides;
+pub mod value;
+
+pub use model::Scenario;
+pub use value::{parse_duration, Dist, DurationStr};
+
+use std::fmt;
+use std::path::Path;
+
+/// A scenario error, always naming where: file, line, column and key path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    /// Dotted key path (`endpoints.primary.timeout`), empty for the document itself.
+    pub path: String,
+    pub message: String,
+    /// Optional lines after the first: a source snippet or a hint.
+    pub detail: Option<String>,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        } else {
+            write!(f, "{}: ", self.file)?;
+        }
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        f.write_str(&self.message)?;
+        if let Some(d) = &self.detail {
+            write!(f, "\n{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// The scenario's text and what was done to it, kept to locate later errors and to write
+/// the scenario as run.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub file: String,
+    pub text: String,
+    /// `--set` overrides in the order given, as (dotted path, raw value).
+    pub overrides: Vec<(String, String)>,
+}
+
+impl Source {
+    /// A located error for a key path found invalid after parsing.
+    pub fn error(&self, path: &str, message: impl Into<String>) -> ScenarioError {
+        let message = message.into();
+        if let Some((key, raw)) = self.overrides.iter().rev().find(|(k, _)| path.starts_with(k.as_str())) {
+            return ScenarioError {
+                file: self.file.clone(),
+                line: 0,
+                column: 0,
+                path: path.to_string(),
+                message: format!("{message} (set by --set {key}={raw})"),
+                detail: None,
+            }
+            .with_location(self.locate(path));
+        }
+        ScenarioError {
+            file: self.file.clone(),
+            line: 1,
+            column: 1,
+            path: path.to_string(),
+            message,
+            detail: None,
+        }
+        .with_location(self.locate(path))
+    }
+
+    fn locate(&self, path: &str) -> Option<(usize, usize)> {
+        let parts: Vec<&str> = if path.is_empty() { vec![] } else { path.split('.').collect() };
+        locate::locate(&self.text, &parts)
+    }
+
+    /// The scenario as it ran: the file itself, or with overrides, the effective document.
+    pub fn as_run(&self) -> String {
+        if self.overrides.is_empty() {
+            return self.text.clone();
+        }
+        let mut out = String::from("# scenario as run, after these overrides:\n");
+        for (k, v) in &self.overrides {
+            out.push_str(&format!("#   --set {k}={v}\n"));
+        }
+        match overrides::effective_yaml(&self.text, &self.overrides) {
+            Ok(y) => out.push_str(&y),
+            Err(_) => out.push_str(&self.text),
+        }
+        out
+    }
+}
+
+impl ScenarioError {
+    fn with_location(mut self, loc: Option<(usize, usize)>) -> Self {
+        if let Some((l, c)) = loc {
+            self.line = l;
+            self.column = c;
+        }
+        self
+    }
+}
+
+/// Reads and parses a scenario file, applying `--set KEY=VALUE` overrides.
+pub fn load(path: &Path, sets: &[String]) -> Result<(Scenario, Source), ScenarioError> {
+    let file = path.display().to_string();
+    let at_start = |message: String| ScenarioError {
+        file: file.clone(),
+        line: 1,
+        column: 1,
+        path: String::new(),
+        message,
+        detail: None,
+    };
+    let bytes = std::fs::read(path).map_err(|e| at_start(format!("cannot read the scenario: {e}")))?;
+    parse(&file, bytes, sets)
+}
+
+/// Parses scenario bytes (the file's name is only used in errors).
+pub fn parse(file: &str, bytes: Vec<u8>, sets: &[String]) -> Result<(Scenario, Source), ScenarioError> {
+    let err = |line, column, message: String| ScenarioError {
+        file: file.to_string(),
+        line,
+        column,
+        path: String::new(),
+        message,
+        detail: None,
+    };
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let column = valid.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+        err(line, column, "the scenario is not valid UTF-8 text".into())
+    })?;
+    if text.trim().is_empty() || text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+        return Err(err(1, 1, "the scenario is empty: it needs at least name, endpoints, features and load".into()));
+    }
+    let mut overrides_given = Vec::with_capacity(sets.len());
+    for s in sets {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| err(0, 0, format!("--set {s}: expected KEY=VALUE, e.g. --set load.rate=50")))?;
+        if k.trim().is_empty() {
+            return Err(err(0, 0, format!("--set {s}: the key is empty")));
+        }
+        overrides_given.push((k.trim().to_string(), v.to_string()));
+    }
+    let source = Source { file: file.to_string(), text, overrides: overrides_given };
+    let scenario = parse_typed(&source)?;
+    if source.overrides.is_empty() {
+        return Ok((scenario, source));
+    }
+    let scenario = overrides::apply(&source)?;
+    Ok((scenario, source))
+}
+
+/// Deserializes the text as written, with saphyr's location and serde's key path.
+fn parse_typed(source: &Source) -> Result<Scenario, ScenarioError> {
+    let mut path = None;
+    let result = serde_saphyr::with_deserializer_from_str(&source.text, |de| {
+        serde_path_to_error::deserialize::<_, Scenario>(de).map_err(|e| {
+            path = Some(e.path().to_string());
+            e.into_inner()
+        })
+    });
+    result.map_err(|e| {
+        let (line, column) = e.location().map_or((1, 1), |l| (l.line() as usize, l.column() as usize));
+        let bare = e.without_snippet().to_string();
+        let message = strip_location_suffix(&bare).to_string();
+        let rendered = e.to_string();
+        let detail = rendered.split_once('\n').map(|(_, snippet)| snippet.to_string());
+        let path = path.filter(|p| p != "." && !p.contains('?')).unwrap_or_default();
+        ScenarioError { file: source.file.clone(), line, column, path, message, detail }
+    })
+}
+
+/// saphyr appends " at line N, column M" to its messages; we print the location first.
+fn strip_location_suffix(msg: &str) -> &str {
+    match msg.rfind(" at line ") {
+        Some(i) if msg[i..].contains(", column ") => &msg[..i],
+        _ => msg,
+    }
+}

@@ -1,0 +1,157 @@
+//! The serde mirror of the scenario YAML (SPEC.md, "Scenario file"). Every struct denies
+//! unknown keys, so a typo is an error and never silently ignored.
+//!
+//! Shapes only: no defaults that need judgement and no cross-field checks live here;
+//! `plan::Plan::from_scenario` applies them once. Keys that a later part of llm-drill
+//! implements are parsed as `Later` so the plan can refuse them with a located, honest
+//! "not supported yet" instead of a confusing "unknown field".
+
+use super::value::{Dist, DurationStr};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// A key from the SPEC that this version parses but does not act on yet.
+pub type Later = Option<IgnoredAny>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub seed: u64,
+    pub duration: Option<DurationStr>,
+    pub graceful_stop: Option<DurationStr>,
+    pub endpoints: BTreeMap<String, Endpoint>,
+    pub features: BTreeMap<String, Feature>,
+    pub load: Load,
+    #[serde(default)]
+    pub faults: Later,
+    #[serde(default)]
+    pub retry: Later,
+    #[serde(default)]
+    pub cost: Later,
+    #[serde(default)]
+    pub thresholds: Later,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    Openai,
+    AzureOpenai,
+    Anthropic,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthType {
+    #[default]
+    None,
+    ApiKey,
+    Bearer,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    pub display_name: Option<String>,
+    pub provider: Provider,
+    pub base_url: String,
+    #[serde(default)]
+    pub auth_type: AuthType,
+    pub credential_ref: Option<String>,
+    pub model_name: String,
+    pub max_context_tokens: Option<u32>,
+    pub supports_tools: Option<bool>,
+    pub supports_vision: Option<bool>,
+    pub region: Option<String>,
+    pub timeout: Option<DurationStr>,
+    /// `cl100k_base` or `o200k_base`; by default chosen from `model_name`.
+    pub tokenizer: Option<String>,
+    pub mock: Option<MockBehaviour>,
+    #[serde(default)]
+    pub deployment: Later,
+    #[serde(default)]
+    pub api_version: Later,
+    #[serde(default)]
+    pub fallback_endpoint_ref: Later,
+    #[serde(default)]
+    pub fallback_policy: Later,
+    #[serde(default)]
+    pub price: Later,
+    #[serde(default)]
+    pub price_ref: Later,
+    #[serde(default)]
+    pub allow_insecure_http: Later,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MockBehaviour {
+    pub ttft: Option<Dist<DurationStr>>,
+    pub tokens_per_second: Option<f64>,
+    /// Relative standard deviation of each inter-token gap (0.1 = 10%).
+    pub jitter: Option<f64>,
+    #[serde(default)]
+    pub rate_limit: Later,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Feature {
+    pub weight: Option<f64>,
+    pub endpoint: String,
+    pub stream: Option<bool>,
+    pub prompt: Prompt,
+    pub output_tokens: Option<Dist<u32>>,
+    #[serde(default)]
+    pub session: Later,
+    #[serde(default)]
+    pub residency: Later,
+    #[serde(default)]
+    pub needs: Later,
+    #[serde(default)]
+    pub token_budget: Later,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prompt {
+    pub system_tokens: Option<Dist<u32>>,
+    pub user_tokens: Dist<u32>,
+    #[serde(default)]
+    pub context_tokens: Later,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadMode {
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ArrivalKind {
+    Constant,
+    Poisson,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    pub mode: Option<LoadMode>,
+    pub arrival: Option<ArrivalKind>,
+    pub rate: Option<f64>,
+    pub stages: Option<Vec<Stage>>,
+    pub max_in_flight: Option<u64>,
+    pub concurrency: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    pub duration: DurationStr,
+    pub rate: f64,
+}
