@@ -20,8 +20,18 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 
 pub async fn dispatch(command: Command, stop: CancellationToken) -> i32 {
     match command {
-        Command::Run { scenario, out, sets, no_progress } => {
-            let opts = RunOptions { out, sets, progress: !no_progress && std::io::stderr().is_terminal(), ..RunOptions::new(scenario) };
+        Command::Run {
+            scenario,
+            out,
+            sets,
+            no_progress,
+        } => {
+            let opts = RunOptions {
+                out,
+                sets,
+                progress: !no_progress && std::io::stderr().is_terminal(),
+                ..RunOptions::new(scenario)
+            };
             run_command(&opts, stop).await
         }
         Command::Validate { scenario, sets } => validate(&scenario, &sets),
@@ -36,7 +46,10 @@ async fn run_command(opts: &RunOptions, stop: CancellationToken) -> i32 {
             print!("{}", terminal::render(&out.summary));
             println!("\nresults: {}", out.dir.display());
             if out.summary.interrupted {
-                eprintln!("interrupted: partial results written to {}", out.dir.display());
+                eprintln!(
+                    "interrupted: partial results written to {}",
+                    out.dir.display()
+                );
                 EXIT_INTERRUPTED
             } else if out.summary.passed {
                 EXIT_OK
@@ -66,7 +79,9 @@ fn validate(path: &Path, sets: &[String]) -> i32 {
             let calls: f64 = crate::plan::ArrivalSchedule::expected_count(stages);
             format!("open load, about {calls:.0} calls over {:?}", plan.duration)
         }
-        LoadPlan::Closed { concurrency } => format!("closed load, {concurrency} users for {:?}", plan.duration),
+        LoadPlan::Closed { concurrency } => {
+            format!("closed load, {concurrency} users for {:?}", plan.duration)
+        }
     };
     println!(
         "ok: {} — scenario `{}`: {} endpoint(s), {} feature(s), {load}",
@@ -104,10 +119,20 @@ async fn mock(listen: SocketAddr, scenario: Option<&Path>, stop: CancellationTok
     }
     let mut handles = Vec::new();
     for (i, (id, cfg)) in configs.into_iter().enumerate() {
-        let addr = SocketAddr::new(listen.ip(), if listen.port() == 0 { 0 } else { listen.port().saturating_add(i as u16) });
+        let addr = SocketAddr::new(
+            listen.ip(),
+            if listen.port() == 0 {
+                0
+            } else {
+                listen.port().saturating_add(i as u16)
+            },
+        );
         match mock_server::spawn_on(addr, cfg).await {
             Ok(h) => {
-                println!("mock endpoint `{id}` listening on {} (POST /v1/chat/completions, GET /stats)", h.base_url());
+                println!(
+                    "mock endpoint `{id}` listening on {} (POST /v1/chat/completions, GET /stats)",
+                    h.base_url()
+                );
                 handles.push(h);
             }
             Err(e) => {

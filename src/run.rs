@@ -73,7 +73,11 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
     let started_at = chrono::Utc::now();
     let dir = match &opts.out {
         Some(d) => std::fs::create_dir_all(d).map(|_| d.clone()),
-        None => report::results_dir(&opts.results_root, &plan.name, &started_at.format("%Y%m%dT%H%M%SZ").to_string()),
+        None => report::results_dir(
+            &opts.results_root,
+            &plan.name,
+            &started_at.format("%Y%m%dT%H%M%SZ").to_string(),
+        ),
     }
     .map_err(|e| RunError::Fatal(format!("cannot create the results folder: {e}")))?;
 
@@ -82,9 +86,12 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
     for (e, secret) in plan.endpoints.iter().zip(secrets) {
         let base_url = match &e.target {
             Target::Mock(cfg) => {
-                let h = mock_server::spawn(cfg.clone())
-                    .await
-                    .map_err(|err| RunError::Fatal(format!("cannot start the embedded mock for `{}`: {err}", e.id)))?;
+                let h = mock_server::spawn(cfg.clone()).await.map_err(|err| {
+                    RunError::Fatal(format!(
+                        "cannot start the embedded mock for `{}`: {err}",
+                        e.id
+                    ))
+                })?;
                 let url = h.base_url();
                 mocks.push((e.id.clone(), h));
                 url
@@ -109,13 +116,24 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
         rec.series.finish();
         rec
     });
-    let display = opts.progress.then(|| ProgressDisplay::start(&plan.name, plan.duration, progress.clone()));
-    let engine = Arc::new(Engine { plan: plan.clone(), routes: Arc::new(routes), client, workload, samples: tx, progress });
+    let display = opts
+        .progress
+        .then(|| ProgressDisplay::start(&plan.name, plan.duration, progress.clone()));
+    let engine = Arc::new(Engine {
+        plan: plan.clone(),
+        routes: Arc::new(routes),
+        transport: Arc::new(client),
+        workload,
+        samples: tx,
+        progress,
+    });
     let report = engine.clone().drive(start, stop).await;
     // Dropping the engine drops the last sample sender (every call has finished) and the
     // HTTP client's idle connections, so the recorder and the mocks can wind down.
     drop(engine);
-    let rec = recorder.await.map_err(|e| RunError::Fatal(format!("the recorder failed: {e}")))?;
+    let rec = recorder
+        .await
+        .map_err(|e| RunError::Fatal(format!("the recorder failed: {e}")))?;
     if let Some(d) = display {
         d.finish();
     }

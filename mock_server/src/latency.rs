@@ -19,7 +19,12 @@ pub struct Spread {
 
 impl Spread {
     pub fn fixed(d: Duration) -> Spread {
-        Spread { mean: d, stddev: Duration::ZERO, min: Duration::ZERO, max: Duration::MAX }
+        Spread {
+            mean: d,
+            stddev: Duration::ZERO,
+            min: Duration::ZERO,
+            max: Duration::MAX,
+        }
     }
 
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Duration {
@@ -54,7 +59,11 @@ impl LatencyModel {
         }
         let mut t = self.ttft.sample(rng);
         out.push(t);
-        let gap = if self.tokens_per_second > 0.0 { 1.0 / self.tokens_per_second } else { 0.0 };
+        let gap = if self.tokens_per_second > 0.0 {
+            1.0 / self.tokens_per_second
+        } else {
+            0.0
+        };
         let normal = Normal::new(1.0, self.jitter.max(0.0)).ok();
         for _ in 1..n {
             let factor = match (&normal, self.jitter > 0.0) {

@@ -79,7 +79,10 @@ impl StatsHandle {
 
 /// The router: `POST /v1/chat/completions`, `GET /stats`, `GET /health`.
 pub fn router(config: MockConfig) -> (Router, StatsHandle) {
-    let shared = Arc::new(Shared { config, stats: Stats::default() });
+    let shared = Arc::new(Shared {
+        config,
+        stats: Stats::default(),
+    });
     let router = Router::new()
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/chat/completions", post(openai::chat_completions))
@@ -95,7 +98,12 @@ async fn stats_handler(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn not_found(State(shared): State<Arc<Shared>>) -> Response {
-    openai::error_response(&shared.stats, StatusCode::NOT_FOUND, "invalid_request_error", "Unknown request URL")
+    openai::error_response(
+        &shared.stats,
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        "Unknown request URL",
+    )
 }
 
 /// A mock server running on a background task; dropping the handle shuts it down.
@@ -149,7 +157,12 @@ pub async fn spawn_on(addr: SocketAddr, config: MockConfig) -> std::io::Result<M
             })
             .await;
     });
-    Ok(MockHandle { addr, stats, shutdown: Some(tx), task: Some(task) })
+    Ok(MockHandle {
+        addr,
+        stats,
+        shutdown: Some(tx),
+        task: Some(task),
+    })
 }
 
 /// Starts the mock on 127.0.0.1 and a free port.

@@ -41,7 +41,12 @@ async fn main() {
     let config = MockConfig {
         seed: a.seed,
         latency: LatencyModel {
-            ttft: Spread { mean: ms(a.ttft_ms), stddev: ms(a.ttft_stddev_ms), min: Duration::ZERO, max: Duration::MAX },
+            ttft: Spread {
+                mean: ms(a.ttft_ms),
+                stddev: ms(a.ttft_stddev_ms),
+                min: Duration::ZERO,
+                max: Duration::MAX,
+            },
             tokens_per_second: a.tokens_per_second,
             jitter: a.jitter,
         },
@@ -55,7 +60,10 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    println!("llm-drill mock listening on {} (POST /v1/chat/completions, GET /stats)", handle.base_url());
+    println!(
+        "llm-drill mock listening on {} (POST /v1/chat/completions, GET /stats)",
+        handle.base_url()
+    );
     let _ = tokio::signal::ctrl_c().await;
     handle.shutdown().await;
 }

@@ -65,7 +65,11 @@ impl Content {
     fn text(&self) -> std::borrow::Cow<'_, str> {
         match self {
             Content::Text(s) => s.as_str().into(),
-            Content::Parts(parts) => parts.iter().map(|p| p.text.as_str()).collect::<String>().into(),
+            Content::Parts(parts) => parts
+                .iter()
+                .map(|p| p.text.as_str())
+                .collect::<String>()
+                .into(),
             Content::Empty => "".into(),
         }
     }
@@ -79,7 +83,12 @@ impl Drop for InFlight {
     }
 }
 
-pub(crate) fn error_response(stats: &Stats, status: StatusCode, kind: &str, message: &str) -> Response {
+pub(crate) fn error_response(
+    stats: &Stats,
+    status: StatusCode,
+    kind: &str,
+    message: &str,
+) -> Response {
     stats.status(status.as_u16());
     let body = serde_json::json!({
         "error": { "message": message, "type": kind, "param": null, "code": null }
@@ -95,23 +104,48 @@ pub(crate) async fn chat_completions(State(shared): State<Arc<Shared>>, body: By
         Ok(r) => r,
         Err(e) => {
             let msg = format!("could not parse the JSON body of your request: {e}");
-            return error_response(&shared.stats, StatusCode::BAD_REQUEST, "invalid_request_error", &msg);
+            return error_response(
+                &shared.stats,
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                &msg,
+            );
         }
     };
     let cfg = &shared.config;
-    let encoding = cfg.encoding.unwrap_or_else(|| Encoding::for_model(&req.model));
+    let encoding = cfg
+        .encoding
+        .unwrap_or_else(|| Encoding::for_model(&req.model));
     let texts: Vec<_> = req.messages.iter().map(|m| m.content.text()).collect();
-    let prompt_tokens = encoding
-        .chat_prompt_tokens(req.messages.iter().zip(&texts).map(|(m, t)| (m.role.as_str(), t.as_ref())));
-    let requested = req.max_completion_tokens.or(req.max_tokens).unwrap_or(cfg.default_output_tokens);
+    let prompt_tokens = encoding.chat_prompt_tokens(
+        req.messages
+            .iter()
+            .zip(&texts)
+            .map(|(m, t)| (m.role.as_str(), t.as_ref())),
+    );
+    let requested = req
+        .max_completion_tokens
+        .or(req.max_tokens)
+        .unwrap_or(cfg.default_output_tokens);
     let n = requested.min(cfg.max_output_tokens) as usize;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let offsets = cfg.latency.token_offsets(n, &mut rng);
-    let finish_reason = if n as u32 >= requested { "length" } else { "stop" };
+    let finish_reason = if n as u32 >= requested {
+        "length"
+    } else {
+        "stop"
+    };
     let meta = ResponseMeta {
         id: format!("chatcmpl-mock-{index}"),
-        created: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-        model: if req.model.is_empty() { "mock".to_string() } else { req.model.clone() },
+        created: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        model: if req.model.is_empty() {
+            "mock".to_string()
+        } else {
+            req.model.clone()
+        },
         prompt_tokens,
         completion_tokens: n,
         finish_reason,
@@ -127,7 +161,9 @@ pub(crate) async fn chat_completions(State(shared): State<Arc<Shared>>, body: By
         }
         shared.stats.completion_tokens(n as u64);
         drop(guard);
-        let content: String = (0..n).map(|i| ANSWER_WORDS[i % ANSWER_WORDS.len()]).collect();
+        let content: String = (0..n)
+            .map(|i| ANSWER_WORDS[i % ANSWER_WORDS.len()])
+            .collect();
         let body = serde_json::json!({
             "id": meta.id, "object": "chat.completion", "created": meta.created, "model": meta.model,
             "choices": [{ "index": 0, "message": { "role": "assistant", "content": content },
@@ -198,7 +234,9 @@ struct StreamState {
 
 impl Drop for StreamState {
     fn drop(&mut self) {
-        self.shared.stats.stream_ended(matches!(self.step, Step::End));
+        self.shared
+            .stats
+            .stream_ended(matches!(self.step, Step::End));
     }
 }
 
@@ -211,21 +249,43 @@ fn stream_response(
     include_usage: bool,
 ) -> Response {
     shared.stats.stream_started();
-    let state = StreamState { shared, _in_flight: guard, meta, arrival, offsets, include_usage, step: Step::Role };
+    let state = StreamState {
+        shared,
+        _in_flight: guard,
+        meta,
+        arrival,
+        offsets,
+        include_usage,
+        step: Step::Role,
+    };
     let stream = futures_util::stream::unfold(state, |mut s| async move {
         let (bytes, next) = match s.step {
             // The role chunk goes out at once, as vLLM and OpenAI do: it carries no content,
             // so a client must not take it for the first token.
-            Step::Role => (s.meta.chunk(r#"{"role":"assistant","content":""}"#, None), first_token_or_finish(&s.offsets)),
+            Step::Role => (
+                s.meta.chunk(r#"{"role":"assistant","content":""}"#, None),
+                first_token_or_finish(&s.offsets),
+            ),
             Step::Token(i) => {
                 sleep_until(s.arrival + s.offsets[i]).await;
                 s.shared.stats.completion_tokens(1);
                 let word = ANSWER_WORDS[i % ANSWER_WORDS.len()];
-                let next = if i + 1 < s.offsets.len() { Step::Token(i + 1) } else { Step::Finish };
-                (s.meta.chunk(&format!("{{\"content\":\"{word}\"}}"), None), next)
+                let next = if i + 1 < s.offsets.len() {
+                    Step::Token(i + 1)
+                } else {
+                    Step::Finish
+                };
+                (
+                    s.meta.chunk(&format!("{{\"content\":\"{word}\"}}"), None),
+                    next,
+                )
             }
             Step::Finish => {
-                let next = if s.include_usage { Step::Usage } else { Step::Done };
+                let next = if s.include_usage {
+                    Step::Usage
+                } else {
+                    Step::Done
+                };
                 (s.meta.chunk("{}", Some(s.meta.finish_reason)), next)
             }
             Step::Usage => (s.meta.usage_chunk(), Step::Done),
@@ -237,7 +297,10 @@ fn stream_response(
     });
     let mut resp = Body::from_stream(stream).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     resp
 }

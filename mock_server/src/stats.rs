@@ -79,7 +79,11 @@ impl Stats {
         self.streams_started.fetch_add(1, Relaxed);
     }
     pub(crate) fn stream_ended(&self, completed: bool) {
-        let c = if completed { &self.streams_completed } else { &self.streams_aborted };
+        let c = if completed {
+            &self.streams_completed
+        } else {
+            &self.streams_aborted
+        };
         c.fetch_add(1, Relaxed);
     }
 

@@ -26,7 +26,16 @@ impl Encoding {
     /// approximation, non-OpenAI models).
     pub fn for_model(model_name: &str) -> Encoding {
         let m = model_name.to_ascii_lowercase();
-        let o200k = ["gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "chatgpt-4o", "o1", "o3", "o4"];
+        let o200k = [
+            "gpt-4o",
+            "gpt-4.1",
+            "gpt-4.5",
+            "gpt-5",
+            "chatgpt-4o",
+            "o1",
+            "o3",
+            "o4",
+        ];
         if o200k.iter().any(|p| m.starts_with(p)) {
             Encoding::O200kBase
         } else {
@@ -56,7 +65,10 @@ impl Encoding {
     }
 
     /// Prompt tokens of a chat request, by OpenAI's recipe.
-    pub fn chat_prompt_tokens<'a>(self, messages: impl IntoIterator<Item = (&'a str, &'a str)>) -> usize {
+    pub fn chat_prompt_tokens<'a>(
+        self,
+        messages: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> usize {
         messages
             .into_iter()
             .map(|(role, content)| TOKENS_PER_MESSAGE + self.count(role) + self.count(content))
@@ -91,7 +103,9 @@ mod tests {
             for w in ANSWER_WORDS {
                 assert_eq!(enc.count(w), 1, "{w:?} in {enc}");
             }
-            let answer: String = (0..500).map(|i| ANSWER_WORDS[i % ANSWER_WORDS.len()]).collect();
+            let answer: String = (0..500)
+                .map(|i| ANSWER_WORDS[i % ANSWER_WORDS.len()])
+                .collect();
             assert_eq!(enc.count(&answer), 500, "{enc}");
         }
     }

@@ -48,7 +48,11 @@ pub enum ClientError {
     #[error("endpoint `{endpoint}`: environment variable {name} (from credential_ref) is not set")]
     MissingEnv { endpoint: String, name: String },
     #[error("endpoint `{endpoint}`: cannot read the credential file {path}: {reason}")]
-    CredentialFile { endpoint: String, path: String, reason: String },
+    CredentialFile {
+        endpoint: String,
+        path: String,
+        reason: String,
+    },
     #[error("endpoint `{endpoint}`: the credential is empty")]
     EmptyCredential { endpoint: String },
     #[error("cannot build the HTTP client: {0}")]
@@ -62,17 +66,23 @@ pub fn resolve_credential(e: &EndpointPlan) -> Result<Option<Secret>, ClientErro
         Auth::Bearer(r) => r,
     };
     let value = match r {
-        CredentialRef::Env(name) => std::env::var(name)
-            .map_err(|_| ClientError::MissingEnv { endpoint: e.id.clone(), name: name.clone() })?,
-        CredentialRef::File(p) => std::fs::read_to_string(p).map_err(|err| ClientError::CredentialFile {
+        CredentialRef::Env(name) => std::env::var(name).map_err(|_| ClientError::MissingEnv {
             endpoint: e.id.clone(),
-            path: p.display().to_string(),
-            reason: err.kind().to_string(),
+            name: name.clone(),
         })?,
+        CredentialRef::File(p) => {
+            std::fs::read_to_string(p).map_err(|err| ClientError::CredentialFile {
+                endpoint: e.id.clone(),
+                path: p.display().to_string(),
+                reason: err.kind().to_string(),
+            })?
+        }
     };
     let value = value.trim().to_string();
     if value.is_empty() {
-        return Err(ClientError::EmptyCredential { endpoint: e.id.clone() });
+        return Err(ClientError::EmptyCredential {
+            endpoint: e.id.clone(),
+        });
     }
     Ok(Some(Secret(value)))
 }
@@ -128,11 +138,22 @@ pub enum StreamStep<'a> {
 
 /// One implementation per provider wire format.
 pub trait ProviderFormat: Send + Sync {
-    fn prepare(&self, endpoint: &EndpointPlan, base_url: &str, secret: Option<&Secret>, call: &CallSpec) -> Prepared;
+    fn prepare(
+        &self,
+        endpoint: &EndpointPlan,
+        base_url: &str,
+        secret: Option<&Secret>,
+        call: &CallSpec,
+    ) -> Prepared;
     /// Decodes a whole (non-streaming) response body into its text and usage.
     fn parse_body(&self, body: &[u8]) -> Result<(String, Option<Usage>), String>;
     /// Decodes one SSE event; may yield several steps (a delta and a usage at once).
-    fn stream_event<'a>(&self, event: &str, data: &'a str, out: &mut Vec<StreamStep<'a>>) -> Result<(), String>;
+    fn stream_event<'a>(
+        &self,
+        event: &str,
+        data: &'a str,
+        out: &mut Vec<StreamStep<'a>>,
+    ) -> Result<(), String>;
 }
 
 pub fn provider(p: Provider) -> &'static dyn ProviderFormat {
@@ -153,11 +174,17 @@ pub struct Route {
 impl Route {
     pub fn new(endpoint: EndpointPlan, base_url: String, secret: Option<Secret>) -> Route {
         let format = provider(endpoint.provider);
-        Route { endpoint, base_url, secret, format }
+        Route {
+            endpoint,
+            base_url,
+            secret,
+            format,
+        }
     }
 
     pub fn prepare(&self, call: &CallSpec) -> Prepared {
-        self.format.prepare(&self.endpoint, &self.base_url, self.secret.as_ref(), call)
+        self.format
+            .prepare(&self.endpoint, &self.base_url, self.secret.as_ref(), call)
     }
 
     /// The URL the route sends to (for messages; never contains a secret).
@@ -165,6 +192,57 @@ impl Route {
         match &self.endpoint.target {
             Target::Mock(_) => format!("{} (embedded mock)", self.base_url),
             Target::Url(u) => u.clone(),
+        }
+    }
+}
+
+/// Sends attempts. The engine sees only this trait: the HTTP client implements it, and
+/// tests implement it with a fake endpoint that runs under tokio's paused clock.
+pub trait Transport: Send + Sync {
+    fn send<'a>(
+        &'a self,
+        route: &'a Route,
+        req: Prepared,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Attempt>;
+}
+
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+impl Transport for Client {
+    fn send<'a>(
+        &'a self,
+        route: &'a Route,
+        req: Prepared,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Attempt> {
+        Box::pin(Client::send(self, route, req, timeout))
+    }
+}
+
+impl Attempt {
+    /// An attempt that has not happened yet, stamped `now`; the transport fills it in.
+    pub fn begin(now: Instant) -> Attempt {
+        Attempt {
+            outcome: Outcome::Ok,
+            status: None,
+            sent: now,
+            first_token: None,
+            end: now,
+            itl_us: Vec::new(),
+            usage: None,
+            text: String::new(),
+            deltas: 0,
+            error: None,
+        }
+    }
+
+    /// An attempt cut short, or refused, with this outcome and reason.
+    pub fn failed(now: Instant, outcome: Outcome, why: impl Into<String>) -> Attempt {
+        Attempt {
+            outcome,
+            error: Some(why.into()),
+            ..Attempt::begin(now)
         }
     }
 }
@@ -189,19 +267,7 @@ impl Client {
 
     /// Sends one attempt and classifies it; never returns an error.
     pub async fn send(&self, route: &Route, req: Prepared, timeout: Duration) -> Attempt {
-        let mut a = Attempt {
-            outcome: Outcome::Ok,
-            status: None,
-            sent: Instant::now(),
-            first_token: None,
-            end: Instant::now(),
-            itl_us: Vec::new(),
-            usage: None,
-            text: String::new(),
-            deltas: 0,
-            error: None,
-        };
-        a.sent = Instant::now();
+        let mut a = Attempt::begin(Instant::now());
         let result = tokio::time::timeout(timeout, self.exchange(route.format, req, &mut a)).await;
         a.end = Instant::now();
         match result {
@@ -218,7 +284,12 @@ impl Client {
         a
     }
 
-    async fn exchange(&self, format: &dyn ProviderFormat, req: Prepared, a: &mut Attempt) -> Result<(), (Outcome, String)> {
+    async fn exchange(
+        &self,
+        format: &dyn ProviderFormat,
+        req: Prepared,
+        a: &mut Attempt,
+    ) -> Result<(), (Outcome, String)> {
         let stream = req.stream;
         let resp = self
             .http
@@ -243,7 +314,9 @@ impl Client {
                 .await
                 .map_err(|e| (e.outcome(), e.to_string()))?;
             // No time to first token here: a whole body has no first token to time.
-            let (text, usage) = format.parse_body(&body).map_err(|m| (Outcome::Protocol, m))?;
+            let (text, usage) = format
+                .parse_body(&body)
+                .map_err(|m| (Outcome::Protocol, m))?;
             a.usage = usage;
             a.text = text;
             Ok(())
@@ -251,7 +324,11 @@ impl Client {
     }
 }
 
-async fn read_stream(format: &dyn ProviderFormat, mut resp: reqwest::Response, a: &mut Attempt) -> Result<(), (Outcome, String)> {
+async fn read_stream(
+    format: &dyn ProviderFormat,
+    mut resp: reqwest::Response,
+    a: &mut Attempt,
+) -> Result<(), (Outcome, String)> {
     let mut parser = sse::SseParser::new(MAX_EVENT_BYTES);
     let mut last_token: Option<Instant> = None;
     let mut finished = false;
@@ -262,7 +339,14 @@ async fn read_stream(format: &dyn ProviderFormat, mut resp: reqwest::Response, a
             Ok(Some(c)) => c,
             Ok(None) => break,
             Err(e) => {
-                return Err((Outcome::StreamCut, format!("the stream broke after {} deltas: {}", a.deltas, error_chain(&e))));
+                return Err((
+                    Outcome::StreamCut,
+                    format!(
+                        "the stream broke after {} deltas: {}",
+                        a.deltas,
+                        error_chain(&e)
+                    ),
+                ));
             }
         };
         let now = Instant::now();
@@ -293,7 +377,10 @@ async fn read_stream(format: &dyn ProviderFormat, mut resp: reqwest::Response, a
                         return sse::Flow::Stop;
                     }
                     StreamStep::Error(m) => {
-                        failure = Some((Outcome::StreamCut, format!("the endpoint reported an error mid-stream: {m}")));
+                        failure = Some((
+                            Outcome::StreamCut,
+                            format!("the endpoint reported an error mid-stream: {m}"),
+                        ));
                         return sse::Flow::Stop;
                     }
                 }
@@ -314,7 +401,13 @@ async fn read_stream(format: &dyn ProviderFormat, mut resp: reqwest::Response, a
         // Some servers close after the finish reason without `[DONE]`: the answer is whole.
         return Ok(());
     }
-    Err((Outcome::StreamCut, format!("the stream ended after {} deltas without a finish reason or [DONE]", a.deltas)))
+    Err((
+        Outcome::StreamCut,
+        format!(
+            "the stream ended after {} deltas without a finish reason or [DONE]",
+            a.deltas
+        ),
+    ))
 }
 
 #[derive(Debug)]
@@ -346,7 +439,11 @@ async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<Vec<u8>,
         return Err(ReadError::TooLarge(cap));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| ReadError::Broken(error_chain(&e)))? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| ReadError::Broken(error_chain(&e)))?
+    {
         if body.len() + chunk.len() > cap {
             return Err(ReadError::TooLarge(cap));
         }

@@ -44,7 +44,10 @@ struct WireUsage {
 
 impl From<WireUsage> for Usage {
     fn from(u: WireUsage) -> Usage {
-        Usage { input_tokens: u.prompt_tokens, output_tokens: u.completion_tokens }
+        Usage {
+            input_tokens: u.prompt_tokens,
+            output_tokens: u.completion_tokens,
+        }
     }
 }
 
@@ -97,18 +100,32 @@ fn short(e: &serde_json::Error, data: &str) -> String {
 }
 
 impl ProviderFormat for OpenAi {
-    fn prepare(&self, endpoint: &EndpointPlan, base_url: &str, secret: Option<&Secret>, call: &CallSpec) -> Prepared {
+    fn prepare(
+        &self,
+        endpoint: &EndpointPlan,
+        base_url: &str,
+        secret: Option<&Secret>,
+        call: &CallSpec,
+    ) -> Prepared {
         let mut messages = Vec::with_capacity(2);
         if let Some(s) = &call.system {
-            messages.push(Message { role: "system", content: s });
+            messages.push(Message {
+                role: "system",
+                content: s,
+            });
         }
-        messages.push(Message { role: "user", content: &call.user });
+        messages.push(Message {
+            role: "user",
+            content: &call.user,
+        });
         let req = Request {
             model: &endpoint.model_name,
             messages,
             max_tokens: call.max_tokens,
             stream: call.stream,
-            stream_options: call.stream.then_some(StreamOptions { include_usage: true }),
+            stream_options: call.stream.then_some(StreamOptions {
+                include_usage: true,
+            }),
         };
         let body = serde_json::to_vec(&req).expect("serializing plain structs cannot fail");
         let mut headers = HeaderMap::new();
@@ -120,18 +137,41 @@ impl ProviderFormat for OpenAi {
             }
         }
         // Accept both `https://host` and `https://host/v1` as the base URL.
-        let path = if base_url.ends_with("/v1") { "/chat/completions" } else { "/v1/chat/completions" };
-        let url = reqwest::Url::parse(&format!("{base_url}{path}")).expect("the plan checked the base URL");
-        Prepared { url, headers, body: body.into(), stream: call.stream }
+        let path = if base_url.ends_with("/v1") {
+            "/chat/completions"
+        } else {
+            "/v1/chat/completions"
+        };
+        let url = reqwest::Url::parse(&format!("{base_url}{path}"))
+            .expect("the plan checked the base URL");
+        Prepared {
+            url,
+            headers,
+            body: body.into(),
+            stream: call.stream,
+        }
     }
 
     fn parse_body(&self, body: &[u8]) -> Result<(String, Option<Usage>), String> {
-        let c: Completion = serde_json::from_slice(body).map_err(|e| short(&e, &String::from_utf8_lossy(body)))?;
-        let first = c.choices.into_iter().next().ok_or("the response has no choices")?;
-        Ok((first.message.content.unwrap_or_default(), c.usage.map(Usage::from)))
+        let c: Completion =
+            serde_json::from_slice(body).map_err(|e| short(&e, &String::from_utf8_lossy(body)))?;
+        let first = c
+            .choices
+            .into_iter()
+            .next()
+            .ok_or("the response has no choices")?;
+        Ok((
+            first.message.content.unwrap_or_default(),
+            c.usage.map(Usage::from),
+        ))
     }
 
-    fn stream_event<'a>(&self, _event: &str, data: &'a str, out: &mut Vec<StreamStep<'a>>) -> Result<(), String> {
+    fn stream_event<'a>(
+        &self,
+        _event: &str,
+        data: &'a str,
+        out: &mut Vec<StreamStep<'a>>,
+    ) -> Result<(), String> {
         let data_trim = data.trim();
         if data_trim == "[DONE]" {
             out.push(StreamStep::Done);
@@ -139,7 +179,10 @@ impl ProviderFormat for OpenAi {
         }
         let chunk: Chunk<'a> = serde_json::from_str(data).map_err(|e| short(&e, data))?;
         if let Some(err) = chunk.error {
-            let msg = err.get("message").and_then(|m| m.as_str()).map_or_else(|| err.to_string(), str::to_string);
+            let msg = err
+                .get("message")
+                .and_then(|m| m.as_str())
+                .map_or_else(|| err.to_string(), str::to_string);
             out.push(StreamStep::Error(msg));
             return Ok(());
         }
@@ -177,15 +220,27 @@ mod tests {
         let role = r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#;
         assert_eq!(steps(role).unwrap(), vec![StreamStep::Delta("".into())]);
         let tok = r#"{"choices":[{"index":0,"delta":{"content":" he said \"hi\""},"finish_reason":null}]}"#;
-        assert_eq!(steps(tok).unwrap(), vec![StreamStep::Delta(" he said \"hi\"".into())]);
+        assert_eq!(
+            steps(tok).unwrap(),
+            vec![StreamStep::Delta(" he said \"hi\"".into())]
+        );
         let fin = r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#;
         assert_eq!(steps(fin).unwrap(), vec![StreamStep::Finished]);
         let usage = r#"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}"#;
-        assert_eq!(steps(usage).unwrap(), vec![StreamStep::Usage(Usage { input_tokens: 12, output_tokens: 5 })]);
+        assert_eq!(
+            steps(usage).unwrap(),
+            vec![StreamStep::Usage(Usage {
+                input_tokens: 12,
+                output_tokens: 5
+            })]
+        );
         assert_eq!(steps("[DONE]").unwrap(), vec![StreamStep::Done]);
         assert!(steps("{not json").is_err());
         let err = r#"{"error":{"message":"overloaded"}}"#;
-        assert_eq!(steps(err).unwrap(), vec![StreamStep::Error("overloaded".into())]);
+        assert_eq!(
+            steps(err).unwrap(),
+            vec![StreamStep::Error("overloaded".into())]
+        );
     }
 
     #[test]
@@ -193,7 +248,13 @@ mod tests {
         let body = br#"{"choices":[{"message":{"role":"assistant","content":"hello"}}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#;
         let (text, usage) = OpenAi.parse_body(body).unwrap();
         assert_eq!(text, "hello");
-        assert_eq!(usage, Some(Usage { input_tokens: 3, output_tokens: 1 }));
+        assert_eq!(
+            usage,
+            Some(Usage {
+                input_tokens: 3,
+                output_tokens: 1
+            })
+        );
         assert!(OpenAi.parse_body(b"<html>").is_err());
         assert!(OpenAi.parse_body(br#"{"choices":[]}"#).is_err());
     }

@@ -36,12 +36,22 @@ pub struct SseParser {
 
 impl SseParser {
     pub fn new(max_event_bytes: usize) -> Self {
-        SseParser { buf: Vec::new(), event: String::new(), data: String::new(), has_data: false, max_event_bytes }
+        SseParser {
+            buf: Vec::new(),
+            event: String::new(),
+            data: String::new(),
+            has_data: false,
+            max_event_bytes,
+        }
     }
 
     /// Feeds a chunk; calls `on_event(event_name, data)` for each complete event.
     /// Returns `Flow::Stop` if the callback asked to stop.
-    pub fn feed(&mut self, chunk: &[u8], mut on_event: impl FnMut(&str, &str) -> Flow) -> Result<Flow, SseError> {
+    pub fn feed(
+        &mut self,
+        chunk: &[u8],
+        mut on_event: impl FnMut(&str, &str) -> Flow,
+    ) -> Result<Flow, SseError> {
         self.buf.extend_from_slice(chunk);
         let mut consumed = 0;
         let mut flow = Flow::Continue;
@@ -54,7 +64,11 @@ impl SseParser {
             consumed = end + 1;
             if line.is_empty() {
                 if self.has_data {
-                    let name = if self.event.is_empty() { "message" } else { self.event.as_str() };
+                    let name = if self.event.is_empty() {
+                        "message"
+                    } else {
+                        self.event.as_str()
+                    };
                     flow = on_event(name, &self.data);
                 }
                 self.data.clear();
@@ -126,7 +140,11 @@ mod tests {
         ];
         assert_eq!(collect(&[whole]), expected);
         for cut in 1..whole.len() {
-            assert_eq!(collect(&[&whole[..cut], &whole[cut..]]), expected, "cut at {cut}");
+            assert_eq!(
+                collect(&[&whole[..cut], &whole[cut..]]),
+                expected,
+                "cut at {cut}"
+            );
         }
         let bytes: Vec<&[u8]> = whole.chunks(1).collect();
         assert_eq!(collect(&bytes), expected);
@@ -143,7 +161,9 @@ mod tests {
         let r = p.feed(&[b'x'; 64], |_, _| Flow::Continue);
         assert_eq!(r, Err(SseError::EventTooLarge(16)));
         let mut p = SseParser::new(16);
-        let r = p.feed(b"data: 0123456789\ndata: 0123456789\n", |_, _| Flow::Continue);
+        let r = p.feed(b"data: 0123456789\ndata: 0123456789\n", |_, _| {
+            Flow::Continue
+        });
         assert_eq!(r, Err(SseError::EventTooLarge(16)));
     }
 }

@@ -11,7 +11,7 @@ mod progress;
 
 pub use progress::Progress;
 
-use crate::client::{Attempt, Client, Outcome, Route};
+use crate::client::{Attempt, Outcome, Route, Transport};
 use crate::plan::{ArrivalSchedule, LoadPlan, Plan};
 use crate::recorder::CallSample;
 use crate::workload::{CallSpec, Workload};
@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 pub struct Engine {
     pub plan: Arc<Plan>,
     pub routes: Arc<Vec<Route>>,
-    pub client: Client,
+    pub transport: Arc<dyn Transport>,
     pub workload: Arc<Workload>,
     pub samples: mpsc::UnboundedSender<CallSample>,
     pub progress: Arc<Progress>,
@@ -45,24 +45,43 @@ impl Engine {
     pub async fn drive(self: Arc<Self>, start: Instant, stop: CancellationToken) -> DriveReport {
         let hard = CancellationToken::new();
         let (started, in_flight_done) = match self.plan.load.clone() {
-            LoadPlan::Open { stages, arrival, max_in_flight } => {
+            LoadPlan::Open {
+                stages,
+                arrival,
+                max_in_flight,
+            } => {
                 let schedule = ArrivalSchedule::new(&stages, arrival, self.plan.seed);
-                self.clone().open(start, schedule, max_in_flight, &stop, &hard).await
+                self.clone()
+                    .open(start, schedule, max_in_flight, &stop, &hard)
+                    .await
             }
-            LoadPlan::Closed { concurrency } => self.clone().closed(start, concurrency, &stop, &hard).await,
+            LoadPlan::Closed { concurrency } => {
+                self.clone().closed(start, concurrency, &stop, &hard).await
+            }
         };
         let interrupted = stop.is_cancelled();
         // Calls still running get their grace period, then are cut.
         let grace = if interrupted {
-            self.routes.iter().map(|r| r.endpoint.timeout).max().unwrap_or_default()
+            self.routes
+                .iter()
+                .map(|r| r.endpoint.timeout)
+                .max()
+                .unwrap_or_default()
         } else {
             self.plan.graceful_stop
         };
-        if tokio::time::timeout(grace, in_flight_done.wait()).await.is_err() {
+        if tokio::time::timeout(grace, in_flight_done.wait())
+            .await
+            .is_err()
+        {
             hard.cancel();
             in_flight_done.wait().await;
         }
-        DriveReport { start, started, interrupted }
+        DriveReport {
+            start,
+            started,
+            interrupted,
+        }
     }
 
     async fn open(
@@ -136,7 +155,10 @@ impl Engine {
             _ = stop.cancelled() => {}
         }
         let progress = self.progress.clone();
-        (progress.started(), InFlight::Users(tokio::sync::Mutex::new(users)))
+        (
+            progress.started(),
+            InFlight::Users(tokio::sync::Mutex::new(users)),
+        )
     }
 
     /// Everything that can be decided before the clock starts: the request body, or a
@@ -159,31 +181,28 @@ impl Engine {
     }
 
     /// Runs one call and reports it. Never fails: every way it can end is an outcome.
-    async fn call(&self, call: CallSpec, ready: Ready, intended: Instant, hard: &CancellationToken) {
+    async fn call(
+        &self,
+        call: CallSpec,
+        ready: Ready,
+        intended: Instant,
+        hard: &CancellationToken,
+    ) {
         let route = &self.routes[call.endpoint];
         let sample = match ready {
             Ready::Refuse(outcome, why) => {
-                let now = Instant::now();
-                CallSample {
-                    feature: call.feature,
-                    endpoint: call.endpoint,
-                    outcome,
+                let mut s = self.sample(
+                    &call,
                     intended,
-                    started: now,
-                    first_token: None,
-                    end: now,
-                    itl_us: Vec::new(),
-                    input_tokens: 0,
-                    output_tokens: 0,
-                    tokens_estimated: false,
-                    attempts: 0,
-                    error: Some(why),
-                }
+                    Attempt::failed(Instant::now(), outcome, why),
+                );
+                s.attempts = 0;
+                s
             }
             Ready::Send(prepared) => {
                 let attempt = tokio::select! {
-                    a = self.client.send(route, prepared, route.endpoint.timeout) => a,
-                    _ = hard.cancelled() => interrupted_attempt(),
+                    a = self.transport.send(route, prepared, route.endpoint.timeout) => a,
+                    _ = hard.cancelled() => Attempt::failed(Instant::now(), Outcome::Interrupted, "still running when the run stopped"),
                 };
                 self.sample(&call, intended, attempt)
             }
@@ -199,9 +218,11 @@ impl Engine {
         // Output tokens: as reported, else counted from the text (flagged as estimated).
         let (input_tokens, output_tokens, estimated) = match a.usage {
             Some(u) => (u.input_tokens, u.output_tokens, false),
-            None if a.outcome == Outcome::Ok || !a.text.is_empty() => {
-                (call.input_tokens as u64, encoding.count(&a.text) as u64, true)
-            }
+            None if a.outcome == Outcome::Ok || !a.text.is_empty() => (
+                call.input_tokens as u64,
+                encoding.count(&a.text) as u64,
+                true,
+            ),
             None => (0, 0, false),
         };
         CallSample {
@@ -219,22 +240,6 @@ impl Engine {
             attempts: 1,
             error: a.error,
         }
-    }
-}
-
-fn interrupted_attempt() -> Attempt {
-    let now = Instant::now();
-    Attempt {
-        outcome: Outcome::Interrupted,
-        status: None,
-        sent: now,
-        first_token: None,
-        end: now,
-        itl_us: Vec::new(),
-        usage: None,
-        text: String::new(),
-        deltas: 0,
-        error: Some("still running when the run stopped".into()),
     }
 }
 
@@ -264,4 +269,3 @@ impl InFlight {
         }
     }
 }
-

@@ -87,8 +87,14 @@ pub struct FeaturePlan {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum LoadPlan {
-    Open { stages: Vec<Stage>, arrival: Arrival, max_in_flight: usize },
-    Closed { concurrency: usize },
+    Open {
+        stages: Vec<Stage>,
+        arrival: Arrival,
+        max_in_flight: usize,
+    },
+    Closed {
+        concurrency: usize,
+    },
 }
 
 impl LoadPlan {
@@ -125,7 +131,10 @@ impl Checker<'_> {
             Sampler::Uniform { max: hi, .. } => hi,
         };
         if biggest > max {
-            return Err(self.err(path, format!("{biggest} is too large (at most {max})")));
+            return Err(self.err(
+                path,
+                format!("{} is too large (at most {max})", number(biggest)),
+            ));
         }
         Ok(s)
     }
@@ -134,7 +143,12 @@ impl Checker<'_> {
 impl Plan {
     pub fn from_scenario(sc: &Scenario, source: &Source) -> Result<Plan, ScenarioError> {
         let c = Checker { source };
-        if sc.name.is_empty() || !sc.name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch)) {
+        if sc.name.is_empty()
+            || !sc
+                .name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+        {
             return Err(c.err("name", "must be non-empty and use only letters, digits, `-`, `_` and `.` (it names the results folder)"));
         }
         c.later(sc.faults.is_some(), "faults")?;
@@ -163,7 +177,15 @@ impl Plan {
         if graceful_stop > MAX_RUN {
             return Err(c.err("graceful_stop", "is longer than 7 days"));
         }
-        Ok(Plan { name: sc.name.clone(), seed: sc.seed, endpoints, features, load, duration, graceful_stop })
+        Ok(Plan {
+            name: sc.name.clone(),
+            seed: sc.seed,
+            endpoints,
+            features,
+            load,
+            duration,
+            graceful_stop,
+        })
     }
 
     pub fn endpoint_index(&self, id: &str) -> Option<usize> {
@@ -171,10 +193,22 @@ impl Plan {
     }
 }
 
-fn endpoint(c: &Checker, seed: u64, id: &str, e: &model::Endpoint) -> Result<EndpointPlan, ScenarioError> {
+fn endpoint(
+    c: &Checker,
+    seed: u64,
+    id: &str,
+    e: &model::Endpoint,
+) -> Result<EndpointPlan, ScenarioError> {
     let at = |k: &str| format!("endpoints.{id}.{k}");
-    if id.is_empty() || !id.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_".contains(ch)) {
-        return Err(c.err(&format!("endpoints.{id}"), "an endpoint id uses only letters, digits, `-` and `_`"));
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "-_".contains(ch))
+    {
+        return Err(c.err(
+            &format!("endpoints.{id}"),
+            "an endpoint id uses only letters, digits, `-` and `_`",
+        ));
     }
     for (present, key) in [
         (e.deployment.is_some(), "deployment"),
@@ -195,35 +229,64 @@ fn endpoint(c: &Checker, seed: u64, id: &str, e: &model::Endpoint) -> Result<End
     }
     let encoding = match &e.tokenizer {
         None => Encoding::for_model(&e.model_name),
-        Some(t) => Encoding::from_name(t)
-            .ok_or_else(|| c.err(&at("tokenizer"), format!("expected cl100k_base or o200k_base, found `{t}`")))?,
+        Some(t) => Encoding::from_name(t).ok_or_else(|| {
+            c.err(
+                &at("tokenizer"),
+                format!("expected cl100k_base or o200k_base, found `{t}`"),
+            )
+        })?,
     };
     let target = if e.base_url == "mock" {
         let mut cfg = mock_config(c, seed, id, e.mock.as_ref())?;
         cfg.encoding = Some(encoding);
         Target::Mock(cfg)
     } else {
-        let url = reqwest::Url::parse(&e.base_url)
-            .map_err(|err| c.err(&at("base_url"), format!("expected `mock` or an http(s) URL, found `{}` ({err})", e.base_url)))?;
+        let url = reqwest::Url::parse(&e.base_url).map_err(|err| {
+            c.err(
+                &at("base_url"),
+                format!(
+                    "expected `mock` or an http(s) URL, found `{}` ({err})",
+                    e.base_url
+                ),
+            )
+        })?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(c.err(&at("base_url"), format!("expected `mock` or an http(s) URL with a host, found `{}`", e.base_url)));
+            return Err(c.err(
+                &at("base_url"),
+                format!(
+                    "expected `mock` or an http(s) URL with a host, found `{}`",
+                    e.base_url
+                ),
+            ));
         }
         if e.mock.is_some() {
-            return Err(c.err(&at("mock"), "only applies to an endpoint whose base_url is `mock`"));
+            return Err(c.err(
+                &at("mock"),
+                "only applies to an endpoint whose base_url is `mock`",
+            ));
         }
         Target::Url(e.base_url.trim_end_matches('/').to_string())
     };
     let auth = match (e.auth_type, &e.credential_ref) {
         (AuthType::None, None) => Auth::None,
         (AuthType::None, Some(_)) => {
-            return Err(c.err(&at("credential_ref"), "is set but auth_type is `none`: set auth_type: bearer, or remove it"))
+            return Err(c.err(
+                &at("credential_ref"),
+                "is set but auth_type is `none`: set auth_type: bearer, or remove it",
+            ))
         }
         (AuthType::Bearer, Some(r)) => Auth::Bearer(credential_ref(c, &at("credential_ref"), r)?),
         (AuthType::Bearer, None) => {
-            return Err(c.err(&at("auth_type"), "`bearer` needs a credential_ref such as env:OPENAI_API_KEY"))
+            return Err(c.err(
+                &at("auth_type"),
+                "`bearer` needs a credential_ref such as env:OPENAI_API_KEY",
+            ))
         }
         (AuthType::ApiKey, _) => {
-            return Err(c.err(&at("auth_type"), "`api_key` is the azure_openai header; an openai endpoint uses `bearer`"))
+            return Err(c.err(
+                &at("auth_type"),
+                "`api_key` is the azure_openai header; an openai endpoint uses `bearer`",
+            ))
         }
     };
     let timeout = e.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
@@ -249,7 +312,11 @@ fn endpoint(c: &Checker, seed: u64, id: &str, e: &model::Endpoint) -> Result<End
 
 fn credential_ref(c: &Checker, path: &str, r: &str) -> Result<CredentialRef, ScenarioError> {
     if let Some(name) = r.strip_prefix("env:") {
-        if !name.is_empty() && name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+        if !name.is_empty()
+            && name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+        {
             return Ok(CredentialRef::Env(name.to_string()));
         }
     } else if let Some(p) = r.strip_prefix("file:") {
@@ -258,40 +325,72 @@ fn credential_ref(c: &Checker, path: &str, r: &str) -> Result<CredentialRef, Sce
         }
     }
     // Never echo the value: it may be the secret itself, pasted inline.
-    Err(c.err(path, "expected env:NAME or file:PATH (a reference, never the secret itself)"))
+    Err(c.err(
+        path,
+        "expected env:NAME or file:PATH (a reference, never the secret itself)",
+    ))
 }
 
-fn mock_config(c: &Checker, seed: u64, id: &str, m: Option<&model::MockBehaviour>) -> Result<MockConfig, ScenarioError> {
-    let mut cfg = MockConfig { seed, ..MockConfig::default() };
+fn mock_config(
+    c: &Checker,
+    seed: u64,
+    id: &str,
+    m: Option<&model::MockBehaviour>,
+) -> Result<MockConfig, ScenarioError> {
+    let mut cfg = MockConfig {
+        seed,
+        ..MockConfig::default()
+    };
     let Some(m) = m else { return Ok(cfg) };
     let at = |k: &str| format!("endpoints.{id}.mock.{k}");
     if let Some(ttft) = &m.ttft {
-        let s = Sampler::new(&ttft.map(|d| d.0.as_secs_f64()), 0.0).map_err(|e| c.err(&at("ttft"), e))?;
+        let s = Sampler::new(&ttft.map(|d| d.0.as_secs_f64()), 0.0)
+            .map_err(|e| c.err(&at("ttft"), e))?;
         let secs = Duration::from_secs_f64;
         cfg.latency.ttft = match s {
             Sampler::Fixed(v) => Spread::fixed(secs(v)),
-            Sampler::Normal { mean, stddev, min, max } => Spread {
+            Sampler::Normal {
+                mean,
+                stddev,
+                min,
+                max,
+            } => Spread {
                 mean: secs(mean),
                 stddev: secs(stddev),
                 min: secs(min),
-                max: if max.is_finite() { secs(max) } else { Duration::MAX },
+                max: if max.is_finite() {
+                    secs(max)
+                } else {
+                    Duration::MAX
+                },
             },
             Sampler::Uniform { min, max } => {
                 // A uniform range has stddev (max - min) / sqrt(12); the mock draws normals,
                 // clamped to the range, which keeps the mean and the bounds.
-                Spread { mean: secs((min + max) / 2.0), stddev: secs((max - min) / 12f64.sqrt()), min: secs(min), max: secs(max) }
+                Spread {
+                    mean: secs((min + max) / 2.0),
+                    stddev: secs((max - min) / 12f64.sqrt()),
+                    min: secs(min),
+                    max: secs(max),
+                }
             }
         };
     }
     if let Some(tps) = m.tokens_per_second {
         if !tps.is_finite() || tps <= 0.0 || tps > 1_000_000.0 {
-            return Err(c.err(&at("tokens_per_second"), "must be more than 0 and at most 1000000"));
+            return Err(c.err(
+                &at("tokens_per_second"),
+                "must be more than 0 and at most 1000000",
+            ));
         }
         cfg.latency.tokens_per_second = tps;
     }
     if let Some(j) = m.jitter {
         if !(0.0..=1.0).contains(&j) {
-            return Err(c.err(&at("jitter"), "must be between 0 and 1 (a fraction of each gap)"));
+            return Err(c.err(
+                &at("jitter"),
+                "must be between 0 and 1 (a fraction of each gap)",
+            ));
         }
         cfg.latency.jitter = j;
     }
@@ -299,7 +398,12 @@ fn mock_config(c: &Checker, seed: u64, id: &str, m: Option<&model::MockBehaviour
     Ok(cfg)
 }
 
-fn feature(c: &Checker, endpoints: &[EndpointPlan], name: &str, f: &model::Feature) -> Result<FeaturePlan, ScenarioError> {
+fn feature(
+    c: &Checker,
+    endpoints: &[EndpointPlan],
+    name: &str,
+    f: &model::Feature,
+) -> Result<FeaturePlan, ScenarioError> {
     let at = |k: &str| format!("features.{name}.{k}");
     for (present, key) in [
         (f.session.is_some(), "session"),
@@ -310,22 +414,46 @@ fn feature(c: &Checker, endpoints: &[EndpointPlan], name: &str, f: &model::Featu
     ] {
         c.later(present, &at(key))?;
     }
-    let endpoint = endpoints.iter().position(|e| e.id == f.endpoint).ok_or_else(|| {
-        let known: Vec<&str> = endpoints.iter().map(|e| e.id.as_str()).collect();
-        c.err(&at("endpoint"), format!("`{}` names no endpoint (defined: {})", f.endpoint, known.join(", ")))
-    })?;
+    let endpoint = endpoints
+        .iter()
+        .position(|e| e.id == f.endpoint)
+        .ok_or_else(|| {
+            let known: Vec<&str> = endpoints.iter().map(|e| e.id.as_str()).collect();
+            c.err(
+                &at("endpoint"),
+                format!(
+                    "`{}` names no endpoint (defined: {})",
+                    f.endpoint,
+                    known.join(", ")
+                ),
+            )
+        })?;
     let weight = f.weight.unwrap_or(1.0);
     if !weight.is_finite() || weight <= 0.0 || weight > 1e9 {
-        return Err(c.err(&at("weight"), format!("must be a positive number, found {weight}")));
+        return Err(c.err(
+            &at("weight"),
+            format!("must be a positive number, found {}", number(weight)),
+        ));
     }
     let tokens = |d: &Dist<u32>| d.map(|v| *v as f64);
     let system_tokens = match &f.prompt.system_tokens {
-        Some(d) => c.sampler(&tokens(d), &at("prompt.system_tokens"), MAX_TOKENS_PER_FIELD)?,
+        Some(d) => c.sampler(
+            &tokens(d),
+            &at("prompt.system_tokens"),
+            MAX_TOKENS_PER_FIELD,
+        )?,
         None => Sampler::Fixed(0.0),
     };
-    let user_tokens = c.sampler(&tokens(&f.prompt.user_tokens), &at("prompt.user_tokens"), MAX_TOKENS_PER_FIELD)?;
+    let user_tokens = c.sampler(
+        &tokens(&f.prompt.user_tokens),
+        &at("prompt.user_tokens"),
+        MAX_TOKENS_PER_FIELD,
+    )?;
     if user_tokens.typical() < 1.0 {
-        return Err(c.err(&at("prompt.user_tokens"), "a call needs a user message of at least 1 token"));
+        return Err(c.err(
+            &at("prompt.user_tokens"),
+            "a call needs a user message of at least 1 token",
+        ));
     }
     let output_tokens = match &f.output_tokens {
         Some(d) => c.sampler(&tokens(d), &at("output_tokens"), MAX_TOKENS_PER_FIELD)?,
@@ -368,26 +496,63 @@ fn load(c: &Checker, sc: &Scenario) -> Result<(LoadPlan, Duration), ScenarioErro
     };
     match mode {
         LoadMode::Closed => {
-            for (present, key) in [(l.rate.is_some(), "rate"), (l.stages.is_some(), "stages"), (l.arrival.is_some(), "arrival"), (l.max_in_flight.is_some(), "max_in_flight")] {
+            for (present, key) in [
+                (l.rate.is_some(), "rate"),
+                (l.stages.is_some(), "stages"),
+                (l.arrival.is_some(), "arrival"),
+                (l.max_in_flight.is_some(), "max_in_flight"),
+            ] {
                 if present {
-                    return Err(c.err(&format!("load.{key}"), "applies to open mode only; closed mode takes `concurrency`"));
+                    return Err(c.err(
+                        &format!("load.{key}"),
+                        "applies to open mode only; closed mode takes `concurrency`",
+                    ));
                 }
             }
-            let n = l.concurrency.ok_or_else(|| c.err("load", "closed mode needs `concurrency` (the number of simultaneous users)"))?;
+            let n = l.concurrency.ok_or_else(|| {
+                c.err(
+                    "load",
+                    "closed mode needs `concurrency` (the number of simultaneous users)",
+                )
+            })?;
             if n == 0 || n > MAX_CONCURRENCY {
-                return Err(c.err("load.concurrency", format!("must be from 1 to {MAX_CONCURRENCY}, found {n}")));
+                return Err(c.err(
+                    "load.concurrency",
+                    format!("must be from 1 to {MAX_CONCURRENCY}, found {n}"),
+                ));
             }
-            let duration = duration.ok_or_else(|| c.err("duration", "closed mode needs a top-level `duration`"))?;
-            Ok((LoadPlan::Closed { concurrency: n as usize }, duration))
+            let duration = duration
+                .ok_or_else(|| c.err("duration", "closed mode needs a top-level `duration`"))?;
+            Ok((
+                LoadPlan::Closed {
+                    concurrency: n as usize,
+                },
+                duration,
+            ))
         }
         LoadMode::Open => {
             if l.concurrency.is_some() {
-                return Err(c.err("load.concurrency", "applies to closed mode only; open mode takes `rate` or `stages`"));
+                return Err(c.err(
+                    "load.concurrency",
+                    "applies to closed mode only; open mode takes `rate` or `stages`",
+                ));
             }
             let stages = match (&l.rate, &l.stages, duration) {
-                (Some(_), Some(_), _) => return Err(c.err("load.rate", "give either `rate` (with a top-level duration) or `stages`, not both")),
-                (None, None, _) => return Err(c.err("load", "open mode needs `rate` (with a top-level duration) or `stages`")),
-                (Some(_), None, None) => return Err(c.err("duration", "`load.rate` needs a top-level `duration`")),
+                (Some(_), Some(_), _) => {
+                    return Err(c.err(
+                        "load.rate",
+                        "give either `rate` (with a top-level duration) or `stages`, not both",
+                    ))
+                }
+                (None, None, _) => {
+                    return Err(c.err(
+                        "load",
+                        "open mode needs `rate` (with a top-level duration) or `stages`",
+                    ))
+                }
+                (Some(_), None, None) => {
+                    return Err(c.err("duration", "`load.rate` needs a top-level `duration`"))
+                }
                 (Some(rate), None, Some(d)) => vec![stage(c, "load.rate", *rate, d)?],
                 (None, Some(stages), _) => {
                     if stages.is_empty() {
@@ -398,7 +563,10 @@ fn load(c: &Checker, sc: &Scenario) -> Result<(LoadPlan, Duration), ScenarioErro
                         .enumerate()
                         .map(|(i, s)| {
                             if s.duration.0.is_zero() {
-                                return Err(c.err(&format!("load.stages.{i}.duration"), "must be more than 0"));
+                                return Err(c.err(
+                                    &format!("load.stages.{i}.duration"),
+                                    "must be more than 0",
+                                ));
                             }
                             stage(c, &format!("load.stages.{i}.rate"), s.rate, s.duration.0)
                         })
@@ -416,23 +584,49 @@ fn load(c: &Checker, sc: &Scenario) -> Result<(LoadPlan, Duration), ScenarioErro
             }
             let max_in_flight = l.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT as u64);
             if max_in_flight == 0 || max_in_flight > MAX_IN_FLIGHT {
-                return Err(c.err("load.max_in_flight", format!("must be from 1 to {MAX_IN_FLIGHT}, found {max_in_flight}")));
+                return Err(c.err(
+                    "load.max_in_flight",
+                    format!("must be from 1 to {MAX_IN_FLIGHT}, found {max_in_flight}"),
+                ));
             }
             let arrival = match l.arrival.unwrap_or(ArrivalKind::Constant) {
                 ArrivalKind::Constant => Arrival::Constant,
                 ArrivalKind::Poisson => Arrival::Poisson,
             };
-            Ok((LoadPlan::Open { stages, arrival, max_in_flight: max_in_flight as usize }, total))
+            Ok((
+                LoadPlan::Open {
+                    stages,
+                    arrival,
+                    max_in_flight: max_in_flight as usize,
+                },
+                total,
+            ))
         }
     }
 }
 
 fn stage(c: &Checker, path: &str, rate: f64, duration: Duration) -> Result<Stage, ScenarioError> {
     if !rate.is_finite() || rate <= 0.0 {
-        return Err(c.err(path, format!("must be a positive number of calls per second, found {rate}")));
+        return Err(c.err(
+            path,
+            format!(
+                "must be a positive number of calls per second, found {}",
+                number(rate)
+            ),
+        ));
     }
     if rate > MAX_RATE {
-        return Err(c.err(path, format!("{rate} calls per second is more than the {MAX_RATE} llm-drill can drive from one machine")));
+        return Err(c.err(path, format!("{} calls per second is more than the {MAX_RATE} llm-drill can drive from one machine", number(rate))));
     }
     Ok(Stage { duration, rate })
+}
+
+/// A number for an error message: huge ones in scientific notation, so a typo such as
+/// `1e300` does not print three hundred digits.
+fn number(v: f64) -> String {
+    if v.is_finite() && v.abs() >= 1e9 {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
 }

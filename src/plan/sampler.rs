@@ -9,8 +9,16 @@ use rand_distr::{Distribution, Normal};
 pub enum Sampler {
     Fixed(f64),
     /// Normal, clamped to `[min, max]`.
-    Normal { mean: f64, stddev: f64, min: f64, max: f64 },
-    Uniform { min: f64, max: f64 },
+    Normal {
+        mean: f64,
+        stddev: f64,
+        min: f64,
+        max: f64,
+    },
+    Uniform {
+        min: f64,
+        max: f64,
+    },
 }
 
 impl Sampler {
@@ -18,14 +26,21 @@ impl Sampler {
     pub fn new(dist: &Dist<f64>, floor: f64) -> Result<Sampler, String> {
         let finite = |v: f64, what: &str| {
             if !v.is_finite() || v < floor {
-                Err(format!("`{what}` must be a number of at least {floor}, found {v}"))
+                Err(format!(
+                    "`{what}` must be a number of at least {floor}, found {v}"
+                ))
             } else {
                 Ok(v)
             }
         };
         Ok(match *dist {
             Dist::Fixed(v) => Sampler::Fixed(finite(v, "value")?),
-            Dist::Spread { mean: Some(mean), stddev, min, max } => {
+            Dist::Spread {
+                mean: Some(mean),
+                stddev,
+                min,
+                max,
+            } => {
                 let mean = finite(mean, "mean")?;
                 let stddev = finite(stddev.unwrap_or(0.0), "stddev")?;
                 let min = finite(min.unwrap_or(floor), "min")?;
@@ -36,25 +51,44 @@ impl Sampler {
                 if min > max {
                     return Err(format!("`min` ({min}) is larger than `max` ({max})"));
                 }
-                Sampler::Normal { mean, stddev, min, max }
+                Sampler::Normal {
+                    mean,
+                    stddev,
+                    min,
+                    max,
+                }
             }
-            Dist::Spread { mean: None, min: Some(min), max: Some(max), .. } => {
+            Dist::Spread {
+                mean: None,
+                min: Some(min),
+                max: Some(max),
+                ..
+            } => {
                 let (min, max) = (finite(min, "min")?, finite(max, "max")?);
                 if min > max {
                     return Err(format!("`min` ({min}) is larger than `max` ({max})"));
                 }
                 Sampler::Uniform { min, max }
             }
-            Dist::Spread { .. } => return Err("a distribution needs `mean`, or both `min` and `max`".into()),
+            Dist::Spread { .. } => {
+                return Err("a distribution needs `mean`, or both `min` and `max`".into())
+            }
         })
     }
 
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         match *self {
             Sampler::Fixed(v) => v,
-            Sampler::Normal { mean, stddev, min, max } => {
+            Sampler::Normal {
+                mean,
+                stddev,
+                min,
+                max,
+            } => {
                 let v = if stddev > 0.0 {
-                    Normal::new(mean, stddev).map(|n| n.sample(rng)).unwrap_or(mean)
+                    Normal::new(mean, stddev)
+                        .map(|n| n.sample(rng))
+                        .unwrap_or(mean)
                 } else {
                     mean
                 };
@@ -93,14 +127,31 @@ mod tests {
 
     #[test]
     fn clamps_and_validates() {
-        let s = Sampler::new(&Dist::Spread { mean: Some(100.0), stddev: Some(50.0), min: Some(80.0), max: Some(120.0) }, 0.0)
-            .unwrap();
+        let s = Sampler::new(
+            &Dist::Spread {
+                mean: Some(100.0),
+                stddev: Some(50.0),
+                min: Some(80.0),
+                max: Some(120.0),
+            },
+            0.0,
+        )
+        .unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         for _ in 0..1000 {
             let v = s.sample(&mut rng);
             assert!((80.0..=120.0).contains(&v));
         }
         assert!(Sampler::new(&Dist::Fixed(-1.0), 0.0).is_err());
-        assert!(Sampler::new(&Dist::Spread { mean: None, stddev: None, min: Some(5.0), max: Some(1.0) }, 0.0).is_err());
+        assert!(Sampler::new(
+            &Dist::Spread {
+                mean: None,
+                stddev: None,
+                min: Some(5.0),
+                max: Some(1.0)
+            },
+            0.0
+        )
+        .is_err());
     }
 }

@@ -102,10 +102,19 @@ impl Metrics {
         self.input_tokens += s.input_tokens;
         self.output_tokens += s.output_tokens;
         self.estimated_token_calls += s.tokens_estimated as u64;
-        record_us(&mut self.schedule_lag, us(s.started.saturating_duration_since(s.intended)));
+        record_us(
+            &mut self.schedule_lag,
+            us(s.started.saturating_duration_since(s.intended)),
+        );
         if s.outcome == Outcome::Ok {
-            record_us(&mut self.latency, us(s.end.saturating_duration_since(s.intended)));
-            record_us(&mut self.service_time, us(s.end.saturating_duration_since(s.started)));
+            record_us(
+                &mut self.latency,
+                us(s.end.saturating_duration_since(s.intended)),
+            );
+            record_us(
+                &mut self.service_time,
+                us(s.end.saturating_duration_since(s.started)),
+            );
             if let Some(ft) = s.first_token {
                 record_us(&mut self.ttft, us(ft.saturating_duration_since(s.intended)));
             }
@@ -113,12 +122,20 @@ impl Metrics {
                 record_us(&mut self.itl, *gap);
             }
         } else if !s.outcome.refused_before_send() {
-            record_us(&mut self.error_latency, us(s.end.saturating_duration_since(s.intended)));
+            record_us(
+                &mut self.error_latency,
+                us(s.end.saturating_duration_since(s.intended)),
+            );
         }
         if let Some(msg) = &s.error {
-            if let Some(e) = self.errors.iter_mut().find(|(o, m, _)| *o == s.outcome && m == msg) {
+            if let Some(e) = self
+                .errors
+                .iter_mut()
+                .find(|(o, m, _)| *o == s.outcome && m == msg)
+            {
                 e.2 += 1;
-            } else if self.errors.iter().filter(|(o, ..)| *o == s.outcome).count() < ERROR_EXAMPLES {
+            } else if self.errors.iter().filter(|(o, ..)| *o == s.outcome).count() < ERROR_EXAMPLES
+            {
                 self.errors.push((s.outcome, msg.clone(), 1));
             }
         }
@@ -170,6 +187,8 @@ pub struct Recorder {
     pub series: Series,
     /// End of the last call seen.
     pub last_end: Instant,
+    /// Actual start of the last call to start.
+    pub last_start: Instant,
 }
 
 impl Recorder {
@@ -181,6 +200,7 @@ impl Recorder {
             features: vec![Metrics::default(); features],
             series: Series::default(),
             last_end: start,
+            last_start: start,
         }
     }
 
@@ -194,5 +214,6 @@ impl Recorder {
         }
         self.series.record(self.start, s);
         self.last_end = self.last_end.max(s.end);
+        self.last_start = self.last_start.max(s.started);
     }
 }

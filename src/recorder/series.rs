@@ -29,7 +29,11 @@ pub struct Series {
 
 impl Default for Series {
     fn default() -> Self {
-        Series { seconds: Vec::new(), current: None, interval: new_histogram() }
+        Series {
+            seconds: Vec::new(),
+            current: None,
+            interval: new_histogram(),
+        }
     }
 }
 
@@ -41,12 +45,18 @@ impl Series {
         if self.current.as_ref().is_some_and(|c| second > c.second) {
             self.close();
         }
-        let cur = self.current.get_or_insert_with(|| SecondStats { second, ..Default::default() });
+        let cur = self.current.get_or_insert_with(|| SecondStats {
+            second,
+            ..Default::default()
+        });
         cur.calls += 1;
         cur.output_tokens += s.output_tokens;
         if s.outcome == Outcome::Ok {
             cur.ok += 1;
-            record_us(&mut self.interval, s.end.saturating_duration_since(s.intended).as_micros() as u64);
+            record_us(
+                &mut self.interval,
+                s.end.saturating_duration_since(s.intended).as_micros() as u64,
+            );
         } else {
             cur.errors += 1;
         }

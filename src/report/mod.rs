@@ -16,26 +16,49 @@ use std::path::{Path, PathBuf};
 pub fn results_dir(root: &Path, name: &str, stamp: &str) -> io::Result<PathBuf> {
     std::fs::create_dir_all(root)?;
     for n in 0..1000 {
-        let dir = if n == 0 { root.join(format!("{name}-{stamp}")) } else { root.join(format!("{name}-{stamp}-{n}")) };
+        let dir = if n == 0 {
+            root.join(format!("{name}-{stamp}"))
+        } else {
+            root.join(format!("{name}-{stamp}-{n}"))
+        };
         match std::fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
         }
     }
-    Err(io::Error::other("too many results folders with the same name and time"))
+    Err(io::Error::other(
+        "too many results folders with the same name and time",
+    ))
 }
 
 /// Writes every report of a run into `dir`.
-pub fn write_all(dir: &Path, summary: &Summary, rec: &Recorder, scenario_as_run: &str) -> io::Result<()> {
+pub fn write_all(
+    dir: &Path,
+    summary: &Summary,
+    rec: &Recorder,
+    scenario_as_run: &str,
+) -> io::Result<()> {
     let json = serde_json::to_string_pretty(summary).map_err(io::Error::other)?;
     write(dir, "summary.json", json.as_bytes())?;
     write(dir, "summary.txt", terminal::render(summary).as_bytes())?;
     write(dir, "scenario.yaml", scenario_as_run.as_bytes())?;
-    write(dir, "latency.hgrm", hgrm::render(&rec.total.latency, 5).as_bytes())?;
-    write(dir, "service_time.hgrm", hgrm::render(&rec.total.service_time, 5).as_bytes())?;
+    write(
+        dir,
+        "latency.hgrm",
+        hgrm::render(&rec.total.latency, 5).as_bytes(),
+    )?;
+    write(
+        dir,
+        "service_time.hgrm",
+        hgrm::render(&rec.total.service_time, 5).as_bytes(),
+    )?;
     if !rec.total.ttft.is_empty() {
-        write(dir, "ttft.hgrm", hgrm::render(&rec.total.ttft, 5).as_bytes())?;
+        write(
+            dir,
+            "ttft.hgrm",
+            hgrm::render(&rec.total.ttft, 5).as_bytes(),
+        )?;
         write(dir, "itl.hgrm", hgrm::render(&rec.total.itl, 5).as_bytes())?;
     }
     Ok(())

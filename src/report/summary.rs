@@ -60,8 +60,13 @@ pub struct Totals {
     pub residency_violations: u64,
     /// Calls per second the schedule asked for (open mode; absent in closed mode).
     pub target_rps: Option<f64>,
-    /// Calls finished per second of measured run time.
+    /// Calls started per second while the load ran: calls over the load window, or over
+    /// the time to the last actual start if the harness or `max_in_flight` fell behind.
+    /// Closed mode: calls per second of measured run time.
     pub achieved_rps: f64,
+    /// Calls finished per second of measured run time, the tail of slow answers included
+    /// (what vLLM's benchmark calls request throughput).
+    pub throughput_rps: f64,
     /// Calls the schedule started.
     pub scheduled_calls: u64,
     pub input_tokens: u64,
@@ -155,16 +160,51 @@ pub struct Summary {
 }
 
 fn by_outcome(m: &Metrics) -> BTreeMap<String, u64> {
-    Outcome::ALL.iter().map(|o| (o.key().to_string(), m.count(*o))).collect()
+    Outcome::ALL
+        .iter()
+        .map(|o| (o.key().to_string(), m.count(*o)))
+        .collect()
 }
 
 fn describe_load(plan: &Plan) -> String {
     match &plan.load {
-        LoadPlan::Open { stages, arrival, max_in_flight } => {
-            let rates: Vec<String> = stages.iter().map(|s| format!("{}/s for {:?}", s.rate, s.duration)).collect();
-            format!("open, {arrival:?}, {}, max_in_flight {max_in_flight}", rates.join(" then ")).to_lowercase()
+        LoadPlan::Open {
+            stages,
+            arrival,
+            max_in_flight,
+        } => {
+            let rates: Vec<String> = stages
+                .iter()
+                .map(|s| format!("{}/s for {:?}", s.rate, s.duration))
+                .collect();
+            format!(
+                "open, {arrival:?}, {}, max_in_flight {max_in_flight}",
+                rates.join(" then ")
+            )
+            .to_lowercase()
         }
-        LoadPlan::Closed { concurrency } => format!("closed, {concurrency} users for {:?}", plan.duration),
+        LoadPlan::Closed { concurrency } => {
+            format!("closed, {concurrency} users for {:?}", plan.duration)
+        }
+    }
+}
+
+fn achieved_rps(plan: &Plan, rec: &Recorder) -> f64 {
+    let calls = rec.total.calls as f64;
+    let span = match plan.load {
+        LoadPlan::Open { .. } => {
+            let last_start = rec.last_start.saturating_duration_since(rec.start);
+            last_start.max(plan.duration).as_secs_f64()
+        }
+        LoadPlan::Closed { .. } => rec
+            .last_end
+            .saturating_duration_since(rec.start)
+            .as_secs_f64(),
+    };
+    if span > 0.0 {
+        calls / span
+    } else {
+        0.0
     }
 }
 
@@ -180,7 +220,10 @@ pub struct RunFacts {
 impl Summary {
     pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
         let t = &rec.total;
-        let duration_s = rec.last_end.saturating_duration_since(rec.start).as_secs_f64();
+        let duration_s = rec
+            .last_end
+            .saturating_duration_since(rec.start)
+            .as_secs_f64();
         let duration_s = (duration_s * 1000.0).round() / 1000.0;
         let totals = Totals {
             calls: t.calls,
@@ -192,7 +235,12 @@ impl Summary {
             fallbacks: 0,
             residency_violations: 0,
             target_rps: plan.load.target_rps(plan.duration).map(round3),
-            achieved_rps: if duration_s > 0.0 { round3(t.calls as f64 / duration_s) } else { 0.0 },
+            achieved_rps: round3(achieved_rps(plan, rec)),
+            throughput_rps: if duration_s > 0.0 {
+                round3(t.calls as f64 / duration_s)
+            } else {
+                0.0
+            },
             scheduled_calls: facts.scheduled_calls,
             input_tokens: t.input_tokens,
             output_tokens: t.output_tokens,
@@ -220,7 +268,11 @@ impl Summary {
                     service_time_ms: Percentiles::of(&m.service_time),
                     ttft_ms: Percentiles::of(&m.ttft),
                     itl_ms: Percentiles::of(&m.itl),
-                    rate_429: if m.attempts > 0 { m.count(Outcome::Http429) as f64 / m.attempts as f64 } else { 0.0 },
+                    rate_429: if m.attempts > 0 {
+                        m.count(Outcome::Http429) as f64 / m.attempts as f64
+                    } else {
+                        0.0
+                    },
                     input_tokens: m.input_tokens,
                     output_tokens: m.output_tokens,
                 };
@@ -232,7 +284,13 @@ impl Summary {
             .iter()
             .zip(&rec.features)
             .map(|(f, m)| {
-                let per_call = |n: u64| if m.calls > 0 { round3(n as f64 / m.calls as f64) } else { 0.0 };
+                let per_call = |n: u64| {
+                    if m.calls > 0 {
+                        round3(n as f64 / m.calls as f64)
+                    } else {
+                        0.0
+                    }
+                };
                 let s = FeatureSummary {
                     endpoint: plan.endpoints[f.endpoint].id.clone(),
                     calls: m.calls,
@@ -249,7 +307,11 @@ impl Summary {
         let errors = t
             .errors
             .iter()
-            .map(|(o, m, n)| ErrorExample { outcome: o.key().to_string(), message: m.clone(), count: *n })
+            .map(|(o, m, n)| ErrorExample {
+                outcome: o.key().to_string(),
+                message: m.clone(),
+                count: *n,
+            })
             .collect();
         Summary {
             schema_version: SCHEMA_VERSION,

@@ -18,11 +18,16 @@ pub struct ProgressDisplay {
 impl ProgressDisplay {
     /// Draws on stderr when it is a terminal; hidden otherwise (CI logs stay clean).
     pub fn start(name: &str, total: Duration, progress: Arc<Progress>) -> ProgressDisplay {
-        let bar = ProgressBar::with_draw_target(Some(total.as_secs().max(1)), ProgressDrawTarget::stderr());
+        let bar = ProgressBar::with_draw_target(
+            Some(total.as_secs().max(1)),
+            ProgressDrawTarget::stderr(),
+        );
         bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30.cyan/blue}] {elapsed_precise}/{duration_precise} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30.cyan/blue}] {elapsed_precise}/{duration_precise} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         bar.set_prefix(name.to_string());
         let b = bar.clone();
@@ -35,7 +40,11 @@ impl ProgressDisplay {
                 let now = Instant::now();
                 let done = progress.finished();
                 let dt = now.duration_since(last.0).as_secs_f64();
-                let rate = if dt > 0.0 { (done - last.1) as f64 / dt } else { 0.0 };
+                let rate = if dt > 0.0 {
+                    (done - last.1) as f64 / dt
+                } else {
+                    0.0
+                };
                 if dt >= 1.0 {
                     last = (now, done);
                 }
@@ -69,7 +78,11 @@ fn row(out: &mut String, label: &str, p: &Percentiles) {
 }
 
 fn outcomes(map: &std::collections::BTreeMap<String, u64>) -> String {
-    let parts: Vec<String> = map.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{k} {n}")).collect();
+    let parts: Vec<String> = map
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
     if parts.is_empty() {
         "none".into()
     } else {
@@ -80,21 +93,38 @@ fn outcomes(map: &std::collections::BTreeMap<String, u64>) -> String {
 /// The summary table.
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
-    let state = if s.interrupted { "  (INTERRUPTED: partial results)" } else { "" };
-    let _ = writeln!(out, "llm-drill {} · {} · {:.1} s · {}{state}", s.llm_drill_version, s.scenario, s.duration_s, s.load);
-    let t = &s.totals;
-    let target = t.target_rps.map_or(String::new(), |r| format!(" (target {r:.2}/s)"));
+    let state = if s.interrupted {
+        "  (INTERRUPTED: partial results)"
+    } else {
+        ""
+    };
     let _ = writeln!(
         out,
-        "calls {} (ok {}, failed {}) · attempts {} · achieved {:.2}/s{target}",
-        t.calls, t.ok, t.failed, t.attempts, t.achieved_rps
+        "llm-drill {} · {} · {:.1} s · {}{state}",
+        s.llm_drill_version, s.scenario, s.duration_s, s.load
+    );
+    let t = &s.totals;
+    let target = t
+        .target_rps
+        .map_or(String::new(), |r| format!(" (target {r:.2}/s)"));
+    let _ = writeln!(
+        out,
+        "calls {} (ok {}, failed {}) · attempts {} · achieved {:.2}/s{target} · throughput {:.2}/s",
+        t.calls, t.ok, t.failed, t.attempts, t.achieved_rps, t.throughput_rps
     );
     let est = if t.estimated_token_calls > 0 {
-        format!(" ({} calls counted by llm-drill: the endpoint reported no usage)", t.estimated_token_calls)
+        format!(
+            " ({} calls counted by llm-drill: the endpoint reported no usage)",
+            t.estimated_token_calls
+        )
     } else {
         String::new()
     };
-    let _ = writeln!(out, "tokens in {} · out {}{est}", t.input_tokens, t.output_tokens);
+    let _ = writeln!(
+        out,
+        "tokens in {} · out {}{est}",
+        t.input_tokens, t.output_tokens
+    );
     let _ = writeln!(out, "outcomes: {}", outcomes(&t.by_outcome));
     let _ = writeln!(out);
     let _ = writeln!(

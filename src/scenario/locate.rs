@@ -8,9 +8,17 @@ use serde_saphyr::granit_parser::{Event, Parser, Span};
 /// 1-based line and column of the node at `path`; when the path stops existing part way
 /// (a missing key), the deepest node that does exist.
 pub fn locate(src: &str, path: &[&str]) -> Option<(usize, usize)> {
-    let mut events = Parser::new_from_str(src).filter_map(|r| r.ok()).filter(|(e, _)| {
-        !matches!(e, Event::StreamStart | Event::DocumentStart(..) | Event::Comment(..) | Event::Anchor(..))
-    });
+    let mut events = Parser::new_from_str(src)
+        .filter_map(|r| r.ok())
+        .filter(|(e, _)| {
+            !matches!(
+                e,
+                Event::StreamStart
+                    | Event::DocumentStart(..)
+                    | Event::Comment(..)
+                    | Event::Anchor(..)
+            )
+        });
     let span = find(&mut events, path)?;
     Some((span.start.line(), span.start.col() + 1))
 }
@@ -85,7 +93,10 @@ mod tests {
     fn finds_nested_keys_and_sequence_items() {
         assert_eq!(locate(SRC, &["name"]), Some((1, 7)));
         assert_eq!(locate(SRC, &["endpoints", "b", "timeout"]), Some((5, 14)));
-        assert_eq!(locate(SRC, &["load", "stages", "1", "rate"]), Some((10, 13)));
+        assert_eq!(
+            locate(SRC, &["load", "stages", "1", "rate"]),
+            Some((10, 13))
+        );
         assert_eq!(locate(SRC, &["load", "stages", "0", "rate"]), Some((8, 29)));
     }
 

@@ -62,7 +62,9 @@ impl Source {
     /// A located error for a key path found invalid after parsing.
     pub fn error(&self, path: &str, message: impl Into<String>) -> ScenarioError {
         let message = message.into();
-        if let Some((key, raw)) = self.overrides.iter().rev().find(|(k, _)| path.starts_with(k.as_str())) {
+        if let Some((key, raw)) = self.overrides.iter().rev().find(|(k, _)| {
+            path.starts_with(k.as_str()) || (!path.is_empty() && k.starts_with(path))
+        }) {
             return ScenarioError {
                 file: self.file.clone(),
                 line: 0,
@@ -85,7 +87,11 @@ impl Source {
     }
 
     fn locate(&self, path: &str) -> Option<(usize, usize)> {
-        let parts: Vec<&str> = if path.is_empty() { vec![] } else { path.split('.').collect() };
+        let parts: Vec<&str> = if path.is_empty() {
+            vec![]
+        } else {
+            path.split('.').collect()
+        };
         locate::locate(&self.text, &parts)
     }
 
@@ -127,12 +133,17 @@ pub fn load(path: &Path, sets: &[String]) -> Result<(Scenario, Source), Scenario
         message,
         detail: None,
     };
-    let bytes = std::fs::read(path).map_err(|e| at_start(format!("cannot read the scenario: {e}")))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| at_start(format!("cannot read the scenario: {e}")))?;
     parse(&file, bytes, sets)
 }
 
 /// Parses scenario bytes (the file's name is only used in errors).
-pub fn parse(file: &str, bytes: Vec<u8>, sets: &[String]) -> Result<(Scenario, Source), ScenarioError> {
+pub fn parse(
+    file: &str,
+    bytes: Vec<u8>,
+    sets: &[String],
+) -> Result<(Scenario, Source), ScenarioError> {
     let err = |line, column, message: String| ScenarioError {
         file: file.to_string(),
         line,
@@ -147,20 +158,36 @@ pub fn parse(file: &str, bytes: Vec<u8>, sets: &[String]) -> Result<(Scenario, S
         let column = valid.iter().rev().take_while(|b| **b != b'\n').count() + 1;
         err(line, column, "the scenario is not valid UTF-8 text".into())
     })?;
-    if text.trim().is_empty() || text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
-        return Err(err(1, 1, "the scenario is empty: it needs at least name, endpoints, features and load".into()));
+    if text.trim().is_empty()
+        || text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        return Err(err(
+            1,
+            1,
+            "the scenario is empty: it needs at least name, endpoints, features and load".into(),
+        ));
     }
     let mut overrides_given = Vec::with_capacity(sets.len());
     for s in sets {
-        let (k, v) = s
-            .split_once('=')
-            .ok_or_else(|| err(0, 0, format!("--set {s}: expected KEY=VALUE, e.g. --set load.rate=50")))?;
+        let (k, v) = s.split_once('=').ok_or_else(|| {
+            err(
+                0,
+                0,
+                format!("--set {s}: expected KEY=VALUE, e.g. --set load.rate=50"),
+            )
+        })?;
         if k.trim().is_empty() {
             return Err(err(0, 0, format!("--set {s}: the key is empty")));
         }
         overrides_given.push((k.trim().to_string(), v.to_string()));
     }
-    let source = Source { file: file.to_string(), text, overrides: overrides_given };
+    let source = Source {
+        file: file.to_string(),
+        text,
+        overrides: overrides_given,
+    };
     let scenario = parse_typed(&source)?;
     if source.overrides.is_empty() {
         return Ok((scenario, source));
@@ -179,14 +206,58 @@ fn parse_typed(source: &Source) -> Result<Scenario, ScenarioError> {
         })
     });
     result.map_err(|e| {
-        let (line, column) = e.location().map_or((1, 1), |l| (l.line() as usize, l.column() as usize));
+        let (line, column) = e
+            .location()
+            .map_or((1, 1), |l| (l.line() as usize, l.column() as usize));
         let bare = e.without_snippet().to_string();
         let message = strip_location_suffix(&bare).to_string();
         let rendered = e.to_string();
-        let detail = rendered.split_once('\n').map(|(_, snippet)| snippet.to_string());
-        let path = path.filter(|p| p != "." && !p.contains('?')).unwrap_or_default();
-        ScenarioError { file: source.file.clone(), line, column, path, message, detail }
+        let detail = rendered
+            .split_once('\n')
+            .map(|(_, snippet)| snippet.replace("<input>", &source.file));
+        let message = match did_you_mean(&message) {
+            Some(hint) => format!("{message} (did you mean `{hint}`?)"),
+            None => message,
+        };
+        let path = path
+            .filter(|p| p != "." && !p.contains('?'))
+            .map(shorten_path)
+            .unwrap_or_default();
+        ScenarioError {
+            file: source.file.clone(),
+            line,
+            column,
+            path,
+            message,
+            detail,
+        }
     })
+}
+
+/// A pathological document can nest thousands deep; its path is cut to stay one line.
+fn shorten_path(p: String) -> String {
+    const MAX: usize = 80;
+    if p.len() <= MAX {
+        return p;
+    }
+    let cut = (0..=MAX)
+        .rev()
+        .find(|i| p.is_char_boundary(*i))
+        .unwrap_or(0);
+    format!("{}…", &p[..cut])
+}
+
+/// For "unknown field `timout`, expected one of a, timeout, ...": the closest expected name.
+fn did_you_mean(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (given, rest) = rest.split_once('`')?;
+    let list = rest.split_once("expected one of ")?.1;
+    list.split(", ")
+        .map(|c| c.trim_matches('`'))
+        .map(|c| (strsim::levenshtein(given, c), c))
+        .filter(|(d, c)| *d <= 2 && *d < c.len())
+        .min()
+        .map(|(_, c)| c.to_string())
 }
 
 /// saphyr appends " at line N, column M" to its messages; we print the location first.

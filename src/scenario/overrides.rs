@@ -4,7 +4,7 @@
 //!
 //! Works on a generic document, then re-checks the whole result against the serde mirror.
 
-use super::{ScenarioError, Scenario, Source};
+use super::{Scenario, ScenarioError, Source};
 use serde_json::Value;
 
 fn document(text: &str) -> Result<Value, String> {
@@ -12,7 +12,8 @@ fn document(text: &str) -> Result<Value, String> {
 }
 
 fn set(doc: &mut Value, key: &str, raw: &str) -> Result<(), String> {
-    let value = serde_saphyr::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
+    let value =
+        serde_saphyr::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
     let parts: Vec<&str> = key.split('.').collect();
     let mut node = doc;
     for (i, part) in parts.iter().enumerate() {
@@ -24,16 +25,20 @@ fn set(doc: &mut Value, key: &str, raw: &str) -> Result<(), String> {
                     map.insert(part.to_string(), value);
                     return Ok(());
                 }
-                map.entry(part.to_string()).or_insert_with(|| Value::Object(Default::default()))
+                map.entry(part.to_string())
+                    .or_insert_with(|| Value::Object(Default::default()))
             }
             Value::Array(items) => {
                 let len = items.len();
-                let idx: usize = part
-                    .parse()
-                    .map_err(|_| format!("`{here}` is a list: `{part}` must be an index from 0 to {}", len.saturating_sub(1)))?;
-                let slot = items
-                    .get_mut(idx)
-                    .ok_or_else(|| format!("`{here}` has {len} items: index {idx} is out of range"))?;
+                let idx: usize = part.parse().map_err(|_| {
+                    format!(
+                        "`{here}` is a list: `{part}` must be an index from 0 to {}",
+                        len.saturating_sub(1)
+                    )
+                })?;
+                let slot = items.get_mut(idx).ok_or_else(|| {
+                    format!("`{here}` has {len} items: index {idx} is out of range")
+                })?;
                 if last {
                     *slot = value;
                     return Ok(());
@@ -83,7 +88,11 @@ mod tests {
         set(&mut doc, "load.max_in_flight", "8").unwrap();
         assert_eq!(doc["load"]["stages"][0]["rate"], 50);
         assert_eq!(doc["load"]["max_in_flight"], 8);
-        assert!(set(&mut doc, "load.stages.3.rate", "1").unwrap_err().contains("out of range"));
-        assert!(set(&mut doc, "load.stages.0.rate.x", "1").unwrap_err().contains("single value"));
+        assert!(set(&mut doc, "load.stages.3.rate", "1")
+            .unwrap_err()
+            .contains("out of range"));
+        assert!(set(&mut doc, "load.stages.0.rate.x", "1")
+            .unwrap_err()
+            .contains("single value"));
     }
 }

@@ -16,7 +16,9 @@ pub struct DurationStr(pub Duration);
 /// Parses `250ms`, `1.5s`, `2m`, `1h`, `800us`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let expected = || format!("expected a duration such as 250ms, 8s or 2m, found `{s}`");
     if num.is_empty() {
@@ -51,13 +53,19 @@ impl<'de> Deserialize<'de> for DurationStr {
                 parse_duration(v).map(DurationStr).map_err(E::custom)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<DurationStr, E> {
-                Err(E::custom(format!("`{v}` has no unit: write e.g. {v}s or {v}ms")))
+                Err(E::custom(format!(
+                    "`{v}` has no unit: write e.g. {v}s or {v}ms"
+                )))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<DurationStr, E> {
-                Err(E::custom(format!("`{v}` has no unit: write e.g. {v}s or {v}ms")))
+                Err(E::custom(format!(
+                    "`{v}` has no unit: write e.g. {v}s or {v}ms"
+                )))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<DurationStr, E> {
-                Err(E::custom(format!("`{v}` has no unit: write e.g. {v}s or {v}ms")))
+                Err(E::custom(format!(
+                    "`{v}` has no unit: write e.g. {v}s or {v}ms"
+                )))
             }
         }
         d.deserialize_any(V)
@@ -69,14 +77,24 @@ impl<'de> Deserialize<'de> for DurationStr {
 pub enum Dist<T> {
     Fixed(T),
     /// `{mean, stddev}` with optional `min`/`max`; `{min, max}` alone is uniform.
-    Spread { mean: Option<T>, stddev: Option<T>, min: Option<T>, max: Option<T> },
+    Spread {
+        mean: Option<T>,
+        stddev: Option<T>,
+        min: Option<T>,
+        max: Option<T>,
+    },
 }
 
 impl<T> Dist<T> {
     pub fn map<U>(&self, f: impl Fn(&T) -> U) -> Dist<U> {
         match self {
             Dist::Fixed(v) => Dist::Fixed(f(v)),
-            Dist::Spread { mean, stddev, min, max } => Dist::Spread {
+            Dist::Spread {
+                mean,
+                stddev,
+                min,
+                max,
+            } => Dist::Spread {
                 mean: mean.as_ref().map(&f),
                 stddev: stddev.as_ref().map(&f),
                 min: min.as_ref().map(&f),
@@ -120,7 +138,10 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Dist<T> {
                         "min" => &mut min,
                         "max" => &mut max,
                         other => {
-                            return Err(de::Error::unknown_field(other, &["mean", "stddev", "min", "max"]))
+                            return Err(de::Error::unknown_field(
+                                other,
+                                &["mean", "stddev", "min", "max"],
+                            ))
                         }
                     };
                     if slot.is_some() {
@@ -129,12 +150,19 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Dist<T> {
                     *slot = Some(map.next_value()?);
                 }
                 if mean.is_none() && (min.is_none() || max.is_none()) {
-                    return Err(de::Error::custom("a distribution needs `mean`, or both `min` and `max`"));
+                    return Err(de::Error::custom(
+                        "a distribution needs `mean`, or both `min` and `max`",
+                    ));
                 }
                 if mean.is_none() && stddev.is_some() {
                     return Err(de::Error::custom("`stddev` needs a `mean`"));
                 }
-                Ok(Dist::Spread { mean, stddev, min, max })
+                Ok(Dist::Spread {
+                    mean,
+                    stddev,
+                    min,
+                    max,
+                })
             }
         }
         d.deserialize_any(V(PhantomData))
@@ -155,6 +183,8 @@ mod tests {
         assert!(parse_duration("ten seconds").is_err());
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("1e400s").is_err());
-        assert!(parse_duration("99999999999h").unwrap_err().contains("too large"));
+        assert!(parse_duration("99999999999h")
+            .unwrap_err()
+            .contains("too large"));
     }
 }

@@ -48,7 +48,11 @@ impl Workload {
                 total
             })
             .collect();
-        let encodings: Vec<Encoding> = plan.features.iter().map(|f| plan.endpoints[f.endpoint].encoding).collect();
+        let encodings: Vec<Encoding> = plan
+            .features
+            .iter()
+            .map(|f| plan.endpoints[f.endpoint].encoding)
+            .collect();
         let fixed_system = plan
             .features
             .iter()
@@ -62,16 +66,27 @@ impl Workload {
                 _ => None,
             })
             .collect();
-        Workload { seed: plan.seed, features: plan.features.clone(), encodings, cumulative_weight, fixed_system }
+        Workload {
+            seed: plan.seed,
+            features: plan.features.clone(),
+            encodings,
+            cumulative_weight,
+            fixed_system,
+        }
     }
 
     /// Call number `key` of the run (open mode: the arrival's index; closed mode: a
     /// per-worker sequence), identical for identical seeds.
     pub fn call(&self, key: u64) -> CallSpec {
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ key.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(self.seed ^ key.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let total = *self.cumulative_weight.last().unwrap_or(&1.0);
         let pick = rng.random::<f64>() * total;
-        let fi = self.cumulative_weight.iter().position(|w| pick < *w).unwrap_or(self.features.len() - 1);
+        let fi = self
+            .cumulative_weight
+            .iter()
+            .position(|w| pick < *w)
+            .unwrap_or(self.features.len() - 1);
         let f = &self.features[fi];
         let enc = self.encodings[fi];
         let text = PromptText::get(enc);
@@ -86,8 +101,20 @@ impl Workload {
         let user = text.text(user_n, &mut rng);
         let max_tokens = f.output_tokens.sample_count(&mut rng).max(1);
         let input_tokens = enc.chat_prompt_tokens(
-            system.as_deref().map(|s| ("system", s)).into_iter().chain([("user", user.as_str())]),
+            system
+                .as_deref()
+                .map(|s| ("system", s))
+                .into_iter()
+                .chain([("user", user.as_str())]),
         ) as u32;
-        CallSpec { feature: fi, endpoint: f.endpoint, system, user, max_tokens, stream: f.stream, input_tokens }
+        CallSpec {
+            feature: fi,
+            endpoint: f.endpoint,
+            system,
+            user,
+            max_tokens,
+            stream: f.stream,
+            input_tokens,
+        }
     }
 }

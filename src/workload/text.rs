@@ -22,7 +22,10 @@ impl PromptText {
             Encoding::Cl100kBase => &CL100K,
             Encoding::O200kBase => &O200K,
         };
-        cell.get_or_init(|| PromptText { encoding, ids: encoding.bpe().encode_ordinary(CORPUS) })
+        cell.get_or_init(|| PromptText {
+            encoding,
+            ids: encoding.bpe().encode_ordinary(CORPUS),
+        })
     }
 
     /// Text of exactly `n` tokens, starting at a random place in the corpus (wrapping).
@@ -35,8 +38,17 @@ impl PromptText {
         // Cutting at token boundaries nearly always re-encodes to the same count; where a
         // merge across the cut changes it, nudge the cut and try again.
         for _ in 0..8 {
-            let ids: Vec<u32> = self.ids.iter().cycle().skip(start).take(take).copied().collect();
-            let Ok(s) = self.encoding.bpe().decode(ids) else { break };
+            let ids: Vec<u32> = self
+                .ids
+                .iter()
+                .cycle()
+                .skip(start)
+                .take(take)
+                .copied()
+                .collect();
+            let Ok(s) = self.encoding.bpe().decode(ids) else {
+                break;
+            };
             let got = self.encoding.count(&s);
             if got == n {
                 return s;
@@ -44,7 +56,9 @@ impl PromptText {
             take = (take as i64 + n as i64 - got as i64).max(1) as usize;
         }
         // Always exact: these words are one token each in every supported encoding.
-        (0..n).map(|i| ANSWER_WORDS[i % ANSWER_WORDS.len()]).collect()
+        (0..n)
+            .map(|i| ANSWER_WORDS[i % ANSWER_WORDS.len()])
+            .collect()
     }
 }
 

@@ -1,0 +1,12 @@
+//! llm-drill's integration tests: one binary, a module per capability. Everything runs
+//! in process against the mock server on 127.0.0.1 port 0 or wiremock; engine timing
+//! runs under tokio's paused clock. No test reaches beyond loopback.
+
+mod drill {
+    pub mod accuracy;
+    pub mod cli;
+    pub mod endpoints;
+    pub mod engine;
+    pub mod scenarios;
+    pub mod support;
+}

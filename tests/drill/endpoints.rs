@@ -1,0 +1,168 @@
+//! Misbehaving endpoints: each failure is classified into its outcome, counted once per
+//! request the server saw, and the run still completes.
+
+use super::support::{outcome, run, simple};
+use std::time::Duration;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+async fn server_answering(t: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(t)
+        .mount(&server)
+        .await;
+    server
+}
+
+fn sse(events: &[&str]) -> ResponseTemplate {
+    let body: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+    ResponseTemplate::new(200).set_body_raw(body, "text/event-stream")
+}
+
+const ROLE: &str =
+    r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#;
+const TOKEN: &str =
+    r#"{"choices":[{"index":0,"delta":{"content":" hello"},"finish_reason":null}]}"#;
+const FINISH: &str = r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#;
+
+/// Runs 4 calls (4/s for 1 s) and checks that all of them ended as `expected`, and that
+/// the server saw exactly that many requests.
+async fn expect_all(
+    server: &MockServer,
+    stream: bool,
+    timeout: &str,
+    expected: &str,
+) -> llm_drill::report::Summary {
+    let (summary, _dir) = run(&simple(&server.uri(), stream, timeout, 4, 1)).await;
+    assert_eq!(summary.totals.calls, 4, "{:?}", summary.totals);
+    assert_eq!(
+        outcome(&summary, expected),
+        4,
+        "{:?} errors {:?}",
+        summary.totals.by_outcome,
+        summary.errors
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 4);
+    summary
+}
+
+#[tokio::test]
+async fn invalid_json_is_a_protocol_error() {
+    let server = server_answering(
+        ResponseTemplate::new(200).set_body_raw("{\"choices\": [", "application/json"),
+    )
+    .await;
+    expect_all(&server, false, "5s", "protocol").await;
+}
+
+#[tokio::test]
+async fn invalid_json_inside_a_stream_is_a_protocol_error() {
+    let server = server_answering(sse(&[ROLE, TOKEN, "{not json at all", FINISH, "[DONE]"])).await;
+    expect_all(&server, true, "5s", "protocol").await;
+}
+
+#[tokio::test]
+async fn a_truncated_stream_is_a_stream_cut() {
+    let server = server_answering(sse(&[ROLE, TOKEN, TOKEN])).await;
+    let s = expect_all(&server, true, "5s", "stream_cut").await;
+    assert!(
+        s.errors
+            .iter()
+            .any(|e| e.message.contains("after 2 deltas")),
+        "{:?}",
+        s.errors
+    );
+}
+
+#[tokio::test]
+async fn a_whole_stream_is_ok_and_counts_tokens_when_usage_is_missing() {
+    let server = server_answering(sse(&[ROLE, TOKEN, TOKEN, TOKEN, FINISH, "[DONE]"])).await;
+    let s = expect_all(&server, true, "5s", "ok").await;
+    // Three " hello" deltas: 3 tokens, counted by llm-drill and flagged as such.
+    assert_eq!(s.totals.output_tokens, 12);
+    assert_eq!(s.totals.estimated_token_calls, 4);
+    assert_eq!(s.itl_ms.count, 8);
+    assert_eq!(s.ttft_ms.count, 4);
+}
+
+#[tokio::test]
+async fn not_found_is_http_4xx() {
+    let server = MockServer::start().await;
+    expect_all(&server, false, "5s", "http_4xx").await;
+}
+
+#[tokio::test]
+async fn rate_limits_and_server_errors_are_classified() {
+    let server = server_answering(
+        ResponseTemplate::new(429).set_body_string("{\"error\":{\"message\":\"slow down\"}}"),
+    )
+    .await;
+    let s = expect_all(&server, true, "5s", "http_429").await;
+    assert_eq!(s.endpoints["e"].rate_429, 1.0);
+    let server = server_answering(ResponseTemplate::new(503)).await;
+    expect_all(&server, false, "5s", "http_5xx").await;
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_connect() {
+    // Bind a port, then free it: nothing listens there any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (s, _dir) = run(&simple(
+        &format!("http://127.0.0.1:{port}"),
+        false,
+        "5s",
+        4,
+        1,
+    ))
+    .await;
+    assert_eq!(outcome(&s, "connect"), 4, "{:?}", s.errors);
+}
+
+#[tokio::test]
+async fn a_hang_past_the_timeout_is_a_timeout() {
+    let server = server_answering(sse(&[ROLE, TOKEN]).set_delay(Duration::from_secs(5))).await;
+    let s = expect_all(&server, true, "300ms", "timeout").await;
+    // The failed calls took the timeout, not the server's 5 s.
+    assert!(s.error_latency_ms.max < 2000.0, "{:?}", s.error_latency_ms);
+}
+
+#[tokio::test]
+async fn a_50_mb_body_is_refused_without_reading_it_all() {
+    let body = vec![b'x'; 50 << 20];
+    let server =
+        server_answering(ResponseTemplate::new(200).set_body_raw(body, "application/json")).await;
+    let s = expect_all(&server, false, "20s", "protocol").await;
+    assert!(
+        s.errors.iter().any(|e| e.message.contains("larger than")),
+        "{:?}",
+        s.errors
+    );
+}
+
+#[tokio::test]
+async fn a_bearer_credential_is_sent_from_its_environment_variable() {
+    std::env::set_var("LLM_DRILL_TEST_BEARER", "test-token-123");
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(header("authorization", "Bearer test-token-123"))
+        .respond_with(sse(&[ROLE, TOKEN, FINISH, "[DONE]"]))
+        .mount(&server)
+        .await;
+    let yaml = simple(&server.uri(), true, "5s", 4, 1).replace(
+        "    model_name: gpt-4o-mini\n",
+        "    model_name: gpt-4o-mini\n    auth_type: bearer\n    credential_ref: env:LLM_DRILL_TEST_BEARER\n",
+    );
+    let (s, dir) = run(&yaml).await;
+    assert_eq!(outcome(&s, "ok"), 4, "{:?}", s.errors);
+    for entry in std::fs::read_dir(dir.dir.path().join("results")).unwrap() {
+        let text = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!String::from_utf8_lossy(&text).contains("test-token-123"));
+    }
+}

@@ -1,0 +1,44 @@
+//! Helpers shared by the test modules: scenario files in temp folders, in-process runs.
+
+use llm_drill::report::Summary;
+use llm_drill::{RunOptions, RunOutput};
+use std::path::PathBuf;
+use tokio_util::sync::CancellationToken;
+
+pub struct TempScenario {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+pub fn scenario(yaml: &str) -> TempScenario {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("scenario.yaml");
+    std::fs::write(&path, yaml).expect("write scenario");
+    TempScenario { dir, path }
+}
+
+pub fn options(s: &TempScenario) -> RunOptions {
+    RunOptions {
+        out: Some(s.dir.path().join("results")),
+        ..RunOptions::new(&s.path)
+    }
+}
+
+pub async fn run(yaml: &str) -> (Summary, TempScenario) {
+    let s = scenario(yaml);
+    let out: RunOutput = llm_drill::run(&options(&s), CancellationToken::new())
+        .await
+        .expect("the run finishes");
+    (out.summary, s)
+}
+
+pub fn outcome(s: &Summary, key: &str) -> u64 {
+    s.totals.by_outcome.get(key).copied().unwrap_or(0)
+}
+
+/// A one-endpoint scenario against `base_url`: `rate` calls per second for `secs`.
+pub fn simple(base_url: &str, stream: bool, timeout: &str, rate: u32, secs: u32) -> String {
+    format!(
+        "name: t\nseed: 7\nduration: {secs}s\ngraceful_stop: 10s\nendpoints:\n  e:\n    provider: openai\n    base_url: {base_url}\n    model_name: gpt-4o-mini\n    timeout: {timeout}\nfeatures:\n  f:\n    endpoint: e\n    stream: {stream}\n    prompt: {{ system_tokens: 20, user_tokens: 30 }}\n    output_tokens: 5\nload: {{ rate: {rate} }}\n"
+    )
+}
