@@ -5,7 +5,7 @@
 //! Nothing is sent before the scenario, the plan and every credential have passed.
 
 use crate::client::{resolve_credential, Client, Route};
-use crate::engine::{Engine, Progress};
+use crate::engine::{Engine, Pacer, Progress};
 use crate::plan::{Plan, Target};
 use crate::recorder::Recorder;
 use crate::report::{self, terminal::ProgressDisplay, RunFacts, Summary};
@@ -126,6 +126,7 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
         workload,
         samples: tx,
         progress,
+        pacer: Pacer::Thread,
     });
     let report = engine.clone().drive(start, stop).await;
     // Dropping the engine drops the last sample sender (every call has finished) and the

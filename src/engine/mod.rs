@@ -16,6 +16,7 @@ use crate::plan::{ArrivalSchedule, LoadPlan, Plan};
 use crate::recorder::CallSample;
 use crate::workload::{CallSpec, Workload};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
@@ -28,6 +29,7 @@ pub struct Engine {
     pub workload: Arc<Workload>,
     pub samples: mpsc::UnboundedSender<CallSample>,
     pub progress: Arc<Progress>,
+    pub pacer: Pacer,
 }
 
 /// How the driving ended.
@@ -92,19 +94,32 @@ impl Engine {
         stop: &CancellationToken,
         hard: &CancellationToken,
     ) -> (u64, InFlight) {
+        // The pacer releases each arrival at its intended time; the loop below gives it
+        // a slot and starts it. The channel is bounded, so when `max_in_flight` holds
+        // calls back the pacer waits too, and memory stays flat: the arrivals it then
+        // releases late carry their lateness as schedule lag.
+        let (tx, mut arrivals) = mpsc::channel::<Arrival>(1024);
+        match self.pacer {
+            Pacer::Tokio => {
+                let (engine, stop) = (self.clone(), stop.clone());
+                tokio::spawn(async move { engine.pace_async(start, schedule, tx, stop).await });
+            }
+            Pacer::Thread => {
+                let (engine, stop) = (self.clone(), stop.clone());
+                std::thread::Builder::new()
+                    .name("llm-drill-pacer".into())
+                    .spawn(move || engine.pace_thread(start, schedule, tx, stop))
+                    .expect("spawning the pacer thread");
+            }
+        }
         let slots = Arc::new(Semaphore::new(max_in_flight));
         let mut started = 0u64;
-        for (index, offset) in schedule.enumerate() {
-            // Build the call and its request before its time comes: never inside the
-            // timed region.
-            let call = self.workload.call(index as u64);
-            let ready = self.ready(&call);
-            let intended = start + offset;
-            tokio::select! {
+        loop {
+            let arrival = tokio::select! {
                 biased;
                 _ = stop.cancelled() => break,
-                _ = sleep_until(intended) => {}
-            }
+                a = arrivals.recv() => match a { Some(a) => a, None => break },
+            };
             let permit = tokio::select! {
                 biased;
                 _ = stop.cancelled() => break,
@@ -115,11 +130,77 @@ impl Engine {
             let engine = self.clone();
             let hard = hard.clone();
             tokio::spawn(async move {
-                engine.call(call, ready, intended, &hard).await;
+                engine
+                    .call(arrival.call, arrival.ready, arrival.intended, &hard)
+                    .await;
                 drop(permit);
             });
         }
         (started, InFlight::Slots(slots, max_in_flight as u32))
+    }
+
+    /// Builds arrival `index` — its call and request — before its time comes, never
+    /// inside the timed region.
+    fn arrival(&self, index: usize, intended: Instant) -> Arrival {
+        let call = self.workload.call(index as u64);
+        let ready = self.ready(&call);
+        Arrival {
+            call,
+            ready,
+            intended,
+        }
+    }
+
+    /// Paces on tokio's timer (millisecond resolution; exact under the paused clock).
+    async fn pace_async(
+        &self,
+        start: Instant,
+        schedule: ArrivalSchedule,
+        tx: mpsc::Sender<Arrival>,
+        stop: CancellationToken,
+    ) {
+        for (index, offset) in schedule.enumerate() {
+            let arrival = self.arrival(index, start + offset);
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => return,
+                _ = sleep_until(arrival.intended) => {}
+            }
+            if tx.send(arrival).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Paces on a thread of its own with the OS's sleep, which wakes within tens of
+    /// microseconds where tokio's timer rounds up to the next millisecond. Call
+    /// building happens here too, off the runtime's threads.
+    fn pace_thread(
+        &self,
+        start: Instant,
+        schedule: ArrivalSchedule,
+        tx: mpsc::Sender<Arrival>,
+        stop: CancellationToken,
+    ) {
+        let start = start.into_std();
+        for (index, offset) in schedule.enumerate() {
+            let intended = start + offset;
+            let arrival = self.arrival(index, Instant::from_std(intended));
+            loop {
+                if stop.is_cancelled() {
+                    return;
+                }
+                let now = std::time::Instant::now();
+                if now >= intended {
+                    break;
+                }
+                // Short naps, so a stop is noticed within 50 ms even at 1 call a minute.
+                std::thread::sleep((intended - now).min(Duration::from_millis(50)));
+            }
+            if tx.blocking_send(arrival).is_err() {
+                return;
+            }
+        }
     }
 
     async fn closed(
@@ -241,6 +322,21 @@ impl Engine {
             error: a.error,
         }
     }
+}
+
+/// How the open-mode schedule is timed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pacer {
+    /// A thread sleeping with the OS clock: precise; what real runs use.
+    Thread,
+    /// tokio's timer: follows tokio's paused clock, for tests.
+    Tokio,
+}
+
+struct Arrival {
+    call: CallSpec,
+    ready: Ready,
+    intended: Instant,
 }
 
 enum Ready {

@@ -66,6 +66,10 @@ impl Workload {
                 _ => None,
             })
             .collect();
+        // Encode the corpus now, not on the first call of the run.
+        for enc in &encodings {
+            PromptText::get(*enc);
+        }
         Workload {
             seed: plan.seed,
             features: plan.features.clone(),

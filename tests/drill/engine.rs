@@ -3,7 +3,7 @@
 //! the one shutdown path.
 
 use llm_drill::client::{Attempt, BoxFuture, Outcome, Prepared, Route, Transport, Usage};
-use llm_drill::engine::{Engine, Progress};
+use llm_drill::engine::{Engine, Pacer, Progress};
 use llm_drill::plan::Plan;
 use llm_drill::recorder::Recorder;
 use llm_drill::report::summary::Percentiles;
@@ -76,6 +76,7 @@ async fn drive(plan: Plan, service: Duration, stop: CancellationToken) -> Outcom
         transport: Arc::new(FixedDelay { service }),
         samples: tx,
         progress: Arc::new(Progress::default()),
+        pacer: Pacer::Tokio,
     });
     let report = engine.drive(start, stop).await;
     while let Some(s) = rx.recv().await {
