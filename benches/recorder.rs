@@ -1,1 +1,58 @@
-fn main() {}
+//! Recorder cost: folding one finished call into the histograms (the per-call hot path),
+//! and merging two scopes.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use llm_drill::client::Outcome;
+use llm_drill::recorder::{CallSample, Metrics, Recorder};
+use std::hint::black_box;
+use std::time::Duration;
+use tokio::time::Instant;
+
+fn sample(i: u64, base: Instant) -> CallSample {
+    let intended = base + Duration::from_micros(i * 97 % 1_000_000);
+    let started = intended + Duration::from_micros(i % 300);
+    CallSample {
+        feature: (i % 2) as usize,
+        endpoint: 0,
+        outcome: if i % 50 == 0 { Outcome::Http429 } else { Outcome::Ok },
+        intended,
+        started,
+        first_token: Some(started + Duration::from_millis(300 + i % 200)),
+        end: started + Duration::from_millis(900 + i % 700),
+        itl_us: (0..64).map(|k| 15_000 + (i * 31 + k) % 5_000).collect(),
+        input_tokens: 1_200,
+        output_tokens: 65,
+        tokens_estimated: false,
+        attempts: 1,
+        error: None,
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let base = Instant::now();
+    let mut g = c.benchmark_group("recorder");
+    g.bench_function("record_call_with_64_itl", |b| {
+        let mut rec = Recorder::new(base, 1, 2);
+        let mut i = 0u64;
+        b.iter_batched(
+            || {
+                i += 1;
+                sample(i, base)
+            },
+            |s| rec.record(black_box(&s)),
+            BatchSize::SmallInput,
+        );
+    });
+    g.bench_function("merge_scopes", |b| {
+        let mut a = Metrics::default();
+        let mut other = Metrics::default();
+        for i in 0..10_000 {
+            other.record(&sample(i, base));
+        }
+        b.iter(|| a.merge(black_box(&other)));
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -304,8 +304,10 @@ impl Client {
         if !(200..300).contains(&status) {
             let outcome = Outcome::from_status(status);
             let body = read_capped(resp, 64 << 10).await.unwrap_or_default();
-            let snippet: String = String::from_utf8_lossy(&body).chars().take(200).collect();
-            return Err((outcome, format!("HTTP {status}: {}", snippet.trim())));
+            // One line, whatever the endpoint sent (an HTML error page, say).
+            let text = String::from_utf8_lossy(&body);
+            let snippet: String = text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect();
+            return Err((outcome, format!("HTTP {status}: {snippet}")));
         }
         if stream {
             read_stream(format, resp, a).await
