@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# End-to-end load-generation benchmark for llm-drill, measured against sources that are
+# not llm-drill: nginx's access log, the mock's /stats, and oha / wrk on the same server
+# in the same session. Loopback only; every run is bounded in time.
+#
+#   benches/loadgen.sh [throughput|accuracy|streams|memory|all]    (default: all)
+#   DURATION=10 CONNS=64 benches/loadgen.sh throughput
+#
+# nginx (Debian's nginx + libnginx-mod-http-echo) is the reference server when installed;
+# without it the mock stands in. oha and wrk are compared only where installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WHAT=${1:-all}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-64}
+PORT=${PORT:-18080}
+BIN=target/release/llm-drill
+cargo build --release -q
+WORK=$(mktemp -d)
+NGINX_PID=""
+MOCK_PID=""
+cleanup() {
+  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null || true
+  [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {'d': d}))" "$@"; }
+
+SERVER=""
+if command -v nginx >/dev/null && [ -f /usr/lib/nginx/modules/ngx_http_echo_module.so ]; then
+  mkdir -p "$WORK/nginx"
+  sed "s#@PREFIX@#$WORK/nginx#g; s#@PORT@#$PORT#g" benches/nginx/nginx.conf.in > "$WORK/nginx/nginx.conf"
+  nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" -g 'daemon off;' &
+  NGINX_PID=$!
+  SERVER=nginx
+  ACCESS_LOG="$WORK/nginx/access.log"
+else
+  echo "(nginx with the echo module is not installed: using the mock as the reference server)"
+  cargo build --release -q -p mock_server
+  target/release/llm-drill-mock --listen "127.0.0.1:$PORT" --ttft-ms 0 --ttft-stddev-ms 0 --jitter 0 --output-tokens 1 >/dev/null &
+  MOCK_PID=$!
+  SERVER=mock
+fi
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
+URL="http://127.0.0.1:$PORT"
+
+served() { # requests the reference server logged since the last reset
+  if [ "$SERVER" = nginx ]; then wc -l < "$ACCESS_LOG"; else curl -s "$URL/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])'; fi
+}
+reset_log() { if [ "$SERVER" = nginx ]; then : > "$ACCESS_LOG"; kill -USR1 "$NGINX_PID"; sleep 0.2; fi; }
+
+BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"The on-call engineer opened the incident at a quarter past two, after the"}],"max_tokens":1,"stream":false}'
+
+throughput() {
+  echo "== throughput: closed loop, $CONNS connections, ${DURATION}s, non-streaming, zero-delay $SERVER"
+  reset_log
+  $BIN run benches/scenarios/closed-64.yaml --no-progress --out "$WORK/closed" \
+    --set "endpoints.fast.base_url=$URL" --set endpoints.fast.mock=null \
+    --set "load.concurrency=$CONNS" --set "duration=${DURATION}s" > /dev/null
+  local ours calls served_n
+  ours=$(json "$WORK/closed/summary.json" "d['totals']['throughput_rps']")
+  calls=$(json "$WORK/closed/summary.json" "d['totals']['attempts']")
+  served_n=$(served)
+  echo "llm-drill: $ours calls/s ($calls attempts; $SERVER served $served_n)"
+  if command -v oha >/dev/null; then
+    local oha_rps
+    oha_rps=$(oha -z "${DURATION}s" -c "$CONNS" --no-tui -m POST -H 'content-type: application/json' -d "$BODY" \
+      "$URL/v1/chat/completions" | awk '/Requests\/sec/ {print $2}')
+    echo "oha:       $oha_rps requests/s"
+    python3 -c "print(f'ratio llm-drill / oha = {$ours / $oha_rps:.3f}')"
+  else
+    echo "oha:       not installed (cargo install oha)"
+  fi
+  if command -v wrk >/dev/null; then
+    printf 'wrk.method = "POST"\nwrk.body = [[%s]]\nwrk.headers["Content-Type"] = "application/json"\n' "$BODY" > "$WORK/post.lua"
+    local wrk_rps
+    wrk_rps=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" -s "$WORK/post.lua" "$URL/v1/chat/completions" | awk '/Requests\/sec/ {print $2}')
+    echo "wrk:       $wrk_rps requests/s"
+    python3 -c "print(f'ratio llm-drill / wrk = {$ours / $wrk_rps:.3f}')"
+  else
+    echo "wrk:       not installed (apt-get install wrk)"
+  fi
+}
+
+accuracy() {
+  echo "== accuracy: open loop 500/s for 10s, fixed 50 ms delay"
+  $BIN run benches/scenarios/fixed-50ms.yaml --no-progress --out "$WORK/acc-mock" > /dev/null
+  json "$WORK/acc-mock/summary.json" "'mock (embedded):  achieved %.2f/s of %.0f/s, latency p50 %.3f ms, service p50 %.3f ms, lag p99 %.3f ms; mock served %d of %d' % (d['totals']['achieved_rps'], d['totals']['target_rps'], d['latency_ms']['p50'], d['service_time_ms']['p50'], d['schedule_lag_ms']['p99'], d['mock_server']['mock']['requests'], d['totals']['attempts'])"
+  $BIN run benches/scenarios/fixed-50ms.yaml --no-progress --out "$WORK/acc-mock-stream" \
+    --set features.ping.stream=true --set features.ping.output_tokens=5 > /dev/null
+  json "$WORK/acc-mock-stream/summary.json" "'mock streaming:   ttft p50 %.3f ms (first chunk after 50 ms), latency p50 %.3f ms' % (d['ttft_ms']['p50'], d['latency_ms']['p50'])"
+  if [ "$SERVER" = nginx ]; then
+    reset_log
+    $BIN run benches/scenarios/fixed-50ms.yaml --no-progress --out "$WORK/acc-nginx" \
+      --set "endpoints.mock.base_url=$URL/delay50" --set endpoints.mock.mock=null > /dev/null
+    local n
+    n=$(served)
+    json "$WORK/acc-nginx/summary.json" "'nginx echo_sleep: achieved %.2f/s of %.0f/s, latency p50 %.3f ms, lag p99 %.3f ms; llm-drill counted %d calls, nginx logged $n' % (d['totals']['achieved_rps'], d['totals']['target_rps'], d['latency_ms']['p50'], d['schedule_lag_ms']['p99'], d['totals']['calls'])"
+    reset_log
+    $BIN run benches/scenarios/fixed-50ms.yaml --no-progress --out "$WORK/acc-429" \
+      --set "endpoints.mock.base_url=$URL/limited" --set endpoints.mock.mock=null --set load.rate=40 --set duration=5s > /dev/null
+    local ok429
+    ok429=$(awk '{print $9}' "$ACCESS_LOG" | sort | uniq -c | tr '\n' ' ')
+    json "$WORK/acc-429/summary.json" "'nginx limit_req:  llm-drill ok %d, http_429 %d; nginx logged by status: $ok429' % (d['totals']['by_outcome']['ok'], d['totals']['by_outcome']['http_429'])"
+  fi
+}
+
+streams() {
+  echo "== streams: 2,000 concurrent streams against the embedded mock"
+  $BIN run benches/scenarios/streams-2000.yaml --no-progress --out "$WORK/streams" > /dev/null
+  json "$WORK/streams/summary.json" "'calls %d, ok %d, failed %d; mock: streams completed %d, aborted %d, by status %s; ttft p99 %.1f ms, itl p99 %.1f ms' % (d['totals']['calls'], d['totals']['ok'], d['totals']['failed'], d['mock_server']['mock']['streams_completed'], d['mock_server']['mock']['streams_aborted'], d['mock_server']['mock']['by_status'], d['ttft_ms']['p99'], d['itl_ms']['p99'])"
+}
+
+memory() {
+  echo "== memory: one million calls, open loop 10,000/s for 100 s against zero-delay $SERVER"
+  reset_log
+  /usr/bin/time -f "%M" -o "$WORK/rss" $BIN run benches/scenarios/closed-64.yaml --no-progress --out "$WORK/million" \
+    --set "endpoints.fast.base_url=$URL" --set endpoints.fast.mock=null \
+    --set load.mode=open --set load.concurrency=null --set load.rate=10000 --set load.max_in_flight=256 --set duration=100s > /dev/null
+  local rss
+  rss=$(cat "$WORK/rss")
+  json "$WORK/million/summary.json" "'calls %d (ok %d), achieved %.0f/s, peak RSS $((rss / 1024)) MiB; $SERVER served $(served)' % (d['totals']['calls'], d['totals']['ok'], d['totals']['achieved_rps'])"
+}
+
+case "$WHAT" in
+  throughput) throughput ;;
+  accuracy) accuracy ;;
+  streams) streams ;;
+  memory) memory ;;
+  all) throughput; accuracy; streams; memory ;;
+  *) echo "usage: $0 [throughput|accuracy|streams|memory|all]" >&2; exit 2 ;;
+esac
