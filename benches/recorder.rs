@@ -14,7 +14,11 @@ fn sample(i: u64, base: Instant) -> CallSample {
     CallSample {
         feature: (i % 2) as usize,
         endpoint: 0,
-        outcome: if i % 50 == 0 { Outcome::Http429 } else { Outcome::Ok },
+        outcome: if i % 50 == 0 {
+            Outcome::Http429
+        } else {
+            Outcome::Ok
+        },
         intended,
         started,
         first_token: Some(started + Duration::from_millis(300 + i % 200)),

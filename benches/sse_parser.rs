@@ -7,12 +7,15 @@ use std::hint::black_box;
 
 fn stream() -> Vec<u8> {
     let mut s = String::new();
-    let head = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","#;
+    let head =
+        r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","#;
     s.push_str(&format!("data: {head}\"choices\":[{{\"index\":0,\"delta\":{{\"role\":\"assistant\",\"content\":\"\"}},\"finish_reason\":null}}]}}\n\n"));
     for i in 0..256 {
         s.push_str(&format!("data: {head}\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\" word{i}\"}},\"finish_reason\":null}}]}}\n\n"));
     }
-    s.push_str(&format!("data: {head}\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"stop\"}}]}}\n\n"));
+    s.push_str(&format!(
+        "data: {head}\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"stop\"}}]}}\n\n"
+    ));
     s.push_str(&format!("data: {head}\"choices\":[],\"usage\":{{\"prompt_tokens\":10,\"completion_tokens\":256}}}}\n\n"));
     s.push_str("data: [DONE]\n\n");
     s.into_bytes()

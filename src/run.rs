@@ -98,7 +98,10 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
             }
             Target::Url(u) => u.clone(),
         };
-        routes.push(Route::new(e.clone(), base_url, secret));
+        routes.push(
+            Route::new(e.clone(), base_url, secret)
+                .map_err(|err| RunError::Fatal(err.to_string()))?,
+        );
     }
     let base_urls: Vec<String> = routes.iter().map(|r| r.base_url.clone()).collect();
     let client = Client::new().map_err(|e| RunError::Fatal(e.to_string()))?;

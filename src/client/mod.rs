@@ -5,17 +5,20 @@
 //! timestamps while bytes move. A misbehaving endpoint — invalid JSON, a truncated
 //! stream, a 50 MB body, a hang — ends as a classified outcome, never a stall or panic.
 
+pub mod http;
 mod openai;
 pub mod outcome;
 pub mod sse;
 
 pub use outcome::Outcome;
 
-use crate::plan::{Auth, CredentialRef, EndpointPlan, Target};
+use crate::plan::{Auth, CredentialRef, EndpointPlan};
 use crate::scenario::model::Provider;
 use crate::workload::CallSpec;
 use bytes::Bytes;
-use reqwest::header::HeaderMap;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{HeaderMap, HeaderValue, HOST, USER_AGENT};
 use std::fmt;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -89,8 +92,6 @@ pub fn resolve_credential(e: &EndpointPlan) -> Result<Option<Secret>, ClientErro
 
 /// A request ready to go: nothing left to compute once the clock starts.
 pub struct Prepared {
-    pub url: reqwest::Url,
-    pub headers: HeaderMap,
     pub body: Bytes,
     pub stream: bool,
 }
@@ -138,13 +139,12 @@ pub enum StreamStep<'a> {
 
 /// One implementation per provider wire format.
 pub trait ProviderFormat: Send + Sync {
-    fn prepare(
-        &self,
-        endpoint: &EndpointPlan,
-        base_url: &str,
-        secret: Option<&Secret>,
-        call: &CallSpec,
-    ) -> Prepared;
+    /// The URL calls go to, from the endpoint's base URL.
+    fn url(&self, endpoint: &EndpointPlan, base_url: &str) -> Result<url::Url, String>;
+    /// The headers every request carries (content type, credentials).
+    fn headers(&self, endpoint: &EndpointPlan, secret: Option<&Secret>) -> HeaderMap;
+    /// The request body of one call.
+    fn body(&self, endpoint: &EndpointPlan, call: &CallSpec) -> Bytes;
     /// Decodes a whole (non-streaming) response body into its text and usage.
     fn parse_body(&self, body: &[u8]) -> Result<(String, Option<Usage>), String>;
     /// Decodes one SSE event; may yield several steps (a delta and a usage at once).
@@ -163,36 +163,71 @@ pub fn provider(p: Provider) -> &'static dyn ProviderFormat {
     }
 }
 
-/// An endpoint the run can send to: where, how, and with which secret.
+/// An endpoint the run can send to: where, how, and with which secret. Everything that
+/// is the same for every call (path, headers, connections) is built once, here.
 pub struct Route {
     pub endpoint: EndpointPlan,
     pub base_url: String,
-    pub secret: Option<Secret>,
+    /// The request target in origin form (`/v1/chat/completions?...`).
+    path: hyper::Uri,
+    headers: HeaderMap,
+    pool: http::Pool,
     format: &'static dyn ProviderFormat,
 }
 
 impl Route {
-    pub fn new(endpoint: EndpointPlan, base_url: String, secret: Option<Secret>) -> Route {
+    pub fn new(
+        endpoint: EndpointPlan,
+        base_url: String,
+        secret: Option<Secret>,
+    ) -> Result<Route, ClientError> {
         let format = provider(endpoint.provider);
-        Route {
+        let bad = |e: String| ClientError::Build(format!("endpoint `{}`: {e}", endpoint.id));
+        let url = format.url(&endpoint, &base_url).map_err(bad)?;
+        let origin = http::Origin::of(&url).map_err(bad)?;
+        let target = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        };
+        let path = target
+            .parse::<hyper::Uri>()
+            .map_err(|e| bad(e.to_string()))?;
+        let mut headers = format.headers(&endpoint, secret.as_ref());
+        let host = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_string(),
+        };
+        headers.insert(
+            HOST,
+            HeaderValue::from_str(&host).map_err(|e| bad(e.to_string()))?,
+        );
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("llm-drill/", env!("CARGO_PKG_VERSION"))),
+        );
+        Ok(Route {
             endpoint,
             base_url,
-            secret,
+            path,
+            headers,
+            pool: http::Pool::new(origin),
             format,
-        }
+        })
     }
 
     pub fn prepare(&self, call: &CallSpec) -> Prepared {
-        self.format
-            .prepare(&self.endpoint, &self.base_url, self.secret.as_ref(), call)
+        Prepared {
+            body: self.format.body(&self.endpoint, call),
+            stream: call.stream,
+        }
     }
 
-    /// The URL the route sends to (for messages; never contains a secret).
-    pub fn describe(&self) -> String {
-        match &self.endpoint.target {
-            Target::Mock(_) => format!("{} (embedded mock)", self.base_url),
-            Target::Url(u) => u.clone(),
-        }
+    fn request(&self, body: &Bytes) -> hyper::Request<Full<Bytes>> {
+        let mut r = hyper::Request::new(Full::new(body.clone()));
+        *r.method_mut() = hyper::Method::POST;
+        *r.uri_mut() = self.path.clone();
+        *r.headers_mut() = self.headers.clone();
+        r
     }
 }
 
@@ -247,29 +282,22 @@ impl Attempt {
     }
 }
 
-#[derive(Clone)]
-pub struct Client {
-    http: reqwest::Client,
-}
+/// The HTTP transport. Connections live in each `Route`'s pool.
+#[derive(Clone, Default)]
+pub struct Client;
 
 impl Client {
     pub fn new() -> Result<Client, ClientError> {
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(usize::MAX)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("llm-drill/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ClientError::Build(e.to_string()))?;
-        Ok(Client { http })
+        Ok(Client)
     }
 
     /// Sends one attempt and classifies it; never returns an error.
     pub async fn send(&self, route: &Route, req: Prepared, timeout: Duration) -> Attempt {
         let mut a = Attempt::begin(Instant::now());
-        let result = tokio::time::timeout(timeout, self.exchange(route.format, req, &mut a)).await;
-        a.end = Instant::now();
+        let mut answered = None;
+        let result =
+            tokio::time::timeout(timeout, exchange(route, req, &mut a, &mut answered)).await;
+        a.end = answered.unwrap_or_else(Instant::now);
         match result {
             Ok(Ok(())) => {}
             Ok(Err((outcome, msg))) => {
@@ -283,52 +311,118 @@ impl Client {
         }
         a
     }
+}
 
-    async fn exchange(
-        &self,
-        format: &dyn ProviderFormat,
-        req: Prepared,
-        a: &mut Attempt,
-    ) -> Result<(), (Outcome, String)> {
-        let stream = req.stream;
-        let resp = self
-            .http
-            .post(req.url)
-            .headers(req.headers)
-            .body(req.body)
-            .send()
-            .await
-            .map_err(|e| (classify_send_error(&e), error_chain(&e)))?;
-        let status = resp.status().as_u16();
-        a.status = Some(status);
-        if !(200..300).contains(&status) {
-            let outcome = Outcome::from_status(status);
-            let body = read_capped(resp, 64 << 10).await.unwrap_or_default();
-            // One line, whatever the endpoint sent (an HTML error page, say).
-            let text = String::from_utf8_lossy(&body);
-            let snippet: String = text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect();
-            return Err((outcome, format!("HTTP {status}: {snippet}")));
-        }
-        if stream {
-            read_stream(format, resp, a).await
-        } else {
-            let body = read_capped(resp, MAX_BODY_BYTES)
+/// Sends the request on a pooled connection (or a new one) and reads the answer.
+/// `answered` is stamped the moment the answer is complete, before any clean-up.
+async fn exchange(
+    route: &Route,
+    req: Prepared,
+    a: &mut Attempt,
+    answered: &mut Option<Instant>,
+) -> Result<(), (Outcome, String)> {
+    let (mut sender, mut reused) = match route.pool.take_idle() {
+        Some(s) => (s, true),
+        None => (
+            route
+                .pool
+                .connect()
                 .await
-                .map_err(|e| (e.outcome(), e.to_string()))?;
-            // No time to first token here: a whole body has no first token to time.
-            let (text, usage) = format
-                .parse_body(&body)
-                .map_err(|m| (Outcome::Protocol, m))?;
-            a.usage = usage;
-            a.text = text;
-            Ok(())
+                .map_err(|e| (Outcome::Connect, e.0))?,
+            false,
+        ),
+    };
+    let resp = loop {
+        let sent = match sender.ready().await {
+            Ok(()) => sender.send_request(route.request(&req.body)).await,
+            Err(e) => Err(e),
+        };
+        match sent {
+            Ok(r) => break r,
+            // A kept-alive connection the server had already closed: the request never
+            // left, so send it on a fresh connection (once).
+            Err(e) if reused && (e.is_canceled() || e.is_closed()) => {
+                sender = route
+                    .pool
+                    .connect()
+                    .await
+                    .map_err(|e| (Outcome::Connect, e.0))?;
+                reused = false;
+            }
+            Err(e) => {
+                return Err((
+                    Outcome::Connect,
+                    format!("no response: {}", http::error_chain(&e)),
+                ))
+            }
         }
+    };
+    let status = resp.status().as_u16();
+    a.status = Some(status);
+    let too_large = resp
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64);
+    let mut body = resp.into_body();
+    if !(200..300).contains(&status) {
+        let outcome = Outcome::from_status(status);
+        let bytes = match read_capped(&mut body, 64 << 10).await {
+            Ok(b) => {
+                route.pool.give_back(sender);
+                b
+            }
+            Err(ReadError::TooLarge(_, partial)) | Err(ReadError::Broken(_, partial)) => partial,
+        };
+        // One line, whatever the endpoint sent (an HTML error page, say).
+        let text = String::from_utf8_lossy(&bytes);
+        let snippet: String = text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(200)
+            .collect();
+        return Err((outcome, format!("HTTP {status}: {snippet}")));
+    }
+    if too_large {
+        return Err((
+            Outcome::Protocol,
+            format!("the response body is larger than {MAX_BODY_BYTES} bytes"),
+        ));
+    }
+    if req.stream {
+        read_stream(route.format, &mut body, a).await?;
+        *answered = Some(Instant::now());
+        // Read what follows `[DONE]` (the end of the chunked body) so the connection can
+        // serve the next call; a server that keeps it open loses the connection.
+        if tokio::time::timeout(Duration::from_millis(100), read_capped(&mut body, 64 << 10))
+            .await
+            .is_ok_and(|r| r.is_ok())
+        {
+            route.pool.give_back(sender);
+        }
+        Ok(())
+    } else {
+        let bytes = read_capped(&mut body, MAX_BODY_BYTES)
+            .await
+            .map_err(|e| (e.outcome(), e.to_string()))?;
+        *answered = Some(Instant::now());
+        route.pool.give_back(sender);
+        // No time to first token here: a whole body has no first token to time.
+        let (text, usage) = route
+            .format
+            .parse_body(&bytes)
+            .map_err(|m| (Outcome::Protocol, m))?;
+        a.usage = usage;
+        a.text = text;
+        Ok(())
     }
 }
 
 async fn read_stream(
     format: &dyn ProviderFormat,
-    mut resp: reqwest::Response,
+    body: &mut Incoming,
     a: &mut Attempt,
 ) -> Result<(), (Outcome, String)> {
     let mut parser = sse::SseParser::new(MAX_EVENT_BYTES);
@@ -337,16 +431,19 @@ async fn read_stream(
     let mut done = false;
     let mut failure: Option<(Outcome, String)> = None;
     loop {
-        let chunk = match resp.chunk().await {
-            Ok(Some(c)) => c,
-            Ok(None) => break,
-            Err(e) => {
+        let chunk = match body.frame().await {
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(c) => c,
+                Err(_) => continue,
+            },
+            None => break,
+            Some(Err(e)) => {
                 return Err((
                     Outcome::StreamCut,
                     format!(
                         "the stream broke after {} deltas: {}",
                         a.deltas,
-                        error_chain(&e)
+                        http::error_chain(&e)
                     ),
                 ));
             }
@@ -412,17 +509,18 @@ async fn read_stream(
     ))
 }
 
+/// Why a body could not be read whole; carries what was read.
 #[derive(Debug)]
 enum ReadError {
-    TooLarge(usize),
-    Broken(String),
+    TooLarge(usize, Vec<u8>),
+    Broken(String, Vec<u8>),
 }
 
 impl ReadError {
     fn outcome(&self) -> Outcome {
         match self {
-            ReadError::TooLarge(_) => Outcome::Protocol,
-            ReadError::Broken(_) => Outcome::StreamCut,
+            ReadError::TooLarge(..) => Outcome::Protocol,
+            ReadError::Broken(..) => Outcome::StreamCut,
         }
     }
 }
@@ -430,51 +528,23 @@ impl ReadError {
 impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ReadError::TooLarge(n) => write!(f, "the response body is larger than {n} bytes"),
-            ReadError::Broken(m) => write!(f, "the response body broke off: {m}"),
+            ReadError::TooLarge(n, _) => write!(f, "the response body is larger than {n} bytes"),
+            ReadError::Broken(m, _) => write!(f, "the response body broke off: {m}"),
         }
     }
 }
 
-async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<Vec<u8>, ReadError> {
-    if resp.content_length().is_some_and(|n| n as usize > cap) {
-        return Err(ReadError::TooLarge(cap));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| ReadError::Broken(error_chain(&e)))?
-    {
-        if body.len() + chunk.len() > cap {
-            return Err(ReadError::TooLarge(cap));
+/// Reads the body to its end, refusing to hold more than `cap` bytes.
+async fn read_capped(body: &mut Incoming, cap: usize) -> Result<Vec<u8>, ReadError> {
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ReadError::Broken(http::error_chain(&e), Vec::new()))?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > cap {
+                return Err(ReadError::TooLarge(cap, out));
+            }
+            out.extend_from_slice(&data);
         }
-        body.extend_from_slice(&chunk);
     }
-    Ok(body)
-}
-
-fn classify_send_error(e: &reqwest::Error) -> Outcome {
-    if e.is_timeout() {
-        Outcome::Timeout
-    } else if e.is_connect() || e.is_request() {
-        Outcome::Connect
-    } else {
-        Outcome::Protocol
-    }
-}
-
-/// The error with its causes, e.g. "error sending request: connection refused".
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
+    Ok(out)
 }

@@ -4,10 +4,11 @@
 //!
 //! Builds bodies and decodes responses; it never touches the network itself.
 
-use super::{Prepared, ProviderFormat, Secret, StreamStep, Usage};
+use super::{ProviderFormat, Secret, StreamStep, Usage};
 use crate::plan::EndpointPlan;
 use crate::workload::CallSpec;
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use bytes::Bytes;
+use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
@@ -100,13 +101,31 @@ fn short(e: &serde_json::Error, data: &str) -> String {
 }
 
 impl ProviderFormat for OpenAi {
-    fn prepare(
-        &self,
-        endpoint: &EndpointPlan,
-        base_url: &str,
-        secret: Option<&Secret>,
-        call: &CallSpec,
-    ) -> Prepared {
+    fn url(&self, _endpoint: &EndpointPlan, base_url: &str) -> Result<url::Url, String> {
+        // Accept both `https://host` and `https://host/v1` as the base URL.
+        let base = base_url.trim_end_matches('/');
+        let path = if base.ends_with("/v1") {
+            "/chat/completions"
+        } else {
+            "/v1/chat/completions"
+        };
+        url::Url::parse(&format!("{base}{path}"))
+            .map_err(|e| format!("invalid URL {base}{path}: {e}"))
+    }
+
+    fn headers(&self, _endpoint: &EndpointPlan, secret: Option<&Secret>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(secret) = secret {
+            if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {}", secret.expose())) {
+                v.set_sensitive(true);
+                headers.insert(AUTHORIZATION, v);
+            }
+        }
+        headers
+    }
+
+    fn body(&self, endpoint: &EndpointPlan, call: &CallSpec) -> Bytes {
         let mut messages = Vec::with_capacity(2);
         if let Some(s) = &call.system {
             messages.push(Message {
@@ -127,29 +146,9 @@ impl ProviderFormat for OpenAi {
                 include_usage: true,
             }),
         };
-        let body = serde_json::to_vec(&req).expect("serializing plain structs cannot fail");
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(secret) = secret {
-            if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {}", secret.expose())) {
-                v.set_sensitive(true);
-                headers.insert(AUTHORIZATION, v);
-            }
-        }
-        // Accept both `https://host` and `https://host/v1` as the base URL.
-        let path = if base_url.ends_with("/v1") {
-            "/chat/completions"
-        } else {
-            "/v1/chat/completions"
-        };
-        let url = reqwest::Url::parse(&format!("{base_url}{path}"))
-            .expect("the plan checked the base URL");
-        Prepared {
-            url,
-            headers,
-            body: body.into(),
-            stream: call.stream,
-        }
+        serde_json::to_vec(&req)
+            .expect("serializing plain structs cannot fail")
+            .into()
     }
 
     fn parse_body(&self, body: &[u8]) -> Result<(String, Option<Usage>), String> {

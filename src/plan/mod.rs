@@ -241,7 +241,7 @@ fn endpoint(
         cfg.encoding = Some(encoding);
         Target::Mock(cfg)
     } else {
-        let url = reqwest::Url::parse(&e.base_url).map_err(|err| {
+        let url = url::Url::parse(&e.base_url).map_err(|err| {
             c.err(
                 &at("base_url"),
                 format!(

@@ -10,7 +10,7 @@ mod text;
 pub use text::PromptText;
 
 use crate::plan::{FeaturePlan, Plan};
-use mock_server::tokens::Encoding;
+use mock_server::tokens::{Encoding, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -34,7 +34,10 @@ pub struct Workload {
     cumulative_weight: Vec<f64>,
     /// A fixed-size system prompt is the same text on every call of a feature, as a
     /// product's prompt template is; built once.
-    fixed_system: Vec<Option<String>>,
+    fixed_system: Vec<Option<(String, usize)>>,
+    /// Per feature, the framing tokens of a system and of a user message (OpenAI's 3 per
+    /// message plus the role's own tokens).
+    framing: Vec<(usize, usize)>,
 }
 
 impl Workload {
@@ -61,7 +64,7 @@ impl Workload {
             .map(|(i, (f, enc))| match f.system_tokens {
                 crate::plan::Sampler::Fixed(n) if n >= 1.0 => {
                     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x5157_E400 ^ i as u64);
-                    Some(PromptText::get(*enc).text(n as usize, &mut rng))
+                    Some((PromptText::get(*enc).text(n as usize, &mut rng), n as usize))
                 }
                 _ => None,
             })
@@ -70,7 +73,17 @@ impl Workload {
         for enc in &encodings {
             PromptText::get(*enc);
         }
+        let framing = encodings
+            .iter()
+            .map(|e| {
+                (
+                    TOKENS_PER_MESSAGE + e.count("system"),
+                    TOKENS_PER_MESSAGE + e.count("user"),
+                )
+            })
+            .collect();
         Workload {
+            framing,
             seed: plan.seed,
             features: plan.features.clone(),
             encodings,
@@ -94,23 +107,25 @@ impl Workload {
         let f = &self.features[fi];
         let enc = self.encodings[fi];
         let text = PromptText::get(enc);
-        let system = match &self.fixed_system[fi] {
-            Some(s) => Some(s.clone()),
+        let (system, system_n) = match &self.fixed_system[fi] {
+            Some((s, n)) => (Some(s.clone()), *n),
             None => {
                 let n = f.system_tokens.sample_count(&mut rng) as usize;
-                (n > 0).then(|| text.text(n, &mut rng))
+                ((n > 0).then(|| text.text(n, &mut rng)), n)
             }
         };
         let user_n = f.user_tokens.sample_count(&mut rng).max(1) as usize;
         let user = text.text(user_n, &mut rng);
         let max_tokens = f.output_tokens.sample_count(&mut rng).max(1);
-        let input_tokens = enc.chat_prompt_tokens(
-            system
-                .as_deref()
-                .map(|s| ("system", s))
-                .into_iter()
-                .chain([("user", user.as_str())]),
-        ) as u32;
+        // Each text has exactly the tokens asked for, so the prompt's size by OpenAI's
+        // recipe is arithmetic: no need to encode it again.
+        let system_framing = if system.is_some() {
+            self.framing[fi].0 + system_n
+        } else {
+            0
+        };
+        let input_tokens =
+            (system_framing + self.framing[fi].1 + user_n + REPLY_PRIMING_TOKENS) as u32;
         CallSpec {
             feature: fi,
             endpoint: f.endpoint,
@@ -120,5 +135,54 @@ impl Workload {
             stream: f.stream,
             input_tokens,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario;
+
+    fn workload(seed: u64) -> Workload {
+        let yaml = format!(
+            "name: w\nseed: {seed}\nduration: 1s\nendpoints:\n  a: {{ provider: openai, base_url: mock, model_name: gpt-4o }}\n  b: {{ provider: openai, base_url: mock, model_name: gpt-4 }}\nfeatures:\n  x: {{ endpoint: a, weight: 2, prompt: {{ system_tokens: 50, user_tokens: {{ mean: 40, stddev: 10 }} }} }}\n  y: {{ endpoint: b, prompt: {{ system_tokens: {{ min: 0, max: 30 }}, user_tokens: 9 }}, output_tokens: {{ min: 5, max: 50 }} }}\nload: {{ rate: 1 }}\n"
+        );
+        let (sc, src) = scenario::parse("w.yaml", yaml.into_bytes(), &[]).unwrap();
+        Workload::new(&Plan::from_scenario(&sc, &src).unwrap())
+    }
+
+    #[test]
+    fn same_seed_same_calls_other_seed_other_calls() {
+        let (a, b, c) = (workload(1), workload(1), workload(2));
+        let calls = |w: &Workload| (0..200).map(|k| w.call(k)).collect::<Vec<_>>();
+        assert_eq!(calls(&a), calls(&b));
+        assert_ne!(calls(&a), calls(&c));
+    }
+
+    #[test]
+    fn planned_prompt_tokens_match_a_full_count() {
+        let w = workload(5);
+        let mut features = [0; 2];
+        for k in 0..300 {
+            let call = w.call(k);
+            features[call.feature] += 1;
+            let enc = w.encodings[call.feature];
+            let messages = call
+                .system
+                .as_deref()
+                .map(|s| ("system", s))
+                .into_iter()
+                .chain([("user", call.user.as_str())]);
+            assert_eq!(
+                call.input_tokens as usize,
+                enc.chat_prompt_tokens(messages),
+                "call {k}"
+            );
+        }
+        // Weights 2:1.
+        assert!(
+            features[0] > features[1] && features[1] > 60,
+            "{features:?}"
+        );
     }
 }

@@ -3,7 +3,25 @@
 
 use mock_server::tokens::{Encoding, ANSWER_WORDS};
 use rand::Rng;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::OnceLock;
+
+/// Text bytes each thread keeps of prompts already cut; beyond it texts are cut afresh.
+const CACHE_BYTES: usize = 8 << 20;
+
+/// Cut texts by (encoding, start, tokens), and the bytes they hold.
+#[derive(Default)]
+struct Cuts {
+    texts: HashMap<(Encoding, u32, u32), String>,
+    bytes: usize,
+}
+
+thread_local! {
+    /// Cutting re-encodes to check the count, which
+    /// costs far more than a lookup, and calls of one feature reuse the same few cuts.
+    static CUTS: RefCell<Cuts> = RefCell::new(Cuts::default());
+}
 
 const CORPUS: &str = include_str!("corpus.txt");
 
@@ -11,6 +29,8 @@ const CORPUS: &str = include_str!("corpus.txt");
 pub struct PromptText {
     encoding: Encoding,
     ids: Vec<u32>,
+    /// Token positions where a sentence begins: prompts start there, as real text does.
+    sentence_starts: Vec<u32>,
 }
 
 static CL100K: OnceLock<PromptText> = OnceLock::new();
@@ -22,18 +42,40 @@ impl PromptText {
             Encoding::Cl100kBase => &CL100K,
             Encoding::O200kBase => &O200K,
         };
-        cell.get_or_init(|| PromptText {
-            encoding,
-            ids: encoding.bpe().encode_ordinary(CORPUS),
+        cell.get_or_init(|| {
+            let ids = encoding.bpe().encode_ordinary(CORPUS);
+            let sentence_starts = sentence_starts(encoding, &ids);
+            PromptText {
+                encoding,
+                ids,
+                sentence_starts,
+            }
         })
     }
 
-    /// Text of exactly `n` tokens, starting at a random place in the corpus (wrapping).
+    /// Text of exactly `n` tokens, from the start of a random sentence of the corpus
+    /// (wrapping around its end).
     pub fn text<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> String {
         if n == 0 {
             return String::new();
         }
-        let start = rng.random_range(0..self.ids.len());
+        let start = self.sentence_starts[rng.random_range(0..self.sentence_starts.len())];
+        let key = (self.encoding, start, n as u32);
+        if let Some(hit) = CUTS.with(|c| c.borrow().texts.get(&key).cloned()) {
+            return hit;
+        }
+        let text = self.cut(start as usize, n);
+        CUTS.with(|c| {
+            let cuts = &mut *c.borrow_mut();
+            if cuts.bytes + text.len() <= CACHE_BYTES {
+                cuts.bytes += text.len();
+                cuts.texts.insert(key, text.clone());
+            }
+        });
+        text
+    }
+
+    fn cut(&self, start: usize, n: usize) -> String {
         let mut take = n;
         // Cutting at token boundaries nearly always re-encodes to the same count; where a
         // merge across the cut changes it, nudge the cut and try again.
@@ -62,6 +104,20 @@ impl PromptText {
     }
 }
 
+/// Positions of tokens that begin a sentence: the first token, and each token that
+/// follows one ending in `.`, `?`, `!` or a line break.
+fn sentence_starts(encoding: Encoding, ids: &[u32]) -> Vec<u32> {
+    let bpe = encoding.bpe();
+    let mut starts = vec![0u32];
+    for (i, pair) in ids.windows(2).enumerate() {
+        let prev = bpe.decode(vec![pair[0]]).unwrap_or_default();
+        if prev.ends_with(['.', '?', '!', '\n']) {
+            starts.push(i as u32 + 1);
+        }
+    }
+    starts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +135,18 @@ mod tests {
                     assert_eq!(enc.count(&t), n, "{enc} n={n}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn prompts_begin_at_sentences() {
+        let p = PromptText::get(Encoding::O200kBase);
+        assert!(p.sentence_starts.len() >= 25, "{}", p.sentence_starts.len());
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        for _ in 0..50 {
+            let t = p.text(12, &mut rng);
+            let first = t.trim_start().chars().next().unwrap();
+            assert!(first.is_ascii_uppercase(), "{t:?}");
         }
     }
 

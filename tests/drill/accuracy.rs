@@ -63,7 +63,9 @@ async fn an_interrupted_run_writes_partial_results() {
     let stop = CancellationToken::new();
     let s2 = stop.clone();
     tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        // Long enough for a debug build to get past start-up (tokenizer tables) and make
+        // some calls; far shorter than the 60 s schedule.
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
         s2.cancel();
     });
     let out = llm_drill::run(&options(&sc), stop)

@@ -166,3 +166,17 @@ async fn a_bearer_credential_is_sent_from_its_environment_variable() {
         assert!(!String::from_utf8_lossy(&text).contains("test-token-123"));
     }
 }
+
+#[tokio::test]
+async fn a_tls_handshake_failure_is_connect() {
+    // wiremock speaks plain HTTP: an https URL to it fails in the TLS handshake.
+    let server = MockServer::start().await;
+    let url = server.uri().replace("http://", "https://");
+    let (s, _dir) = run(&simple(&url, false, "5s", 4, 1)).await;
+    assert_eq!(outcome(&s, "connect"), 4, "{:?}", s.errors);
+    assert!(
+        s.errors.iter().any(|e| e.message.contains("TLS handshake")),
+        "{:?}",
+        s.errors
+    );
+}

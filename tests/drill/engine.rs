@@ -64,7 +64,7 @@ async fn drive(plan: Plan, service: Duration, stop: CancellationToken) -> Outcom
     let routes = plan
         .endpoints
         .iter()
-        .map(|e| Route::new(e.clone(), "http://127.0.0.1:9".into(), None))
+        .map(|e| Route::new(e.clone(), "http://127.0.0.1:9".into(), None).unwrap())
         .collect();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let start = Instant::now();
