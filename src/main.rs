@@ -7,6 +7,11 @@ use llm_drill::cli::Cli;
 use llm_drill::commands;
 use tokio_util::sync::CancellationToken;
 
+// A load generator allocates per call on every core; glibc's malloc was a tenth of the
+// CPU per call at 80k calls/s (benches/loadgen.sh throughput). oha uses jemalloc likewise.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

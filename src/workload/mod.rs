@@ -13,14 +13,16 @@ use crate::plan::{FeaturePlan, Plan};
 use mock_server::tokens::{Encoding, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
 
 /// One call, ready for a client to turn into a request.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CallSpec {
     pub feature: usize,
     pub endpoint: usize,
-    pub system: Option<String>,
-    pub user: String,
+    /// Texts are shared, not copied: the same cut serves many calls.
+    pub system: Option<Arc<str>>,
+    pub user: Arc<str>,
     pub max_tokens: u32,
     pub stream: bool,
     /// Prompt tokens as the endpoint should count them (OpenAI's chat recipe).
@@ -34,7 +36,7 @@ pub struct Workload {
     cumulative_weight: Vec<f64>,
     /// A fixed-size system prompt is the same text on every call of a feature, as a
     /// product's prompt template is; built once.
-    fixed_system: Vec<Option<(String, usize)>>,
+    fixed_system: Vec<Option<(Arc<str>, usize)>>,
     /// Per feature, the framing tokens of a system and of a user message (OpenAI's 3 per
     /// message plus the role's own tokens).
     framing: Vec<(usize, usize)>,
@@ -172,7 +174,7 @@ mod tests {
                 .as_deref()
                 .map(|s| ("system", s))
                 .into_iter()
-                .chain([("user", call.user.as_str())]);
+                .chain([("user", &*call.user)]);
             assert_eq!(
                 call.input_tokens as usize,
                 enc.chat_prompt_tokens(messages),

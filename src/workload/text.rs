@@ -5,7 +5,7 @@ use mock_server::tokens::{Encoding, ANSWER_WORDS};
 use rand::Rng;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Text bytes each thread keeps of prompts already cut; beyond it texts are cut afresh.
 const CACHE_BYTES: usize = 8 << 20;
@@ -13,7 +13,7 @@ const CACHE_BYTES: usize = 8 << 20;
 /// Cut texts by (encoding, start, tokens), and the bytes they hold.
 #[derive(Default)]
 struct Cuts {
-    texts: HashMap<(Encoding, u32, u32), String>,
+    texts: HashMap<(Encoding, u32, u32), Arc<str>>,
     bytes: usize,
 }
 
@@ -55,16 +55,16 @@ impl PromptText {
 
     /// Text of exactly `n` tokens, from the start of a random sentence of the corpus
     /// (wrapping around its end).
-    pub fn text<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> String {
+    pub fn text<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> Arc<str> {
         if n == 0 {
-            return String::new();
+            return Arc::from("");
         }
         let start = self.sentence_starts[rng.random_range(0..self.sentence_starts.len())];
         let key = (self.encoding, start, n as u32);
         if let Some(hit) = CUTS.with(|c| c.borrow().texts.get(&key).cloned()) {
             return hit;
         }
-        let text = self.cut(start as usize, n);
+        let text: Arc<str> = self.cut(start as usize, n).into();
         CUTS.with(|c| {
             let cuts = &mut *c.borrow_mut();
             if cuts.bytes + text.len() <= CACHE_BYTES {
