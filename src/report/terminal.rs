@@ -49,8 +49,14 @@ impl ProgressDisplay {
                     last = (now, done);
                 }
                 b.set_position(now.duration_since(start).as_secs());
+                // Past the load window no call starts: say what the run waits for.
+                let phase = if now.duration_since(start) >= total {
+                    "finishing calls in flight · "
+                } else {
+                    ""
+                };
                 b.set_message(format!(
-                    "calls {done} · in flight {} · {rate:.1}/s · errors {}",
+                    "{phase}calls {done} · in flight {} · {rate:.1}/s · errors {}",
                     progress.in_flight(),
                     progress.failed()
                 ));

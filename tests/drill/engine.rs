@@ -54,13 +54,13 @@ fn plan(load: &str, extra: &str) -> Plan {
     Plan::from_scenario(&sc, &src).expect("valid plan")
 }
 
-struct Outcome_ {
+struct Driven {
     rec: Recorder,
     started: u64,
     interrupted: bool,
 }
 
-async fn drive(plan: Plan, service: Duration, stop: CancellationToken) -> Outcome_ {
+async fn drive(plan: Plan, service: Duration, stop: CancellationToken) -> Driven {
     let routes = plan
         .endpoints
         .iter()
@@ -82,7 +82,7 @@ async fn drive(plan: Plan, service: Duration, stop: CancellationToken) -> Outcom
     while let Some(s) = rx.recv().await {
         rec.record(&s);
     }
-    Outcome_ {
+    Driven {
         rec,
         started: report.started,
         interrupted: report.interrupted,

@@ -87,48 +87,53 @@ fn every_malformed_scenario_exits_2_with_a_located_error() {
     );
 }
 
-#[tokio::test]
-async fn an_invalid_scenario_sends_nothing() {
+/// Runs a scenario against a wiremock server after `edit`, and checks that the run is
+/// refused as invalid with a message containing `expected`, and that nothing was sent.
+async fn refused_before_sending(edit: impl FnOnce(String) -> String, expected: &str) {
     let server = MockServer::start().await;
     Mock::given(wiremock::matchers::any())
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    let yaml = super::support::simple(&server.uri(), false, "2s", 5, 1)
-        .replace("seed: 7", "seed: 7\nthreshold: 3");
-    let s = scenario(&yaml);
+    let s = scenario(&edit(super::support::simple(
+        &server.uri(),
+        false,
+        "2s",
+        5,
+        1,
+    )));
     let err = llm_drill::run(&options(&s), CancellationToken::new())
         .await
         .err()
         .expect("invalid");
     assert!(
-        matches!(err, RunError::Invalid(ref m) if m.contains("unknown field `threshold`")),
+        matches!(err, RunError::Invalid(ref m) if m.contains(expected)),
         "{err}"
     );
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 
 #[tokio::test]
+async fn an_invalid_scenario_sends_nothing() {
+    refused_before_sending(
+        |y| y.replace("seed: 7", "seed: 7\nthreshold: 3"),
+        "unknown field `threshold`",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn a_missing_credential_variable_stops_the_run_before_sending() {
-    let server = MockServer::start().await;
-    Mock::given(wiremock::matchers::any())
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
-    let yaml = super::support::simple(&server.uri(), false, "2s", 5, 1).replace(
-        "    model_name: gpt-4o-mini\n",
-        "    model_name: gpt-4o-mini\n    auth_type: bearer\n    credential_ref: env:LLM_DRILL_TEST_NEVER_SET\n",
-    );
-    let s = scenario(&yaml);
-    let err = llm_drill::run(&options(&s), CancellationToken::new())
-        .await
-        .err()
-        .expect("invalid");
-    assert!(
-        matches!(err, RunError::Invalid(ref m) if m.contains("LLM_DRILL_TEST_NEVER_SET")),
-        "{err}"
-    );
-    assert!(server.received_requests().await.unwrap().is_empty());
+    refused_before_sending(
+        |y| {
+            y.replace(
+                "    model_name: gpt-4o-mini\n",
+                "    model_name: gpt-4o-mini\n    auth_type: bearer\n    credential_ref: env:LLM_DRILL_TEST_NEVER_SET\n",
+            )
+        },
+        "LLM_DRILL_TEST_NEVER_SET",
+    )
+    .await;
 }
 
 #[test]
