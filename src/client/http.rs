@@ -65,11 +65,23 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
         .clone()
 }
 
+thread_local! {
+    static SHARD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks this thread as driving its own runtime (closed-mode users, one per core): it
+/// reuses only the connections it opened, which its runtime drives.
+pub fn set_shard(shard: usize) {
+    SHARD.with(|s| s.set(shard));
+}
+
 /// Idle keep-alive connections to one origin. A call takes one (or opens one) and gives
-/// it back once its response has been read to the end.
+/// it back once its response has been read to the end. Connections are kept per shard
+/// (the main runtime, or one per-core runtime), so a connection is only used where the
+/// runtime that drives it runs.
 pub struct Pool {
     origin: Origin,
-    idle: Mutex<Vec<Sender>>,
+    idle: Vec<Mutex<Vec<Sender>>>,
 }
 
 /// A transport failure before any response arrived.
@@ -78,15 +90,20 @@ pub struct ConnectError(pub String);
 
 impl Pool {
     pub fn new(origin: Origin) -> Pool {
+        let shards = std::thread::available_parallelism().map_or(1, |n| n.get()) + 1;
         Pool {
             origin,
-            idle: Mutex::new(Vec::new()),
+            idle: (0..shards).map(|_| Mutex::new(Vec::new())).collect(),
         }
     }
 
-    /// An idle connection that is still open, if any (`true`: it was reused).
+    fn shard(&self) -> &Mutex<Vec<Sender>> {
+        &self.idle[SHARD.with(|s| s.get()) % self.idle.len()]
+    }
+
+    /// An idle connection that is still open, if any.
     pub fn take_idle(&self) -> Option<Sender> {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let mut idle = self.shard().lock().unwrap_or_else(|p| p.into_inner());
         while let Some(s) = idle.pop() {
             if !s.is_closed() {
                 return Some(s);
@@ -98,7 +115,7 @@ impl Pool {
     /// Returns a connection whose last response was read completely.
     pub fn give_back(&self, sender: Sender) {
         if sender.is_ready() {
-            self.idle
+            self.shard()
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(sender);

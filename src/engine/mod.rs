@@ -136,7 +136,13 @@ impl Engine {
                 drop(permit);
             });
         }
-        (started, InFlight::Slots(slots, max_in_flight as u32))
+        (
+            started,
+            InFlight {
+                done: slots,
+                count: max_in_flight as u32,
+            },
+        )
     }
 
     /// Builds arrival `index` — its call and request — before its time comes, never
@@ -211,11 +217,12 @@ impl Engine {
         hard: &CancellationToken,
     ) -> (u64, InFlight) {
         let end = start + self.plan.duration;
-        let mut users = tokio::task::JoinSet::new();
-        for user in 0..concurrency as u64 {
-            let engine = self.clone();
-            let (stop, hard) = (stop.clone(), hard.clone());
-            users.spawn(async move {
+        // Each user adds a permit when it stops; all `concurrency` of them: all done.
+        let done = Arc::new(Semaphore::new(0));
+        let user = |user: u64| {
+            let (engine, stop, hard, done) =
+                (self.clone(), stop.clone(), hard.clone(), done.clone());
+            async move {
                 let mut n = 0u64;
                 // Each user's calls get keys of their own, so the traffic depends on the
                 // seed and the user, not on which user happens to run first.
@@ -226,8 +233,58 @@ impl Engine {
                     engine.progress.call_started();
                     engine.call(call, ready, Instant::now(), &hard).await;
                 }
-                n
-            });
+                done.add_permits(1);
+            }
+        };
+        match self.pacer {
+            Pacer::Tokio => {
+                for u in 0..concurrency as u64 {
+                    tokio::spawn(user(u));
+                }
+            }
+            Pacer::Thread => {
+                // One single-threaded runtime per core, each running its share of the
+                // users and their connections: no task hops between threads, which at
+                // tens of thousands of calls a second cost more than the calls.
+                let cores = std::thread::available_parallelism()
+                    .map_or(1, |n| n.get())
+                    .min(concurrency);
+                let main = tokio::runtime::Handle::current();
+                for core in 0..cores {
+                    let users: Vec<_> = (core..concurrency)
+                        .step_by(cores)
+                        .map(|u| user(u as u64))
+                        .collect();
+                    let main = main.clone();
+                    let spawned = std::thread::Builder::new()
+                        .name(format!("llm-drill-users-{core}"))
+                        .spawn(move || {
+                            match tokio::runtime::Builder::new_current_thread()
+                                .enable_all()
+                                .build()
+                            {
+                                Ok(rt) => {
+                                    crate::client::http::set_shard(core + 1);
+                                    rt.block_on(async {
+                                        let handles: Vec<_> =
+                                            users.into_iter().map(tokio::spawn).collect();
+                                        for h in handles {
+                                            let _ = h.await;
+                                        }
+                                    });
+                                }
+                                // Without a runtime of its own, the users run on the main one.
+                                Err(_) => users.into_iter().for_each(|u| drop(main.spawn(u))),
+                            }
+                        });
+                    if let Err(e) = spawned {
+                        // The closure (and its users) is gone: account for them so the
+                        // run does not wait forever, and say why.
+                        eprintln!("warning: could not start a user thread: {e}");
+                        done.add_permits((core..concurrency).step_by(cores).count());
+                    }
+                }
+            }
         }
         // The users stop starting calls at `end`; wait for that point, then hand their
         // last calls to the same grace period as open mode.
@@ -235,10 +292,12 @@ impl Engine {
             _ = sleep_until(end) => {}
             _ = stop.cancelled() => {}
         }
-        let progress = self.progress.clone();
         (
-            progress.started(),
-            InFlight::Users(tokio::sync::Mutex::new(users)),
+            self.progress.started(),
+            InFlight {
+                done,
+                count: concurrency as u32,
+            },
         )
     }
 
@@ -324,12 +383,14 @@ impl Engine {
     }
 }
 
-/// How the open-mode schedule is timed.
+/// Where the load is driven from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pacer {
-    /// A thread sleeping with the OS clock: precise; what real runs use.
+    /// What real runs use: open mode paced by a thread sleeping on the OS clock
+    /// (precise); closed-mode users on one single-threaded runtime per core.
     Thread,
-    /// tokio's timer: follows tokio's paused clock, for tests.
+    /// Everything on the calling runtime with tokio's timer: follows tokio's paused
+    /// clock, for tests.
     Tokio,
 }
 
@@ -344,24 +405,15 @@ enum Ready {
     Refuse(Outcome, String),
 }
 
-/// Waits for the calls still in flight.
-enum InFlight {
-    /// Open mode: every slot free again means every call finished.
-    Slots(Arc<Semaphore>, u32),
-    /// Closed mode: every user task ended.
-    Users(tokio::sync::Mutex<tokio::task::JoinSet<u64>>),
+/// Waits for the calls still in flight: `count` permits come back when all are done
+/// (open mode: every slot free again; closed mode: every user stopped).
+struct InFlight {
+    done: Arc<Semaphore>,
+    count: u32,
 }
 
 impl InFlight {
     async fn wait(&self) {
-        match self {
-            InFlight::Slots(s, n) => {
-                let _ = s.acquire_many(*n).await;
-            }
-            InFlight::Users(users) => {
-                let mut users = users.lock().await;
-                while users.join_next().await.is_some() {}
-            }
-        }
+        let _ = self.done.acquire_many(self.count).await;
     }
 }

@@ -91,3 +91,20 @@ async fn an_interrupted_run_writes_partial_results() {
         assert!(out.dir.join(f).exists(), "{f} missing");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_mode_users_on_their_own_threads_match_the_mock() {
+    let yaml = TWO_FEATURES.replace(
+        "load: { arrival: poisson, rate: 25 }",
+        "load: { mode: closed, concurrency: 6 }",
+    );
+    let (s, _dir) = run(&yaml).await;
+    let truth = &s.mock_server["m"];
+    assert!(s.totals.calls >= 6, "{:?}", s.totals);
+    assert_eq!(s.totals.calls, truth.requests);
+    assert_eq!(outcome(&s, "ok"), truth.by_status[&200]);
+    assert_eq!(s.totals.input_tokens, truth.prompt_tokens);
+    assert_eq!(s.totals.output_tokens, truth.completion_tokens);
+    assert_eq!(truth.streams_aborted, 0);
+    assert_eq!(s.totals.target_rps, None);
+}
