@@ -145,7 +145,8 @@ pub trait ProviderFormat: Send + Sync {
     fn headers(&self, endpoint: &EndpointPlan, secret: Option<&Secret>) -> HeaderMap;
     /// The request body of one call.
     fn body(&self, endpoint: &EndpointPlan, call: &CallSpec) -> Bytes;
-    /// Decodes a whole (non-streaming) response body into its text and usage.
+    /// Decodes a whole (non-streaming) response body into its usage, and its text when
+    /// the usage is missing (to count the tokens).
     fn parse_body(&self, body: &[u8]) -> Result<(String, Option<Usage>), String>;
     /// Decodes one SSE event; may yield several steps (a delta and a usage at once).
     fn stream_event<'a>(

@@ -78,21 +78,22 @@ struct Delta<'a> {
 }
 
 #[derive(Deserialize)]
-struct Completion {
-    #[serde(default)]
-    choices: Vec<CompletionChoice>,
+struct Completion<'a> {
+    #[serde(default, borrow)]
+    choices: Vec<CompletionChoice<'a>>,
     usage: Option<WireUsage>,
 }
 
 #[derive(Deserialize)]
-struct CompletionChoice {
-    message: CompletionMessage,
+struct CompletionChoice<'a> {
+    #[serde(borrow)]
+    message: CompletionMessage<'a>,
 }
 
 #[derive(Deserialize)]
-struct CompletionMessage {
-    #[serde(default)]
-    content: Option<String>,
+struct CompletionMessage<'a> {
+    #[serde(default, borrow)]
+    content: Option<Cow<'a, str>>,
 }
 
 fn short(e: &serde_json::Error, data: &str) -> String {
@@ -159,10 +160,12 @@ impl ProviderFormat for OpenAi {
             .into_iter()
             .next()
             .ok_or("the response has no choices")?;
-        Ok((
-            first.message.content.unwrap_or_default(),
-            c.usage.map(Usage::from),
-        ))
+        // The text is only needed to count tokens the endpoint did not report.
+        let text = match (&c.usage, first.message.content) {
+            (None, Some(t)) => t.into_owned(),
+            _ => String::new(),
+        };
+        Ok((text, c.usage.map(Usage::from)))
     }
 
     fn stream_event<'a>(
@@ -246,13 +249,19 @@ mod tests {
     fn decodes_whole_bodies() {
         let body = br#"{"choices":[{"message":{"role":"assistant","content":"hello"}}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#;
         let (text, usage) = OpenAi.parse_body(body).unwrap();
-        assert_eq!(text, "hello");
+        assert_eq!(text, "", "with usage reported, the text is not kept");
         assert_eq!(
             usage,
             Some(Usage {
                 input_tokens: 3,
                 output_tokens: 1
             })
+        );
+        let no_usage =
+            br#"{"choices":[{"message":{"role":"assistant","content":"he said \"hi\""}}]}"#;
+        assert_eq!(
+            OpenAi.parse_body(no_usage).unwrap(),
+            ("he said \"hi\"".to_string(), None)
         );
         assert!(OpenAi.parse_body(b"<html>").is_err());
         assert!(OpenAi.parse_body(br#"{"choices":[]}"#).is_err());

@@ -3,11 +3,24 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+/// A counter on a cache line of its own: the per-core user threads bump these on every
+/// call, and counters sharing a line would make each bump contend with the others.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Counter(AtomicU64);
+
+impl std::ops::Deref for Counter {
+    type Target = AtomicU64;
+    fn deref(&self) -> &AtomicU64 {
+        &self.0
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Progress {
-    started: AtomicU64,
-    finished: AtomicU64,
-    failed: AtomicU64,
+    started: Counter,
+    finished: Counter,
+    failed: Counter,
 }
 
 impl Progress {
