@@ -54,34 +54,43 @@ reset_log() { if [ "$SERVER" = nginx ]; then : > "$ACCESS_LOG"; kill -USR1 "$NGI
 BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"The on-call engineer opened the incident at a quarter past two, after the"}],"max_tokens":1,"stream":false}'
 
 throughput() {
-  echo "== throughput: closed loop, $CONNS connections, ${DURATION}s, non-streaming, zero-delay $SERVER"
-  reset_log
-  $BIN run benches/scenarios/closed-64.yaml --no-progress --out "$WORK/closed" \
-    --set "endpoints.fast.base_url=$URL" --set endpoints.fast.mock=null \
-    --set "load.concurrency=$CONNS" --set "duration=${DURATION}s" > /dev/null
-  local ours calls served_n
-  ours=$(json "$WORK/closed/summary.json" "d['totals']['throughput_rps']")
-  calls=$(json "$WORK/closed/summary.json" "d['totals']['attempts']")
-  served_n=$(served)
-  echo "llm-drill: $ours calls/s ($calls attempts; $SERVER served $served_n)"
-  if command -v oha >/dev/null; then
-    local oha_rps
-    oha_rps=$(oha -z "${DURATION}s" -c "$CONNS" --no-tui -m POST -H 'content-type: application/json' -d "$BODY" \
-      "$URL/v1/chat/completions" | awk '/Requests\/sec/ {print $2}')
-    echo "oha:       $oha_rps requests/s"
-    python3 -c "print(f'ratio llm-drill / oha = {$ours / $oha_rps:.3f}')"
-  else
-    echo "oha:       not installed (cargo install oha)"
-  fi
-  if command -v wrk >/dev/null; then
-    printf 'wrk.method = "POST"\nwrk.body = [[%s]]\nwrk.headers["Content-Type"] = "application/json"\n' "$BODY" > "$WORK/post.lua"
-    local wrk_rps
-    wrk_rps=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" -s "$WORK/post.lua" "$URL/v1/chat/completions" | awk '/Requests\/sec/ {print $2}')
-    echo "wrk:       $wrk_rps requests/s"
-    python3 -c "print(f'ratio llm-drill / wrk = {$ours / $wrk_rps:.3f}')"
-  else
-    echo "wrk:       not installed (apt-get install wrk)"
-  fi
+  # The machine is shared and noisy: alternate the tools ROUNDS times and compare means.
+  local rounds=${ROUNDS:-3} ours_sum=0 oha_sum=0 wrk_sum=0
+  echo "== throughput: closed loop, $CONNS connections, ${DURATION}s x $rounds rounds, non-streaming, zero-delay $SERVER"
+  printf 'wrk.method = "POST"\nwrk.body = [[%s]]\nwrk.headers["Content-Type"] = "application/json"\n' "$BODY" > "$WORK/post.lua"
+  for round in $(seq "$rounds"); do
+    reset_log
+    $BIN run benches/scenarios/closed-64.yaml --no-progress --out "$WORK/closed-$round" \
+      --set "endpoints.fast.base_url=$URL" --set endpoints.fast.mock=null \
+      --set "load.concurrency=$CONNS" --set "duration=${DURATION}s" > /dev/null
+    local ours calls served_n line
+    ours=$(json "$WORK/closed-$round/summary.json" "d['totals']['throughput_rps']")
+    calls=$(json "$WORK/closed-$round/summary.json" "d['totals']['attempts']")
+    served_n=$(served)
+    line="round $round: llm-drill $ours calls/s ($calls attempts, $SERVER served $served_n)"
+    ours_sum=$(python3 -c "print($ours_sum + $ours)")
+    if command -v oha >/dev/null; then
+      local oha_rps
+      oha_rps=$(oha -z "${DURATION}s" -c "$CONNS" --no-tui -m POST -H 'content-type: application/json' -d "$BODY" \
+        "$URL/v1/chat/completions" | awk '/Requests\/sec/ {print $2}')
+      line="$line · oha $oha_rps"
+      oha_sum=$(python3 -c "print($oha_sum + $oha_rps)")
+    fi
+    if command -v wrk >/dev/null; then
+      local wrk_rps
+      wrk_rps=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" -s "$WORK/post.lua" "$URL/v1/chat/completions" | awk '/Requests\/sec/ {print $2}')
+      line="$line · wrk $wrk_rps"
+      wrk_sum=$(python3 -c "print($wrk_sum + $wrk_rps)")
+    fi
+    echo "$line"
+  done
+  python3 - "$ours_sum" "$oha_sum" "$wrk_sum" "$rounds" <<'PY'
+import sys
+ours, oha, wrk, n = (float(v) for v in sys.argv[1:])
+print(f"mean llm-drill {ours / n:.0f} calls/s")
+print(f"ratio llm-drill / oha = {ours / oha:.3f}" if oha else "oha: not installed (cargo install oha)")
+print(f"ratio llm-drill / wrk = {ours / wrk:.3f}" if wrk else "wrk: not installed (apt-get install wrk)")
+PY
 }
 
 accuracy() {

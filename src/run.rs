@@ -124,7 +124,7 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
                 Err(TryRecvError::Disconnected) => break,
             }
         }
-        rec.series.finish();
+        rec.finish();
         rec
     });
     let display = opts

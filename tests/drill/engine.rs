@@ -82,6 +82,7 @@ async fn drive(plan: Plan, service: Duration, stop: CancellationToken) -> Driven
     while let Some(s) = rx.recv().await {
         rec.record(&s);
     }
+    rec.finish();
     Driven {
         rec,
         started: report.started,
