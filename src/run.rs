@@ -105,7 +105,6 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
         );
     }
     let base_urls: Vec<String> = routes.iter().map(|r| r.base_url.clone()).collect();
-    let client = Client::new().map_err(|e| RunError::Fatal(e.to_string()))?;
     let workload = Arc::new(Workload::new(&plan));
     let plan = Arc::new(plan);
     let progress = Arc::new(Progress::default());
@@ -133,7 +132,7 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
     let engine = Arc::new(Engine {
         plan: plan.clone(),
         routes: Arc::new(routes),
-        transport: Arc::new(client),
+        transport: Arc::new(Client),
         workload,
         samples: tx,
         progress,

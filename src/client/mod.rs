@@ -288,10 +288,6 @@ impl Attempt {
 pub struct Client;
 
 impl Client {
-    pub fn new() -> Result<Client, ClientError> {
-        Ok(Client)
-    }
-
     /// Sends one attempt and classifies it; never returns an error.
     pub async fn send(&self, route: &Route, req: Prepared, timeout: Duration) -> Attempt {
         let mut a = Attempt::begin(Instant::now());

@@ -61,23 +61,35 @@ impl Engine {
                 self.clone().closed(start, concurrency, &stop, &hard).await
             }
         };
-        let interrupted = stop.is_cancelled();
-        // Calls still running get their grace period, then are cut.
-        let grace = if interrupted {
-            self.routes
-                .iter()
-                .map(|r| r.endpoint.timeout)
-                .max()
-                .unwrap_or_default()
-        } else {
-            self.plan.graceful_stop
-        };
-        if tokio::time::timeout(grace, in_flight_done.wait())
-            .await
-            .is_err()
-        {
-            hard.cancel();
-            in_flight_done.wait().await;
+        // Calls still running get their grace period (`graceful_stop`; after a Ctrl-C,
+        // their timeout), then are cut. A Ctrl-C during the grace period shortens it.
+        let longest_timeout = self
+            .routes
+            .iter()
+            .map(|r| r.endpoint.timeout)
+            .max()
+            .unwrap_or_default();
+        let mut interrupted = stop.is_cancelled();
+        let now = Instant::now();
+        let mut grace_end = now
+            + if interrupted {
+                longest_timeout
+            } else {
+                self.plan.graceful_stop
+            };
+        loop {
+            tokio::select! {
+                _ = in_flight_done.wait() => break,
+                _ = sleep_until(grace_end) => {
+                    hard.cancel();
+                    in_flight_done.wait().await;
+                    break;
+                }
+                _ = stop.cancelled(), if !interrupted => {
+                    interrupted = true;
+                    grace_end = grace_end.min(Instant::now() + longest_timeout);
+                }
+            }
         }
         DriveReport {
             start,

@@ -171,7 +171,11 @@ impl Metrics {
         self.output_tokens += other.output_tokens;
         self.estimated_token_calls += other.estimated_token_calls;
         for e in &other.errors {
-            match self.errors.iter_mut().find(|(o, m, _)| *o == e.0 && *m == e.1) {
+            match self
+                .errors
+                .iter_mut()
+                .find(|(o, m, _)| *o == e.0 && *m == e.1)
+            {
                 Some(mine) => mine.2 += e.2,
                 None => self.errors.push(e.clone()),
             }

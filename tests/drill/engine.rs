@@ -186,3 +186,28 @@ async fn a_stop_ends_the_schedule_and_lets_calls_in_flight_finish() {
         "the call in flight at the stop finished"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_during_the_grace_period_shortens_it_to_the_timeout() {
+    // The schedule ends at 3 s; calls take 50 s; graceful_stop would wait 1000 s. A stop
+    // at 5 s leaves the calls their 60 s timeout from then: they all finish (at 50-52 s).
+    let p = plan("{ rate: 1 }", "duration: 3s\ngraceful_stop: 1000s\n");
+    let stop = CancellationToken::new();
+    let s2 = stop.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        s2.cancel();
+    });
+    let began = Instant::now();
+    let out = drive(p, Duration::from_secs(50), stop).await;
+    assert!(
+        out.interrupted,
+        "a stop in the grace period is an interruption"
+    );
+    assert_eq!(out.rec.total.ok(), 3);
+    assert!(
+        began.elapsed() < Duration::from_secs(65),
+        "{:?}",
+        began.elapsed()
+    );
+}
