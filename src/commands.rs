@@ -62,10 +62,13 @@ async fn run_command(opts: &RunOptions, stop: CancellationToken) -> i32 {
 }
 
 fn error_exit(e: &RunError) -> i32 {
+    if let RunError::NotWritten { summary, .. } = e {
+        print!("{}", terminal::render(summary));
+    }
     eprintln!("error: {e}");
     match e {
         RunError::Invalid(_) => EXIT_INVALID,
-        RunError::Fatal(_) => EXIT_FATAL,
+        RunError::Fatal(_) | RunError::NotWritten { .. } => EXIT_FATAL,
     }
 }
 

@@ -49,6 +49,13 @@ pub enum RunError {
     /// The run could not go on (exit 3).
     #[error("{0}")]
     Fatal(String),
+    /// The run finished but its results folder could not be written (exit 3); the
+    /// summary is kept so it can at least be printed.
+    #[error("{message}")]
+    NotWritten {
+        message: String,
+        summary: Box<Summary>,
+    },
 }
 
 pub struct RunOutput {
@@ -159,7 +166,12 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
         summary.mock_server.insert(id, h.stats());
         let _ = tokio::time::timeout(Duration::from_secs(2), h.shutdown()).await;
     }
-    report::write_all(&dir, &summary, &rec, &source.as_run())
-        .map_err(|e| RunError::Fatal(format!("cannot write results to {}: {e}", dir.display())))?;
+    if let Err(e) = report::write_all(&dir, &summary, &rec, &source.as_run()) {
+        let message = format!("cannot write results to {}: {e}", dir.display());
+        return Err(RunError::NotWritten {
+            message,
+            summary: Box::new(summary),
+        });
+    }
     Ok(RunOutput { summary, dir })
 }

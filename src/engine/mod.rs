@@ -111,18 +111,20 @@ impl Engine {
         // calls back the pacer waits too, and memory stays flat: the arrivals it then
         // releases late carry their lateness as schedule lag.
         let (tx, mut arrivals) = mpsc::channel::<Arrival>(1024);
-        match self.pacer {
-            Pacer::Tokio => {
-                let (engine, stop) = (self.clone(), stop.clone());
-                tokio::spawn(async move { engine.pace_async(start, schedule, tx, stop).await });
-            }
-            Pacer::Thread => {
-                let (engine, stop) = (self.clone(), stop.clone());
-                std::thread::Builder::new()
-                    .name("llm-drill-pacer".into())
-                    .spawn(move || engine.pace_thread(start, schedule, tx, stop))
-                    .expect("spawning the pacer thread");
-            }
+        let on_thread = self.pacer == Pacer::Thread && {
+            let (engine, stop, schedule, tx) =
+                (self.clone(), stop.clone(), schedule.clone(), tx.clone());
+            std::thread::Builder::new()
+                .name("llm-drill-pacer".into())
+                .spawn(move || engine.pace_thread(start, schedule, tx, stop))
+                .is_ok()
+        };
+        // Without a thread of its own (or under the paused clock), tokio's timer paces.
+        if on_thread {
+            drop(tx);
+        } else {
+            let (engine, stop) = (self.clone(), stop.clone());
+            tokio::spawn(async move { engine.pace_async(start, schedule, tx, stop).await });
         }
         let slots = Arc::new(Semaphore::new(max_in_flight));
         let mut started = 0u64;

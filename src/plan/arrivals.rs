@@ -24,6 +24,7 @@ pub enum Arrival {
 }
 
 /// Iterator over intended start offsets, in order, ending with the last stage.
+#[derive(Clone)]
 pub struct ArrivalSchedule {
     stages: Vec<Stage>,
     arrival: Arrival,

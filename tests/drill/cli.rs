@@ -71,3 +71,53 @@ fn sigint_writes_partial_results_and_exits_130() {
     assert_eq!(report.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&report.stdout).contains("INTERRUPTED"));
 }
+
+#[test]
+fn results_that_cannot_be_written_still_print_the_summary_and_exit_3() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("res");
+    // A directory where summary.json should go: the final rename cannot replace it.
+    std::fs::create_dir_all(out_dir.join("summary.json/occupied")).unwrap();
+    let quickstart = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.yaml");
+    let out = Command::new(BIN)
+        .args([
+            "run",
+            "--no-progress",
+            "--set",
+            "duration=1s",
+            "--set",
+            "load.rate=5",
+            "--out",
+        ])
+        .arg(&out_dir)
+        .arg(&quickstart)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("calls "),
+        "the summary is printed"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write results"));
+}
+
+#[test]
+fn an_unusable_results_folder_stops_the_run_before_sending() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let quickstart = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.yaml");
+    let out = Command::new(BIN)
+        .args(["run", "--no-progress", "--out"])
+        .arg(file.join("res"))
+        .arg(&quickstart)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot create the results folder"));
+}
