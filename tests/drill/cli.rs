@@ -121,3 +121,55 @@ fn an_unusable_results_folder_stops_the_run_before_sending() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot create the results folder"));
 }
+
+#[test]
+fn a_second_sigint_quits_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let quickstart = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.yaml");
+    // Every answer takes 20 s to start: after the first SIGINT the run waits for them.
+    let mut child = Command::new(BIN)
+        .args([
+            "run",
+            "--no-progress",
+            "--set",
+            "duration=60s",
+            "--set",
+            "endpoints.assistant.mock.ttft=20s",
+        ])
+        .arg("--out")
+        .arg(tmp.path().join("res"))
+        .arg(&quickstart)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    std::thread::sleep(Duration::from_millis(2000));
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still waiting for calls in flight"
+    );
+    let second = Instant::now();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if second.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("a second SIGINT did not quit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+}
