@@ -1,11 +1,50 @@
 //! The binary as a user runs it: the shipped scenarios validate, `report` re-renders a
-//! results folder, and Ctrl-C (SIGINT) writes partial results and exits 130.
+//! results folder, Ctrl-C (SIGINT) writes partial results and exits 130 (a second one
+//! quits at once), and results that cannot be written still leave the summary printed.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_llm-drill");
+
+fn quickstart() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.yaml")
+}
+
+fn sigint(child: &Child) {
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// Waits for the process to exit; kills it and fails the test past `limit`.
+fn wait_for(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what}: still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `llm-drill run` on the quickstart with extra arguments, results in `out`.
+fn run_quickstart(out: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", "--no-progress"])
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .arg(quickstart());
+    cmd
+}
 
 #[test]
 fn shipped_scenarios_validate() {
@@ -31,32 +70,14 @@ fn shipped_scenarios_validate() {
 fn sigint_writes_partial_results_and_exits_130() {
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("res");
-    let quickstart = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.yaml");
-    let mut child = Command::new(BIN)
-        .args(["run", "--no-progress", "--set", "duration=60s", "--out"])
-        .arg(&out_dir)
-        .arg(&quickstart)
+    let mut child = run_quickstart(&out_dir, &["--set", "duration=60s"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(2000));
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("llm-drill did not stop within 60 s of SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    sigint(&child);
+    let status = wait_for(&mut child, Duration::from_secs(60), "after SIGINT");
     assert_eq!(status.code(), Some(130));
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
@@ -73,24 +94,41 @@ fn sigint_writes_partial_results_and_exits_130() {
 }
 
 #[test]
+fn a_second_sigint_quits_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Every answer takes 20 s to start: after the first SIGINT the run waits for them.
+    let mut child = run_quickstart(
+        &tmp.path().join("res"),
+        &[
+            "--set",
+            "duration=60s",
+            "--set",
+            "endpoints.assistant.mock.ttft=20s",
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+    sigint(&child);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still waiting for calls in flight"
+    );
+    sigint(&child);
+    let status = wait_for(&mut child, Duration::from_secs(10), "after a second SIGINT");
+    assert_eq!(status.code(), Some(130));
+}
+
+#[test]
 fn results_that_cannot_be_written_still_print_the_summary_and_exit_3() {
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("res");
     // A directory where summary.json should go: the final rename cannot replace it.
     std::fs::create_dir_all(out_dir.join("summary.json/occupied")).unwrap();
-    let quickstart = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.yaml");
-    let out = Command::new(BIN)
-        .args([
-            "run",
-            "--no-progress",
-            "--set",
-            "duration=1s",
-            "--set",
-            "load.rate=5",
-            "--out",
-        ])
-        .arg(&out_dir)
-        .arg(&quickstart)
+    let out = run_quickstart(&out_dir, &["--set", "duration=1s", "--set", "load.rate=5"])
         .output()
         .unwrap();
     assert_eq!(
@@ -111,65 +149,7 @@ fn an_unusable_results_folder_stops_the_run_before_sending() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("not-a-dir");
     std::fs::write(&file, "x").unwrap();
-    let quickstart = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.yaml");
-    let out = Command::new(BIN)
-        .args(["run", "--no-progress", "--out"])
-        .arg(file.join("res"))
-        .arg(&quickstart)
-        .output()
-        .unwrap();
+    let out = run_quickstart(&file.join("res"), &[]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot create the results folder"));
-}
-
-#[test]
-fn a_second_sigint_quits_at_once() {
-    let tmp = tempfile::tempdir().unwrap();
-    let quickstart = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.yaml");
-    // Every answer takes 20 s to start: after the first SIGINT the run waits for them.
-    let mut child = Command::new(BIN)
-        .args([
-            "run",
-            "--no-progress",
-            "--set",
-            "duration=60s",
-            "--set",
-            "endpoints.assistant.mock.ttft=20s",
-        ])
-        .arg("--out")
-        .arg(tmp.path().join("res"))
-        .arg(&quickstart)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id().to_string();
-    std::thread::sleep(Duration::from_millis(2000));
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "still waiting for calls in flight"
-    );
-    let second = Instant::now();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if second.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!("a second SIGINT did not quit");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(status.code(), Some(130));
 }
