@@ -147,9 +147,12 @@ impl ProviderFormat for OpenAi {
                 include_usage: true,
             }),
         };
-        serde_json::to_vec(&req)
-            .expect("serializing plain structs cannot fail")
-            .into()
+        // Sized up front: the texts plus ~160 bytes of JSON around them, so the buffer is
+        // allocated once.
+        let texts = call.system.as_ref().map_or(0, |s| s.len()) + call.user.len();
+        let mut body = Vec::with_capacity(texts + texts / 16 + endpoint.model_name.len() + 160);
+        serde_json::to_writer(&mut body, &req).expect("serializing plain structs cannot fail");
+        body.into()
     }
 
     fn parse_body(&self, body: &[u8]) -> Result<(String, Option<Usage>), String> {

@@ -237,6 +237,9 @@ impl Engine {
             let (engine, stop, hard, done) =
                 (self.clone(), stop.clone(), hard.clone(), done.clone());
             async move {
+                // However the user ends — even by a panic — its permit comes back, so the
+                // run never waits for a user that is gone.
+                let _stopped = UserStopped(done);
                 let mut n = 0u64;
                 // Each user's calls get keys of their own, so the traffic depends on the
                 // seed and the user, not on which user happens to run first.
@@ -247,7 +250,6 @@ impl Engine {
                     engine.progress.call_started();
                     engine.call(call, ready, Instant::now(), &hard).await;
                 }
-                done.add_permits(1);
             }
         };
         match self.pacer {
@@ -417,6 +419,15 @@ struct Arrival {
 enum Ready {
     Send(crate::client::Prepared),
     Refuse(Outcome, String),
+}
+
+/// Gives back a closed-mode user's permit when the user's future is dropped.
+struct UserStopped(Arc<Semaphore>);
+
+impl Drop for UserStopped {
+    fn drop(&mut self) {
+        self.0.add_permits(1);
+    }
 }
 
 /// Waits for the calls still in flight: `count` permits come back when all are done
