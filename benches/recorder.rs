@@ -27,6 +27,7 @@ fn sample(i: u64, base: Instant) -> CallSample {
         input_tokens: 1_200,
         output_tokens: 65,
         tokens_estimated: false,
+        planned_input_tokens: 1_200,
         attempts: 1,
         error: None,
     }

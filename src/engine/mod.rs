@@ -393,6 +393,12 @@ impl Engine {
             input_tokens,
             output_tokens,
             tokens_estimated: estimated,
+            // Only where the endpoint reported usage can its count be compared with the plan.
+            planned_input_tokens: if a.usage.is_some() {
+                call.input_tokens as u64
+            } else {
+                0
+            },
             attempts: 1,
             error: a.error,
         }

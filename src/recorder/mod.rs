@@ -36,6 +36,10 @@ pub struct CallSample {
     pub output_tokens: u64,
     /// Tokens were counted by llm-drill because the endpoint reported no usage.
     pub tokens_estimated: bool,
+    /// The prompt tokens llm-drill planned, for calls whose endpoint reported usage (0
+    /// otherwise): set against `input_tokens` it shows how the endpoint's tokenizer
+    /// differs from the plan's.
+    pub planned_input_tokens: u64,
     pub attempts: u32,
     pub error: Option<String>,
 }
@@ -71,6 +75,9 @@ pub struct Metrics {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub estimated_token_calls: u64,
+    /// Over calls that reported usage: prompt tokens planned, and as the endpoint counted.
+    pub planned_input_tokens: u64,
+    pub reported_input_tokens: u64,
     pub errors: Vec<(Outcome, String, u64)>,
 }
 
@@ -89,6 +96,8 @@ impl Default for Metrics {
             input_tokens: 0,
             output_tokens: 0,
             estimated_token_calls: 0,
+            planned_input_tokens: 0,
+            reported_input_tokens: 0,
             errors: Vec::new(),
         }
     }
@@ -102,6 +111,10 @@ impl Metrics {
         self.input_tokens += s.input_tokens;
         self.output_tokens += s.output_tokens;
         self.estimated_token_calls += s.tokens_estimated as u64;
+        if s.planned_input_tokens > 0 {
+            self.planned_input_tokens += s.planned_input_tokens;
+            self.reported_input_tokens += s.input_tokens;
+        }
         record_us(
             &mut self.schedule_lag,
             us(s.started.saturating_duration_since(s.intended)),
@@ -170,6 +183,8 @@ impl Metrics {
         self.input_tokens += other.input_tokens;
         self.output_tokens += other.output_tokens;
         self.estimated_token_calls += other.estimated_token_calls;
+        self.planned_input_tokens += other.planned_input_tokens;
+        self.reported_input_tokens += other.reported_input_tokens;
         for e in &other.errors {
             match self
                 .errors

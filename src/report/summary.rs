@@ -73,6 +73,11 @@ pub struct Totals {
     pub output_tokens: u64,
     /// Calls whose tokens llm-drill counted itself because the endpoint reported no usage.
     pub estimated_token_calls: u64,
+    /// Prompt tokens llm-drill planned for the calls whose endpoint reported usage.
+    pub planned_input_tokens: u64,
+    /// Those calls' prompt tokens as the endpoint counted them, over the plan: 1 when
+    /// its tokenizer is the plan's; absent when no call reported usage.
+    pub input_token_ratio: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -245,6 +250,11 @@ impl Summary {
             input_tokens: t.input_tokens,
             output_tokens: t.output_tokens,
             estimated_token_calls: t.estimated_token_calls,
+            planned_input_tokens: t.planned_input_tokens,
+            input_token_ratio: (t.planned_input_tokens > 0).then(|| {
+                (t.reported_input_tokens as f64 / t.planned_input_tokens as f64 * 10_000.0).round()
+                    / 10_000.0
+            }),
         };
         let endpoints = plan
             .endpoints

@@ -126,9 +126,17 @@ pub fn render(s: &Summary) -> String {
     } else {
         String::new()
     };
+    let plan = match t.input_token_ratio {
+        Some(1.0) => " · prompts exactly as planned".to_string(),
+        Some(r) => format!(
+            " · the endpoint counted prompts at {r:.4}× llm-drill's plan ({} planned): its tokenizer differs",
+            t.planned_input_tokens
+        ),
+        None => String::new(),
+    };
     let _ = writeln!(
         out,
-        "tokens in {} · out {}{est}",
+        "tokens in {} · out {}{plan}{est}",
         t.input_tokens, t.output_tokens
     );
     let _ = writeln!(out, "outcomes: {}", outcomes(&t.by_outcome));

@@ -180,3 +180,16 @@ async fn a_tls_handshake_failure_is_connect() {
         s.errors
     );
 }
+
+#[tokio::test]
+async fn an_endpoint_counting_prompts_differently_shows_in_the_ratio() {
+    // The plan: system 20 + user 30 tokens, framed by OpenAI's recipe (3 + 1 role token
+    // per message, 3 to prime the reply) = 61. This endpoint says 122: twice the plan.
+    let body = r#"{"choices":[{"message":{"role":"assistant","content":"ok"}}],"usage":{"prompt_tokens":122,"completion_tokens":1}}"#;
+    let server =
+        server_answering(ResponseTemplate::new(200).set_body_raw(body, "application/json")).await;
+    let s = expect_all(&server, false, "5s", "ok").await;
+    assert_eq!(s.totals.planned_input_tokens, 4 * 61);
+    assert_eq!(s.totals.input_tokens, 4 * 122);
+    assert_eq!(s.totals.input_token_ratio, Some(2.0));
+}
