@@ -14,8 +14,22 @@ WHAT=${1:-all}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-64}
 PORT=${PORT:-18080}
-BIN=target/release/llm-drill
 cargo build --release -q
+# Server and load generators on separate cores where the machine allows it: without
+# pinning they fight over the same cores and a run-to-run spread of +-10% drowns the
+# ratios. The reference server gets the last core, the load generators the others.
+CORES=$(nproc)
+if command -v taskset >/dev/null && [ "$CORES" -ge 2 ] && [ "${PIN:-1}" = 1 ]; then
+  CLIENT="taskset -c 0-$((CORES - 2))"
+  SERVER_PIN="taskset -c $((CORES - 1))"
+  SERVER_WORKERS=1
+  echo "(pinned: load generators on cores 0-$((CORES - 2)), the server on core $((CORES - 1)); PIN=0 to share)"
+else
+  CLIENT=""
+  SERVER_PIN=""
+  SERVER_WORKERS=$CORES
+fi
+BIN="$CLIENT target/release/llm-drill"
 WORK=$(mktemp -d)
 NGINX_PID=""
 MOCK_PID=""
@@ -31,15 +45,16 @@ json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval
 SERVER=""
 if command -v nginx >/dev/null && [ -f /usr/lib/nginx/modules/ngx_http_echo_module.so ]; then
   mkdir -p "$WORK/nginx"
-  sed "s#@PREFIX@#$WORK/nginx#g; s#@PORT@#$PORT#g" benches/nginx/nginx.conf.in > "$WORK/nginx/nginx.conf"
-  nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" -g 'daemon off;' &
+  sed "s#@PREFIX@#$WORK/nginx#g; s#@PORT@#$PORT#g; s#^worker_processes .*#worker_processes $SERVER_WORKERS;#" \
+    benches/nginx/nginx.conf.in > "$WORK/nginx/nginx.conf"
+  $SERVER_PIN nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" -g 'daemon off;' &
   NGINX_PID=$!
   SERVER=nginx
   ACCESS_LOG="$WORK/nginx/access.log"
 else
   echo "(nginx with the echo module is not installed: using the mock as the reference server)"
   cargo build --release -q -p mock_server
-  target/release/llm-drill-mock --listen "127.0.0.1:$PORT" --ttft-ms 0 --ttft-stddev-ms 0 --jitter 0 --output-tokens 1 >/dev/null &
+  $SERVER_PIN target/release/llm-drill-mock --listen "127.0.0.1:$PORT" --ttft-ms 0 --ttft-stddev-ms 0 --jitter 0 --output-tokens 1 >/dev/null &
   MOCK_PID=$!
   SERVER=mock
 fi
@@ -71,14 +86,14 @@ throughput() {
     ours_sum=$(python3 -c "print($ours_sum + $ours)")
     if command -v oha >/dev/null; then
       local oha_rps
-      oha_rps=$(oha -z "${DURATION}s" -c "$CONNS" --no-tui -m POST -H 'content-type: application/json' -d "$BODY" \
+      oha_rps=$($CLIENT oha -z "${DURATION}s" -c "$CONNS" --no-tui -m POST -H 'content-type: application/json' -d "$BODY" \
         "$URL/v1/chat/completions" | awk '/Requests\/sec/ {print $2}')
       line="$line · oha $oha_rps"
       oha_sum=$(python3 -c "print($oha_sum + $oha_rps)")
     fi
     if command -v wrk >/dev/null; then
       local wrk_rps
-      wrk_rps=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" -s "$WORK/post.lua" "$URL/v1/chat/completions" | awk '/Requests\/sec/ {print $2}')
+      wrk_rps=$($CLIENT wrk -t2 -c"$CONNS" -d"${DURATION}s" -s "$WORK/post.lua" "$URL/v1/chat/completions" | awk '/Requests\/sec/ {print $2}')
       line="$line · wrk $wrk_rps"
       wrk_sum=$(python3 -c "print($wrk_sum + $wrk_rps)")
     fi
@@ -125,7 +140,7 @@ streams() {
 memory() {
   echo "== memory: one million calls, open loop 10,000/s for 100 s against zero-delay $SERVER"
   reset_log
-  /usr/bin/time -f "%M" -o "$WORK/rss" $BIN run benches/scenarios/closed-64.yaml --no-progress --out "$WORK/million" \
+  $CLIENT /usr/bin/time -f "%M" -o "$WORK/rss" target/release/llm-drill run benches/scenarios/closed-64.yaml --no-progress --out "$WORK/million" \
     --set "endpoints.fast.base_url=$URL" --set endpoints.fast.mock=null \
     --set load.mode=open --set load.concurrency=null --set load.rate=10000 --set load.max_in_flight=256 --set duration=100s > /dev/null
   local rss
