@@ -11,7 +11,7 @@ mod progress;
 
 pub use progress::Progress;
 
-use crate::client::{Attempt, Outcome, Route, Transport};
+use crate::client::{Attempt, BoxFuture, Outcome, Route, Transport};
 use crate::plan::{ArrivalSchedule, LoadPlan, Plan};
 use crate::recorder::CallSample;
 use crate::workload::{CallSpec, Workload};
@@ -267,14 +267,19 @@ impl Engine {
                     .min(concurrency);
                 let main = tokio::runtime::Handle::current();
                 for core in 0..cores {
-                    let users: Vec<_> = (core..concurrency)
+                    let users: Vec<BoxFuture<'static, ()>> = (core..concurrency)
                         .step_by(cores)
-                        .map(|u| user(u as u64))
+                        .map(|u| Box::pin(user(u as u64)) as BoxFuture<'static, ()>)
                         .collect();
+                    // The users are handed over once the thread exists, so that if it
+                    // cannot start they still run, on the main runtime.
+                    let (hand_over, receive) =
+                        std::sync::mpsc::channel::<Vec<BoxFuture<'static, ()>>>();
                     let main = main.clone();
                     let spawned = std::thread::Builder::new()
                         .name(format!("llm-drill-users-{core}"))
                         .spawn(move || {
+                            let Ok(users) = receive.recv() else { return };
                             match tokio::runtime::Builder::new_current_thread()
                                 .enable_all()
                                 .build()
@@ -289,15 +294,15 @@ impl Engine {
                                         }
                                     });
                                 }
-                                // Without a runtime of its own, the users run on the main one.
                                 Err(_) => users.into_iter().for_each(|u| drop(main.spawn(u))),
                             }
                         });
-                    if let Err(e) = spawned {
-                        // The closure (and its users) is gone: account for them so the
-                        // run does not wait forever, and say why.
-                        eprintln!("warning: could not start a user thread: {e}");
-                        done.add_permits((core..concurrency).step_by(cores).count());
+                    let unplaced = match spawned {
+                        Ok(_) => hand_over.send(users).err().map(|e| e.0),
+                        Err(_) => Some(users),
+                    };
+                    for u in unplaced.into_iter().flatten() {
+                        tokio::spawn(u);
                     }
                 }
             }
