@@ -139,7 +139,7 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
     let engine = Arc::new(Engine {
         plan: plan.clone(),
         routes: Arc::new(routes),
-        transport: Arc::new(Client),
+        transport: Client,
         workload,
         samples: tx,
         progress,

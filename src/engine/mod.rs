@@ -22,10 +22,10 @@ use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Everything a call needs, shared by all of them.
-pub struct Engine {
+pub struct Engine<T: Transport> {
     pub plan: Arc<Plan>,
     pub routes: Arc<Vec<Route>>,
-    pub transport: Arc<dyn Transport>,
+    pub transport: T,
     pub workload: Arc<Workload>,
     pub samples: mpsc::UnboundedSender<CallSample>,
     pub progress: Arc<Progress>,
@@ -42,7 +42,7 @@ pub struct DriveReport {
     pub interrupted: bool,
 }
 
-impl Engine {
+impl<T: Transport> Engine<T> {
     /// Runs the plan's load to its end (or until `stop` is cancelled).
     pub async fn drive(self: Arc<Self>, start: Instant, stop: CancellationToken) -> DriveReport {
         let hard = CancellationToken::new();

@@ -2,7 +2,7 @@
 //! time: exact schedules, no coordinated omission, the in-flight cap, closed mode, and
 //! the one shutdown path.
 
-use llm_drill::client::{Attempt, BoxFuture, Outcome, Prepared, Route, Transport, Usage};
+use llm_drill::client::{Attempt, Outcome, Prepared, Route, Transport, Usage};
 use llm_drill::engine::{Engine, Pacer, Progress};
 use llm_drill::plan::Plan;
 use llm_drill::recorder::Recorder;
@@ -20,29 +20,22 @@ struct FixedDelay {
 }
 
 impl Transport for FixedDelay {
-    fn send<'a>(
-        &'a self,
-        _route: &'a Route,
-        _req: Prepared,
-        timeout: Duration,
-    ) -> BoxFuture<'a, Attempt> {
-        Box::pin(async move {
-            let mut a = Attempt::begin(Instant::now());
-            if self.service > timeout {
-                tokio::time::sleep(timeout).await;
-                return Attempt {
-                    end: Instant::now(),
-                    ..Attempt::failed(a.sent, Outcome::Timeout, "timeout")
-                };
-            }
-            tokio::time::sleep(self.service).await;
-            a.end = Instant::now();
-            a.usage = Some(Usage {
-                input_tokens: 10,
-                output_tokens: 5,
-            });
-            a
-        })
+    async fn send(&self, _route: &Route, _req: Prepared, timeout: Duration) -> Attempt {
+        let mut a = Attempt::begin(Instant::now());
+        if self.service > timeout {
+            tokio::time::sleep(timeout).await;
+            return Attempt {
+                end: Instant::now(),
+                ..Attempt::failed(a.sent, Outcome::Timeout, "timeout")
+            };
+        }
+        tokio::time::sleep(self.service).await;
+        a.end = Instant::now();
+        a.usage = Some(Usage {
+            input_tokens: 10,
+            output_tokens: 5,
+        });
+        a
     }
 }
 
@@ -73,7 +66,7 @@ async fn drive(plan: Plan, service: Duration, stop: CancellationToken) -> Driven
         workload: Arc::new(Workload::new(&plan)),
         plan: Arc::new(plan),
         routes: Arc::new(routes),
-        transport: Arc::new(FixedDelay { service }),
+        transport: FixedDelay { service },
         samples: tx,
         progress: Arc::new(Progress::default()),
         pacer: Pacer::Tokio,
