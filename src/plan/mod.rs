@@ -187,10 +187,6 @@ impl Plan {
             graceful_stop,
         })
     }
-
-    pub fn endpoint_index(&self, id: &str) -> Option<usize> {
-        self.endpoints.iter().position(|e| e.id == id)
-    }
 }
 
 fn endpoint(
