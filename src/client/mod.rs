@@ -304,6 +304,9 @@ impl Client {
                 a.outcome = outcome;
                 a.error = Some(msg);
             }
+            // The answer was complete; only the clean-up after it (reading the end of a
+            // stream's body) ran into the timeout.
+            Err(_) if answered.is_some() => {}
             Err(_) => {
                 a.outcome = Outcome::Timeout;
                 a.error = Some(format!("no complete answer within {timeout:?}"));
