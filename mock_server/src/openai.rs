@@ -151,14 +151,17 @@ pub(crate) async fn chat_completions(State(shared): State<Arc<Shared>>, body: By
         finish_reason,
     };
     shared.stats.prompt_tokens(prompt_tokens as u64);
-    shared.stats.status(200);
     if req.stream {
+        // A stream's status goes out with its headers, at once.
+        shared.stats.status(200);
         let include_usage = req.stream_options.is_some_and(|o| o.include_usage);
         stream_response(shared.clone(), guard, meta, arrival, offsets, include_usage)
     } else {
         if let Some(last) = offsets.last() {
             sleep_until(arrival + *last).await;
         }
+        // Counted once the answer is ready: a client that gave up before then got nothing.
+        shared.stats.status(200);
         shared.stats.completion_tokens(n as u64);
         drop(guard);
         let content: String = (0..n)

@@ -26,7 +26,8 @@ pub struct Stats {
 pub struct StatsSnapshot {
     /// Chat requests received (any status).
     pub requests: u64,
-    /// Responses by HTTP status code.
+    /// Responses by HTTP status code (a whole answer is counted when it is ready, so a
+    /// request whose client gave up first has none).
     pub by_status: BTreeMap<u16, u64>,
     /// Prompt tokens of every request answered 200, counted from the request text.
     pub prompt_tokens: u64,

@@ -108,3 +108,14 @@ async fn closed_mode_users_on_their_own_threads_match_the_mock() {
     assert_eq!(truth.streams_aborted, 0);
     assert_eq!(s.totals.target_rps, None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_that_time_out_are_never_answers_on_the_mock_either() {
+    let yaml = "name: slow\nseed: 1\nduration: 1s\nendpoints:\n  m:\n    provider: openai\n    base_url: mock\n    model_name: gpt-4o\n    timeout: 300ms\n    mock: { ttft: 2s }\nfeatures:\n  n:\n    endpoint: m\n    stream: false\n    prompt: { user_tokens: 10 }\n    output_tokens: 1\nload: { rate: 4 }\n";
+    let (s, _dir) = run(yaml).await;
+    let truth = &s.mock_server["m"];
+    assert_eq!(outcome(&s, "timeout"), 4, "{:?}", s.totals.by_outcome);
+    assert_eq!(truth.requests, 4);
+    assert!(truth.by_status.is_empty(), "{:?}", truth.by_status);
+    assert_eq!(truth.completion_tokens, 0);
+}
