@@ -1,5 +1,6 @@
-//! The mock's seeded latency model: a time to first token drawn from a (clamped) normal
-//! distribution, then one token every `1 / tokens_per_second`, each gap jittered.
+//! The mock's seeded latency model: a time to first token drawn from a clamped normal or
+//! a uniform distribution, then one token every `1 / tokens_per_second`, each gap
+//! jittered.
 //!
 //! Pure arithmetic on a caller-provided RNG; no clocks, no I/O, so it is unit-testable
 //! and the same seed always yields the same timings.
@@ -8,18 +9,23 @@ use rand::Rng;
 use rand_distr::{Distribution, Normal};
 use std::time::Duration;
 
-/// A duration drawn from a normal distribution, clamped to `[min, max]`.
+/// How a duration is drawn.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Spread {
-    pub mean: Duration,
-    pub stddev: Duration,
-    pub min: Duration,
-    pub max: Duration,
+pub enum Spread {
+    /// Normal, clamped to `[min, max]`.
+    Normal {
+        mean: Duration,
+        stddev: Duration,
+        min: Duration,
+        max: Duration,
+    },
+    /// Every value in `[min, max]` equally likely.
+    Uniform { min: Duration, max: Duration },
 }
 
 impl Spread {
     pub fn fixed(d: Duration) -> Spread {
-        Spread {
+        Spread::Normal {
             mean: d,
             stddev: Duration::ZERO,
             min: Duration::ZERO,
@@ -28,15 +34,24 @@ impl Spread {
     }
 
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Duration {
-        let mean = self.mean.as_secs_f64();
-        let sd = self.stddev.as_secs_f64();
-        let v = if sd > 0.0 {
-            Normal::new(mean, sd).map(|n| n.sample(rng)).unwrap_or(mean)
-        } else {
-            mean
-        };
-        let v = v.max(self.min.as_secs_f64()).max(0.0);
-        Duration::from_secs_f64(v).min(self.max)
+        match *self {
+            Spread::Normal {
+                mean,
+                stddev,
+                min,
+                max,
+            } => {
+                let (mean, sd) = (mean.as_secs_f64(), stddev.as_secs_f64());
+                let v = if sd > 0.0 {
+                    Normal::new(mean, sd).map(|n| n.sample(rng)).unwrap_or(mean)
+                } else {
+                    mean
+                };
+                Duration::from_secs_f64(v.max(min.as_secs_f64()).max(0.0)).min(max)
+            }
+            Spread::Uniform { min, max } if max > min => rng.random_range(min..=max),
+            Spread::Uniform { min, .. } => min,
+        }
     }
 }
 
@@ -98,7 +113,7 @@ mod tests {
     #[test]
     fn same_seed_same_timings() {
         let m = LatencyModel {
-            ttft: Spread {
+            ttft: Spread::Normal {
                 mean: Duration::from_millis(300),
                 stddev: Duration::from_millis(80),
                 min: Duration::ZERO,
@@ -113,5 +128,19 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert!(a.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn uniform_stays_in_range_and_spreads() {
+        let s = Spread::Uniform {
+            min: Duration::from_millis(100),
+            max: Duration::from_millis(300),
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let v: Vec<Duration> = (0..2000).map(|_| s.sample(&mut rng)).collect();
+        assert!(v.iter().all(|d| (100..=300).contains(&d.as_millis())));
+        let below_150 = v.iter().filter(|d| d.as_millis() < 150).count();
+        // A quarter of the range: ~500 of 2000 (a clamped normal would give ~300).
+        assert!((420..580).contains(&below_150), "{below_150}");
     }
 }

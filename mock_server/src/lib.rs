@@ -46,7 +46,7 @@ impl Default for MockConfig {
         MockConfig {
             seed: 0,
             latency: LatencyModel {
-                ttft: Spread {
+                ttft: Spread::Normal {
                     mean: Duration::from_millis(300),
                     stddev: Duration::from_millis(50),
                     min: Duration::ZERO,

@@ -41,7 +41,7 @@ async fn main() {
     let config = MockConfig {
         seed: a.seed,
         latency: LatencyModel {
-            ttft: Spread {
+            ttft: Spread::Normal {
                 mean: ms(a.ttft_ms),
                 stddev: ms(a.ttft_stddev_ms),
                 min: Duration::ZERO,

@@ -350,7 +350,7 @@ fn mock_config(
                 stddev,
                 min,
                 max,
-            } => Spread {
+            } => Spread::Normal {
                 mean: secs(mean),
                 stddev: secs(stddev),
                 min: secs(min),
@@ -360,16 +360,10 @@ fn mock_config(
                     Duration::MAX
                 },
             },
-            Sampler::Uniform { min, max } => {
-                // A uniform range has stddev (max - min) / sqrt(12); the mock draws normals,
-                // clamped to the range, which keeps the mean and the bounds.
-                Spread {
-                    mean: secs((min + max) / 2.0),
-                    stddev: secs((max - min) / 12f64.sqrt()),
-                    min: secs(min),
-                    max: secs(max),
-                }
-            }
+            Sampler::Uniform { min, max } => Spread::Uniform {
+                min: secs(min),
+                max: secs(max),
+            },
         };
     }
     if let Some(tps) = m.tokens_per_second {
