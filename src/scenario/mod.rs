@@ -61,29 +61,27 @@ pub struct Source {
 impl Source {
     /// A located error for a key path found invalid after parsing.
     pub fn error(&self, path: &str, message: impl Into<String>) -> ScenarioError {
-        let message = message.into();
-        if let Some((key, raw)) = self.overrides.iter().rev().find(|(k, _)| {
+        let mut message = message.into();
+        let overridden = self.overrides.iter().rev().find(|(k, _)| {
             path.starts_with(k.as_str()) || (!path.is_empty() && k.starts_with(path))
-        }) {
-            return ScenarioError {
-                file: self.file.clone(),
-                line: 0,
-                column: 0,
-                path: path.to_string(),
-                message: format!("{message} (set by --set {key}={raw})"),
-                detail: None,
+        });
+        // A key set by --set may not be in the file at all: then no line is claimed.
+        let fallback = match overridden {
+            Some((key, raw)) => {
+                message = format!("{message} (set by --set {key}={raw})");
+                (0, 0)
             }
-            .with_location(self.locate(path));
-        }
+            None => (1, 1),
+        };
+        let (line, column) = self.locate(path).unwrap_or(fallback);
         ScenarioError {
             file: self.file.clone(),
-            line: 1,
-            column: 1,
+            line,
+            column,
             path: path.to_string(),
             message,
             detail: None,
         }
-        .with_location(self.locate(path))
     }
 
     fn locate(&self, path: &str) -> Option<(usize, usize)> {
@@ -109,16 +107,6 @@ impl Source {
             Err(_) => out.push_str(&self.text),
         }
         out
-    }
-}
-
-impl ScenarioError {
-    fn with_location(mut self, loc: Option<(usize, usize)>) -> Self {
-        if let Some((l, c)) = loc {
-            self.line = l;
-            self.column = c;
-        }
-        self
     }
 }
 
