@@ -229,7 +229,7 @@ impl Summary {
             .last_end
             .saturating_duration_since(rec.start)
             .as_secs_f64();
-        let duration_s = (duration_s * 1000.0).round() / 1000.0;
+        let duration_s = round3(duration_s);
         let totals = Totals {
             calls: t.calls,
             attempts: t.attempts,
