@@ -13,6 +13,7 @@ fn sample(i: u64, base: Instant) -> CallSample {
     let started = intended + Duration::from_micros(i % 300);
     CallSample {
         feature: (i % 2) as usize,
+        turn: 1,
         endpoint: 0,
         outcome: if i % 50 == 0 {
             Outcome::Http429

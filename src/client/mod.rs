@@ -95,6 +95,8 @@ pub fn resolve_credential(e: &EndpointPlan) -> Result<Option<Secret>, ClientErro
 pub struct Prepared {
     pub body: Bytes,
     pub stream: bool,
+    /// Keep the answer's text (a later turn resends it).
+    pub keep_text: bool,
 }
 
 /// Token usage as the endpoint reported it.
@@ -147,8 +149,8 @@ pub trait ProviderFormat: Send + Sync {
     /// The request body of one call.
     fn body(&self, endpoint: &EndpointPlan, call: &CallSpec) -> Bytes;
     /// Decodes a whole (non-streaming) response body into its usage, and its text when
-    /// the usage is missing (to count the tokens).
-    fn parse_body(&self, body: &[u8]) -> Result<(String, Option<Usage>), String>;
+    /// `keep_text` asks for it or the usage is missing (to count the tokens).
+    fn parse_body(&self, body: &[u8], keep_text: bool) -> Result<(String, Option<Usage>), String>;
     /// Decodes one SSE event; may yield several steps (a delta and a usage at once).
     fn stream_event<'a>(
         &self,
@@ -221,6 +223,7 @@ impl Route {
         Prepared {
             body: self.format.body(&self.endpoint, call),
             stream: call.stream,
+            keep_text: call.keep_answer,
         }
     }
 
@@ -415,7 +418,7 @@ async fn exchange(
         // No time to first token here: a whole body has no first token to time.
         let (text, usage) = route
             .format
-            .parse_body(&bytes)
+            .parse_body(&bytes, req.keep_text)
             .map_err(|m| (Outcome::Protocol, m))?;
         a.usage = usage;
         a.text = text;

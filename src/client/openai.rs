@@ -127,17 +127,14 @@ impl ProviderFormat for OpenAi {
     }
 
     fn body(&self, endpoint: &EndpointPlan, call: &CallSpec) -> Bytes {
-        let mut messages = Vec::with_capacity(2);
-        if let Some(s) = &call.system {
-            messages.push(Message {
-                role: "system",
-                content: s,
-            });
-        }
-        messages.push(Message {
-            role: "user",
-            content: &call.user,
-        });
+        let messages = call
+            .messages
+            .iter()
+            .map(|m| Message {
+                role: m.role.as_str(),
+                content: &m.content,
+            })
+            .collect();
         let req = Request {
             model: &endpoint.model_name,
             messages,
@@ -149,13 +146,13 @@ impl ProviderFormat for OpenAi {
         };
         // Sized up front: the texts plus ~160 bytes of JSON around them, so the buffer is
         // allocated once.
-        let texts = call.system.as_ref().map_or(0, |s| s.len()) + call.user.len();
-        let mut body = Vec::with_capacity(texts + texts / 16 + endpoint.model_name.len() + 160);
+        let texts: usize = call.messages.iter().map(|m| m.content.len() + 40).sum();
+        let mut body = Vec::with_capacity(texts + texts / 16 + endpoint.model_name.len() + 120);
         serde_json::to_writer(&mut body, &req).expect("serializing plain structs cannot fail");
         body.into()
     }
 
-    fn parse_body(&self, body: &[u8]) -> Result<(String, Option<Usage>), String> {
+    fn parse_body(&self, body: &[u8], keep_text: bool) -> Result<(String, Option<Usage>), String> {
         let c: Completion =
             serde_json::from_slice(body).map_err(|e| short(&e, &String::from_utf8_lossy(body)))?;
         let first = c
@@ -163,9 +160,10 @@ impl ProviderFormat for OpenAi {
             .into_iter()
             .next()
             .ok_or("the response has no choices")?;
-        // The text is only needed to count tokens the endpoint did not report.
-        let text = match (&c.usage, first.message.content) {
-            (None, Some(t)) => t.into_owned(),
+        // The text is needed for a later turn's history, or to count tokens the
+        // endpoint did not report.
+        let text = match first.message.content {
+            Some(t) if keep_text || c.usage.is_none() => t.into_owned(),
             _ => String::new(),
         };
         Ok((text, c.usage.map(Usage::from)))
@@ -251,8 +249,9 @@ mod tests {
     #[test]
     fn decodes_whole_bodies() {
         let body = br#"{"choices":[{"message":{"role":"assistant","content":"hello"}}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#;
-        let (text, usage) = OpenAi.parse_body(body).unwrap();
+        let (text, usage) = OpenAi.parse_body(body, false).unwrap();
         assert_eq!(text, "", "with usage reported, the text is not kept");
+        assert_eq!(OpenAi.parse_body(body, true).unwrap().0, "hello");
         assert_eq!(
             usage,
             Some(Usage {
@@ -263,10 +262,10 @@ mod tests {
         let no_usage =
             br#"{"choices":[{"message":{"role":"assistant","content":"he said \"hi\""}}]}"#;
         assert_eq!(
-            OpenAi.parse_body(no_usage).unwrap(),
+            OpenAi.parse_body(no_usage, false).unwrap(),
             ("he said \"hi\"".to_string(), None)
         );
-        assert!(OpenAi.parse_body(b"<html>").is_err());
-        assert!(OpenAi.parse_body(br#"{"choices":[]}"#).is_err());
+        assert!(OpenAi.parse_body(b"<html>", false).is_err());
+        assert!(OpenAi.parse_body(br#"{"choices":[]}"#, false).is_err());
     }
 }

@@ -14,12 +14,13 @@ pub use progress::Progress;
 use crate::client::{Attempt, BoxFuture, Outcome, Route, Transport};
 use crate::plan::{ArrivalSchedule, LoadPlan, Plan};
 use crate::recorder::CallSample;
-use crate::workload::{CallSpec, Workload};
+use crate::workload::{Answer, CallSpec, Session, Workload};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Everything a call needs, shared by all of them.
 pub struct Engine<T: Transport> {
@@ -36,8 +37,10 @@ pub struct Engine<T: Transport> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DriveReport {
     pub start: Instant,
-    /// Calls the schedule (or the closed-mode users) started.
+    /// Calls (turns of sessions) started.
     pub started: u64,
+    /// Sessions the schedule (or the closed-mode users) started.
+    pub sessions: u64,
     /// The user stopped the run before its schedule ended.
     pub interrupted: bool,
 }
@@ -46,7 +49,7 @@ impl<T: Transport> Engine<T> {
     /// Runs the plan's load to its end (or until `stop` is cancelled).
     pub async fn drive(self: Arc<Self>, start: Instant, stop: CancellationToken) -> DriveReport {
         let hard = CancellationToken::new();
-        let (started, in_flight_done) = match self.plan.load.clone() {
+        let (sessions, in_flight) = match self.plan.load.clone() {
             LoadPlan::Open {
                 stages,
                 arrival,
@@ -77,12 +80,13 @@ impl<T: Transport> Engine<T> {
             } else {
                 self.plan.graceful_stop
             };
+        in_flight.close();
         loop {
             tokio::select! {
-                _ = in_flight_done.wait() => break,
+                _ = in_flight.wait() => break,
                 _ = sleep_until(grace_end) => {
                     hard.cancel();
-                    in_flight_done.wait().await;
+                    in_flight.wait().await;
                     break;
                 }
                 _ = stop.cancelled(), if !interrupted => {
@@ -93,7 +97,8 @@ impl<T: Transport> Engine<T> {
         }
         DriveReport {
             start,
-            started,
+            started: self.progress.started(),
+            sessions,
             interrupted,
         }
     }
@@ -105,11 +110,12 @@ impl<T: Transport> Engine<T> {
         max_in_flight: usize,
         stop: &CancellationToken,
         hard: &CancellationToken,
-    ) -> (u64, InFlight) {
-        // The pacer releases each arrival at its intended time; the loop below gives it
-        // a slot and starts it. The channel is bounded, so when `max_in_flight` holds
-        // calls back the pacer waits too, and memory stays flat: the arrivals it then
-        // releases late carry their lateness as schedule lag.
+    ) -> (u64, TaskTracker) {
+        // The pacer releases each arrival (a new session and its first turn) at its
+        // intended time; the loop below gives it a slot and starts it. The channel is
+        // bounded, so when `max_in_flight` holds calls back the pacer waits too, and
+        // memory stays flat: the arrivals it then releases late carry their lateness as
+        // schedule lag.
         let (tx, mut arrivals) = mpsc::channel::<Arrival>(1024);
         let on_thread = self.pacer == Pacer::Thread && {
             let (engine, stop, schedule, tx) =
@@ -127,6 +133,7 @@ impl<T: Transport> Engine<T> {
             tokio::spawn(async move { engine.pace_async(start, schedule, tx, stop).await });
         }
         let slots = Arc::new(Semaphore::new(max_in_flight));
+        let sessions = TaskTracker::new();
         let mut started = 0u64;
         loop {
             let arrival = tokio::select! {
@@ -134,40 +141,95 @@ impl<T: Transport> Engine<T> {
                 _ = stop.cancelled() => break,
                 a = arrivals.recv() => match a { Some(a) => a, None => break },
             };
-            let permit = tokio::select! {
-                biased;
-                _ = stop.cancelled() => break,
-                p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            let permit = match &arrival.turn.ready {
+                Ready::Send(_) => tokio::select! {
+                    biased;
+                    _ = stop.cancelled() => break,
+                    p = slots.clone().acquire_owned() => match p { Ok(p) => Some(p), Err(_) => break },
+                },
+                // A refused turn sends nothing, so it takes no slot.
+                Ready::Refuse(..) => None,
             };
             started += 1;
             self.progress.call_started();
-            let engine = self.clone();
-            let hard = hard.clone();
-            tokio::spawn(async move {
+            let (engine, stop, hard, slots) =
+                (self.clone(), stop.clone(), hard.clone(), slots.clone());
+            sessions.spawn(async move {
                 engine
-                    .call(arrival.call, arrival.ready, arrival.intended, &hard)
+                    .converse(
+                        arrival.session,
+                        arrival.turn,
+                        permit,
+                        Some(slots),
+                        &stop,
+                        &hard,
+                    )
                     .await;
-                drop(permit);
             });
         }
-        (
-            started,
-            InFlight {
-                done: slots,
-                count: max_in_flight as u32,
-            },
-        )
+        (started, sessions)
     }
 
-    /// Builds arrival `index` — its call and request — before its time comes, never
-    /// inside the timed region.
-    fn arrival(&self, index: usize, intended: Instant) -> Arrival {
-        let call = self.workload.call(index as u64);
+    /// Builds arrival `index` — a new session and its first turn, request included —
+    /// before its time comes, never inside the timed region.
+    fn arrival(&self, index: usize, start: Instant, intended: Instant) -> Arrival {
+        let mut session = self.workload.session(index as u64, intended - start);
+        let turn = self.turn(&mut session, intended);
+        Arrival { session, turn }
+    }
+
+    /// Builds the session's next turn, to start at `intended`.
+    fn turn(&self, session: &mut Session, intended: Instant) -> Turn {
+        let call = self.workload.next_call(session);
         let ready = self.ready(&call);
-        Arrival {
+        Turn {
             call,
             ready,
             intended,
+        }
+    }
+
+    /// Runs a conversation from its first turn (already built and, in open mode, holding
+    /// its slot) to its end: each later turn is built as soon as the previous one has
+    /// answered, and starts after the think time, at previous end + think time — its
+    /// intended start, so waiting for a slot then is schedule lag like any other.
+    async fn converse(
+        &self,
+        mut session: Session,
+        mut turn: Turn,
+        mut permit: Option<OwnedSemaphorePermit>,
+        slots: Option<Arc<Semaphore>>,
+        stop: &CancellationToken,
+        hard: &CancellationToken,
+    ) {
+        loop {
+            let (answer, end) = self.call(turn, hard).await;
+            drop(permit.take());
+            if !self.workload.answered(&mut session, answer)
+                || stop.is_cancelled()
+                || hard.is_cancelled()
+            {
+                return;
+            }
+            let intended = end + self.workload.think_time(&session);
+            turn = self.turn(&mut session, intended);
+            // A stop during the think time ends the conversation: its next turn never
+            // started, so it is not a call.
+            tokio::select! {
+                biased;
+                _ = hard.cancelled() => return,
+                _ = stop.cancelled() => return,
+                _ = sleep_until(intended) => {}
+            }
+            if let (Some(slots), Ready::Send(_)) = (&slots, &turn.ready) {
+                permit = tokio::select! {
+                    biased;
+                    _ = hard.cancelled() => return,
+                    _ = stop.cancelled() => return,
+                    p = slots.clone().acquire_owned() => match p { Ok(p) => Some(p), Err(_) => return },
+                };
+            }
+            self.progress.call_started();
         }
     }
 
@@ -180,11 +242,11 @@ impl<T: Transport> Engine<T> {
         stop: CancellationToken,
     ) {
         for (index, offset) in schedule.enumerate() {
-            let arrival = self.arrival(index, start + offset);
+            let arrival = self.arrival(index, start, start + offset);
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => return,
-                _ = sleep_until(arrival.intended) => {}
+                _ = sleep_until(arrival.turn.intended) => {}
             }
             if tx.send(arrival).await.is_err() {
                 return;
@@ -202,10 +264,10 @@ impl<T: Transport> Engine<T> {
         tx: mpsc::Sender<Arrival>,
         stop: CancellationToken,
     ) {
-        let start = start.into_std();
+        let std_start = start.into_std();
         for (index, offset) in schedule.enumerate() {
-            let intended = start + offset;
-            let arrival = self.arrival(index, Instant::from_std(intended));
+            let intended = std_start + offset;
+            let arrival = self.arrival(index, start, Instant::from_std(intended));
             loop {
                 if stop.is_cancelled() {
                     return;
@@ -229,28 +291,32 @@ impl<T: Transport> Engine<T> {
         concurrency: usize,
         stop: &CancellationToken,
         hard: &CancellationToken,
-    ) -> (u64, InFlight) {
+    ) -> (u64, TaskTracker) {
         let end = start + self.plan.duration;
-        // Each user adds a permit when it stops; all `concurrency` of them: all done.
-        let done = Arc::new(Semaphore::new(0));
+        let users = TaskTracker::new();
+        let sessions = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let user = |user: u64| {
-            let (engine, stop, hard, done) =
-                (self.clone(), stop.clone(), hard.clone(), done.clone());
-            async move {
-                // However the user ends — even by a panic — its permit comes back, so the
-                // run never waits for a user that is gone.
-                let _stopped = UserStopped(done);
+            let (engine, stop, hard, sessions) =
+                (self.clone(), stop.clone(), hard.clone(), sessions.clone());
+            // Tracked however the user ends — even by a panic — so the run never waits
+            // for a user that is gone.
+            users.track_future(async move {
                 let mut n = 0u64;
-                // Each user's calls get keys of their own, so the traffic depends on the
-                // seed and the user, not on which user happens to run first.
+                // Each user's sessions get keys of their own, so the traffic depends on
+                // the seed and the user, not on which user happens to run first. A
+                // session begun before `end` runs all its turns.
                 while Instant::now() < end && !stop.is_cancelled() {
-                    let call = engine.workload.call((user << 32) | n);
-                    let ready = engine.ready(&call);
+                    let now = Instant::now();
+                    let mut session = engine.workload.session((user << 32) | n, now - start);
+                    let turn = engine.turn(&mut session, now);
                     n += 1;
+                    sessions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     engine.progress.call_started();
-                    engine.call(call, ready, Instant::now(), &hard).await;
+                    engine
+                        .converse(session, turn, None, None, &stop, &hard)
+                        .await;
                 }
-            }
+            })
         };
         match self.pacer {
             Pacer::Tokio => {
@@ -307,33 +373,38 @@ impl<T: Transport> Engine<T> {
                 }
             }
         }
-        // The users stop starting calls at `end`; wait for that point, then hand their
-        // last calls to the same grace period as open mode.
+        // The users stop starting sessions at `end`; wait for that point, then hand
+        // their last sessions to the same grace period as open mode.
         tokio::select! {
             _ = sleep_until(end) => {}
             _ = stop.cancelled() => {}
         }
-        (
-            self.progress.started(),
-            InFlight {
-                done,
-                count: concurrency as u32,
-            },
-        )
+        (sessions.load(std::sync::atomic::Ordering::Relaxed), users)
     }
 
     /// Everything that can be decided before the clock starts: the request body, or a
     /// refusal that means nothing is sent.
     fn ready(&self, call: &CallSpec) -> Ready {
         let route = &self.routes[call.endpoint];
+        let needed = call.input_tokens as u64 + call.max_tokens as u64;
+        if let Some(left) = call.budget_left {
+            if needed > left {
+                return Ready::Refuse(
+                    Outcome::BudgetExceeded,
+                    format!(
+                        "turn {}: prompt {} + answer {} tokens would pass the conversation's token_budget ({left} left)",
+                        call.turn, call.input_tokens, call.max_tokens
+                    ),
+                );
+            }
+        }
         if let Some(max) = route.endpoint.max_context_tokens {
-            let needed = call.input_tokens as u64 + call.max_tokens as u64;
             if needed > max as u64 {
                 return Ready::Refuse(
                     Outcome::ContextOverflow,
                     format!(
-                        "prompt {} + answer {} tokens exceed max_context_tokens {max} of endpoint `{}`",
-                        call.input_tokens, call.max_tokens, route.endpoint.id
+                        "turn {}: prompt {} + answer {} tokens exceed max_context_tokens {max} of endpoint `{}`",
+                        call.turn, call.input_tokens, call.max_tokens, route.endpoint.id
                     ),
                 );
             }
@@ -342,39 +413,49 @@ impl<T: Transport> Engine<T> {
     }
 
     /// Runs one call and reports it. Never fails: every way it can end is an outcome.
-    async fn call(
-        &self,
-        call: CallSpec,
-        ready: Ready,
-        intended: Instant,
-        hard: &CancellationToken,
-    ) {
+    /// Gives back what the conversation needs of it, and when it ended.
+    async fn call(&self, turn: Turn, hard: &CancellationToken) -> (Answer, Instant) {
+        let Turn {
+            call,
+            ready,
+            intended,
+        } = turn;
         let route = &self.routes[call.endpoint];
-        let sample = match ready {
+        let (mut sample, text) = match ready {
             Ready::Refuse(outcome, why) => {
-                let mut s = self.sample(
-                    &call,
-                    intended,
-                    Attempt::failed(Instant::now(), outcome, why),
-                );
+                // Refused when its time came, as the product would refuse it.
+                let now = Instant::now().max(intended);
+                let (mut s, _) = self.sample(&call, intended, Attempt::failed(now, outcome, why));
                 s.attempts = 0;
-                s
+                (s, None)
             }
             Ready::Send(prepared) => {
                 let attempt = tokio::select! {
                     a = self.transport.send(route, prepared, route.endpoint.timeout) => a,
                     _ = hard.cancelled() => Attempt::failed(Instant::now(), Outcome::Interrupted, "still running when the run stopped"),
                 };
-                self.sample(&call, intended, attempt)
+                let (s, text) = self.sample(&call, intended, attempt);
+                (s, call.keep_answer.then_some(text))
             }
         };
-        self.progress.call_finished(sample.outcome == Outcome::Ok);
+        let ok = sample.outcome == Outcome::Ok;
+        self.progress.call_finished(ok);
+        let answer = Answer {
+            ok,
+            text,
+            input_tokens: sample.input_tokens,
+            output_tokens: sample.output_tokens,
+        };
+        let end = sample.end;
+        sample.itl_us.shrink_to_fit();
         // The receiver lives until every call has finished; if it is gone the run is
         // being torn down and the sample has nowhere to go.
         let _ = self.samples.send(sample);
+        (answer, end)
     }
 
-    fn sample(&self, call: &CallSpec, intended: Instant, a: Attempt) -> CallSample {
+    /// The call's sample for the recorder, and the answer's text.
+    fn sample(&self, call: &CallSpec, intended: Instant, a: Attempt) -> (CallSample, String) {
         let encoding = self.routes[call.endpoint].endpoint.encoding;
         // Output tokens: as reported, else counted from the text (flagged as estimated).
         let (input_tokens, output_tokens, estimated) = match a.usage {
@@ -386,9 +467,10 @@ impl<T: Transport> Engine<T> {
             ),
             None => (0, 0, false),
         };
-        CallSample {
+        let sample = CallSample {
             feature: call.feature,
             endpoint: call.endpoint,
+            turn: call.turn,
             outcome: a.outcome,
             intended,
             started: a.sent,
@@ -406,7 +488,8 @@ impl<T: Transport> Engine<T> {
             },
             attempts: 1,
             error: a.error,
-        }
+        };
+        (sample, a.text)
     }
 }
 
@@ -421,7 +504,14 @@ pub enum Pacer {
     Tokio,
 }
 
+/// A session arriving from the schedule, with its first turn.
 struct Arrival {
+    session: Session,
+    turn: Turn,
+}
+
+/// A turn built and waiting for its intended start.
+struct Turn {
     call: CallSpec,
     ready: Ready,
     intended: Instant,
@@ -430,26 +520,4 @@ struct Arrival {
 enum Ready {
     Send(crate::client::Prepared),
     Refuse(Outcome, String),
-}
-
-/// Gives back a closed-mode user's permit when the user's future is dropped.
-struct UserStopped(Arc<Semaphore>);
-
-impl Drop for UserStopped {
-    fn drop(&mut self) {
-        self.0.add_permits(1);
-    }
-}
-
-/// Waits for the calls still in flight: `count` permits come back when all are done
-/// (open mode: every slot free again; closed mode: every user stopped).
-struct InFlight {
-    done: Arc<Semaphore>,
-    count: u32,
-}
-
-impl InFlight {
-    async fn wait(&self) {
-        let _ = self.done.acquire_many(self.count).await;
-    }
 }

@@ -26,6 +26,7 @@ const MAX_CONCURRENCY: u64 = 100_000;
 const MAX_IN_FLIGHT: u64 = 1_000_000;
 const MAX_RUN: Duration = Duration::from_secs(7 * 24 * 3600);
 const MAX_TOKENS_PER_FIELD: f64 = 10_000_000.0;
+const MAX_TURNS: f64 = 10_000.0;
 
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -83,6 +84,44 @@ pub struct FeaturePlan {
     pub system_tokens: Sampler,
     pub user_tokens: Sampler,
     pub output_tokens: Sampler,
+    pub context: Option<ContextPlan>,
+    /// Growth of the system prompt and the context per minute of the run, as a
+    /// fraction of their size at the start (0.05 = 5%).
+    pub drift_per_minute: f64,
+    pub session: SessionPlan,
+    pub token_budget: Option<u64>,
+}
+
+/// How many turns a conversation has and how long its user thinks between them.
+#[derive(Clone, Debug)]
+pub struct SessionPlan {
+    pub turns: Sampler,
+    /// Seconds.
+    pub think_time: Sampler,
+}
+
+impl SessionPlan {
+    /// One call, no history: what a feature without `session` does.
+    pub fn single() -> SessionPlan {
+        SessionPlan {
+            turns: Sampler::Fixed(1.0),
+            think_time: Sampler::Fixed(0.0),
+        }
+    }
+
+    /// Whether a conversation can have more than one turn.
+    pub fn multi_turn(&self) -> bool {
+        self.turns.largest() > 1.0
+    }
+}
+
+/// Retrieved context: its size in a session's first turn, and how it grows per turn
+/// (`next = previous * growth_factor + growth_per_turn`).
+#[derive(Clone, Debug)]
+pub struct ContextPlan {
+    pub start: Sampler,
+    pub growth_per_turn: Sampler,
+    pub growth_factor: f64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -396,11 +435,8 @@ fn feature(
 ) -> Result<FeaturePlan, ScenarioError> {
     let at = |k: &str| format!("features.{name}.{k}");
     for (present, key) in [
-        (f.session.is_some(), "session"),
         (f.residency.is_some(), "residency"),
         (f.needs.is_some(), "needs"),
-        (f.token_budget.is_some(), "token_budget"),
-        (f.prompt.context_tokens.is_some(), "prompt.context_tokens"),
     ] {
         c.later(present, &at(key))?;
     }
@@ -452,14 +488,91 @@ fn feature(
     if output_tokens.typical() < 1.0 {
         return Err(c.err(&at("output_tokens"), "must be at least 1"));
     }
+    let context = match &f.prompt.context_tokens {
+        None => None,
+        Some(ct) => {
+            let start = c.sampler(
+                &tokens(&ct.start),
+                &at("prompt.context_tokens.start"),
+                MAX_TOKENS_PER_FIELD,
+            )?;
+            let growth_per_turn = match &ct.growth_per_turn {
+                Some(d) => c.sampler(
+                    &tokens(d),
+                    &at("prompt.context_tokens.growth_per_turn"),
+                    MAX_TOKENS_PER_FIELD,
+                )?,
+                None => Sampler::Fixed(0.0),
+            };
+            let growth_factor = ct.growth_factor.unwrap_or(1.0);
+            if !growth_factor.is_finite() || !(0.0..=100.0).contains(&growth_factor) {
+                return Err(c.err(
+                    &at("prompt.context_tokens.growth_factor"),
+                    format!(
+                        "must be a factor from 0 to 100 (1.5 = half again each turn), found {}",
+                        number(growth_factor)
+                    ),
+                ));
+            }
+            Some(ContextPlan {
+                start,
+                growth_per_turn,
+                growth_factor,
+            })
+        }
+    };
+    let drift_per_minute = match &f.prompt.drift {
+        None => 0.0,
+        Some(d) => {
+            if !(0.0..=10.0).contains(&d.per_minute.0) {
+                return Err(c.err(
+                    &at("prompt.drift.per_minute"),
+                    "must be from 0% to 1000% (the prompt grows by this share of its starting size each minute)",
+                ));
+            }
+            d.per_minute.0
+        }
+    };
+    let session = match &f.session {
+        None => SessionPlan::single(),
+        Some(s) => {
+            let turns = match &s.turns {
+                Some(d) => c.sampler(&tokens(d), &at("session.turns"), MAX_TURNS)?,
+                None => Sampler::Fixed(1.0),
+            };
+            if turns.typical() < 1.0 {
+                return Err(c.err(&at("session.turns"), "a session needs at least 1 turn"));
+            }
+            let think_time = match &s.think_time {
+                Some(d) => {
+                    let secs = d.map(|v| v.0.as_secs_f64());
+                    let sampler = Sampler::new(&secs, 0.0)
+                        .map_err(|e| c.err(&at("session.think_time"), e))?;
+                    if sampler.largest().min(sampler.typical() * 10.0) > MAX_RUN.as_secs_f64() {
+                        return Err(c.err(&at("session.think_time"), "is longer than 7 days"));
+                    }
+                    sampler
+                }
+                None => Sampler::Fixed(0.0),
+            };
+            SessionPlan { turns, think_time }
+        }
+    };
+    if f.token_budget == Some(0) {
+        return Err(c.err(&at("token_budget"), "must be more than 0"));
+    }
     let ep = &endpoints[endpoint];
     if let Some(max) = ep.max_context_tokens {
-        let typical = system_tokens.typical() + user_tokens.typical() + output_tokens.typical();
+        let context_start = context.as_ref().map_or(0.0, |c| c.start.typical());
+        let typical = system_tokens.typical()
+            + context_start
+            + user_tokens.typical()
+            + output_tokens.typical();
         if typical > max as f64 {
             return Err(c.err(
                 &at("prompt"),
                 format!(
-                    "a typical call needs {typical:.0} tokens (system + user + output) but endpoint `{}` declares max_context_tokens: {max}",
+                    "a typical first turn needs {typical:.0} tokens (system + context + user + output) but endpoint `{}` declares max_context_tokens: {max}",
                     ep.id
                 ),
             ));
@@ -473,6 +586,10 @@ fn feature(
         system_tokens,
         user_tokens,
         output_tokens,
+        context,
+        drift_per_minute,
+        session,
+        token_budget: f.token_budget,
     })
 }
 

@@ -109,6 +109,23 @@ impl Sampler {
         self.sample(rng).round().clamp(0.0, u32::MAX as f64) as u32
     }
 
+    /// The largest value it can give (infinite for an unbounded normal with spread).
+    pub fn largest(&self) -> f64 {
+        match *self {
+            Sampler::Fixed(v) => v,
+            Sampler::Normal {
+                mean, stddev, max, ..
+            } => {
+                if stddev > 0.0 {
+                    max
+                } else {
+                    mean.min(max)
+                }
+            }
+            Sampler::Uniform { max, .. } => max,
+        }
+    }
+
     /// The typical value: the mean, or the middle of a uniform range.
     pub fn typical(&self) -> f64 {
         match *self {

@@ -24,6 +24,8 @@ const ERROR_EXAMPLES: usize = 3;
 pub struct CallSample {
     pub feature: usize,
     pub endpoint: usize,
+    /// The turn of its conversation, from 1.
+    pub turn: u32,
     pub outcome: Outcome,
     /// When the schedule meant the call to start.
     pub intended: Instant,

@@ -10,7 +10,7 @@ mod overrides;
 pub mod value;
 
 pub use model::Scenario;
-pub use value::{parse_duration, Dist, DurationStr};
+pub use value::{parse_duration, Dist, DurationStr, Percent};
 
 use std::fmt;
 use std::path::Path;

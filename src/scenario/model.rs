@@ -6,7 +6,7 @@
 //! implements are parsed as `Later` so the plan can refuse them with a located, honest
 //! "not supported yet" instead of a confusing "unknown field".
 
-use super::value::{Dist, DurationStr};
+use super::value::{Dist, DurationStr, Percent};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -105,14 +105,23 @@ pub struct Feature {
     pub stream: Option<bool>,
     pub prompt: Prompt,
     pub output_tokens: Option<Dist<u32>>,
-    #[serde(default)]
-    pub session: Later,
+    pub session: Option<Session>,
+    /// Tokens (prompt and answer, all turns) one conversation may use; the turn that
+    /// would pass it is refused.
+    pub token_budget: Option<u64>,
     #[serde(default)]
     pub residency: Later,
     #[serde(default)]
     pub needs: Later,
-    #[serde(default)]
-    pub token_budget: Later,
+}
+
+/// A conversation: several turns, each resending the history.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Session {
+    pub turns: Option<Dist<u32>>,
+    /// Between one turn's answer and the next turn's request.
+    pub think_time: Option<Dist<DurationStr>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,8 +129,72 @@ pub struct Feature {
 pub struct Prompt {
     pub system_tokens: Option<Dist<u32>>,
     pub user_tokens: Dist<u32>,
-    #[serde(default)]
-    pub context_tokens: Later,
+    pub context_tokens: Option<ContextTokens>,
+    /// Growth over the run of the system prompt and the context (a prompt template or a
+    /// retrieval index that grows).
+    pub drift: Option<Drift>,
+}
+
+/// Retrieved context: `1500`, or `{start, growth_per_turn, growth_factor}`.
+#[derive(Debug)]
+pub struct ContextTokens {
+    /// Tokens in a session's first turn.
+    pub start: Dist<u32>,
+    /// Tokens added at each later turn.
+    pub growth_per_turn: Option<Dist<u32>>,
+    /// Factor the context is multiplied by at each later turn (before the absolute
+    /// growth is added).
+    pub growth_factor: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContextGrowth {
+    start: Dist<u32>,
+    growth_per_turn: Option<Dist<u32>>,
+    growth_factor: Option<f64>,
+}
+
+impl<'de> Deserialize<'de> for ContextTokens {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, MapAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ContextTokens;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a token count, or {start, growth_per_turn, growth_factor}")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ContextTokens, E> {
+                let v = u32::try_from(v).map_err(|_| E::custom(format!("{v} is too large")))?;
+                Ok(ContextTokens {
+                    start: Dist::Fixed(v),
+                    growth_per_turn: None,
+                    growth_factor: None,
+                })
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ContextTokens, E> {
+                Err(E::custom(format!(
+                    "expected a token count of at least 0, found {v}"
+                )))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ContextTokens, A::Error> {
+                let g = ContextGrowth::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(ContextTokens {
+                    start: g.start,
+                    growth_per_turn: g.growth_per_turn,
+                    growth_factor: g.growth_factor,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drift {
+    /// How much the prompt grows each minute of the run, of its size at the start.
+    pub per_minute: Percent,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]

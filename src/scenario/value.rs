@@ -72,6 +72,52 @@ impl<'de> Deserialize<'de> for DurationStr {
     }
 }
 
+/// A percentage written as `5%` (or `2.5%`), held as a fraction (0.05).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Percent(pub f64);
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Percent;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a percentage such as 5%")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Percent, E> {
+                let bad = || E::custom(format!("expected a percentage such as 5%, found `{v}`"));
+                let n: f64 = v
+                    .trim()
+                    .strip_suffix('%')
+                    .ok_or_else(bad)?
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad())?;
+                if !n.is_finite() {
+                    return Err(bad());
+                }
+                Ok(Percent(n / 100.0))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Percent, E> {
+                Err(E::custom(format!(
+                    "write a percentage with its sign, e.g. `{v}%`"
+                )))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Percent, E> {
+                Err(E::custom(format!(
+                    "write a percentage with its sign, e.g. `{v}%`"
+                )))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Percent, E> {
+                Err(E::custom(format!(
+                    "write a percentage with its sign, e.g. `{v}%`"
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// A quantity given either as a plain value or as a distribution.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Dist<T> {

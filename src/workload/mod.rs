@@ -1,45 +1,151 @@
-//! Synthetic LLM traffic, all derived from the seed: which feature each call belongs to,
-//! prompts cut from a shipped corpus to an exact token count, and the answer length asked
-//! for. The same seed and call number always give the same call.
+//! Synthetic LLM traffic, all derived from the seed: which feature each conversation
+//! belongs to, how many turns it has, prompts of exact token counts built from a shipped
+//! corpus, context that grows turn by turn, and the history each turn resends.
 //!
-//! Runs outside the timed region (the engine builds a call before its intended start);
-//! it must not touch the network or the clock.
+//! A `Session` is one conversation. Its turns are built one at a time by `next_call`,
+//! before the turn's intended start (never inside the timed region), and each finished
+//! turn is folded back with `answered`, which adds the answer the endpoint actually gave
+//! to the history. Sessions hold sizes and answers only: texts that can be rebuilt from
+//! the seed (the user's earlier messages, the context) are rebuilt per turn, so 50,000
+//! conversations waiting in think time stay small.
 
 mod text;
 
 pub use text::PromptText;
 
-use crate::plan::{FeaturePlan, Plan};
+use crate::plan::{FeaturePlan, Plan, Sampler};
 use mock_server::tokens::{Encoding, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
+use std::time::Duration;
 
-/// One call, ready for a client to turn into a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub role: Role,
+    pub content: Arc<str>,
+}
+
+/// One call (one turn of a conversation), ready for a client to turn into a request.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CallSpec {
     pub feature: usize,
     pub endpoint: usize,
-    /// Texts are shared, not copied: the same cut serves many calls.
-    pub system: Option<Arc<str>>,
-    pub user: Arc<str>,
+    /// 1 for a conversation's first turn.
+    pub turn: u32,
+    /// System prompt, retrieved context (a second system message), the history, then
+    /// the new user message.
+    pub messages: Vec<Message>,
     pub max_tokens: u32,
     pub stream: bool,
     /// Prompt tokens as the endpoint should count them (OpenAI's chat recipe).
     pub input_tokens: u32,
+    /// The answer's text is needed: a later turn resends it.
+    pub keep_answer: bool,
+    /// Tokens the conversation may still use, when it has a budget.
+    pub budget_left: Option<u64>,
+}
+
+/// What a finished turn gives back to its conversation.
+#[derive(Debug, Default)]
+pub struct Answer {
+    pub ok: bool,
+    /// The answer's text, when it was kept.
+    pub text: Option<String>,
+    /// Tokens the turn used, as the endpoint reported them (or as planned and counted).
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+/// One conversation in progress.
+#[derive(Debug)]
+pub struct Session {
+    pub feature: usize,
+    pub endpoint: usize,
+    key: u64,
+    /// Turns the conversation will have if nothing ends it early.
+    pub turns: u32,
+    /// Turns started so far.
+    pub started: u32,
+    system_tokens: u32,
+    /// Context tokens of the next turn (before drift), kept fractional so a growth
+    /// factor compounds exactly.
+    context: f64,
+    /// The run's drift when the session began: prompt sizes are multiplied by it.
+    drift: f64,
+    history: Vec<Exchange>,
+    /// Tokens of the history's messages, framing included.
+    history_tokens: u32,
+    /// Tokens used so far (prompts and answers), for the budget.
+    pub used_tokens: u64,
+    /// User tokens of the turn in flight.
+    pending_user: u32,
+}
+
+#[derive(Debug)]
+struct Exchange {
+    user_tokens: u32,
+    answer: AnswerText,
+}
+
+#[derive(Debug)]
+enum AnswerText {
+    /// What the endpoint returned.
+    Text(Box<str>),
+    /// The answer's text was not kept: corpus text of the same length stands in.
+    Length(u32),
+}
+
+/// Per-role framing tokens of the chat recipe: 3 per message plus the role's own tokens.
+#[derive(Clone, Copy, Debug)]
+struct Framing {
+    system: u32,
+    user: u32,
+    assistant: u32,
+}
+
+struct FeatureWork {
+    plan: FeaturePlan,
+    encoding: Encoding,
+    text: &'static PromptText,
+    framing: Framing,
+    /// A fixed-size system prompt is the same text on every call of a feature, as a
+    /// product's prompt template is; built once.
+    fixed_system: Option<Arc<str>>,
+}
+
+/// Independent random streams of one conversation.
+#[derive(Clone, Copy)]
+enum Stream {
+    Session = 1,
+    Turn,
+    UserText,
+    AnswerText,
+    Context,
+    Think,
 }
 
 pub struct Workload {
     seed: u64,
-    features: Vec<FeaturePlan>,
-    encodings: Vec<Encoding>,
+    features: Vec<FeatureWork>,
     cumulative_weight: Vec<f64>,
-    /// A fixed-size system prompt is the same text on every call of a feature, as a
-    /// product's prompt template is; built once.
-    fixed_system: Vec<Option<(Arc<str>, usize)>>,
-    /// Per feature, the framing tokens of a system and of a user message (OpenAI's 3 per
-    /// message plus the role's own tokens).
-    framing: Vec<(usize, usize)>,
 }
 
 impl Workload {
@@ -53,52 +159,47 @@ impl Workload {
                 total
             })
             .collect();
-        let encodings: Vec<Encoding> = plan
+        let features = plan
             .features
             .iter()
-            .map(|f| plan.endpoints[f.endpoint].encoding)
-            .collect();
-        let fixed_system = plan
-            .features
-            .iter()
-            .zip(&encodings)
             .enumerate()
-            .map(|(i, (f, enc))| match f.system_tokens {
-                crate::plan::Sampler::Fixed(n) if n >= 1.0 => {
-                    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x5157_E400 ^ i as u64);
-                    Some((PromptText::get(*enc).text(n as usize, &mut rng), n as usize))
+            .map(|(i, f)| {
+                let encoding = plan.endpoints[f.endpoint].encoding;
+                // Measures the corpus now, not on the first call of the run.
+                let text = PromptText::get(encoding);
+                let framing =
+                    |role: Role| (TOKENS_PER_MESSAGE + encoding.count(role.as_str())) as u32;
+                let mut work = FeatureWork {
+                    plan: f.clone(),
+                    encoding,
+                    text,
+                    framing: Framing {
+                        system: framing(Role::System),
+                        user: framing(Role::User),
+                        assistant: framing(Role::Assistant),
+                    },
+                    fixed_system: None,
+                };
+                if let Sampler::Fixed(n) = f.system_tokens {
+                    if n >= 1.0 {
+                        work.fixed_system = Some(system_text(plan.seed, i, &work, n as u32));
+                    }
                 }
-                _ => None,
-            })
-            .collect();
-        // Encode the corpus now, not on the first call of the run.
-        for enc in &encodings {
-            PromptText::get(*enc);
-        }
-        let framing = encodings
-            .iter()
-            .map(|e| {
-                (
-                    TOKENS_PER_MESSAGE + e.count("system"),
-                    TOKENS_PER_MESSAGE + e.count("user"),
-                )
+                work
             })
             .collect();
         Workload {
-            framing,
             seed: plan.seed,
-            features: plan.features.clone(),
-            encodings,
+            features,
             cumulative_weight,
-            fixed_system,
         }
     }
 
-    /// Call number `key` of the run (open mode: the arrival's index; closed mode: a
-    /// per-worker sequence), identical for identical seeds.
-    pub fn call(&self, key: u64) -> CallSpec {
-        let mut rng =
-            ChaCha8Rng::seed_from_u64(self.seed ^ key.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    /// Conversation number `key` of the run (open mode: the arrival's index; closed
+    /// mode: a per-worker sequence), begun `since_start` into the run. Identical for
+    /// identical seeds, keys and start offsets.
+    pub fn session(&self, key: u64, since_start: Duration) -> Session {
+        let mut rng = self.rng(key, Stream::Session, 0);
         let total = *self.cumulative_weight.last().unwrap_or(&1.0);
         let pick = rng.random::<f64>() * total;
         let fi = self
@@ -106,38 +207,174 @@ impl Workload {
             .iter()
             .position(|w| pick < *w)
             .unwrap_or(self.features.len() - 1);
-        let f = &self.features[fi];
-        let enc = self.encodings[fi];
-        let text = PromptText::get(enc);
-        let (system, system_n) = match &self.fixed_system[fi] {
-            Some((s, n)) => (Some(s.clone()), *n),
-            None => {
-                let n = f.system_tokens.sample_count(&mut rng) as usize;
-                ((n > 0).then(|| text.text(n, &mut rng)), n)
-            }
-        };
-        let user_n = f.user_tokens.sample_count(&mut rng).max(1) as usize;
-        let user = text.text(user_n, &mut rng);
-        let max_tokens = f.output_tokens.sample_count(&mut rng).max(1);
-        // Each text has exactly the tokens asked for, so the prompt's size by OpenAI's
-        // recipe is arithmetic: no need to encode it again.
-        let system_framing = if system.is_some() {
-            self.framing[fi].0 + system_n
-        } else {
-            0
-        };
-        let input_tokens =
-            (system_framing + self.framing[fi].1 + user_n + REPLY_PRIMING_TOKENS) as u32;
-        CallSpec {
+        let f = &self.features[fi].plan;
+        let drift = 1.0 + f.drift_per_minute * since_start.as_secs_f64() / 60.0;
+        let turns = f.session.turns.sample_count(&mut rng).max(1);
+        let system_tokens = f.system_tokens.sample_count(&mut rng);
+        let context = f.context.as_ref().map_or(0.0, |c| c.start.sample(&mut rng));
+        Session {
             feature: fi,
             endpoint: f.endpoint,
-            system,
-            user,
-            max_tokens,
-            stream: f.stream,
-            input_tokens,
+            key,
+            turns,
+            started: 0,
+            system_tokens: scaled(system_tokens as f64, drift),
+            context,
+            drift,
+            history: Vec::new(),
+            history_tokens: 0,
+            used_tokens: 0,
+            pending_user: 0,
         }
     }
+
+    /// Builds the session's next turn. Call only while `s.started < s.turns`.
+    pub fn next_call(&self, s: &mut Session) -> CallSpec {
+        let fw = &self.features[s.feature];
+        let f = &fw.plan;
+        let turn = s.started + 1;
+        let (user_tokens, max_tokens) = self.turn_sizes(s, turn);
+        let mut messages = Vec::with_capacity(3 + 2 * s.history.len());
+        let mut input = REPLY_PRIMING_TOKENS as u32;
+        if s.system_tokens > 0 {
+            let text = match &fw.fixed_system {
+                Some(t) if f.system_tokens.typical() as u32 == s.system_tokens => t.clone(),
+                _ => system_text(self.seed, s.feature, fw, s.system_tokens),
+            };
+            messages.push(Message {
+                role: Role::System,
+                content: text,
+            });
+            input += fw.framing.system + s.system_tokens;
+        }
+        let context_tokens = scaled(s.context, s.drift);
+        if context_tokens > 0 {
+            // The same stream every turn: a grown context extends the previous one, as
+            // retrieval that adds documents does.
+            let mut rng = self.rng(s.key, Stream::Context, 0);
+            messages.push(Message {
+                role: Role::System,
+                content: fw.text.text(context_tokens as usize, &mut rng).into(),
+            });
+            input += fw.framing.system + context_tokens;
+        }
+        for (j, ex) in s.history.iter().enumerate() {
+            let j = j as u32 + 1;
+            messages.push(Message {
+                role: Role::User,
+                content: self.user_text(s.key, j, ex.user_tokens, fw).into(),
+            });
+            let answer: Arc<str> = match &ex.answer {
+                AnswerText::Text(t) => Arc::from(&**t),
+                AnswerText::Length(n) => {
+                    let mut rng = self.rng(s.key, Stream::AnswerText, j);
+                    fw.text.text(*n as usize, &mut rng).into()
+                }
+            };
+            messages.push(Message {
+                role: Role::Assistant,
+                content: answer,
+            });
+        }
+        input += s.history_tokens;
+        messages.push(Message {
+            role: Role::User,
+            content: self.user_text(s.key, turn, user_tokens, fw).into(),
+        });
+        input += fw.framing.user + user_tokens;
+        s.started = turn;
+        s.pending_user = user_tokens;
+        CallSpec {
+            feature: s.feature,
+            endpoint: f.endpoint,
+            turn,
+            messages,
+            max_tokens,
+            stream: f.stream,
+            input_tokens: input,
+            keep_answer: turn < s.turns,
+            budget_left: f.token_budget.map(|b| b.saturating_sub(s.used_tokens)),
+        }
+    }
+
+    /// Folds a finished turn into its session. Returns whether the conversation goes
+    /// on: not after its last turn, and not after a turn that failed (the product's
+    /// user saw an error).
+    pub fn answered(&self, s: &mut Session, a: Answer) -> bool {
+        s.used_tokens += a.input_tokens + a.output_tokens;
+        if !a.ok || s.started >= s.turns {
+            return false;
+        }
+        let fw = &self.features[s.feature];
+        let (answer, answer_tokens) = match a.text {
+            Some(t) if !t.is_empty() => {
+                let n = fw.encoding.count(&t) as u32;
+                (AnswerText::Text(t.into_boxed_str()), n)
+            }
+            _ => {
+                let n = a.output_tokens.min(u32::MAX as u64) as u32;
+                (AnswerText::Length(n), n)
+            }
+        };
+        s.history_tokens = s
+            .history_tokens
+            .saturating_add(fw.framing.user + s.pending_user)
+            .saturating_add(fw.framing.assistant + answer_tokens);
+        s.history.push(Exchange {
+            user_tokens: s.pending_user,
+            answer,
+        });
+        if let Some(c) = &fw.plan.context {
+            let mut rng = self.rng(s.key, Stream::Context, s.started);
+            s.context = (s.context * c.growth_factor + c.growth_per_turn.sample(&mut rng))
+                .min(u32::MAX as f64);
+        }
+        true
+    }
+
+    /// The pause before the session's next turn.
+    pub fn think_time(&self, s: &Session) -> Duration {
+        let f = &self.features[s.feature].plan;
+        let mut rng = self.rng(s.key, Stream::Think, s.started);
+        Duration::from_secs_f64(f.session.think_time.sample(&mut rng).max(0.0))
+    }
+
+    /// User and answer sizes of a turn: drawn the same way whenever they are asked for.
+    fn turn_sizes(&self, s: &Session, turn: u32) -> (u32, u32) {
+        let f = &self.features[s.feature].plan;
+        let mut rng = self.rng(s.key, Stream::Turn, turn);
+        let user = f.user_tokens.sample_count(&mut rng).max(1);
+        let max_tokens = f.output_tokens.sample_count(&mut rng).max(1);
+        (user, max_tokens)
+    }
+
+    fn user_text(&self, key: u64, turn: u32, tokens: u32, fw: &FeatureWork) -> String {
+        let mut rng = self.rng(key, Stream::UserText, turn);
+        fw.text.text(tokens as usize, &mut rng)
+    }
+
+    fn rng(&self, key: u64, stream: Stream, n: u32) -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(mix(mix(mix(self.seed, key), stream as u64), n as u64))
+    }
+}
+
+/// The feature's prompt template of `tokens` tokens: the same stream for every session,
+/// so a template that drifts larger keeps its beginning.
+fn system_text(seed: u64, feature: usize, fw: &FeatureWork, tokens: u32) -> Arc<str> {
+    let mut rng = ChaCha8Rng::seed_from_u64(mix(mix(seed, 0x5157_E400), feature as u64));
+    fw.text.text(tokens as usize, &mut rng).into()
+}
+
+fn scaled(tokens: f64, factor: f64) -> u32 {
+    (tokens * factor).round().clamp(0.0, u32::MAX as f64) as u32
+}
+
+/// SplitMix64 of `a` combined with `b`: well-spread seeds from small keys.
+fn mix(a: u64, b: u64) -> u64 {
+    let mut z = a ^ b.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 #[cfg(test)]
@@ -145,46 +382,126 @@ mod tests {
     use super::*;
     use crate::scenario;
 
-    fn workload(seed: u64) -> Workload {
+    const PROMPT: &str = "{ system_tokens: 50, user_tokens: { mean: 40, stddev: 10 }, context_tokens: { start: 100, growth_per_turn: { min: 10, max: 60 }, growth_factor: 1.1 } }";
+
+    fn workload(seed: u64, prompt: &str) -> Workload {
         let yaml = format!(
-            "name: w\nseed: {seed}\nduration: 1s\nendpoints:\n  a: {{ provider: openai, base_url: mock, model_name: gpt-4o }}\n  b: {{ provider: openai, base_url: mock, model_name: gpt-4 }}\nfeatures:\n  x: {{ endpoint: a, weight: 2, prompt: {{ system_tokens: 50, user_tokens: {{ mean: 40, stddev: 10 }} }} }}\n  y: {{ endpoint: b, prompt: {{ system_tokens: {{ min: 0, max: 30 }}, user_tokens: 9 }}, output_tokens: {{ min: 5, max: 50 }} }}\nload: {{ rate: 1 }}\n"
+            "name: w\nseed: {seed}\nduration: 1s\nendpoints:\n  a: {{ provider: openai, base_url: mock, model_name: gpt-4o }}\n  b: {{ provider: openai, base_url: mock, model_name: gpt-4 }}\nfeatures:\n  x: {{ endpoint: a, weight: 2, prompt: {prompt}, session: {{ turns: {{ min: 1, max: 6 }} }} }}\n  y: {{ endpoint: b, prompt: {{ system_tokens: {{ min: 0, max: 30 }}, user_tokens: 9 }}, output_tokens: {{ min: 5, max: 50 }} }}\nload: {{ rate: 1 }}\n"
         );
         let (sc, src) = scenario::parse("w.yaml", yaml.into_bytes(), &[]).unwrap();
         Workload::new(&Plan::from_scenario(&sc, &src).unwrap())
     }
 
+    /// Every turn of `sessions` conversations, answered with `answer(turn)` tokens of
+    /// filler text.
+    fn conversations(w: &Workload, sessions: u64, minutes: u64) -> Vec<CallSpec> {
+        let mut calls = vec![];
+        for key in 0..sessions {
+            let mut s = w.session(key, Duration::from_secs(60 * minutes));
+            loop {
+                let call = w.next_call(&mut s);
+                let text = (call.turn % 3 != 0)
+                    .then(|| " the service is running".repeat(call.turn as usize));
+                let answer = Answer {
+                    ok: true,
+                    output_tokens: 4 * call.turn as u64,
+                    input_tokens: call.input_tokens as u64,
+                    text,
+                };
+                calls.push(call);
+                if !w.answered(&mut s, answer) {
+                    break;
+                }
+            }
+        }
+        calls
+    }
+
     #[test]
     fn same_seed_same_calls_other_seed_other_calls() {
-        let (a, b, c) = (workload(1), workload(1), workload(2));
-        let calls = |w: &Workload| (0..200).map(|k| w.call(k)).collect::<Vec<_>>();
-        assert_eq!(calls(&a), calls(&b));
-        assert_ne!(calls(&a), calls(&c));
+        let (a, b, c) = (
+            workload(1, PROMPT),
+            workload(1, PROMPT),
+            workload(2, PROMPT),
+        );
+        assert_eq!(conversations(&a, 100, 0), conversations(&b, 100, 0));
+        assert_ne!(conversations(&a, 100, 0), conversations(&c, 100, 0));
     }
 
     #[test]
     fn planned_prompt_tokens_match_a_full_count() {
-        let w = workload(5);
+        let w = workload(5, PROMPT);
+        let calls = conversations(&w, 150, 0);
         let mut features = [0; 2];
-        for k in 0..300 {
-            let call = w.call(k);
+        let mut later_turns = 0;
+        for call in &calls {
             features[call.feature] += 1;
-            let enc = w.encodings[call.feature];
-            let messages = call
-                .system
-                .as_deref()
-                .map(|s| ("system", s))
-                .into_iter()
-                .chain([("user", &*call.user)]);
+            later_turns += (call.turn > 1) as u32;
+            let enc = w.features[call.feature].encoding;
+            let messages = call.messages.iter().map(|m| (m.role.as_str(), &*m.content));
             assert_eq!(
                 call.input_tokens as usize,
                 enc.chat_prompt_tokens(messages),
-                "call {k}"
+                "feature {} turn {}",
+                call.feature,
+                call.turn
             );
         }
-        // Weights 2:1.
+        assert!(later_turns > 100, "{later_turns}");
         assert!(
-            features[0] > features[1] && features[1] > 60,
+            features[0] > features[1] && features[1] > 30,
             "{features:?}"
         );
+    }
+
+    #[test]
+    fn history_accumulates_and_context_grows() {
+        let w = workload(3, PROMPT);
+        let calls = conversations(&w, 40, 0);
+        let long = calls
+            .iter()
+            .position(|c| c.turn == 4)
+            .expect("a 4-turn session");
+        let (t3, t4) = (&calls[long - 1], &calls[long]);
+        // system, context, 3 earlier exchanges, the new user message.
+        assert_eq!(t4.messages.len(), 2 + 6 + 1);
+        let roles: Vec<Role> = t4.messages.iter().map(|m| m.role).collect();
+        assert_eq!(&roles[2..5], &[Role::User, Role::Assistant, Role::User]);
+        // Everything turn 3 sent but its new message is resent unchanged, but the context,
+        // which grew and still starts the same.
+        assert_eq!(t3.messages[0], t4.messages[0]);
+        let (c3, c4) = (&t3.messages[1].content, &t4.messages[1].content);
+        assert!(c4.len() > c3.len());
+        assert_eq!(c3[..c3.len() / 2], c4[..c3.len() / 2]);
+        assert_eq!(
+            t3.messages[2..t3.messages.len()],
+            t4.messages[2..t3.messages.len()]
+        );
+        // The answers turns 2 and 3 got are in turn 4's history: as returned, or (when
+        // the text was not kept) corpus text of the returned length.
+        assert_eq!(
+            &*t4.messages[5].content,
+            " the service is running".repeat(2)
+        );
+        let enc = w.features[t4.feature].encoding;
+        assert_eq!(enc.count(&t4.messages[7].content), 12);
+    }
+
+    #[test]
+    fn drift_grows_prompts_over_the_run() {
+        let w = workload(
+            4,
+            "{ system_tokens: 100, user_tokens: 5, context_tokens: 1000, drift: { per_minute: 10% } }",
+        );
+        let at = |m: u64| {
+            let mut s = w.session(7, Duration::from_secs(60 * m));
+            while s.feature != 0 {
+                s = w.session(s.key + 1000, Duration::from_secs(60 * m));
+            }
+            w.next_call(&mut s).input_tokens
+        };
+        let (t0, t10) = (at(0), at(10));
+        // 100 system + 1000 context grow by 10% a minute: doubled after 10 minutes.
+        assert_eq!(t10 - t0, 1100, "{t0} -> {t10}");
     }
 }

@@ -1,36 +1,32 @@
-//! Readable synthetic text cut to an exact token count, from a corpus shipped in the repo
+//! Readable synthetic text of an exact token count, from a corpus shipped in the repo
 //! (`corpus.txt`): no downloads, and the count the endpoint reports matches the plan.
+//!
+//! Exact by construction, without encoding the result: a text is whole corpus sentences
+//! in a seeded random order, then the start of one more sentence cut at a word, then
+//! one-token filler words. Every piece begins with a space and a letter, where the
+//! tokenizers' pre-splitting always cuts, so the tokens of the pieces add up. Each piece's
+//! count is measured once per encoding; building a 32k-token prompt is a string copy.
 
 use mock_server::tokens::{Encoding, ANSWER_WORDS};
 use rand::Rng;
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
-
-/// Text bytes each thread keeps of prompts already cut; beyond it texts are cut afresh.
-const CACHE_BYTES: usize = 8 << 20;
-
-/// Cut texts by (encoding, start, tokens), and the bytes they hold.
-#[derive(Default)]
-struct Cuts {
-    texts: HashMap<(Encoding, u32, u32), Arc<str>>,
-    bytes: usize,
-}
-
-thread_local! {
-    /// Cutting re-encodes to check the count, which
-    /// costs far more than a lookup, and calls of one feature reuse the same few cuts.
-    static CUTS: RefCell<Cuts> = RefCell::new(Cuts::default());
-}
+use std::sync::OnceLock;
 
 const CORPUS: &str = include_str!("corpus.txt");
 
-/// The corpus encoded once per encoding.
+/// One corpus sentence, with its token counts.
+struct Sentence {
+    /// Without a leading space.
+    text: &'static str,
+    /// Tokens of `text` at the very start of a prompt, and after a space mid-prompt.
+    first: u32,
+    after: u32,
+    /// Cuts at word ends, shortest first: (byte length, tokens at the start, tokens mid).
+    prefixes: Vec<(u32, u32, u32)>,
+}
+
+/// The corpus measured once per encoding.
 pub struct PromptText {
-    encoding: Encoding,
-    ids: Vec<u32>,
-    /// Token positions where a sentence begins: prompts start there, as real text does.
-    sentence_starts: Vec<u32>,
+    sentences: Vec<Sentence>,
 }
 
 static CL100K: OnceLock<PromptText> = OnceLock::new();
@@ -42,80 +38,95 @@ impl PromptText {
             Encoding::Cl100kBase => &CL100K,
             Encoding::O200kBase => &O200K,
         };
-        cell.get_or_init(|| {
-            let ids = encoding.bpe().encode_ordinary(CORPUS);
-            let sentence_starts = sentence_starts(encoding, &ids);
-            PromptText {
-                encoding,
-                ids,
-                sentence_starts,
-            }
-        })
+        cell.get_or_init(|| PromptText::measure(encoding))
     }
 
-    /// Text of exactly `n` tokens, from the start of a random sentence of the corpus
-    /// (wrapping around its end).
-    pub fn text<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> Arc<str> {
-        if n == 0 {
-            return Arc::from("");
-        }
-        let start = self.sentence_starts[rng.random_range(0..self.sentence_starts.len())];
-        let key = (self.encoding, start, n as u32);
-        if let Some(hit) = CUTS.with(|c| c.borrow().texts.get(&key).cloned()) {
-            return hit;
-        }
-        let text: Arc<str> = self.cut(start as usize, n).into();
-        CUTS.with(|c| {
-            let cuts = &mut *c.borrow_mut();
-            if cuts.bytes + text.len() <= CACHE_BYTES {
-                cuts.bytes += text.len();
-                cuts.texts.insert(key, text.clone());
-            }
-        });
-        text
+    fn measure(encoding: Encoding) -> PromptText {
+        let sentences = sentences(CORPUS)
+            .map(|text| {
+                let spaced = |s: &str| encoding.count(&format!(" {s}")) as u32;
+                let prefixes = text
+                    .match_indices(' ')
+                    .map(|(end, _)| {
+                        let p = &text[..end];
+                        (end as u32, encoding.count(p) as u32, spaced(p))
+                    })
+                    .collect();
+                Sentence {
+                    text,
+                    first: encoding.count(text) as u32,
+                    after: spaced(text),
+                    prefixes,
+                }
+            })
+            .collect();
+        PromptText { sentences }
     }
 
-    fn cut(&self, start: usize, n: usize) -> String {
-        let mut take = n;
-        // Cutting at token boundaries nearly always re-encodes to the same count; where a
-        // merge across the cut changes it, nudge the cut and try again.
-        for _ in 0..8 {
-            let ids: Vec<u32> = self
-                .ids
-                .iter()
-                .cycle()
-                .skip(start)
-                .take(take)
-                .copied()
-                .collect();
-            let Ok(s) = self.encoding.bpe().decode(ids) else {
-                break;
-            };
-            let got = self.encoding.count(&s);
-            if got == n {
-                return s;
+    /// Text of exactly `n` tokens, drawn from `rng`.
+    pub fn text<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> String {
+        let mut out = String::with_capacity(n * 6);
+        self.append(&mut out, n, rng);
+        out
+    }
+
+    /// Appends exactly `n` tokens of text to `out` (after a space when `out` is not
+    /// empty, which the count includes).
+    pub fn append<R: Rng + ?Sized>(&self, out: &mut String, n: usize, rng: &mut R) {
+        let mut left = n as u32;
+        while left > 0 {
+            let s = &self.sentences[rng.random_range(0..self.sentences.len())];
+            let at_start = out.is_empty();
+            let whole = if at_start { s.first } else { s.after };
+            if whole <= left {
+                push(out, s.text);
+                left -= whole;
+                continue;
             }
-            take = (take as i64 + n as i64 - got as i64).max(1) as usize;
+            // The longest start of this sentence that still fits, then filler words.
+            let tokens = |p: &(u32, u32, u32)| if at_start { p.1 } else { p.2 };
+            if let Some(p) = s.prefixes.iter().rev().find(|p| tokens(p) <= left) {
+                push(out, &s.text[..p.0 as usize]);
+                left -= tokens(p);
+            }
+            for i in 0..left {
+                // Each word carries its own leading space and is one token anywhere.
+                out.push_str(ANSWER_WORDS[(i as usize) % ANSWER_WORDS.len()]);
+            }
+            left = 0;
         }
-        // Always exact: these words are one token each in every supported encoding.
-        (0..n)
-            .map(|i| ANSWER_WORDS[i % ANSWER_WORDS.len()])
-            .collect()
     }
 }
 
-/// Positions of tokens that begin a sentence: the first token, and each token that
-/// follows one ending in `.`, `?`, `!` or a line break.
-fn sentence_starts(encoding: Encoding, ids: &[u32]) -> Vec<u32> {
-    let bpe = encoding.bpe();
-    let mut starts = vec![0u32];
-    for (i, pair) in ids.windows(2).enumerate() {
-        let prev = bpe.decode(vec![pair[0]]).unwrap_or_default();
-        if prev.ends_with(['.', '?', '!', '\n']) {
-            starts.push(i as u32 + 1);
-        }
+fn push(out: &mut String, piece: &str) {
+    if !out.is_empty() {
+        out.push(' ');
     }
-    starts
+    out.push_str(piece);
+}
+
+/// The corpus split into sentences: ends at `.`, `?` or `!` before white space.
+fn sentences(corpus: &'static str) -> impl Iterator<Item = &'static str> {
+    let mut rest = corpus;
+    std::iter::from_fn(move || loop {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest
+            .char_indices()
+            .find(|&(i, c)| {
+                matches!(c, '.' | '?' | '!')
+                    && rest[i + 1..].chars().next().is_none_or(char::is_whitespace)
+            })
+            .map_or(rest.len(), |(i, _)| i + 1);
+        let (sentence, tail) = rest.split_at(end);
+        rest = tail;
+        let sentence = sentence.trim();
+        if !sentence.is_empty() {
+            return Some(sentence);
+        }
+    })
 }
 
 #[cfg(test)]
@@ -129,24 +140,37 @@ mod tests {
         for enc in [Encoding::Cl100kBase, Encoding::O200kBase] {
             let p = PromptText::get(enc);
             let mut rng = ChaCha8Rng::seed_from_u64(5);
-            for n in [1, 2, 7, 64, 400, 1500, 5000] {
-                for _ in 0..5 {
+            for n in (1..80).chain([127, 400, 1500, 5000, 32_000]) {
+                for _ in 0..4 {
                     let t = p.text(n, &mut rng);
-                    assert_eq!(enc.count(&t), n, "{enc} n={n}");
+                    assert_eq!(enc.count(&t), n, "{enc} n={n}: {t:?}");
                 }
             }
         }
     }
 
     #[test]
-    fn prompts_begin_at_sentences() {
-        let p = PromptText::get(Encoding::O200kBase);
-        assert!(p.sentence_starts.len() >= 25, "{}", p.sentence_starts.len());
-        let mut rng = ChaCha8Rng::seed_from_u64(2);
-        for _ in 0..50 {
-            let t = p.text(12, &mut rng);
-            let first = t.trim_start().chars().next().unwrap();
-            assert!(first.is_ascii_uppercase(), "{t:?}");
+    fn appended_pieces_add_up() {
+        for enc in [Encoding::Cl100kBase, Encoding::O200kBase] {
+            let p = PromptText::get(enc);
+            let mut rng = ChaCha8Rng::seed_from_u64(9);
+            let mut t = String::new();
+            let mut total = 0;
+            for n in [3, 17, 1, 250, 64] {
+                p.append(&mut t, n, &mut rng);
+                total += n;
+                assert_eq!(enc.count(&t), total, "{enc}");
+            }
+        }
+    }
+
+    #[test]
+    fn corpus_splits_into_sentences() {
+        let all: Vec<&str> = sentences(CORPUS).collect();
+        assert!(all.len() >= 45, "{}", all.len());
+        for s in &all {
+            assert!(s.starts_with(|c: char| c.is_ascii_uppercase()), "{s:?}");
+            assert!(s.ends_with(['.', '?', '!']), "{s:?}");
         }
     }
 
@@ -155,5 +179,6 @@ mod tests {
         let t = PromptText::get(Encoding::Cl100kBase).text(200, &mut ChaCha8Rng::seed_from_u64(1));
         assert!(t.split_whitespace().count() > 100);
         assert!(t.is_ascii());
+        assert!(t.starts_with(|c: char| c.is_ascii_uppercase()), "{t:?}");
     }
 }
