@@ -158,6 +158,7 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
     let facts = RunFacts {
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         scheduled_calls: report.started,
+        sessions: report.sessions,
         interrupted: report.interrupted,
         base_urls,
     };

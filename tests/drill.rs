@@ -8,5 +8,6 @@ mod drill {
     pub mod endpoints;
     pub mod engine;
     pub mod scenarios;
+    pub mod sessions;
     pub mod support;
 }

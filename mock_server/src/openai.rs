@@ -99,6 +99,7 @@ pub(crate) fn error_response(
 pub(crate) async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let arrival = Instant::now();
     let index = shared.stats.request_received();
+    shared.stats.request_body(&body);
     let guard = InFlight(shared.clone());
     let req: ChatRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,

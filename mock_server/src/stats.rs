@@ -19,6 +19,7 @@ pub struct Stats {
     streams_completed: AtomicU64,
     streams_aborted: AtomicU64,
     in_flight: AtomicU64,
+    request_digest: AtomicU64,
 }
 
 /// A point-in-time copy of [`Stats`], the body of `GET /stats`.
@@ -40,6 +41,10 @@ pub struct StatsSnapshot {
     pub streams_aborted: u64,
     /// Requests being answered right now.
     pub in_flight: u64,
+    /// A digest of every request body received, whatever their order (hex): two runs
+    /// that sent byte-identical requests have the same digest.
+    #[serde(default)]
+    pub request_digest: String,
 }
 
 impl Default for Stats {
@@ -53,6 +58,7 @@ impl Default for Stats {
             streams_completed: AtomicU64::new(0),
             streams_aborted: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
+            request_digest: AtomicU64::new(0),
         }
     }
 }
@@ -61,6 +67,14 @@ impl Stats {
     pub(crate) fn request_received(&self) -> u64 {
         self.in_flight.fetch_add(1, Relaxed);
         self.requests.fetch_add(1, Relaxed)
+    }
+    /// Adds a request body to the digest: a sum of per-body hashes, so the order in
+    /// which concurrent requests arrive does not change it.
+    pub(crate) fn request_body(&self, body: &[u8]) {
+        use std::hash::{DefaultHasher, Hasher};
+        let mut h = DefaultHasher::new();
+        h.write(body);
+        self.request_digest.fetch_add(h.finish(), Relaxed);
     }
     pub(crate) fn request_done(&self) {
         self.in_flight.fetch_sub(1, Relaxed);
@@ -106,6 +120,7 @@ impl Stats {
             streams_completed: self.streams_completed.load(Relaxed),
             streams_aborted: self.streams_aborted.load(Relaxed),
             in_flight: self.in_flight.load(Relaxed),
+            request_digest: format!("{:016x}", self.request_digest.load(Relaxed)),
         }
     }
 }

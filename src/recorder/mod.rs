@@ -200,6 +200,54 @@ impl Metrics {
     }
 }
 
+/// Turns past this one are recorded together, in the last row.
+pub const TURN_ROWS: usize = 50;
+
+/// One turn number of one feature: enough to see prompts and latency grow with the
+/// conversation, without a whole `Metrics` per turn.
+#[derive(Clone)]
+pub struct TurnMetrics {
+    pub calls: u64,
+    pub outcomes: [u64; Outcome::ALL.len()],
+    /// Tokens of the successful calls.
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Successful calls, from the intended start.
+    pub latency: Histogram<u64>,
+    pub ttft: Histogram<u64>,
+}
+
+impl Default for TurnMetrics {
+    fn default() -> Self {
+        TurnMetrics {
+            calls: 0,
+            outcomes: [0; Outcome::ALL.len()],
+            input_tokens: 0,
+            output_tokens: 0,
+            latency: new_histogram(),
+            ttft: new_histogram(),
+        }
+    }
+}
+
+impl TurnMetrics {
+    fn record(&mut self, s: &CallSample) {
+        self.calls += 1;
+        self.outcomes[s.outcome.index()] += 1;
+        if s.outcome == Outcome::Ok {
+            self.input_tokens += s.input_tokens;
+            self.output_tokens += s.output_tokens;
+            record_us(
+                &mut self.latency,
+                us(s.end.saturating_duration_since(s.intended)),
+            );
+            if let Some(ft) = s.first_token {
+                record_us(&mut self.ttft, us(ft.saturating_duration_since(s.intended)));
+            }
+        }
+    }
+}
+
 /// Everything recorded in a run.
 pub struct Recorder {
     pub start: Instant,
@@ -208,6 +256,8 @@ pub struct Recorder {
     pub total: Metrics,
     pub endpoints: Vec<Metrics>,
     pub features: Vec<Metrics>,
+    /// Per feature, per turn number (from 1; rows are added as turns are seen).
+    pub turns: Vec<Vec<TurnMetrics>>,
     pub series: Series,
     /// End of the last call seen.
     pub last_end: Instant,
@@ -222,6 +272,7 @@ impl Recorder {
             total: Metrics::default(),
             endpoints: vec![Metrics::default(); endpoints],
             features: vec![Metrics::default(); features],
+            turns: vec![Vec::new(); features],
             series: Series::default(),
             last_end: start,
             last_start: start,
@@ -234,6 +285,13 @@ impl Recorder {
         }
         if let Some(m) = self.features.get_mut(s.feature) {
             m.record(s);
+        }
+        if let Some(rows) = self.turns.get_mut(s.feature) {
+            let row = (s.turn.max(1) as usize).min(TURN_ROWS) - 1;
+            if rows.len() <= row {
+                rows.resize_with(row + 1, TurnMetrics::default);
+            }
+            rows[row].record(s);
         }
         self.series.record(self.start, s);
         self.last_end = self.last_end.max(s.end);

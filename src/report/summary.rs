@@ -4,7 +4,7 @@
 
 use crate::client::Outcome;
 use crate::plan::{LoadPlan, Plan, Target};
-use crate::recorder::{Metrics, Recorder, SecondStats};
+use crate::recorder::{Metrics, Recorder, SecondStats, TurnMetrics};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -58,8 +58,14 @@ pub struct Totals {
     pub retries: u64,
     pub fallbacks: u64,
     pub residency_violations: u64,
-    /// Calls per second the schedule asked for (open mode; absent in closed mode).
+    /// Calls per second the schedule asked for (open mode; absent in closed mode, and
+    /// when conversations have several turns: then answer and think times decide when
+    /// later turns come, and the schedule fixes only `target_sessions_per_s`).
     pub target_rps: Option<f64>,
+    /// Sessions per second the schedule asked for (open mode).
+    pub target_sessions_per_s: Option<f64>,
+    /// Sessions started per second of the load window (closed mode: of the run).
+    pub achieved_sessions_per_s: f64,
     /// Calls started per second while the load ran: calls over the load window, or over
     /// the time to the last actual start if the harness or `max_in_flight` fell behind.
     /// Closed mode: calls per second of measured run time.
@@ -67,8 +73,10 @@ pub struct Totals {
     /// Calls finished per second of measured run time, the tail of slow answers included
     /// (what vLLM's benchmark calls request throughput).
     pub throughput_rps: f64,
-    /// Calls the schedule started.
+    /// Calls started: every turn of every session.
     pub scheduled_calls: u64,
+    /// Conversations started (a single-turn feature's call is a session of one turn).
+    pub sessions: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
     /// Calls whose tokens llm-drill counted itself because the endpoint reported no usage.
@@ -109,6 +117,27 @@ pub struct FeatureSummary {
     pub ttft_ms: Percentiles,
     pub mean_input_tokens: f64,
     pub mean_output_tokens: f64,
+    /// Conversations of this feature started.
+    pub sessions: u64,
+    /// By turn number: how prompts and latency grow as conversations go on.
+    pub turns: Vec<TurnSummary>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TurnSummary {
+    /// From 1. The last row also holds every later turn when conversations run past
+    /// its number.
+    pub turn: u32,
+    pub calls: u64,
+    pub ok: u64,
+    /// Outcomes other than ok, when there were any.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failed: BTreeMap<String, u64>,
+    /// Over the turn's successful calls.
+    pub mean_input_tokens: f64,
+    pub mean_output_tokens: f64,
+    pub latency_ms: Percentiles,
+    pub ttft_ms: Percentiles,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -171,6 +200,31 @@ fn by_outcome(m: &Metrics) -> BTreeMap<String, u64> {
         .collect()
 }
 
+fn turn_summary(turn: u32, t: &TurnMetrics) -> TurnSummary {
+    let ok = t.outcomes[Outcome::Ok.index()];
+    let mean = |n: u64| {
+        if ok > 0 {
+            round3(n as f64 / ok as f64)
+        } else {
+            0.0
+        }
+    };
+    TurnSummary {
+        turn,
+        calls: t.calls,
+        ok,
+        failed: Outcome::ALL
+            .iter()
+            .filter(|o| **o != Outcome::Ok && t.outcomes[o.index()] > 0)
+            .map(|o| (o.key().to_string(), t.outcomes[o.index()]))
+            .collect(),
+        mean_input_tokens: mean(t.input_tokens),
+        mean_output_tokens: mean(t.output_tokens),
+        latency_ms: Percentiles::of(&t.latency),
+        ttft_ms: Percentiles::of(&t.ttft),
+    }
+}
+
 fn describe_load(plan: &Plan) -> String {
     match &plan.load {
         LoadPlan::Open {
@@ -217,6 +271,7 @@ fn achieved_rps(plan: &Plan, rec: &Recorder) -> f64 {
 pub struct RunFacts {
     pub started_at: String,
     pub scheduled_calls: u64,
+    pub sessions: u64,
     pub interrupted: bool,
     /// Base URLs the endpoints were actually reached at (the embedded mock's port).
     pub base_urls: Vec<String>,
@@ -239,7 +294,15 @@ impl Summary {
             retries: 0,
             fallbacks: 0,
             residency_violations: 0,
-            target_rps: plan.load.target_rps(plan.duration).map(round3),
+            target_rps: plan
+                .load
+                .target_rps(plan.duration)
+                .filter(|_| !plan.features.iter().any(|f| f.session.multi_turn()))
+                .map(round3),
+            target_sessions_per_s: plan.load.target_rps(plan.duration).map(round3),
+            achieved_sessions_per_s: round3(
+                facts.sessions as f64 / plan.duration.as_secs_f64().min(duration_s).max(1e-9),
+            ),
             achieved_rps: round3(achieved_rps(plan, rec)),
             throughput_rps: if duration_s > 0.0 {
                 round3(t.calls as f64 / duration_s)
@@ -247,6 +310,7 @@ impl Summary {
                 0.0
             },
             scheduled_calls: facts.scheduled_calls,
+            sessions: facts.sessions,
             input_tokens: t.input_tokens,
             output_tokens: t.output_tokens,
             estimated_token_calls: t.estimated_token_calls,
@@ -293,7 +357,8 @@ impl Summary {
             .features
             .iter()
             .zip(&rec.features)
-            .map(|(f, m)| {
+            .zip(&rec.turns)
+            .map(|((f, m), turns)| {
                 let per_call = |n: u64| {
                     if m.calls > 0 {
                         round3(n as f64 / m.calls as f64)
@@ -310,6 +375,12 @@ impl Summary {
                     ttft_ms: Percentiles::of(&m.ttft),
                     mean_input_tokens: per_call(m.input_tokens),
                     mean_output_tokens: per_call(m.output_tokens),
+                    sessions: turns.first().map_or(0, |t| t.calls),
+                    turns: turns
+                        .iter()
+                        .enumerate()
+                        .map(|(i, t)| turn_summary(i as u32 + 1, t))
+                        .collect(),
                 };
                 (f.name.clone(), s)
             })

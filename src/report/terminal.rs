@@ -97,6 +97,26 @@ fn outcomes(map: &std::collections::BTreeMap<String, u64>) -> String {
 }
 
 /// The summary table.
+/// A token count for reading: `850`, `1.9k`, `32k`.
+fn tokens(n: f64) -> String {
+    if n >= 9_999.5 {
+        format!("{:.0}k", n / 1000.0)
+    } else if n >= 999.5 {
+        format!("{:.1}k", n / 1000.0)
+    } else {
+        format!("{n:.0}")
+    }
+}
+
+/// Milliseconds for reading: `850 ms`, `1.24 s`.
+fn millis(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else {
+        format!("{ms:.0} ms")
+    }
+}
+
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
     let state = if s.interrupted {
@@ -118,6 +138,18 @@ pub fn render(s: &Summary) -> String {
         "calls {} (ok {}, failed {}) · attempts {} · achieved {:.2}/s{target} · throughput {:.2}/s",
         t.calls, t.ok, t.failed, t.attempts, t.achieved_rps, t.throughput_rps
     );
+    if t.sessions != t.calls {
+        let target = t
+            .target_sessions_per_s
+            .map_or(String::new(), |r| format!(" (target {r:.2}/s)"));
+        let _ = writeln!(
+            out,
+            "sessions {} · {:.1} calls per session · started {:.2}/s{target}",
+            t.sessions,
+            t.calls as f64 / t.sessions.max(1) as f64,
+            t.achieved_sessions_per_s
+        );
+    }
     let est = if t.estimated_token_calls > 0 {
         format!(
             " ({} calls counted by llm-drill: the endpoint reported no usage)",
@@ -175,6 +207,32 @@ pub fn render(s: &Summary) -> String {
             "feature {name} → {}: calls {} · ok {} · in {:.0} / out {:.0} tokens per call · latency p50 {:.1} p95 {:.1} ms · ttft p95 {:.1} ms",
             f.endpoint, f.calls, f.ok, f.mean_input_tokens, f.mean_output_tokens, f.latency_ms.p50, f.latency_ms.p95, f.ttft_ms.p95
         );
+        // Conversations: how the prompt and the latency grow turn by turn.
+        if f.turns.len() > 1 {
+            for t in &f.turns {
+                let failed = if t.failed.is_empty() {
+                    String::new()
+                } else {
+                    format!(" · {}", outcomes(&t.failed))
+                };
+                let answered = if t.ok > 0 {
+                    format!(
+                        " · in {} / out {} tokens · latency p50 {} p95 {}",
+                        tokens(t.mean_input_tokens),
+                        tokens(t.mean_output_tokens),
+                        millis(t.latency_ms.p50),
+                        millis(t.latency_ms.p95),
+                    )
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(
+                    out,
+                    "  turn {}: calls {}{answered}{failed}",
+                    t.turn, t.calls
+                );
+            }
+        }
     }
     if !s.errors.is_empty() {
         let _ = writeln!(out, "\nerrors (examples):");
