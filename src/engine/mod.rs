@@ -180,8 +180,10 @@ impl<T: Transport> Engine<T> {
 
     /// Builds the session's next turn, to start at `intended`.
     fn turn(&self, session: &mut Session, intended: Instant) -> Turn {
-        let call = self.workload.next_call(session);
+        let mut call = self.workload.next_call(session);
         let ready = self.ready(&call);
+        // The texts are in the request body now; the call keeps only its figures.
+        call.messages = Vec::new();
         Turn {
             call,
             ready,
@@ -212,14 +214,17 @@ impl<T: Transport> Engine<T> {
                 return;
             }
             let intended = end + self.workload.think_time(&session);
+            // The next turn is built a moment before it is due — outside the timed
+            // region, yet not held through the think time: 50,000 conversations
+            // thinking must not each hold a request body. A stop during the think time
+            // ends the conversation: its next turn never started, so it is not a call.
+            let build_at = intended.checked_sub(BUILD_LEAD).unwrap_or(intended);
+            if !pause_until(build_at, stop, hard).await {
+                return;
+            }
             turn = self.turn(&mut session, intended);
-            // A stop during the think time ends the conversation: its next turn never
-            // started, so it is not a call.
-            tokio::select! {
-                biased;
-                _ = hard.cancelled() => return,
-                _ = stop.cancelled() => return,
-                _ = sleep_until(intended) => {}
+            if !pause_until(intended, stop, hard).await {
+                return;
             }
             if let (Some(slots), Ready::Send(_)) = (&slots, &turn.ready) {
                 permit = tokio::select! {
@@ -492,6 +497,19 @@ impl<T: Transport> Engine<T> {
         (sample, a.text)
     }
 }
+
+/// Sleeps until `until`; false if the run stopped first.
+async fn pause_until(until: Instant, stop: &CancellationToken, hard: &CancellationToken) -> bool {
+    tokio::select! {
+        biased;
+        _ = hard.cancelled() => false,
+        _ = stop.cancelled() => false,
+        _ = sleep_until(until) => true,
+    }
+}
+
+/// How long before its intended start a later turn of a conversation is built.
+const BUILD_LEAD: Duration = Duration::from_millis(20);
 
 /// Where the load is driven from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -40,8 +40,18 @@ impl Transport for FixedDelay {
 }
 
 fn plan(load: &str, extra: &str) -> Plan {
+    session_plan(load, extra, "")
+}
+
+/// A plan whose feature has `session` (e.g. `{ turns: 3, think_time: 2s }`).
+fn session_plan(load: &str, extra: &str, session: &str) -> Plan {
+    let session = if session.is_empty() {
+        String::new()
+    } else {
+        format!("    session: {session}\n")
+    };
     let yaml = format!(
-        "name: t\nseed: 3\n{extra}endpoints:\n  e:\n    provider: openai\n    base_url: http://127.0.0.1:9\n    model_name: m\n    timeout: 60s\nfeatures:\n  f:\n    endpoint: e\n    prompt: {{ user_tokens: 8 }}\n    output_tokens: 5\nload: {load}\n"
+        "name: t\nseed: 3\n{extra}endpoints:\n  e:\n    provider: openai\n    base_url: http://127.0.0.1:9\n    model_name: m\n    timeout: 60s\nfeatures:\n  f:\n    endpoint: e\n    prompt: {{ user_tokens: 8 }}\n    output_tokens: 5\n{session}load: {load}\n"
     );
     let (sc, src) = scenario::parse("test.yaml", yaml.into_bytes(), &[]).expect("valid scenario");
     Plan::from_scenario(&sc, &src).expect("valid plan")
@@ -50,7 +60,10 @@ fn plan(load: &str, extra: &str) -> Plan {
 struct Driven {
     rec: Recorder,
     started: u64,
+    sessions: u64,
     interrupted: bool,
+    /// When the last call ended, from the start.
+    last_end: Duration,
 }
 
 async fn drive(plan: Plan, service: Duration, stop: CancellationToken) -> Driven {
@@ -77,8 +90,10 @@ async fn drive(plan: Plan, service: Duration, stop: CancellationToken) -> Driven
     }
     rec.finish();
     Driven {
+        last_end: rec.last_end - start,
         rec,
         started: report.started,
+        sessions: report.sessions,
         interrupted: report.interrupted,
     }
 }
@@ -203,4 +218,87 @@ async fn a_stop_during_the_grace_period_shortens_it_to_the_timeout() {
         "{:?}",
         began.elapsed()
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn later_turns_start_after_the_answer_plus_think_time() {
+    // 10 sessions of 3 turns, 2 s of thinking between turns, a 100 ms endpoint.
+    let p = session_plan(
+        "{ rate: 2 }",
+        "duration: 5s\n",
+        "{ turns: 3, think_time: 2s }",
+    );
+    let out = drive(p, Duration::from_millis(100), CancellationToken::new()).await;
+    assert_eq!((out.sessions, out.started), (10, 30));
+    let t = &out.rec.total;
+    assert_eq!((t.calls, t.ok()), (30, 30));
+    // Each later turn is meant to start at the previous end + 2 s, and does: latency is
+    // the service time, with no lag, on every turn.
+    let (p50, _, max) = ms(&Percentiles::of(&t.latency));
+    assert!(p50 >= 99.9 && max <= 100.2, "{p50} {max}");
+    assert!(Percentiles::of(&t.schedule_lag).max <= 0.01);
+    let turns = &out.rec.turns[0];
+    assert_eq!(turns.len(), 3);
+    assert!(turns.iter().all(|row| row.calls == 10));
+    // The last session starts at 4.5 s and runs 3 x 100 ms + 2 x 2 s.
+    assert_eq!(out.last_end, Duration::from_millis(4500 + 300 + 4000));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_later_turn_kept_waiting_counts_the_wait_in_its_latency() {
+    // 20 sessions of 2 turns arrive in 1 s; one call at a time, 100 ms each: the 40
+    // calls need 4 s, so the queue grows and later turns wait behind new sessions.
+    let p = session_plan(
+        "{ rate: 20, max_in_flight: 1 }",
+        "duration: 1s\ngraceful_stop: 60s\n",
+        "{ turns: 2 }",
+    );
+    let out = drive(p, Duration::from_millis(100), CancellationToken::new()).await;
+    let t = &out.rec.total;
+    assert_eq!((out.sessions, t.calls, t.ok()), (20, 40, 40));
+    assert_eq!(out.last_end, Duration::from_millis(4000));
+    let service = Percentiles::of(&t.service_time);
+    assert!(service.max <= 100.2, "{service:?}");
+    // A second turn is due when its first answer ends, and then waits for the slot
+    // behind the new session already waiting for it: 200 ms of wait in its latency.
+    let second = Percentiles::of(&out.rec.turns[0][1].latency);
+    assert!((299.9..=300.2).contains(&second.max), "{second:?}");
+    // So slots alternate between a new session and a second turn: session k's first
+    // turn, due at k * 50 ms, starts at 100 + (k - 1) * 200 ms. The last (k = 19) is due
+    // at 950 ms, starts at 3.7 s and answers at 3.8 s: 2850 ms of latency.
+    let first = Percentiles::of(&out.rec.turns[0][0].latency);
+    assert!((2849.0..=2852.0).contains(&first.max), "{first:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn closed_users_finish_the_session_they_began_and_start_no_other() {
+    // Each user's session takes 3 x 100 ms + 2 x 500 ms = 1.3 s, past the 1 s run.
+    let p = session_plan(
+        "{ mode: closed, concurrency: 2 }",
+        "duration: 1s\n",
+        "{ turns: 3, think_time: 500ms }",
+    );
+    let out = drive(p, Duration::from_millis(100), CancellationToken::new()).await;
+    assert_eq!((out.sessions, out.rec.total.calls), (2, 6));
+    assert_eq!(out.last_end, Duration::from_millis(1300));
+    assert!(!out.interrupted);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_during_think_time_ends_the_session_without_a_call() {
+    let p = session_plan(
+        "{ rate: 1 }",
+        "duration: 1s\n",
+        "{ turns: 3, think_time: 10s }",
+    );
+    let stop = CancellationToken::new();
+    let stopper = stop.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        stopper.cancel();
+    });
+    let out = drive(p, Duration::from_millis(100), stop).await;
+    assert!(out.interrupted);
+    assert_eq!((out.sessions, out.rec.total.calls), (1, 1));
+    assert_eq!(out.rec.total.count(Outcome::Interrupted), 0);
 }
