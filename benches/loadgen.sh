@@ -3,7 +3,7 @@
 # not llm-drill: nginx's access log, the mock's /stats, and oha / wrk on the same server
 # in the same session. Loopback only; every run is bounded in time.
 #
-#   benches/loadgen.sh [throughput|accuracy|streams|memory|all]    (default: all)
+#   benches/loadgen.sh [throughput|accuracy|streams|memory|sessions|all]    (default: all)
 #   DURATION=10 CONNS=64 benches/loadgen.sh throughput
 #
 # nginx (Debian's nginx + libnginx-mod-http-echo) is the reference server when installed;
@@ -148,11 +148,35 @@ memory() {
   json "$WORK/million/summary.json" "'calls %d (ok %d), achieved %.0f/s, peak RSS $((rss / 1024)) MiB; $SERVER served $(served)' % (d['totals']['calls'], d['totals']['ok'], d['totals']['achieved_rps'])"
 }
 
+sessions() {
+  echo "== sessions: 50,000 conversations in think time at once, against the standalone mock"
+  cargo build --release -q -p mock_server
+  local port=$((PORT + 1)) pid
+  $SERVER_PIN target/release/llm-drill-mock --listen "127.0.0.1:$port" --ttft-ms 20 --ttft-stddev-ms 0 --tokens-per-second 5000 --jitter 0 >/dev/null &
+  MOCK_PID=$!
+  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/stats" && break; sleep 0.1; done
+  $CLIENT /usr/bin/time -f "%M" -o "$WORK/rss-sessions" target/release/llm-drill run benches/scenarios/sessions-50k.yaml --no-progress --out "$WORK/sessions" \
+    --set "endpoints.llm.base_url=http://127.0.0.1:$port" --set endpoints.llm.mock=null > /dev/null &
+  pid=$!
+  # All sessions are thinking from 40 s to 60 s into the run: sample the RSS at 55 s.
+  sleep 55
+  local thinking
+  thinking=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$(pgrep -P "$pid" llm-drill || echo "$pid")/status" 2>/dev/null || echo "?")
+  wait "$pid"
+  local rss
+  rss=$(cat "$WORK/rss-sessions")
+  json "$WORK/sessions/summary.json" "'sessions %d, calls %d (ok %d) %s; RSS with all of them thinking $thinking MiB, peak RSS $((rss / 1024)) MiB; errors %s' % (d['totals']['sessions'], d['totals']['calls'], d['totals']['ok'], d['totals']['by_outcome'], [(e['outcome'], e['message'][:100], e['count']) for e in d['errors']])"
+  echo "mock /stats: $(curl -s "http://127.0.0.1:$port/stats")"
+  kill "$MOCK_PID" 2>/dev/null || true
+  MOCK_PID=""
+}
+
 case "$WHAT" in
   throughput) throughput ;;
   accuracy) accuracy ;;
   streams) streams ;;
   memory) memory ;;
-  all) throughput; accuracy; streams; memory ;;
-  *) echo "usage: $0 [throughput|accuracy|streams|memory|all]" >&2; exit 2 ;;
+  sessions) sessions ;;
+  all) throughput; accuracy; streams; memory; sessions ;;
+  *) echo "usage: $0 [throughput|accuracy|streams|memory|sessions|all]" >&2; exit 2 ;;
 esac

@@ -114,7 +114,10 @@ impl Pool {
 
     /// Returns a connection whose last response was read completely.
     pub fn give_back(&self, sender: Sender) {
-        if sender.is_ready() {
+        // Not `is_ready()`: just after a response's last byte the connection task may not
+        // have marked the connection ready yet, and dropping it then means a new
+        // connection per call. The next user waits for `ready()` before sending.
+        if !sender.is_closed() {
             self.shard()
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())

@@ -152,20 +152,22 @@ impl<T: Transport> Engine<T> {
             };
             started += 1;
             self.progress.call_started();
-            let (engine, stop, hard, slots) =
-                (self.clone(), stop.clone(), hard.clone(), slots.clone());
-            sessions.spawn(async move {
-                engine
-                    .converse(
-                        arrival.session,
-                        arrival.turn,
-                        permit,
-                        Some(slots),
-                        &stop,
-                        &hard,
-                    )
-                    .await;
-            });
+            let (engine, stop, hard) = (self.clone(), stop.clone(), hard.clone());
+            if arrival.session.turns == 1 {
+                // One call: no conversation to keep.
+                sessions.spawn(async move {
+                    engine.call(arrival.turn, &hard).await;
+                    drop(permit);
+                });
+            } else {
+                let slots = Some(slots.clone());
+                sessions.spawn(async move {
+                    let (session, turn) = (arrival.session, arrival.turn);
+                    engine
+                        .converse(session, turn, permit, slots, &stop, &hard)
+                        .await;
+                });
+            }
         }
         (started, sessions)
     }
@@ -205,7 +207,9 @@ impl<T: Transport> Engine<T> {
         hard: &CancellationToken,
     ) {
         loop {
-            let (answer, end) = self.call(turn, hard).await;
+            // Boxed: the conversation's own future then stays small through its think
+            // time, instead of carrying room for a whole call's state.
+            let (answer, end) = Box::pin(self.call(turn, hard)).await;
             drop(permit.take());
             if !self.workload.answered(&mut session, answer)
                 || stop.is_cancelled()
@@ -310,8 +314,11 @@ impl<T: Transport> Engine<T> {
                 // Each user's sessions get keys of their own, so the traffic depends on
                 // the seed and the user, not on which user happens to run first. A
                 // session begun before `end` runs all its turns.
-                while Instant::now() < end && !stop.is_cancelled() {
+                loop {
                     let now = Instant::now();
+                    if now >= end || stop.is_cancelled() {
+                        break;
+                    }
                     let mut session = engine.workload.session((user << 32) | n, now - start);
                     let turn = engine.turn(&mut session, now);
                     n += 1;
@@ -426,7 +433,7 @@ impl<T: Transport> Engine<T> {
             intended,
         } = turn;
         let route = &self.routes[call.endpoint];
-        let (mut sample, text) = match ready {
+        let (sample, text) = match ready {
             Ready::Refuse(outcome, why) => {
                 // Refused when its time came, as the product would refuse it.
                 let now = Instant::now().max(intended);
@@ -452,7 +459,6 @@ impl<T: Transport> Engine<T> {
             output_tokens: sample.output_tokens,
         };
         let end = sample.end;
-        sample.itl_us.shrink_to_fit();
         // The receiver lives until every call has finished; if it is gone the run is
         // being torn down and the sample has nowhere to go.
         let _ = self.samples.send(sample);

@@ -16,7 +16,8 @@ pub use text::PromptText;
 use crate::plan::{FeaturePlan, Plan, Sampler};
 use mock_server::tokens::{Encoding, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE};
 use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+// PCG: seeding one per turn and stream costs nanoseconds, where ChaCha costs a block.
+use rand_pcg::Pcg64Mcg as TurnRng;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -309,7 +310,9 @@ impl Workload {
         let (answer, answer_tokens) = match a.text {
             Some(t) if !t.is_empty() => {
                 let n = fw.encoding.count(&t) as u32;
-                (AnswerText::Text(t.into_boxed_str()), n)
+                // A fresh, exact-size copy: the streamed text grew by doubling, and its
+                // block would be kept whole through the think time.
+                (AnswerText::Text(Box::from(t.as_str())), n)
             }
             _ => {
                 let n = a.output_tokens.min(u32::MAX as u64) as u32;
@@ -353,15 +356,15 @@ impl Workload {
         fw.text.text(tokens as usize, &mut rng)
     }
 
-    fn rng(&self, key: u64, stream: Stream, n: u32) -> ChaCha8Rng {
-        ChaCha8Rng::seed_from_u64(mix(mix(mix(self.seed, key), stream as u64), n as u64))
+    fn rng(&self, key: u64, stream: Stream, n: u32) -> TurnRng {
+        TurnRng::seed_from_u64(mix(mix(mix(self.seed, key), stream as u64), n as u64))
     }
 }
 
 /// The feature's prompt template of `tokens` tokens: the same stream for every session,
 /// so a template that drifts larger keeps its beginning.
 fn system_text(seed: u64, feature: usize, fw: &FeatureWork, tokens: u32) -> Arc<str> {
-    let mut rng = ChaCha8Rng::seed_from_u64(mix(mix(seed, 0x5157_E400), feature as u64));
+    let mut rng = TurnRng::seed_from_u64(mix(mix(seed, 0x5157_E400), feature as u64));
     fw.text.text(tokens as usize, &mut rng).into()
 }
 
