@@ -79,8 +79,16 @@ fn validate(path: &Path, sets: &[String]) -> i32 {
     };
     let load = match &plan.load {
         LoadPlan::Open { stages, .. } => {
-            let calls: f64 = crate::plan::ArrivalSchedule::expected_count(stages);
-            format!("open load, about {calls:.0} calls over {:?}", plan.duration)
+            let arrivals: f64 = crate::plan::ArrivalSchedule::expected_count(stages);
+            let what = if plan.features.iter().any(|f| f.session.multi_turn()) {
+                "sessions"
+            } else {
+                "calls"
+            };
+            format!(
+                "open load, about {arrivals:.0} {what} over {:?}",
+                plan.duration
+            )
         }
         LoadPlan::Closed { concurrency } => {
             format!("closed load, {concurrency} users for {:?}", plan.duration)
