@@ -130,24 +130,26 @@ pub fn render(s: &Summary) -> String {
         s.llm_drill_version, s.scenario, s.duration_s, s.load
     );
     let t = &s.totals;
-    let target = t
-        .target_rps
-        .map_or(String::new(), |r| format!(" (target {r:.2}/s)"));
+    let target = |rate: Option<f64>| rate.map_or(String::new(), |r| format!(" (target {r:.2}/s)"));
     let _ = writeln!(
         out,
-        "calls {} (ok {}, failed {}) · attempts {} · achieved {:.2}/s{target} · throughput {:.2}/s",
-        t.calls, t.ok, t.failed, t.attempts, t.achieved_rps, t.throughput_rps
+        "calls {} (ok {}, failed {}) · attempts {} · achieved {:.2}/s{} · throughput {:.2}/s",
+        t.calls,
+        t.ok,
+        t.failed,
+        t.attempts,
+        t.achieved_rps,
+        target(t.target_rps),
+        t.throughput_rps
     );
     if t.sessions != t.calls {
-        let target = t
-            .target_sessions_per_s
-            .map_or(String::new(), |r| format!(" (target {r:.2}/s)"));
         let _ = writeln!(
             out,
-            "sessions {} · {:.1} calls per session · started {:.2}/s{target}",
+            "sessions {} · {:.1} calls per session · started {:.2}/s{}",
             t.sessions,
             t.calls as f64 / t.sessions.max(1) as f64,
-            t.achieved_sessions_per_s
+            t.achieved_sessions_per_s,
+            target(t.target_sessions_per_s)
         );
     }
     let est = if t.estimated_token_calls > 0 {

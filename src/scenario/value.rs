@@ -43,32 +43,38 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 impl<'de> Deserialize<'de> for DurationStr {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = DurationStr;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a duration such as 250ms, 8s or 2m")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<DurationStr, E> {
-                parse_duration(v).map(DurationStr).map_err(E::custom)
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<DurationStr, E> {
-                Err(E::custom(format!(
-                    "`{v}` has no unit: write e.g. {v}s or {v}ms"
-                )))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<DurationStr, E> {
-                Err(E::custom(format!(
-                    "`{v}` has no unit: write e.g. {v}s or {v}ms"
-                )))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<DurationStr, E> {
-                Err(E::custom(format!(
-                    "`{v}` has no unit: write e.g. {v}s or {v}ms"
-                )))
-            }
-        }
-        d.deserialize_any(V)
+        d.deserialize_any(UnitStr {
+            expecting: "a duration such as 250ms, 8s or 2m",
+            parse: |v| parse_duration(v).map(DurationStr),
+            bare: |v| format!("`{v}` has no unit: write e.g. {v}s or {v}ms"),
+        })
+    }
+}
+
+/// Visits a value written as a string with its unit (`250ms`, `5%`); a bare number is
+/// refused with `bare(number)`, which tells the user what to add.
+struct UnitStr<T> {
+    expecting: &'static str,
+    parse: fn(&str) -> Result<T, String>,
+    bare: fn(&str) -> String,
+}
+
+impl<T> Visitor<'_> for UnitStr<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        (self.parse)(v).map_err(E::custom)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        Err(E::custom((self.bare)(&v.to_string())))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        Err(E::custom((self.bare)(&v.to_string())))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+        Err(E::custom((self.bare)(&v.to_string())))
     }
 }
 
@@ -78,43 +84,20 @@ pub struct Percent(pub f64);
 
 impl<'de> Deserialize<'de> for Percent {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Percent;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a percentage such as 5%")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Percent, E> {
-                let bad = || E::custom(format!("expected a percentage such as 5%, found `{v}`"));
-                let n: f64 = v
+        d.deserialize_any(UnitStr {
+            expecting: "a percentage such as 5%",
+            parse: |v| {
+                let n: Option<f64> = v
                     .trim()
                     .strip_suffix('%')
-                    .ok_or_else(bad)?
-                    .trim()
-                    .parse()
-                    .map_err(|_| bad())?;
-                if !n.is_finite() {
-                    return Err(bad());
+                    .and_then(|n| n.trim().parse().ok());
+                match n {
+                    Some(n) if n.is_finite() => Ok(Percent(n / 100.0)),
+                    _ => Err(format!("expected a percentage such as 5%, found `{v}`")),
                 }
-                Ok(Percent(n / 100.0))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Percent, E> {
-                Err(E::custom(format!(
-                    "write a percentage with its sign, e.g. `{v}%`"
-                )))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Percent, E> {
-                Err(E::custom(format!(
-                    "write a percentage with its sign, e.g. `{v}%`"
-                )))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Percent, E> {
-                Err(E::custom(format!(
-                    "write a percentage with its sign, e.g. `{v}%`"
-                )))
-            }
-        }
-        d.deserialize_any(V)
+            },
+            bare: |v| format!("write a percentage with its sign, e.g. `{v}%`"),
+        })
     }
 }
 
