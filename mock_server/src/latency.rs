@@ -1,6 +1,6 @@
 //! The mock's seeded latency model: a time to first token drawn from a clamped normal or
-//! a uniform distribution, then one token every `1 / tokens_per_second`, each gap
-//! jittered.
+//! a uniform distribution, plus the prompt's prefill time when a prefill rate is set,
+//! then one token every `1 / tokens_per_second`, each gap jittered.
 //!
 //! Pure arithmetic on a caller-provided RNG; no clocks, no I/O, so it is unit-testable
 //! and the same seed always yields the same timings.
@@ -62,17 +62,30 @@ pub struct LatencyModel {
     pub tokens_per_second: f64,
     /// Relative standard deviation of each inter-token gap (0.1 = ±10%).
     pub jitter: f64,
+    /// Prompt tokens read per second before the first token (0: the prompt's size does
+    /// not change the time to first token). A real server's prefill makes long prompts
+    /// slower to start; this lets growing prompts show in the latency.
+    pub prefill_tokens_per_second: f64,
 }
 
 impl LatencyModel {
-    /// Offsets from the request's arrival at which each of `n` output tokens is ready.
-    /// The first is the time to first token; the rest follow at the token rate.
-    pub fn token_offsets<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> Vec<Duration> {
+    /// Offsets from the request's arrival at which each of `n` output tokens is ready,
+    /// for a prompt of `prompt_tokens`. The first is the time to first token; the rest
+    /// follow at the token rate.
+    pub fn token_offsets<R: Rng + ?Sized>(
+        &self,
+        prompt_tokens: usize,
+        n: usize,
+        rng: &mut R,
+    ) -> Vec<Duration> {
         let mut out = Vec::with_capacity(n);
         if n == 0 {
             return out;
         }
         let mut t = self.ttft.sample(rng);
+        if self.prefill_tokens_per_second > 0.0 {
+            t += Duration::from_secs_f64(prompt_tokens as f64 / self.prefill_tokens_per_second);
+        }
         out.push(t);
         let gap = if self.tokens_per_second > 0.0 {
             1.0 / self.tokens_per_second
@@ -104,10 +117,19 @@ mod tests {
             ttft: Spread::fixed(Duration::from_millis(50)),
             tokens_per_second: 100.0,
             jitter: 0.0,
+            prefill_tokens_per_second: 0.0,
         };
-        let offs = m.token_offsets(3, &mut ChaCha8Rng::seed_from_u64(1));
+        let offs = m.token_offsets(5000, 3, &mut ChaCha8Rng::seed_from_u64(1));
         assert_eq!(offs[0], Duration::from_millis(50));
         assert!((offs[2].as_secs_f64() - 0.070).abs() < 1e-9);
+        // With prefill at 10,000 tokens/s, a 5,000-token prompt starts 500 ms later.
+        let prefill = LatencyModel {
+            prefill_tokens_per_second: 10_000.0,
+            ..m
+        };
+        let offs = prefill.token_offsets(5000, 3, &mut ChaCha8Rng::seed_from_u64(1));
+        assert_eq!(offs[0], Duration::from_millis(550));
+        assert!((offs[2].as_secs_f64() - 0.570).abs() < 1e-9);
     }
 
     #[test]
@@ -121,10 +143,11 @@ mod tests {
             },
             tokens_per_second: 50.0,
             jitter: 0.2,
+            prefill_tokens_per_second: 0.0,
         };
-        let a = m.token_offsets(20, &mut ChaCha8Rng::seed_from_u64(7));
-        let b = m.token_offsets(20, &mut ChaCha8Rng::seed_from_u64(7));
-        let c = m.token_offsets(20, &mut ChaCha8Rng::seed_from_u64(8));
+        let a = m.token_offsets(10, 20, &mut ChaCha8Rng::seed_from_u64(7));
+        let b = m.token_offsets(10, 20, &mut ChaCha8Rng::seed_from_u64(7));
+        let c = m.token_offsets(10, 20, &mut ChaCha8Rng::seed_from_u64(8));
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert!(a.windows(2).all(|w| w[0] <= w[1]));

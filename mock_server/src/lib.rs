@@ -54,6 +54,7 @@ impl Default for MockConfig {
                 },
                 tokens_per_second: 60.0,
                 jitter: 0.1,
+                prefill_tokens_per_second: 0.0,
             },
             default_output_tokens: 128,
             max_output_tokens: 32_768,

@@ -29,6 +29,9 @@ struct Args {
     /// Relative jitter of each inter-token gap (0.1 = 10%).
     #[arg(long, default_value_t = 0.1)]
     jitter: f64,
+    /// Prompt tokens read per second before the first token (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    prefill_tokens_per_second: f64,
     /// Answer length when a request gives no max_tokens.
     #[arg(long, default_value_t = 128)]
     output_tokens: u32,
@@ -49,6 +52,7 @@ async fn main() {
             },
             tokens_per_second: a.tokens_per_second,
             jitter: a.jitter,
+            prefill_tokens_per_second: a.prefill_tokens_per_second.max(0.0),
         },
         default_output_tokens: a.output_tokens,
         ..MockConfig::default()

@@ -130,7 +130,7 @@ pub(crate) async fn chat_completions(State(shared): State<Arc<Shared>>, body: By
         .unwrap_or(cfg.default_output_tokens);
     let n = requested.min(cfg.max_output_tokens) as usize;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let offsets = cfg.latency.token_offsets(n, &mut rng);
+    let offsets = cfg.latency.token_offsets(prompt_tokens, n, &mut rng);
     let finish_reason = if n as u32 >= requested {
         "length"
     } else {

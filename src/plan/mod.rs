@@ -423,6 +423,15 @@ fn mock_config(
         }
         cfg.latency.jitter = j;
     }
+    if let Some(p) = m.prefill_tokens_per_second {
+        if !p.is_finite() || p <= 0.0 || p > 100_000_000.0 {
+            return Err(c.err(
+                &at("prefill_tokens_per_second"),
+                "must be more than 0 and at most 100000000",
+            ));
+        }
+        cfg.latency.prefill_tokens_per_second = p;
+    }
     c.later(m.rate_limit.is_some(), &at("rate_limit"))?;
     Ok(cfg)
 }

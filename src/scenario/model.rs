@@ -93,6 +93,8 @@ pub struct MockBehaviour {
     pub tokens_per_second: Option<f64>,
     /// Relative standard deviation of each inter-token gap (0.1 = 10%).
     pub jitter: Option<f64>,
+    /// Prompt tokens read per second before the first token: long prompts start later.
+    pub prefill_tokens_per_second: Option<f64>,
     #[serde(default)]
     pub rate_limit: Later,
 }

@@ -124,3 +124,23 @@ async fn refused_turns_send_nothing_and_end_their_session() {
     );
     assert_eq!(s.totals.attempts, s.totals.calls - b.sessions - w.sessions);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_prefill_the_mock_starts_longer_prompts_later() {
+    // 20,000 prompt tokens a second: turn k's first token comes input(k) / 20,000 s
+    // after the mock's fixed 5 ms.
+    let yaml = "name: prefill\nseed: 2\nduration: 1s\nendpoints:\n  m:\n    provider: openai\n    base_url: mock\n    model_name: gpt-4o\n    mock: { ttft: 5ms, tokens_per_second: 2000, jitter: 0, prefill_tokens_per_second: 20000 }\nfeatures:\n  rag:\n    endpoint: m\n    session: { turns: 3 }\n    prompt: { user_tokens: 20, context_tokens: { start: 2000, growth_per_turn: 4000 } }\n    output_tokens: 5\nload: { rate: 3 }\n";
+    let (s, _dir) = run(yaml).await;
+    let turns = &s.features["rag"].turns;
+    assert_eq!(turns.len(), 3);
+    for t in turns {
+        let floor = 5.0 + t.mean_input_tokens / 20.0;
+        assert!(
+            t.ttft_ms.p50 >= floor && t.ttft_ms.max <= floor + 15.0,
+            "turn {}: {} tokens, ttft {:?}",
+            t.turn,
+            t.mean_input_tokens,
+            t.ttft_ms
+        );
+    }
+}
