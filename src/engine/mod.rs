@@ -83,15 +83,18 @@ impl<T: Transport> Engine<T> {
         in_flight.close();
         loop {
             tokio::select! {
+                // A stop comes first: when it ends the last sessions (in their think
+                // time) at the same instant, the run was still cut short.
+                biased;
+                _ = stop.cancelled(), if !interrupted => {
+                    interrupted = true;
+                    grace_end = grace_end.min(Instant::now() + longest_timeout);
+                }
                 _ = in_flight.wait() => break,
                 _ = sleep_until(grace_end) => {
                     hard.cancel();
                     in_flight.wait().await;
                     break;
-                }
-                _ = stop.cancelled(), if !interrupted => {
-                    interrupted = true;
-                    grace_end = grace_end.min(Instant::now() + longest_timeout);
                 }
             }
         }
