@@ -7,6 +7,7 @@ mod drill {
     pub mod cli;
     pub mod endpoints;
     pub mod engine;
+    pub mod providers;
     pub mod scenarios;
     pub mod sessions;
     pub mod support;

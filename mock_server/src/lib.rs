@@ -1,11 +1,14 @@
-//! The llm-drill mock endpoint: an OpenAI-compatible chat-completions server with a
-//! seeded latency model and ground-truth counters at `GET /stats`.
+//! The llm-drill mock endpoint: a chat server speaking OpenAI's, Azure OpenAI's and
+//! Anthropic's wire formats (each at its own path), with a seeded latency model and
+//! ground-truth counters at `GET /stats`.
 //!
 //! It is part of the product, not test scaffolding: llm-drill embeds it for
 //! `base_url: mock`, tests start it in-process on port 0, and users run it standalone
 //! (`llm-drill mock` or the `llm-drill-mock` binary) to rehearse drills with other tools.
 //! This crate must not depend on llm-drill: the harness depends on it.
 
+mod anthropic;
+mod chat;
 mod latency;
 mod openai;
 mod stats;
@@ -78,7 +81,9 @@ impl StatsHandle {
     }
 }
 
-/// The router: `POST /v1/chat/completions`, `GET /stats`, `GET /health`.
+/// The router: `POST /v1/chat/completions` (OpenAI),
+/// `POST /openai/deployments/{deployment}/chat/completions` (Azure OpenAI), `POST
+/// /v1/messages` (Anthropic), `GET /stats`, `GET /health`.
 pub fn router(config: MockConfig) -> (Router, StatsHandle) {
     let shared = Arc::new(Shared {
         config,
@@ -87,6 +92,11 @@ pub fn router(config: MockConfig) -> (Router, StatsHandle) {
     let router = Router::new()
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/chat/completions", post(openai::chat_completions))
+        .route(
+            "/openai/deployments/{deployment}/chat/completions",
+            post(openai::azure_chat_completions),
+        )
+        .route("/v1/messages", post(anthropic::messages))
         .route("/stats", get(stats_handler))
         .route("/health", get(|| async { "ok" }))
         .fallback(not_found)
@@ -99,10 +109,11 @@ async fn stats_handler(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn not_found(State(shared): State<Arc<Shared>>) -> Response {
-    openai::error_response(
+    use chat::Wire;
+    openai::OpenAi.error(
         &shared.stats,
         StatusCode::NOT_FOUND,
-        "invalid_request_error",
+        chat::Failure::NotFound,
         "Unknown request URL",
     )
 }

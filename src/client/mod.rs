@@ -5,6 +5,8 @@
 //! timestamps while bytes move. A misbehaving endpoint — invalid JSON, a truncated
 //! stream, a 50 MB body, a hang — ends as a classified outcome, never a stall or panic.
 
+mod anthropic;
+mod azure;
 pub mod http;
 mod openai;
 pub mod outcome;
@@ -12,7 +14,7 @@ pub mod sse;
 
 pub use outcome::Outcome;
 
-use crate::plan::{Auth, CredentialRef, EndpointPlan};
+use crate::plan::{CredentialRef, EndpointPlan};
 use crate::scenario::model::Provider;
 use crate::workload::CallSpec;
 use bytes::Bytes;
@@ -65,9 +67,8 @@ pub enum ClientError {
 
 /// Resolves an endpoint's credential reference (env:NAME or file:PATH).
 pub fn resolve_credential(e: &EndpointPlan) -> Result<Option<Secret>, ClientError> {
-    let r = match &e.auth {
-        Auth::None => return Ok(None),
-        Auth::Bearer(r) => r,
+    let Some(r) = e.auth.credential() else {
+        return Ok(None);
     };
     let value = match r {
         CredentialRef::Env(name) => std::env::var(name).map_err(|_| ClientError::MissingEnv {
@@ -162,8 +163,9 @@ pub trait ProviderFormat: Send + Sync {
 
 pub fn provider(p: Provider) -> &'static dyn ProviderFormat {
     match p {
-        // The plan refuses other providers until their formats land.
-        Provider::Openai | Provider::AzureOpenai | Provider::Anthropic => &openai::OpenAi,
+        Provider::Openai => &openai::OpenAi,
+        Provider::AzureOpenai => &azure::AzureOpenAi,
+        Provider::Anthropic => &anthropic::Anthropic,
     }
 }
 
@@ -476,7 +478,15 @@ async fn read_stream(
                     }
                     StreamStep::Delta(_) | StreamStep::Ignore => {}
                     StreamStep::Finished => finished = true,
-                    StreamStep::Usage(u) => a.usage = Some(u),
+                    // Anthropic reports the prompt at the start and the answer's
+                    // running count at the end: keep the largest of each.
+                    StreamStep::Usage(u) => {
+                        let before = a.usage.unwrap_or_default();
+                        a.usage = Some(Usage {
+                            input_tokens: before.input_tokens.max(u.input_tokens),
+                            output_tokens: before.output_tokens.max(u.output_tokens),
+                        });
+                    }
                     StreamStep::Done => {
                         done = true;
                         return sse::Flow::Stop;

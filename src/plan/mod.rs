@@ -7,10 +7,11 @@
 pub mod arrivals;
 mod sampler;
 
+pub use crate::scenario::model::FallbackPolicy;
 pub use arrivals::{Arrival, ArrivalSchedule, Stage};
 pub use sampler::Sampler;
 
-use crate::scenario::model::{self, ArrivalKind, AuthType, LoadMode, Provider};
+use crate::scenario::model::{self, ArrivalKind, AuthType, Capability, LoadMode, Provider};
 use crate::scenario::{Dist, Scenario, ScenarioError, Source};
 use mock_server::tokens::Encoding;
 use mock_server::{MockConfig, Spread};
@@ -21,6 +22,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 4096;
 pub const DEFAULT_OUTPUT_TOKENS: f64 = 256.0;
+/// The Azure OpenAI API version used when a scenario gives none (GA, with streamed usage).
+pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
 const MAX_RATE: f64 = 100_000.0;
 const MAX_CONCURRENCY: u64 = 100_000;
 const MAX_IN_FLIGHT: u64 = 1_000_000;
@@ -55,10 +58,49 @@ pub enum CredentialRef {
     File(PathBuf),
 }
 
+impl std::fmt::Display for CredentialRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CredentialRef::Env(name) => write!(f, "env:{name}"),
+            CredentialRef::File(p) => write!(f, "file:{}", p.display()),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Auth {
     None,
+    /// `Authorization: Bearer` (OpenAI; Azure with an Entra ID token).
     Bearer(CredentialRef),
+    /// The provider's key header: `api-key` (Azure), `x-api-key` (Anthropic).
+    ApiKey(CredentialRef),
+}
+
+impl Auth {
+    pub fn credential(&self) -> Option<&CredentialRef> {
+        match self {
+            Auth::None => None,
+            Auth::Bearer(r) | Auth::ApiKey(r) => Some(r),
+        }
+    }
+}
+
+/// What an endpoint declares it can do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    pub tools: bool,
+    pub vision: bool,
+    pub streaming: bool,
+}
+
+impl Capabilities {
+    pub fn has(&self, c: Capability) -> bool {
+        match c {
+            Capability::Tools => self.tools,
+            Capability::Vision => self.vision,
+            Capability::Streaming => self.streaming,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -73,6 +115,33 @@ pub struct EndpointPlan {
     pub encoding: Encoding,
     pub max_context_tokens: Option<u32>,
     pub region: Option<String>,
+    /// Azure OpenAI only.
+    pub deployment: Option<String>,
+    pub api_version: Option<String>,
+    pub capabilities: Capabilities,
+    /// Index of `fallback_endpoint_ref`.
+    pub fallback: Option<usize>,
+    pub fallback_policy: FallbackPolicy,
+    pub allow_insecure_http: bool,
+}
+
+impl EndpointPlan {
+    /// This endpoint, then the endpoints a failing call would go to, in order: the
+    /// `fallback_endpoint_ref` chain while the policy is `fallback`.
+    pub fn chain<'a>(&'a self, all: &'a [EndpointPlan]) -> Vec<&'a EndpointPlan> {
+        let mut out = vec![self];
+        let mut cur = self;
+        while let (FallbackPolicy::Fallback, Some(next)) = (cur.fallback_policy, cur.fallback) {
+            let next = &all[next];
+            // The plan refuses cycles; this only guards against looping forever.
+            if out.iter().any(|e| e.id == next.id) {
+                break;
+            }
+            out.push(next);
+            cur = next;
+        }
+        out
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -90,6 +159,10 @@ pub struct FeaturePlan {
     pub drift_per_minute: f64,
     pub session: SessionPlan,
     pub token_budget: Option<u64>,
+    /// Capabilities its endpoint and every fallback must declare (checked by preflight).
+    pub needs: Vec<Capability>,
+    /// Regions allowed to serve it (checked by preflight).
+    pub residency: Option<Vec<String>>,
 }
 
 /// How many turns a conversation has and how long its user thinks between them.
@@ -200,12 +273,13 @@ impl Plan {
         if sc.features.is_empty() {
             return Err(c.err("features", "at least one feature is needed"));
         }
-        let endpoints = sc
+        let mut endpoints = sc
             .endpoints
             .iter()
             .enumerate()
             .map(|(i, (id, e))| endpoint(&c, sc.seed.wrapping_add(i as u64), id, e))
             .collect::<Result<Vec<_>, _>>()?;
+        fallbacks(&c, sc, &mut endpoints)?;
         let features = sc
             .features
             .iter()
@@ -246,19 +320,52 @@ fn endpoint(
         ));
     }
     for (present, key) in [
-        (e.deployment.is_some(), "deployment"),
-        (e.api_version.is_some(), "api_version"),
-        (e.fallback_endpoint_ref.is_some(), "fallback_endpoint_ref"),
-        (e.fallback_policy.is_some(), "fallback_policy"),
         (e.price.is_some(), "price"),
         (e.price_ref.is_some(), "price_ref"),
-        (e.allow_insecure_http.is_some(), "allow_insecure_http"),
     ] {
         c.later(present, &at(key))?;
     }
-    if e.provider != Provider::Openai {
-        return Err(c.err(&at("provider"), "only `openai` (and OpenAI-compatible servers such as vLLM or llama.cpp) is supported by this version; azure_openai and anthropic are coming"));
-    }
+    let (deployment, api_version) = match e.provider {
+        Provider::AzureOpenai => {
+            let deployment = e.deployment.clone().filter(|d| !d.trim().is_empty()).ok_or_else(|| {
+                c.err(
+                    &format!("endpoints.{id}"),
+                    "an azure_openai endpoint needs `deployment` (the deployment name in the Azure portal)",
+                )
+            })?;
+            if !deployment
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+            {
+                return Err(c.err(
+                    &at("deployment"),
+                    "uses only letters, digits, `-`, `_` and `.`",
+                ));
+            }
+            let api_version = e
+                .api_version
+                .clone()
+                .unwrap_or_else(|| DEFAULT_AZURE_API_VERSION.to_string());
+            if !api_version
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+            {
+                return Err(c.err(&at("api_version"), format!("expected a version such as {DEFAULT_AZURE_API_VERSION}, found `{api_version}`")));
+            }
+            (Some(deployment), Some(api_version))
+        }
+        _ => {
+            for (present, key) in [
+                (e.deployment.is_some(), "deployment"),
+                (e.api_version.is_some(), "api_version"),
+            ] {
+                if present {
+                    return Err(c.err(&at(key), "applies to provider azure_openai only"));
+                }
+            }
+            (None, None)
+        }
+    };
     if e.model_name.trim().is_empty() {
         return Err(c.err(&at("model_name"), "must not be empty"));
     }
@@ -302,28 +409,36 @@ fn endpoint(
         }
         Target::Url(e.base_url.trim_end_matches('/').to_string())
     };
-    let auth = match (e.auth_type, &e.credential_ref) {
-        (AuthType::None, None) => Auth::None,
-        (AuthType::None, Some(_)) => {
-            return Err(c.err(
+    let auth =
+        match (e.auth_type, &e.credential_ref) {
+            (AuthType::None, None) => Auth::None,
+            (AuthType::None, Some(_)) => return Err(c.err(
                 &at("credential_ref"),
-                "is set but auth_type is `none`: set auth_type: bearer, or remove it",
-            ))
-        }
-        (AuthType::Bearer, Some(r)) => Auth::Bearer(credential_ref(c, &at("credential_ref"), r)?),
-        (AuthType::Bearer, None) => {
-            return Err(c.err(
-                &at("auth_type"),
-                "`bearer` needs a credential_ref such as env:OPENAI_API_KEY",
-            ))
-        }
-        (AuthType::ApiKey, _) => {
-            return Err(c.err(
-                &at("auth_type"),
-                "`api_key` is the azure_openai header; an openai endpoint uses `bearer`",
-            ))
-        }
-    };
+                "is set but auth_type is `none`: set auth_type (bearer or api_key), or remove it",
+            )),
+            (_, None) => {
+                return Err(c.err(
+                    &at("auth_type"),
+                    "needs a credential_ref such as env:OPENAI_API_KEY or file:/run/secrets/key",
+                ))
+            }
+            (AuthType::Bearer, Some(r)) => match e.provider {
+                Provider::Anthropic => {
+                    return Err(c.err(
+                        &at("auth_type"),
+                        "an anthropic endpoint takes `api_key` (sent as x-api-key)",
+                    ))
+                }
+                _ => Auth::Bearer(credential_ref(c, &at("credential_ref"), r)?),
+            },
+            (AuthType::ApiKey, Some(r)) => match e.provider {
+                Provider::Openai => return Err(c.err(
+                    &at("auth_type"),
+                    "an openai endpoint uses `bearer`; `api_key` is Azure's and Anthropic's header",
+                )),
+                _ => Auth::ApiKey(credential_ref(c, &at("credential_ref"), r)?),
+            },
+        };
     let timeout = e.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
     if timeout.is_zero() || timeout > Duration::from_secs(3600) {
         return Err(c.err(&at("timeout"), "must be more than 0 and at most 1h"));
@@ -342,7 +457,70 @@ fn endpoint(
         encoding,
         max_context_tokens: e.max_context_tokens,
         region: e.region.clone(),
+        deployment,
+        api_version,
+        capabilities: Capabilities {
+            tools: e.supports_tools.unwrap_or(false),
+            vision: e.supports_vision.unwrap_or(false),
+            streaming: e.supports_streaming.unwrap_or(true),
+        },
+        fallback: None,
+        fallback_policy: e.fallback_policy.unwrap_or_default(),
+        allow_insecure_http: e.allow_insecure_http.unwrap_or(false),
     })
+}
+
+/// Resolves every `fallback_endpoint_ref` to its endpoint and refuses unknown ids and
+/// cycles (a call would bounce between endpoints forever).
+fn fallbacks(
+    c: &Checker,
+    sc: &Scenario,
+    endpoints: &mut [EndpointPlan],
+) -> Result<(), ScenarioError> {
+    let ids: Vec<String> = endpoints.iter().map(|e| e.id.clone()).collect();
+    for (i, (id, e)) in sc.endpoints.iter().enumerate() {
+        let Some(target) = &e.fallback_endpoint_ref else {
+            if e.fallback_policy == Some(FallbackPolicy::Fallback) {
+                return Err(c.err(
+                    &format!("endpoints.{id}.fallback_policy"),
+                    "is `fallback` but no fallback_endpoint_ref says where to",
+                ));
+            }
+            continue;
+        };
+        let j = ids.iter().position(|x| x == target).ok_or_else(|| {
+            let hint = crate::scenario::did_you_mean(target, ids.iter().map(String::as_str))
+                .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
+            c.err(
+                &format!("endpoints.{id}.fallback_endpoint_ref"),
+                format!(
+                    "`{target}` names no endpoint (defined: {}){hint}",
+                    ids.join(", ")
+                ),
+            )
+        })?;
+        endpoints[i].fallback = Some(j);
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let mut path = vec![i];
+        let mut cur = i;
+        while let Some(next) = endpoints[cur].fallback {
+            if let Some(at) = path.iter().position(|p| *p == next) {
+                let names: Vec<&str> = path[at..]
+                    .iter()
+                    .chain([&next])
+                    .map(|k| ids[*k].as_str())
+                    .collect();
+                return Err(c.err(
+                    &format!("endpoints.{id}.fallback_endpoint_ref"),
+                    format!("makes a fallback cycle: {}", names.join(" → ")),
+                ));
+            }
+            path.push(next);
+            cur = next;
+        }
+    }
+    Ok(())
 }
 
 fn credential_ref(c: &Checker, path: &str, r: &str) -> Result<CredentialRef, ScenarioError> {
@@ -443,12 +621,6 @@ fn feature(
     f: &model::Feature,
 ) -> Result<FeaturePlan, ScenarioError> {
     let at = |k: &str| format!("features.{name}.{k}");
-    for (present, key) in [
-        (f.residency.is_some(), "residency"),
-        (f.needs.is_some(), "needs"),
-    ] {
-        c.later(present, &at(key))?;
-    }
     let endpoint = endpoints
         .iter()
         .position(|e| e.id == f.endpoint)
@@ -599,6 +771,8 @@ fn feature(
         drift_per_minute,
         session,
         token_budget: f.token_budget,
+        needs: f.needs.clone().unwrap_or_default(),
+        residency: f.residency.clone(),
     })
 }
 

@@ -203,7 +203,7 @@ fn parse_typed(source: &Source) -> Result<Scenario, ScenarioError> {
         let detail = rendered
             .split_once('\n')
             .map(|(_, snippet)| snippet.replace("<input>", &source.file));
-        let message = match did_you_mean(&message) {
+        let message = match unknown_field_hint(&message) {
             Some(hint) => format!("{message} (did you mean `{hint}`?)"),
             None => message,
         };
@@ -236,12 +236,16 @@ fn shorten_path(p: String) -> String {
 }
 
 /// For "unknown field `timout`, expected one of a, timeout, ...": the closest expected name.
-fn did_you_mean(message: &str) -> Option<String> {
+fn unknown_field_hint(message: &str) -> Option<String> {
     let rest = message.strip_prefix("unknown field `")?;
     let (given, rest) = rest.split_once('`')?;
     let list = rest.split_once("expected one of ")?.1;
-    list.split(", ")
-        .map(|c| c.trim_matches('`'))
+    did_you_mean(given, list.split(", ").map(|c| c.trim_matches('`')))
+}
+
+/// The candidate within two edits of `given`, closest first: a typo's likely meaning.
+pub fn did_you_mean<'a>(given: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
+    candidates
         .map(|c| (strsim::levenshtein(given, c), c))
         .filter(|(d, c)| *d <= 2 && *d < c.len())
         .min()

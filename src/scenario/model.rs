@@ -70,20 +70,49 @@ pub struct Endpoint {
     /// `cl100k_base` or `o200k_base`; by default chosen from `model_name`.
     pub tokenizer: Option<String>,
     pub mock: Option<MockBehaviour>,
-    #[serde(default)]
-    pub deployment: Later,
-    #[serde(default)]
-    pub api_version: Later,
-    #[serde(default)]
-    pub fallback_endpoint_ref: Later,
-    #[serde(default)]
-    pub fallback_policy: Later,
+    /// Azure OpenAI: the deployment name and the API version of the URL.
+    pub deployment: Option<String>,
+    pub api_version: Option<String>,
+    /// Streaming is assumed unless the endpoint says it cannot.
+    pub supports_streaming: Option<bool>,
+    pub fallback_endpoint_ref: Option<String>,
+    pub fallback_policy: Option<FallbackPolicy>,
+    /// Send the credential over plain http to a host that is not this machine.
+    pub allow_insecure_http: Option<bool>,
     #[serde(default)]
     pub price: Later,
     #[serde(default)]
     pub price_ref: Later,
-    #[serde(default)]
-    pub allow_insecure_http: Later,
+}
+
+/// What happens to a call when its endpoint fails.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FallbackPolicy {
+    /// Send it to `fallback_endpoint_ref`.
+    #[default]
+    Fallback,
+    /// Fail the call and escalate; never leave this endpoint.
+    FailClosed,
+}
+
+/// A capability a feature can need and an endpoint can declare.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    Tools,
+    Vision,
+    Streaming,
+}
+
+impl Capability {
+    pub fn key(self) -> &'static str {
+        match self {
+            Capability::Tools => "tools",
+            Capability::Vision => "vision",
+            Capability::Streaming => "streaming",
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,10 +140,10 @@ pub struct Feature {
     /// Tokens (prompt and answer, all turns) one conversation may use; the turn that
     /// would pass it is refused.
     pub token_budget: Option<u64>,
-    #[serde(default)]
-    pub residency: Later,
-    #[serde(default)]
-    pub needs: Later,
+    /// Regions allowed to serve this feature.
+    pub residency: Option<Vec<String>>,
+    /// Capabilities its endpoint (and every fallback) must declare.
+    pub needs: Option<Vec<Capability>>,
 }
 
 /// A conversation: several turns, each resending the history.

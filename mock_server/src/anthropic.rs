@@ -1,0 +1,173 @@
+//! Anthropic's Messages API, as the mock speaks it: `POST /v1/messages` with the system
+//! prompt as a top-level field, a whole `message` body or typed SSE events
+//! (`message_start`, `content_block_start`, `ping`, `content_block_delta`...,
+//! `content_block_stop`, `message_delta` with the cumulative output tokens,
+//! `message_stop`), and Anthropic's error bodies.
+//!
+//! Request parsing and response shaping only; `chat` does the rest.
+
+use crate::chat::{self, named_event, Ask, Failure, Meta, Wire};
+use crate::stats::Stats;
+use crate::Shared;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use std::sync::Arc;
+
+#[derive(Deserialize)]
+struct MessagesRequest {
+    #[serde(default)]
+    model: String,
+    max_tokens: Option<u32>,
+    #[serde(default)]
+    system: Option<Text>,
+    messages: Vec<Message>,
+    #[serde(default)]
+    stream: bool,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    role: String,
+    content: Text,
+}
+
+/// A string, or an array of typed blocks of which the text ones count.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Text {
+    Plain(String),
+    Blocks(Vec<Block>),
+}
+
+#[derive(Deserialize)]
+struct Block {
+    #[serde(default)]
+    text: String,
+}
+
+pub(crate) struct Anthropic;
+
+fn stop_reason(meta: &Meta) -> &'static str {
+    if meta.truncated {
+        "max_tokens"
+    } else {
+        "end_turn"
+    }
+}
+
+impl Wire for Anthropic {
+    fn parse(&self, body: &[u8]) -> Result<Ask, String> {
+        let req: MessagesRequest = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let max_tokens = req.max_tokens.ok_or("max_tokens: Field required")?;
+        // Each system block counts as a system message, so the count matches the chat
+        // recipe llm-drill plans with.
+        let mut messages: Vec<(String, String)> = match req.system {
+            None => vec![],
+            Some(Text::Plain(s)) => vec![("system".into(), s)],
+            Some(Text::Blocks(b)) => b.into_iter().map(|b| ("system".into(), b.text)).collect(),
+        };
+        for m in req.messages {
+            let text = match m.content {
+                Text::Plain(s) => s,
+                Text::Blocks(b) => b.into_iter().map(|b| b.text).collect(),
+            };
+            messages.push((m.role, text));
+        }
+        Ok(Ask {
+            model: req.model,
+            messages,
+            stream: req.stream,
+            // Anthropic always reports usage in its stream.
+            include_usage: true,
+            max_tokens: Some(max_tokens),
+        })
+    }
+
+    fn error(
+        &self,
+        stats: &Stats,
+        status: StatusCode,
+        failure: Failure,
+        message: &str,
+    ) -> Response {
+        let kind = match failure {
+            Failure::Invalid => "invalid_request_error",
+            Failure::NotFound => "not_found_error",
+        };
+        chat::json_error(
+            stats,
+            status,
+            serde_json::json!({ "type": "error", "error": { "type": kind, "message": message } }),
+        )
+    }
+
+    fn whole(&self, meta: &Meta, content: &str) -> serde_json::Value {
+        serde_json::json!({
+            "id": format!("msg_{}", meta.id), "type": "message", "role": "assistant",
+            "model": meta.model,
+            "content": [{ "type": "text", "text": content }],
+            "stop_reason": stop_reason(meta), "stop_sequence": null,
+            "usage": { "input_tokens": meta.prompt_tokens, "output_tokens": meta.completion_tokens },
+        })
+    }
+
+    fn stream_start(&self, meta: &Meta) -> Vec<Bytes> {
+        let start = serde_json::json!({
+            "type": "message_start",
+            "message": {
+                "id": format!("msg_{}", meta.id), "type": "message", "role": "assistant",
+                "content": [], "model": meta.model, "stop_reason": null, "stop_sequence": null,
+                "usage": { "input_tokens": meta.prompt_tokens, "output_tokens": 1 },
+            },
+        });
+        vec![
+            named_event("message_start", &start),
+            named_event(
+                "content_block_start",
+                &serde_json::json!({
+                    "type": "content_block_start", "index": 0,
+                    "content_block": { "type": "text", "text": "" },
+                }),
+            ),
+            named_event("ping", &serde_json::json!({ "type": "ping" })),
+        ]
+    }
+
+    fn stream_token(&self, _meta: &Meta, text: &str) -> Bytes {
+        named_event(
+            "content_block_delta",
+            &serde_json::json!({
+                "type": "content_block_delta", "index": 0,
+                "delta": { "type": "text_delta", "text": text },
+            }),
+        )
+    }
+
+    fn stream_end(&self, meta: &Meta, _include_usage: bool) -> Vec<Bytes> {
+        vec![
+            named_event(
+                "content_block_stop",
+                &serde_json::json!({ "type": "content_block_stop", "index": 0 }),
+            ),
+            named_event(
+                "message_delta",
+                &serde_json::json!({
+                    "type": "message_delta",
+                    "delta": { "stop_reason": stop_reason(meta), "stop_sequence": null },
+                    "usage": { "output_tokens": meta.completion_tokens },
+                }),
+            ),
+            named_event(
+                "message_stop",
+                &serde_json::json!({ "type": "message_stop" }),
+            ),
+        ]
+    }
+}
+
+pub(crate) async fn messages(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    chat::answer(shared, &Anthropic, body).await
+}

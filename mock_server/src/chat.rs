@@ -1,0 +1,252 @@
+//! What every wire format of the mock shares: read the request into an `Ask`, count its
+//! prompt with the tokenizer, draw the answer's timings from the seeded latency model,
+//! then answer whole or as a stream, paced token by token. Each provider's module
+//! (`openai`, `anthropic`) only says how requests, answers, stream events and errors look
+//! on its wire.
+//!
+//! Every figure served is added to `Stats` as it leaves.
+
+use crate::stats::Stats;
+use crate::tokens::{Encoding, ANSWER_WORDS};
+use crate::Shared;
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::{sleep_until, Instant};
+
+/// A chat request, whatever its wire format.
+pub(crate) struct Ask {
+    pub model: String,
+    /// (role, text) in prompt order; a system prompt sent apart comes first as "system".
+    pub messages: Vec<(String, String)>,
+    pub stream: bool,
+    pub include_usage: bool,
+    pub max_tokens: Option<u32>,
+}
+
+/// Kinds of error a wire format can answer with, each in its provider's own body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// The request itself is wrong (400).
+    Invalid,
+    /// No such path or deployment (404).
+    NotFound,
+}
+
+/// Everything the answer says about itself.
+pub(crate) struct Meta {
+    pub id: String,
+    pub created: u64,
+    pub model: String,
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+    /// The answer was cut by `max_tokens`.
+    pub truncated: bool,
+}
+
+/// One provider's wire format.
+pub(crate) trait Wire: Send + Sync + 'static {
+    fn parse(&self, body: &[u8]) -> Result<Ask, String>;
+    fn error(&self, stats: &Stats, status: StatusCode, failure: Failure, message: &str)
+        -> Response;
+    /// The whole answer as one JSON body.
+    fn whole(&self, meta: &Meta, content: &str) -> serde_json::Value;
+    /// Events sent at once, before the first token.
+    fn stream_start(&self, meta: &Meta) -> Vec<Bytes>;
+    fn stream_token(&self, meta: &Meta, text: &str) -> Bytes;
+    /// Events after the last token, ending the stream.
+    fn stream_end(&self, meta: &Meta, include_usage: bool) -> Vec<Bytes>;
+}
+
+/// Decrements the in-flight gauge however the request ends (answered, streamed, or dropped).
+struct InFlight(Arc<Shared>);
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.stats.request_done();
+    }
+}
+
+pub(crate) async fn answer(shared: Arc<Shared>, wire: &'static dyn Wire, body: Bytes) -> Response {
+    let arrival = Instant::now();
+    let index = shared.stats.request_received();
+    shared.stats.request_body(&body);
+    let guard = InFlight(shared.clone());
+    let ask = match wire.parse(&body) {
+        Ok(a) => a,
+        Err(e) => {
+            let msg = format!("could not parse the JSON body of your request: {e}");
+            return wire.error(
+                &shared.stats,
+                StatusCode::BAD_REQUEST,
+                Failure::Invalid,
+                &msg,
+            );
+        }
+    };
+    let cfg = &shared.config;
+    let encoding = cfg
+        .encoding
+        .unwrap_or_else(|| Encoding::for_model(&ask.model));
+    let prompt_tokens = encoding.chat_prompt_tokens(
+        ask.messages
+            .iter()
+            .map(|(role, text)| (role.as_str(), text.as_str())),
+    );
+    let requested = ask.max_tokens.unwrap_or(cfg.default_output_tokens);
+    let n = requested.min(cfg.max_output_tokens) as usize;
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let offsets = cfg.latency.token_offsets(prompt_tokens, n, &mut rng);
+    let meta = Meta {
+        id: format!("mock-{index}"),
+        created: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        model: if ask.model.is_empty() {
+            "mock".to_string()
+        } else {
+            ask.model.clone()
+        },
+        prompt_tokens,
+        completion_tokens: n,
+        truncated: n as u32 >= requested,
+    };
+    shared.stats.prompt_tokens(prompt_tokens as u64);
+    if ask.stream {
+        // A stream's status goes out with its headers, at once.
+        shared.stats.status(200);
+        stream(
+            shared.clone(),
+            wire,
+            guard,
+            meta,
+            arrival,
+            offsets,
+            ask.include_usage,
+        )
+    } else {
+        if let Some(last) = offsets.last() {
+            sleep_until(arrival + *last).await;
+        }
+        // Counted once the answer is ready: a client that gave up before then got nothing.
+        shared.stats.status(200);
+        shared.stats.completion_tokens(n as u64);
+        drop(guard);
+        let content: String = (0..n)
+            .map(|i| ANSWER_WORDS[i % ANSWER_WORDS.len()])
+            .collect();
+        axum::Json(wire.whole(&meta, &content)).into_response()
+    }
+}
+
+/// What the stream still has to send.
+enum Step {
+    Start,
+    Token(usize),
+    End,
+    Closed,
+}
+
+struct StreamState {
+    shared: Arc<Shared>,
+    wire: &'static dyn Wire,
+    _in_flight: InFlight,
+    meta: Meta,
+    arrival: Instant,
+    offsets: Vec<Duration>,
+    include_usage: bool,
+    step: Step,
+}
+
+impl Drop for StreamState {
+    fn drop(&mut self) {
+        self.shared
+            .stats
+            .stream_ended(matches!(self.step, Step::Closed));
+    }
+}
+
+fn stream(
+    shared: Arc<Shared>,
+    wire: &'static dyn Wire,
+    guard: InFlight,
+    meta: Meta,
+    arrival: Instant,
+    offsets: Vec<Duration>,
+    include_usage: bool,
+) -> Response {
+    shared.stats.stream_started();
+    let state = StreamState {
+        shared,
+        wire,
+        _in_flight: guard,
+        meta,
+        arrival,
+        offsets,
+        include_usage,
+        step: Step::Start,
+    };
+    let stream = futures_util::stream::unfold(state, |mut s| async move {
+        let (bytes, next) = match s.step {
+            // What precedes the first token (OpenAI's role chunk, Anthropic's
+            // message_start) goes out at once: it carries no content, so a client must
+            // not take it for the first token.
+            Step::Start => (
+                concat(s.wire.stream_start(&s.meta)),
+                if s.offsets.is_empty() {
+                    Step::End
+                } else {
+                    Step::Token(0)
+                },
+            ),
+            Step::Token(i) => {
+                sleep_until(s.arrival + s.offsets[i]).await;
+                s.shared.stats.completion_tokens(1);
+                let next = if i + 1 < s.offsets.len() {
+                    Step::Token(i + 1)
+                } else {
+                    Step::End
+                };
+                let word = ANSWER_WORDS[i % ANSWER_WORDS.len()];
+                (s.wire.stream_token(&s.meta, word), next)
+            }
+            Step::End => (
+                concat(s.wire.stream_end(&s.meta, s.include_usage)),
+                Step::Closed,
+            ),
+            Step::Closed => return None,
+        };
+        s.step = next;
+        Some((Ok::<_, std::convert::Infallible>(bytes), s))
+    });
+    let mut resp = Body::from_stream(stream).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+fn concat(parts: Vec<Bytes>) -> Bytes {
+    if parts.len() == 1 {
+        return parts.into_iter().next().unwrap_or_default();
+    }
+    Bytes::from(parts.concat())
+}
+
+/// An SSE event with a name (Anthropic's framing).
+pub(crate) fn named_event(name: &str, data: &serde_json::Value) -> Bytes {
+    Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
+}
+
+/// A JSON error response with the given status, counted in the stats.
+pub(crate) fn json_error(stats: &Stats, status: StatusCode, body: serde_json::Value) -> Response {
+    stats.status(status.as_u16());
+    (status, axum::Json(body)).into_response()
+}

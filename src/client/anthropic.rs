@@ -1,0 +1,303 @@
+//! Anthropic's Messages API: `POST {base_url}/v1/messages` with `x-api-key` and
+//! `anthropic-version: 2023-06-01`; the system prompt is a top-level field, not a
+//! message. Streams are typed SSE events — `message_start` (prompt usage),
+//! `content_block_delta` (text), `message_delta` (stop reason, cumulative output tokens),
+//! `message_stop` — and an `error` event mid-stream (`overloaded_error`, ...).
+//!
+//! Builds bodies and decodes responses; it never touches the network itself.
+
+use super::{ProviderFormat, Secret, StreamStep, Usage};
+use crate::plan::EndpointPlan;
+use crate::workload::{CallSpec, Role};
+use bytes::Bytes;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+pub struct Anthropic;
+
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+#[derive(Serialize)]
+struct Block<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+struct Message<'a> {
+    role: &'static str,
+    content: &'a str,
+}
+
+#[derive(Serialize)]
+struct Request<'a> {
+    model: &'a str,
+    max_tokens: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    system: Vec<Block<'a>>,
+    messages: Vec<Message<'a>>,
+    stream: bool,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+struct WireUsage {
+    #[serde(default)]
+    input_tokens: u64,
+    #[serde(default)]
+    output_tokens: u64,
+    #[serde(default)]
+    cache_creation_input_tokens: Option<u64>,
+    #[serde(default)]
+    cache_read_input_tokens: Option<u64>,
+}
+
+impl From<WireUsage> for Usage {
+    fn from(u: WireUsage) -> Usage {
+        Usage {
+            // Cached prompt tokens are prompt tokens too (billed at other rates).
+            input_tokens: u.input_tokens
+                + u.cache_creation_input_tokens.unwrap_or(0)
+                + u.cache_read_input_tokens.unwrap_or(0),
+            output_tokens: u.output_tokens,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ContentBlock<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct MessageBody<'a> {
+    #[serde(default, borrow)]
+    content: Vec<ContentBlock<'a>>,
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct Event<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    message: Option<StartMessage>,
+    #[serde(default, borrow)]
+    delta: Option<Delta<'a>>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct StartMessage {
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct Delta<'a> {
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
+    /// Extended thinking streams its reasoning first; those are generated tokens too.
+    #[serde(default, borrow)]
+    thinking: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    stop_reason: Option<Cow<'a, str>>,
+}
+
+fn short(e: &serde_json::Error, data: &str) -> String {
+    let head: String = data.chars().take(80).collect();
+    format!("invalid JSON from the endpoint ({e}): {head}")
+}
+
+fn error_message(err: &serde_json::Value) -> String {
+    let kind = err.get("type").and_then(|t| t.as_str()).unwrap_or("error");
+    match err.get("message").and_then(|m| m.as_str()) {
+        Some(m) => format!("{kind}: {m}"),
+        None => kind.to_string(),
+    }
+}
+
+impl ProviderFormat for Anthropic {
+    fn url(&self, _endpoint: &EndpointPlan, base_url: &str) -> Result<url::Url, String> {
+        let base = base_url.trim_end_matches('/');
+        let path = if base.ends_with("/v1") {
+            "/messages"
+        } else {
+            "/v1/messages"
+        };
+        url::Url::parse(&format!("{base}{path}"))
+            .map_err(|e| format!("invalid URL {base}{path}: {e}"))
+    }
+
+    fn headers(&self, _endpoint: &EndpointPlan, secret: Option<&Secret>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            HeaderName::from_static("anthropic-version"),
+            HeaderValue::from_static(ANTHROPIC_VERSION),
+        );
+        if let Some(secret) = secret {
+            if let Ok(mut v) = HeaderValue::from_str(secret.expose()) {
+                v.set_sensitive(true);
+                headers.insert(HeaderName::from_static("x-api-key"), v);
+            }
+        }
+        headers
+    }
+
+    fn body(&self, endpoint: &EndpointPlan, call: &CallSpec) -> Bytes {
+        let mut system = Vec::new();
+        let mut messages = Vec::with_capacity(call.messages.len());
+        for m in &call.messages {
+            match m.role {
+                // The system prompt and the retrieved context: one text block each.
+                Role::System => system.push(Block {
+                    kind: "text",
+                    text: &m.content,
+                }),
+                Role::User | Role::Assistant => messages.push(Message {
+                    role: m.role.as_str(),
+                    content: &m.content,
+                }),
+            }
+        }
+        let req = Request {
+            model: &endpoint.model_name,
+            max_tokens: call.max_tokens,
+            system,
+            messages,
+            stream: call.stream,
+        };
+        let texts: usize = call.messages.iter().map(|m| m.content.len() + 40).sum();
+        let mut body = Vec::with_capacity(texts + texts / 16 + endpoint.model_name.len() + 120);
+        serde_json::to_writer(&mut body, &req).expect("serializing plain structs cannot fail");
+        body.into()
+    }
+
+    fn parse_body(&self, body: &[u8], keep_text: bool) -> Result<(String, Option<Usage>), String> {
+        let m: MessageBody =
+            serde_json::from_slice(body).map_err(|e| short(&e, &String::from_utf8_lossy(body)))?;
+        let text = if keep_text || m.usage.is_none() {
+            m.content
+                .iter()
+                .filter(|b| b.kind == "text")
+                .filter_map(|b| b.text.as_deref())
+                .collect()
+        } else {
+            String::new()
+        };
+        Ok((text, m.usage.map(Usage::from)))
+    }
+
+    fn stream_event<'a>(
+        &self,
+        _event: &str,
+        data: &'a str,
+        out: &mut Vec<StreamStep<'a>>,
+    ) -> Result<(), String> {
+        // Dispatch on the data's own `type` (the same as the `event:` line, which some
+        // proxies drop).
+        let ev: Event<'a> = serde_json::from_str(data).map_err(|e| short(&e, data))?;
+        match ev.kind.as_ref() {
+            "message_start" => {
+                if let Some(u) = ev.message.and_then(|m| m.usage) {
+                    out.push(StreamStep::Usage(u.into()));
+                }
+            }
+            "content_block_delta" => {
+                if let Some(d) = ev.delta {
+                    if let Some(t) = d.thinking {
+                        out.push(StreamStep::Delta(t));
+                    }
+                    if let Some(t) = d.text {
+                        out.push(StreamStep::Delta(t));
+                    }
+                }
+            }
+            "message_delta" => {
+                if let Some(u) = ev.usage {
+                    out.push(StreamStep::Usage(u.into()));
+                }
+                if ev.delta.is_some_and(|d| d.stop_reason.is_some()) {
+                    out.push(StreamStep::Finished);
+                }
+            }
+            "message_stop" => out.push(StreamStep::Done),
+            "error" => {
+                let msg = ev
+                    .error
+                    .as_ref()
+                    .map_or_else(|| "error".into(), error_message);
+                out.push(StreamStep::Error(msg));
+            }
+            // ping, content_block_start, content_block_stop, and types added later.
+            _ => out.push(StreamStep::Ignore),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn steps(data: &str) -> Vec<StreamStep<'_>> {
+        let mut out = vec![];
+        Anthropic.stream_event("", data, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn decodes_events() {
+        let start = r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude","usage":{"input_tokens":25,"output_tokens":1}}}"#;
+        assert_eq!(
+            steps(start),
+            vec![StreamStep::Usage(Usage {
+                input_tokens: 25,
+                output_tokens: 1
+            })]
+        );
+        let delta = r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi \"there\""}}"#;
+        assert_eq!(steps(delta), vec![StreamStep::Delta("Hi \"there\"".into())]);
+        let end = r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":15}}"#;
+        assert_eq!(
+            steps(end),
+            vec![
+                StreamStep::Usage(Usage {
+                    input_tokens: 0,
+                    output_tokens: 15
+                }),
+                StreamStep::Finished
+            ]
+        );
+        assert_eq!(steps(r#"{"type":"message_stop"}"#), vec![StreamStep::Done]);
+        assert_eq!(steps(r#"{"type": "ping"}"#), vec![StreamStep::Ignore]);
+        let err = r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        assert_eq!(
+            steps(err),
+            vec![StreamStep::Error("overloaded_error: Overloaded".into())]
+        );
+    }
+
+    #[test]
+    fn decodes_whole_messages() {
+        let body = br#"{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"text","text":"hello"}],"stop_reason":"end_turn","usage":{"input_tokens":12,"output_tokens":1,"cache_read_input_tokens":100}}"#;
+        let (text, usage) = Anthropic.parse_body(body, true).unwrap();
+        assert_eq!(text, "hello");
+        assert_eq!(
+            usage,
+            Some(Usage {
+                input_tokens: 112,
+                output_tokens: 1
+            })
+        );
+        assert!(Anthropic.parse_body(b"<html>", false).is_err());
+    }
+}
