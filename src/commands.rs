@@ -2,8 +2,7 @@
 //! returns the exit code of SPEC.md ("Exit codes"). `main` only maps it to the process.
 
 use crate::cli::Command;
-use crate::client::resolve_credential;
-use crate::plan::{LoadPlan, Target};
+use crate::plan::{preflight, Auth, FallbackPolicy, LoadPlan, Plan, Target};
 use crate::report::{terminal, Summary};
 use crate::run::{self, RunError, RunOptions};
 use mock_server::MockConfig;
@@ -41,6 +40,14 @@ pub async fn dispatch(command: Command, stop: CancellationToken) -> i32 {
 }
 
 async fn run_command(opts: &RunOptions, stop: CancellationToken) -> i32 {
+    // Warnings first, where the user sees them before the progress display.
+    if let Ok((plan, source)) = run::load_plan(&opts.scenario, &opts.sets) {
+        if let Ok(warnings) = run::preflight(&plan, &source) {
+            for w in warnings {
+                eprintln!("{w}");
+            }
+        }
+    }
     match run::run(opts, stop).await {
         Ok(out) => {
             print!("{}", terminal::render(&out.summary));
@@ -72,11 +79,42 @@ fn error_exit(e: &RunError) -> i32 {
     }
 }
 
+/// The pre-flight report: what each endpoint is and where its credential comes from
+/// (never its value), each feature's route, then every finding. Errors exit 2.
 fn validate(path: &Path, sets: &[String]) -> i32 {
-    let plan = match run::load_plan(path, sets) {
-        Ok((plan, _)) => plan,
+    let (plan, source) = match run::load_plan(path, sets) {
+        Ok(p) => p,
         Err(e) => return error_exit(&e),
     };
+    let findings = preflight::check(&plan, &source, &preflight::System);
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == preflight::Severity::Error)
+        .count();
+    // Errors on stderr first (the first line is the first error), as for any invalid input.
+    for f in findings
+        .iter()
+        .filter(|f| f.severity == preflight::Severity::Error)
+    {
+        eprintln!("{f}");
+    }
+    print!("{}", report_plan(path, &plan, errors == 0));
+    for f in findings
+        .iter()
+        .filter(|f| f.severity == preflight::Severity::Warning)
+    {
+        println!("{f}");
+    }
+    if errors > 0 {
+        println!("{errors} error(s): fix them before running; nothing was sent");
+        EXIT_INVALID
+    } else {
+        EXIT_OK
+    }
+}
+
+fn report_plan(path: &Path, plan: &Plan, ok: bool) -> String {
+    use std::fmt::Write;
     let load = match &plan.load {
         LoadPlan::Open { stages, .. } => {
             let arrivals: f64 = crate::plan::ArrivalSchedule::expected_count(stages);
@@ -94,19 +132,90 @@ fn validate(path: &Path, sets: &[String]) -> i32 {
             format!("closed load, {concurrency} users for {:?}", plan.duration)
         }
     };
-    println!(
-        "ok: {} — scenario `{}`: {} endpoint(s), {} feature(s), {load}",
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: {} — scenario `{}`: {} endpoint(s), {} feature(s), {load}",
+        if ok { "ok" } else { "not ok" },
         path.display(),
         plan.name,
         plan.endpoints.len(),
         plan.features.len()
     );
+    let yes = |b: bool| if b { "yes" } else { "no" };
     for e in &plan.endpoints {
-        if let Err(err) = resolve_credential(e) {
-            println!("warning: {err} (needed when the scenario runs)");
-        }
+        let target = match &e.target {
+            Target::Mock(_) => "the embedded mock".to_string(),
+            Target::Url(u) => u.clone(),
+        };
+        let azure = match (&e.deployment, &e.api_version) {
+            (Some(d), Some(v)) => format!(" (deployment {d}, api-version {v})"),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "endpoint {} — {}: {} at {target}{azure}",
+            e.id,
+            e.display_name,
+            e.provider.key()
+        );
+        let context = e
+            .max_context_tokens
+            .map_or("not declared".to_string(), |m| m.to_string());
+        let _ = writeln!(
+            out,
+            "  model {} · region {} · tools {} · vision {} · streaming {} · max context {context} · timeout {:?}",
+            e.model_name,
+            e.region.as_deref().unwrap_or("not declared"),
+            yes(e.capabilities.tools),
+            yes(e.capabilities.vision),
+            yes(e.capabilities.streaming),
+            e.timeout
+        );
+        let credential = match &e.auth {
+            Auth::None => "none".to_string(),
+            Auth::Bearer(r) => format!("bearer token from {r}"),
+            Auth::ApiKey(r) => format!("API key from {r}"),
+        };
+        let chain: Vec<&str> = e
+            .chain(&plan.endpoints)
+            .iter()
+            .map(|x| x.id.as_str())
+            .collect();
+        let fallback = match (e.fallback, e.fallback_policy) {
+            (_, FallbackPolicy::FailClosed) => {
+                "fail_closed (never leaves this endpoint)".to_string()
+            }
+            (None, _) => "none".to_string(),
+            (Some(_), FallbackPolicy::Fallback) => chain.join(" → "),
+        };
+        let _ = writeln!(out, "  credential {credential} · fallback {fallback}");
     }
-    EXIT_OK
+    for f in &plan.features {
+        let chain: Vec<&str> = plan.endpoints[f.endpoint]
+            .chain(&plan.endpoints)
+            .iter()
+            .map(|x| x.id.as_str())
+            .collect();
+        let needs: Vec<&str> = f.needs.iter().map(|n| n.key()).collect();
+        let residency = f
+            .residency
+            .as_ref()
+            .map_or("any".to_string(), |r| r.join(", "));
+        let _ = writeln!(
+            out,
+            "feature {} → {} · needs {} · residency {}",
+            f.name,
+            chain.join(" → "),
+            if needs.is_empty() {
+                "nothing".to_string()
+            } else {
+                needs.join(", ")
+            },
+            residency
+        );
+    }
+    out
 }
 
 async fn mock(listen: SocketAddr, scenario: Option<&Path>, stop: CancellationToken) -> i32 {

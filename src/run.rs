@@ -6,6 +6,7 @@
 
 use crate::client::{resolve_credential, Client, Route};
 use crate::engine::{Engine, Pacer, Progress};
+use crate::plan::preflight::{self, Finding, Severity};
 use crate::plan::{Plan, Target};
 use crate::recorder::Recorder;
 use crate::report::{self, terminal::ProgressDisplay, RunFacts, Summary};
@@ -70,8 +71,23 @@ pub fn load_plan(path: &Path, sets: &[String]) -> Result<(Plan, scenario::Source
     Ok((plan, source))
 }
 
+/// The pre-flight checks (`plan::preflight`) against the real environment: the warnings,
+/// or every error as one `Invalid` (each on its own line, the first one first).
+pub fn preflight(plan: &Plan, source: &scenario::Source) -> Result<Vec<Finding>, RunError> {
+    let (errors, warnings): (Vec<Finding>, Vec<Finding>) =
+        preflight::check(plan, source, &preflight::System)
+            .into_iter()
+            .partition(|f| f.severity == Severity::Error);
+    if errors.is_empty() {
+        return Ok(warnings);
+    }
+    let lines: Vec<String> = errors.iter().map(|f| f.at.to_string()).collect();
+    Err(RunError::Invalid(lines.join("\nerror: ")))
+}
+
 pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput, RunError> {
     let (plan, source) = load_plan(&opts.scenario, &opts.sets)?;
+    preflight(&plan, &source)?;
     let secrets = plan
         .endpoints
         .iter()

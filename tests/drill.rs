@@ -8,6 +8,7 @@ mod drill {
     pub mod endpoints;
     pub mod engine;
     pub mod providers;
+    pub mod registrations;
     pub mod scenarios;
     pub mod sessions;
     pub mod support;

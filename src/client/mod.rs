@@ -179,6 +179,8 @@ pub struct Route {
     headers: HeaderMap,
     pool: http::Pool,
     format: &'static dyn ProviderFormat,
+    /// Kept only to strip it from error messages (an endpoint may echo the key back).
+    secret: Option<Secret>,
 }
 
 impl Route {
@@ -218,7 +220,18 @@ impl Route {
             headers,
             pool: http::Pool::new(origin),
             format,
+            secret,
         })
+    }
+
+    /// `message` with the endpoint's secret, if it appears, replaced by `[redacted]`.
+    pub fn redact(&self, message: String) -> String {
+        match &self.secret {
+            Some(s) if !s.expose().is_empty() && message.contains(s.expose()) => {
+                message.replace(s.expose(), "[redacted]")
+            }
+            _ => message,
+        }
     }
 
     pub fn prepare(&self, call: &CallSpec) -> Prepared {
@@ -307,7 +320,7 @@ impl Client {
             Ok(Ok(())) => {}
             Ok(Err((outcome, msg))) => {
                 a.outcome = outcome;
-                a.error = Some(msg);
+                a.error = Some(route.redact(msg));
             }
             // The answer was complete; only the clean-up after it (reading the end of a
             // stream's body) ran into the timeout.

@@ -5,6 +5,8 @@
 //! reads the environment: credentials are resolved when the run starts.
 
 pub mod arrivals;
+pub mod preflight;
+pub mod regions;
 mod sampler;
 
 pub use crate::scenario::model::FallbackPolicy;

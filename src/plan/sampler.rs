@@ -109,6 +109,18 @@ impl Sampler {
         self.sample(rng).round().clamp(0.0, u32::MAX as f64) as u32
     }
 
+    /// A value it rarely exceeds: its maximum, or for an unbounded normal three standard
+    /// deviations above the mean. Used for worst-case planning.
+    pub fn upper(&self) -> f64 {
+        match *self {
+            Sampler::Fixed(v) => v,
+            Sampler::Normal {
+                mean, stddev, max, ..
+            } => (mean + 3.0 * stddev).min(max),
+            Sampler::Uniform { max, .. } => max,
+        }
+    }
+
     /// The largest value it can give (infinite for an unbounded normal with spread).
     pub fn largest(&self) -> f64 {
         match *self {

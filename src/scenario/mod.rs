@@ -7,6 +7,7 @@
 mod locate;
 pub mod model;
 mod overrides;
+pub mod secrets;
 pub mod value;
 
 pub use model::Scenario;
@@ -176,6 +177,7 @@ pub fn parse(
         text,
         overrides: overrides_given,
     };
+    secrets::refuse_inline(&source)?;
     let scenario = parse_typed(&source)?;
     if source.overrides.is_empty() {
         return Ok((scenario, source));

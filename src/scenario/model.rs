@@ -43,6 +43,17 @@ pub enum Provider {
     Anthropic,
 }
 
+impl Provider {
+    /// As written in a scenario.
+    pub fn key(self) -> &'static str {
+        match self {
+            Provider::Openai => "openai",
+            Provider::AzureOpenai => "azure_openai",
+            Provider::Anthropic => "anthropic",
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthType {

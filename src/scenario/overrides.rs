@@ -7,7 +7,7 @@
 use super::{Scenario, ScenarioError, Source};
 use serde_json::Value;
 
-fn document(text: &str) -> Result<Value, String> {
+pub(super) fn document(text: &str) -> Result<Value, String> {
     serde_saphyr::from_str::<Value>(text).map_err(|e| e.without_snippet().to_string())
 }
 

@@ -46,16 +46,47 @@ fn run_quickstart(out: &Path, args: &[&str]) -> Command {
     cmd
 }
 
+/// The credential variables the shipped templates reference.
+const TEMPLATE_VARIABLES: [&str; 5] = [
+    "OPENAI_API_KEY",
+    "AZURE_OPENAI_API_KEY",
+    "PLATFORM_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "VLLM_API_KEY",
+];
+
 #[test]
 fn shipped_scenarios_validate() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut templates = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        let out = Command::new(BIN)
-            .arg("validate")
-            .arg(&path)
-            .output()
-            .unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.arg("validate").arg(&path);
+        for v in TEMPLATE_VARIABLES {
+            cmd.env(v, "dummy-value-for-validate");
+        }
+        let out = cmd.output().unwrap();
+        // Without its credential variables, a template says which one is missing.
+        let text = std::fs::read_to_string(&path).unwrap();
+        if let Some(var) = TEMPLATE_VARIABLES
+            .iter()
+            .find(|v| text.contains(&format!("env:{v}")))
+        {
+            templates += 1;
+            let mut bare = Command::new(BIN);
+            bare.arg("validate").arg(&path);
+            for v in TEMPLATE_VARIABLES {
+                bare.env_remove(v);
+            }
+            let bare = bare.output().unwrap();
+            assert_eq!(bare.status.code(), Some(2), "{}", path.display());
+            let stderr = String::from_utf8_lossy(&bare.stderr);
+            assert!(
+                stderr.contains(var) || stderr.contains("is not set"),
+                "{stderr}"
+            );
+        }
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -63,7 +94,16 @@ fn shipped_scenarios_validate() {
             path.display(),
             String::from_utf8_lossy(&out.stderr)
         );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).starts_with("ok: "),
+            "{}",
+            path.display()
+        );
     }
+    assert!(
+        templates >= 4,
+        "azure, anthropic, vllm and openai templates: {templates}"
+    );
 }
 
 #[test]

@@ -1,0 +1,364 @@
+//! The pre-flight checks that `validate` (and every `run`, before it sends anything)
+//! makes on a plan that is well-formed: the registration mistakes people make when they
+//! bring their own endpoint. Credentials that cannot be found, a credential sent over
+//! plain http to another machine, a base_url whose host names another region than the
+//! one declared, a feature that needs what its endpoint (or a fallback) does not
+//! declare, residency that a fallback would leave, and conversations that outgrow the
+//! context window.
+//!
+//! Each finding is located in the scenario and is an error (nothing may be sent) or a
+//! warning (the run may go ahead). Nothing here reads a credential's value.
+
+use super::{regions, Plan, Target};
+use crate::scenario::{ScenarioError, Source};
+use std::fmt;
+use std::net::IpAddr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Clone, Debug)]
+pub struct Finding {
+    pub severity: Severity,
+    pub at: ScenarioError,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let word = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{word}: {}", self.at)
+    }
+}
+
+/// How a credential reference is looked up: the environment and the file system in real
+/// use, a fake in tests.
+pub trait Credentials {
+    fn env_present(&self, name: &str) -> bool;
+    /// `Err` says why the file cannot be read.
+    fn file_readable(&self, path: &std::path::Path) -> Result<(), String>;
+}
+
+/// The real environment and file system.
+pub struct System;
+
+impl Credentials for System {
+    fn env_present(&self, name: &str) -> bool {
+        std::env::var_os(name).is_some_and(|v| !v.is_empty())
+    }
+    fn file_readable(&self, path: &std::path::Path) -> Result<(), String> {
+        std::fs::File::open(path)
+            .map(|_| ())
+            .map_err(|e| e.kind().to_string())
+    }
+}
+
+struct Findings<'a> {
+    source: &'a Source,
+    out: Vec<Finding>,
+}
+
+impl Findings<'_> {
+    fn error(&mut self, path: &str, msg: String) {
+        self.push(Severity::Error, path, msg);
+    }
+    fn warning(&mut self, path: &str, msg: String) {
+        self.push(Severity::Warning, path, msg);
+    }
+    fn push(&mut self, severity: Severity, path: &str, msg: String) {
+        self.out.push(Finding {
+            severity,
+            at: self.source.error(path, msg),
+        });
+    }
+}
+
+/// Every finding for `plan`, errors first, each in file order.
+pub fn check(plan: &Plan, source: &Source, creds: &dyn Credentials) -> Vec<Finding> {
+    let mut f = Findings {
+        source,
+        out: Vec::new(),
+    };
+    endpoints(plan, creds, &mut f);
+    features(plan, &mut f);
+    let mut out = f.out;
+    out.sort_by_key(|x| (x.severity == Severity::Warning, x.at.line, x.at.column));
+    out
+}
+
+fn endpoints(plan: &Plan, creds: &dyn Credentials, f: &mut Findings) {
+    for e in &plan.endpoints {
+        let at = |k: &str| format!("endpoints.{}.{k}", e.id);
+        if let Some(r) = e.auth.credential() {
+            match r {
+                super::CredentialRef::Env(name) if !creds.env_present(name) => f.error(
+                    &at("credential_ref"),
+                    format!("environment variable {name} is not set (or empty): export it before the run"),
+                ),
+                super::CredentialRef::File(p) => {
+                    if let Err(why) = creds.file_readable(p) {
+                        f.error(
+                            &at("credential_ref"),
+                            format!("cannot read the credential file {}: {why}", p.display()),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let (Some(next), super::FallbackPolicy::Fallback) = (e.fallback, e.fallback_policy) {
+            f.warning(
+                &at("fallback_endpoint_ref"),
+                format!(
+                    "the fallback to `{}` is checked (capabilities, residency, cycles) but not exercised by this version: a call that fails on `{}` is counted as failed",
+                    plan.endpoints[next].id, e.id
+                ),
+            );
+        }
+        let Target::Url(base) = &e.target else {
+            continue;
+        };
+        let Ok(url) = url::Url::parse(base) else {
+            continue;
+        };
+        let host = url.host_str().unwrap_or_default();
+        if url.scheme() == "http"
+            && e.auth.credential().is_some()
+            && !e.allow_insecure_http
+            && !is_loopback(host)
+        {
+            f.error(
+                &at("base_url"),
+                format!("would send the credential over plain http to `{host}`, which is not this machine: use https, or set allow_insecure_http: true if the network is trusted"),
+            );
+        }
+        if let (Some(declared), Some(named)) = (&e.region, regions::in_host(host)) {
+            if !regions::same(declared, named) {
+                let severity_known = regions::canonical(declared).is_some();
+                let msg = format!(
+                    "the host `{host}` names region {named}, but the endpoint declares region: {declared} — a URL pasted from another region's deployment?"
+                );
+                if severity_known {
+                    f.error(&at("region"), msg);
+                } else {
+                    f.warning(
+                        &at("region"),
+                        format!("{msg} (`{declared}` is not a region name llm-drill knows)"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost") || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn features(plan: &Plan, f: &mut Findings) {
+    for feat in &plan.features {
+        let at = |k: &str| format!("features.{}.{k}", feat.name);
+        let primary = &plan.endpoints[feat.endpoint];
+        let chain = primary.chain(&plan.endpoints);
+        for need in &feat.needs {
+            for (i, e) in chain.iter().enumerate() {
+                if !e.capabilities.has(*need) {
+                    let role = if i == 0 {
+                        "its endpoint".to_string()
+                    } else {
+                        format!("its fallback (after `{}`)", chain[i - 1].id)
+                    };
+                    f.error(
+                        &at("needs"),
+                        format!(
+                            "needs {} but {role} `{}` does not declare supports_{}: true",
+                            need.key(),
+                            e.id,
+                            need.key()
+                        ),
+                    );
+                }
+            }
+        }
+        if feat.stream {
+            if let Some(e) = chain.iter().find(|e| !e.capabilities.streaming) {
+                f.error(
+                    &at("stream"),
+                    format!(
+                        "is true but endpoint `{}` declares supports_streaming: false",
+                        e.id
+                    ),
+                );
+            }
+        }
+        if let Some(allowed) = &feat.residency {
+            residency(feat, allowed, &chain, f);
+        }
+        context(feat, &chain, f);
+    }
+}
+
+fn residency(
+    feat: &super::FeaturePlan,
+    allowed: &[String],
+    chain: &[&super::EndpointPlan],
+    f: &mut Findings,
+) {
+    let at = format!("features.{}.residency", feat.name);
+    let list = allowed.join(", ");
+    let inside = |region: &Option<String>| {
+        region
+            .as_deref()
+            .is_some_and(|r| allowed.iter().any(|a| regions::same(a, r)))
+    };
+    let primary = chain[0];
+    if !inside(&primary.region) {
+        let where_ = primary
+            .region
+            .as_deref()
+            .map_or("declares no region".to_string(), |r| format!("is in {r}"));
+        f.error(
+            &at,
+            format!(
+                "endpoint `{}` {where_}, outside {}'s residency [{list}]",
+                primary.id, feat.name
+            ),
+        );
+        return;
+    }
+    let outside: Vec<String> = chain[1..]
+        .iter()
+        .filter(|e| !inside(&e.region))
+        .map(|e| {
+            format!(
+                "{} (endpoint `{}`)",
+                e.region.as_deref().unwrap_or("an undeclared region"),
+                e.id
+            )
+        })
+        .collect();
+    if !outside.is_empty() {
+        let n = outside.len();
+        f.warning(
+            &at,
+            format!(
+                "during a failure of `{}`, {} would be served in {} — {n} region{} outside its residency [{list}]; fallback_policy: fail_closed on `{}` keeps it inside",
+                primary.id,
+                feat.name,
+                outside.join(", then "),
+                if n == 1 { "" } else { "s" },
+                primary.id,
+            ),
+        );
+    }
+}
+
+/// Prompt tokens of turn `k` (from 1), by the chat recipe's framing of about 4 tokens a
+/// message, plus the answer asked for: what must fit the context window.
+fn turn_tokens(feat: &super::FeaturePlan, k: u32, pick: &dyn Fn(&super::Sampler) -> f64) -> f64 {
+    const FRAME: f64 = 4.0;
+    let mut context = feat.context.as_ref().map_or(0.0, |c| pick(&c.start));
+    for _ in 1..k {
+        if let Some(c) = &feat.context {
+            context = context * c.growth_factor + pick(&c.growth_per_turn);
+        }
+    }
+    let (user, out) = (pick(&feat.user_tokens), pick(&feat.output_tokens));
+    let system = pick(&feat.system_tokens);
+    let framed = |n: f64| if n > 0.0 { n + FRAME } else { 0.0 };
+    framed(system)
+        + framed(context)
+        + (k - 1) as f64 * (user + out + 2.0 * FRAME)
+        + user
+        + FRAME
+        + 3.0
+        + out
+}
+
+/// Conversations that outgrow the window. The plan already refuses a first turn that
+/// cannot fit; later turns that outgrow it are warned about, since a run that measures
+/// how a product handles overflow is legitimate: they end as `context_overflow`.
+fn context(feat: &super::FeaturePlan, chain: &[&super::EndpointPlan], f: &mut Findings) {
+    let at = format!("features.{}.prompt", feat.name);
+    let typical_turns = feat.session.turns.typical().round().max(1.0) as u32;
+    let most_turns = feat.session.turns.upper().round().clamp(1.0, 10_000.0) as u32;
+    for e in chain {
+        let Some(max) = e.max_context_tokens else {
+            continue;
+        };
+        // A budget no larger than the window refuses a turn before it can overflow.
+        if feat.token_budget.is_some_and(|b| b <= max as u64) {
+            continue;
+        }
+        let max_f = max as f64;
+        let first_over = |turns: u32, pick: &dyn Fn(&super::Sampler) -> f64| {
+            (1..=turns).find_map(|k| {
+                let n = turn_tokens(feat, k, pick);
+                (n > max_f).then_some((k, n))
+            })
+        };
+        if let Some((k, n)) = first_over(typical_turns, &|s| s.typical()) {
+            f.warning(
+                &at,
+                format!(
+                    "a typical conversation outgrows endpoint `{}`'s max_context_tokens: {max} at turn {k} (about {n:.0} tokens with history and answer): from there its turns will be refused as context_overflow",
+                    e.id
+                ),
+            );
+        } else if let Some((k, n)) = first_over(most_turns, &|s| s.upper()) {
+            f.warning(
+                &at,
+                format!(
+                    "the largest conversations the plan can build (sizes at their upper bounds) outgrow endpoint `{}`'s max_context_tokens: {max} at turn {k} (about {n:.0} tokens): such turns will be refused as context_overflow",
+                    e.id
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario;
+
+    struct Fake;
+    impl Credentials for Fake {
+        fn env_present(&self, name: &str) -> bool {
+            name != "MISSING"
+        }
+        fn file_readable(&self, _: &std::path::Path) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    fn findings(yaml: &str) -> Vec<String> {
+        let (sc, src) = scenario::parse("t.yaml", yaml.as_bytes().to_vec(), &[]).unwrap();
+        let plan = Plan::from_scenario(&sc, &src).unwrap();
+        check(&plan, &src, &Fake)
+            .iter()
+            .map(|f| f.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        assert!(is_loopback("127.0.0.1"));
+        assert!(is_loopback("localhost"));
+        assert!(is_loopback("[::1]"));
+        assert!(!is_loopback("10.0.0.5"));
+        assert!(!is_loopback("vllm.internal"));
+    }
+
+    #[test]
+    fn a_clean_registration_has_no_findings() {
+        let yaml = "name: t\nendpoints:\n  p:\n    provider: azure_openai\n    base_url: https://contoso-weu.openai.azure.com\n    deployment: d\n    auth_type: api_key\n    credential_ref: env:KEY\n    model_name: gpt-4o\n    region: westeurope\n    supports_tools: true\n    max_context_tokens: 128000\nfeatures:\n  f:\n    endpoint: p\n    needs: [tools, streaming]\n    residency: [westeurope, northeurope]\n    prompt: { user_tokens: 10 }\nload: { rate: 1 }\nduration: 1s\n";
+        assert_eq!(findings(yaml), Vec::<String>::new());
+    }
+}
