@@ -69,7 +69,13 @@ impl Source {
         // A key set by --set may not be in the file at all: then no line is claimed.
         let fallback = match overridden {
             Some((key, raw)) => {
-                message = format!("{message} (set by --set {key}={raw})");
+                let last = key.rsplit('.').next().unwrap_or(key);
+                let shown = if secrets::looks_secret(last, raw) {
+                    "…"
+                } else {
+                    raw.as_str()
+                };
+                message = format!("{message} (set by --set {key}={shown})");
                 (0, 0)
             }
             None => (1, 1),

@@ -37,9 +37,7 @@ pub(super) fn refuse_inline(source: &Source) -> Result<(), ScenarioError> {
     for (key, raw) in &source.overrides {
         let last = key.rsplit('.').next().unwrap_or(key);
         if looks_secret(last, raw) {
-            let mut e = refuse(key);
-            e.message = format!("--set {key}=…: {}", e.message);
-            return Err(e);
+            return Err(refuse(key));
         }
     }
     Ok(())

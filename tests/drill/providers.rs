@@ -202,3 +202,55 @@ async fn a_mid_stream_error_and_a_truncated_stream_are_cut_streams() {
     let (s, _) = one_request("openai", true, fixture("openai_truncated.txt")).await;
     assert_eq!(outcome(&s, "stream_cut"), 1, "{:?}", s.totals.by_outcome);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_providers_refusals_are_classified() {
+    // Azure's 429: error.code is the string "429", with its retry headers.
+    let azure_429 = ResponseTemplate::new(429)
+        .insert_header("retry-after", "6")
+        .insert_header("retry-after-ms", "6000")
+        .insert_header("x-ratelimit-remaining-requests", "0")
+        .insert_header("x-ratelimit-remaining-tokens", "0")
+        .set_body_raw(
+            r#"{"error":{"code":"429","message":"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 6 seconds."}}"#,
+            "application/json",
+        );
+    let anthropic_429 = ResponseTemplate::new(429)
+        .insert_header("retry-after", "3")
+        .set_body_raw(
+            r#"{"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"}}"#,
+            "application/json",
+        );
+    let anthropic_529 = ResponseTemplate::new(529).set_body_raw(
+        r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        "application/json",
+    );
+    let openai_429 = ResponseTemplate::new(429).set_body_raw(
+        r#"{"error":{"message":"Rate limit reached for gpt-4o","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#,
+        "application/json",
+    );
+    for (provider, template, expected, says) in [
+        (
+            "azure_openai",
+            azure_429,
+            "http_429",
+            "exceeded token rate limit",
+        ),
+        ("anthropic", anthropic_429, "http_429", "rate_limit_error"),
+        ("anthropic", anthropic_529, "http_5xx", "overloaded_error"),
+        ("openai", openai_429, "http_429", "rate_limit_exceeded"),
+    ] {
+        let (s, _) = one_request(provider, true, template).await;
+        assert_eq!(
+            outcome(&s, expected),
+            1,
+            "{provider}: {:?}",
+            s.totals.by_outcome
+        );
+        assert!(
+            s.errors[0].message.contains(says),
+            "{provider}: {:?}",
+            s.errors
+        );
+    }
+}

@@ -92,6 +92,26 @@ fn every_wrong_registration_is_found_and_located() {
     }
 }
 
+#[test]
+fn a_key_given_with_set_is_refused_without_being_echoed() {
+    let quickstart = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.yaml");
+    let key = "sk-proj-Zz9Yy8Xx7Ww6Vv5Uu4Tt3";
+    let out = Command::new(BIN)
+        .arg("validate")
+        .arg(&quickstart)
+        .arg("--set")
+        .arg(format!("endpoints.assistant.display_name={key}"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("looks like a secret written inline"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(key) && !String::from_utf8_lossy(&out.stdout).contains(key));
+}
+
 const SECRET: &str = "sk-leaktest-0123456789ABCDEFGHIJ-secret";
 
 /// A scenario at `url` whose key is `SECRET`, from the environment.
