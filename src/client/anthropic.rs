@@ -6,7 +6,9 @@
 //!
 //! Builds bodies and decodes responses; it never touches the network itself.
 
-use super::{ProviderFormat, Secret, StreamStep, Usage};
+use super::{
+    insert_secret, invalid_json, json_body, v1_url, ProviderFormat, Secret, StreamStep, Usage,
+};
 use crate::plan::EndpointPlan;
 use crate::workload::{CallSpec, Role};
 use bytes::Bytes;
@@ -111,11 +113,6 @@ struct Delta<'a> {
     stop_reason: Option<Cow<'a, str>>,
 }
 
-fn short(e: &serde_json::Error, data: &str) -> String {
-    let head: String = data.chars().take(80).collect();
-    format!("invalid JSON from the endpoint ({e}): {head}")
-}
-
 fn error_message(err: &serde_json::Value) -> String {
     let kind = err.get("type").and_then(|t| t.as_str()).unwrap_or("error");
     match err.get("message").and_then(|m| m.as_str()) {
@@ -126,14 +123,7 @@ fn error_message(err: &serde_json::Value) -> String {
 
 impl ProviderFormat for Anthropic {
     fn url(&self, _endpoint: &EndpointPlan, base_url: &str) -> Result<url::Url, String> {
-        let base = base_url.trim_end_matches('/');
-        let path = if base.ends_with("/v1") {
-            "/messages"
-        } else {
-            "/v1/messages"
-        };
-        url::Url::parse(&format!("{base}{path}"))
-            .map_err(|e| format!("invalid URL {base}{path}: {e}"))
+        v1_url(base_url, "messages")
     }
 
     fn headers(&self, _endpoint: &EndpointPlan, secret: Option<&Secret>) -> HeaderMap {
@@ -144,10 +134,11 @@ impl ProviderFormat for Anthropic {
             HeaderValue::from_static(ANTHROPIC_VERSION),
         );
         if let Some(secret) = secret {
-            if let Ok(mut v) = HeaderValue::from_str(secret.expose()) {
-                v.set_sensitive(true);
-                headers.insert(HeaderName::from_static("x-api-key"), v);
-            }
+            insert_secret(
+                &mut headers,
+                HeaderName::from_static("x-api-key"),
+                secret.expose(),
+            );
         }
         headers
     }
@@ -175,15 +166,12 @@ impl ProviderFormat for Anthropic {
             messages,
             stream: call.stream,
         };
-        let texts: usize = call.messages.iter().map(|m| m.content.len() + 40).sum();
-        let mut body = Vec::with_capacity(texts + texts / 16 + endpoint.model_name.len() + 120);
-        serde_json::to_writer(&mut body, &req).expect("serializing plain structs cannot fail");
-        body.into()
+        json_body(&req, call)
     }
 
     fn parse_body(&self, body: &[u8], keep_text: bool) -> Result<(String, Option<Usage>), String> {
-        let m: MessageBody =
-            serde_json::from_slice(body).map_err(|e| short(&e, &String::from_utf8_lossy(body)))?;
+        let m: MessageBody = serde_json::from_slice(body)
+            .map_err(|e| invalid_json(&e, &String::from_utf8_lossy(body)))?;
         let text = if keep_text || m.usage.is_none() {
             m.content
                 .iter()
@@ -204,7 +192,7 @@ impl ProviderFormat for Anthropic {
     ) -> Result<(), String> {
         // Dispatch on the data's own `type` (the same as the `event:` line, which some
         // proxies drop).
-        let ev: Event<'a> = serde_json::from_str(data).map_err(|e| short(&e, data))?;
+        let ev: Event<'a> = serde_json::from_str(data).map_err(|e| invalid_json(&e, data))?;
         match ev.kind.as_ref() {
             "message_start" => {
                 if let Some(u) = ev.message.and_then(|m| m.usage) {

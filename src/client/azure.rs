@@ -11,7 +11,7 @@ use super::{ProviderFormat, Secret, StreamStep, Usage};
 use crate::plan::{Auth, EndpointPlan, DEFAULT_AZURE_API_VERSION};
 use crate::workload::CallSpec;
 use bytes::Bytes;
-use hyper::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
+use hyper::header::{HeaderMap, HeaderName, AUTHORIZATION};
 
 pub struct AzureOpenAi;
 
@@ -44,10 +44,7 @@ impl ProviderFormat for AzureOpenAi {
                     secret.expose().to_string(),
                 ),
             };
-            if let Ok(mut v) = HeaderValue::from_str(&value) {
-                v.set_sensitive(true);
-                headers.insert(name, v);
-            }
+            super::insert_secret(&mut headers, name, &value);
         }
         headers
     }

@@ -161,6 +161,36 @@ pub trait ProviderFormat: Send + Sync {
     ) -> Result<(), String>;
 }
 
+/// `{base_url}/v1/{path}`, accepting a base URL that already ends in `/v1`.
+fn v1_url(base_url: &str, path: &str) -> Result<url::Url, String> {
+    let base = base_url.trim_end_matches('/');
+    let base = base.strip_suffix("/v1").unwrap_or(base);
+    let raw = format!("{base}/v1/{path}");
+    url::Url::parse(&raw).map_err(|e| format!("invalid URL {raw}: {e}"))
+}
+
+/// Inserts a credential header, marked sensitive so that no debug output shows it.
+fn insert_secret(headers: &mut HeaderMap, name: hyper::header::HeaderName, value: &str) {
+    if let Ok(mut v) = HeaderValue::from_str(value) {
+        v.set_sensitive(true);
+        headers.insert(name, v);
+    }
+}
+
+/// A request body as JSON, its buffer sized once from the call's texts.
+fn json_body(req: &impl serde::Serialize, call: &CallSpec) -> Bytes {
+    let texts: usize = call.messages.iter().map(|m| m.content.len() + 40).sum();
+    let mut body = Vec::with_capacity(texts + texts / 16 + 200);
+    serde_json::to_writer(&mut body, req).expect("serializing plain structs cannot fail");
+    body.into()
+}
+
+/// "invalid JSON from the endpoint (why): <its first 80 characters>".
+fn invalid_json(e: &serde_json::Error, data: &str) -> String {
+    let head: String = data.chars().take(80).collect();
+    format!("invalid JSON from the endpoint ({e}): {head}")
+}
+
 pub fn provider(p: Provider) -> &'static dyn ProviderFormat {
     match p {
         Provider::Openai => &openai::OpenAi,

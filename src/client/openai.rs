@@ -4,7 +4,9 @@
 //!
 //! Builds bodies and decodes responses; it never touches the network itself.
 
-use super::{ProviderFormat, Secret, StreamStep, Usage};
+use super::{
+    insert_secret, invalid_json, json_body, v1_url, ProviderFormat, Secret, StreamStep, Usage,
+};
 use crate::plan::EndpointPlan;
 use crate::workload::CallSpec;
 use bytes::Bytes;
@@ -96,32 +98,20 @@ struct CompletionMessage<'a> {
     content: Option<Cow<'a, str>>,
 }
 
-fn short(e: &serde_json::Error, data: &str) -> String {
-    let head: String = data.chars().take(80).collect();
-    format!("invalid JSON from the endpoint ({e}): {head}")
-}
-
 impl ProviderFormat for OpenAi {
     fn url(&self, _endpoint: &EndpointPlan, base_url: &str) -> Result<url::Url, String> {
-        // Accept both `https://host` and `https://host/v1` as the base URL.
-        let base = base_url.trim_end_matches('/');
-        let path = if base.ends_with("/v1") {
-            "/chat/completions"
-        } else {
-            "/v1/chat/completions"
-        };
-        url::Url::parse(&format!("{base}{path}"))
-            .map_err(|e| format!("invalid URL {base}{path}: {e}"))
+        v1_url(base_url, "chat/completions")
     }
 
     fn headers(&self, _endpoint: &EndpointPlan, secret: Option<&Secret>) -> HeaderMap {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Some(secret) = secret {
-            if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {}", secret.expose())) {
-                v.set_sensitive(true);
-                headers.insert(AUTHORIZATION, v);
-            }
+            insert_secret(
+                &mut headers,
+                AUTHORIZATION,
+                &format!("Bearer {}", secret.expose()),
+            );
         }
         headers
     }
@@ -146,15 +136,12 @@ impl ProviderFormat for OpenAi {
         };
         // Sized up front: the texts plus ~160 bytes of JSON around them, so the buffer is
         // allocated once.
-        let texts: usize = call.messages.iter().map(|m| m.content.len() + 40).sum();
-        let mut body = Vec::with_capacity(texts + texts / 16 + endpoint.model_name.len() + 120);
-        serde_json::to_writer(&mut body, &req).expect("serializing plain structs cannot fail");
-        body.into()
+        json_body(&req, call)
     }
 
     fn parse_body(&self, body: &[u8], keep_text: bool) -> Result<(String, Option<Usage>), String> {
-        let c: Completion =
-            serde_json::from_slice(body).map_err(|e| short(&e, &String::from_utf8_lossy(body)))?;
+        let c: Completion = serde_json::from_slice(body)
+            .map_err(|e| invalid_json(&e, &String::from_utf8_lossy(body)))?;
         let first = c
             .choices
             .into_iter()
@@ -180,7 +167,7 @@ impl ProviderFormat for OpenAi {
             out.push(StreamStep::Done);
             return Ok(());
         }
-        let chunk: Chunk<'a> = serde_json::from_str(data).map_err(|e| short(&e, data))?;
+        let chunk: Chunk<'a> = serde_json::from_str(data).map_err(|e| invalid_json(&e, data))?;
         if let Some(err) = chunk.error {
             let msg = err
                 .get("message")
