@@ -3,7 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use llm_drill::client::Outcome;
-use llm_drill::recorder::{CallSample, Metrics, Recorder};
+use llm_drill::recorder::{CallSample, Metrics, Recorder, Tried};
 use std::hint::black_box;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -11,15 +11,16 @@ use tokio::time::Instant;
 fn sample(i: u64, base: Instant) -> CallSample {
     let intended = base + Duration::from_micros(i * 97 % 1_000_000);
     let started = intended + Duration::from_micros(i % 300);
+    let outcome = if i % 50 == 0 {
+        Outcome::Http429
+    } else {
+        Outcome::Ok
+    };
     CallSample {
         feature: (i % 2) as usize,
         turn: 1,
         endpoint: 0,
-        outcome: if i % 50 == 0 {
-            Outcome::Http429
-        } else {
-            Outcome::Ok
-        },
+        outcome,
         intended,
         started,
         first_token: Some(started + Duration::from_millis(300 + i % 200)),
@@ -31,6 +32,12 @@ fn sample(i: u64, base: Instant) -> CallSample {
         planned_input_tokens: 1_200,
         attempts: 1,
         error: None,
+        tried: vec![Tried {
+            endpoint: 0,
+            outcome,
+        }],
+        fallbacks: 0,
+        residency_violation: false,
     }
 }
 

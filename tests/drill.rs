@@ -5,6 +5,7 @@
 mod drill {
     pub mod accuracy;
     pub mod cli;
+    pub mod drills;
     pub mod endpoints;
     pub mod engine;
     pub mod providers;

@@ -92,7 +92,9 @@ pub fn resolve_credential(e: &EndpointPlan) -> Result<Option<Secret>, ClientErro
     Ok(Some(Secret(value)))
 }
 
-/// A request ready to go: nothing left to compute once the clock starts.
+/// A request ready to go: nothing left to compute once the clock starts. Cloning it for
+/// a retry shares the body.
+#[derive(Clone)]
 pub struct Prepared {
     pub body: Bytes,
     pub stream: bool,
@@ -124,6 +126,11 @@ pub struct Attempt {
     pub deltas: u64,
     /// Why it failed, short, for the error sample in the summary.
     pub error: Option<String>,
+    /// How long the endpoint asked the client to wait (`retry-after-ms`, else
+    /// `retry-after` as seconds or an HTTP date).
+    pub retry_after: Option<Duration>,
+    /// A 429 that says the quota is used up: waiting does not help, so it is not retried.
+    pub quota_exhausted: bool,
 }
 
 /// One step of a provider's stream, decoded from one SSE event.
@@ -321,6 +328,8 @@ impl Attempt {
             text: String::new(),
             deltas: 0,
             error: None,
+            retry_after: None,
+            quota_exhausted: false,
         }
     }
 
@@ -415,9 +424,13 @@ async fn exchange(
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
         .is_some_and(|n| n > MAX_BODY_BYTES as u64);
+    if !(200..300).contains(&status) {
+        a.retry_after = retry_after(resp.headers());
+    }
     let mut body = resp.into_body();
     if !(200..300).contains(&status) {
         let outcome = Outcome::from_status(status);
+
         let bytes = match read_capped(&mut body, 64 << 10).await {
             Ok(b) => {
                 route.pool.give_back(sender);
@@ -434,6 +447,8 @@ async fn exchange(
             .chars()
             .take(200)
             .collect();
+        // OpenAI's and Azure's "you have used your quota" 429: not a rate limit.
+        a.quota_exhausted = status == 429 && snippet.contains("insufficient_quota");
         return Err((outcome, format!("HTTP {status}: {snippet}")));
     }
     if too_large {
@@ -566,6 +581,30 @@ async fn read_stream(
             a.deltas
         ),
     ))
+}
+
+/// `retry-after-ms` (Azure, OpenAI), else `retry-after` in seconds or as an HTTP date.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+        if ms.is_finite() && ms >= 0.0 {
+            return Some(Duration::from_secs_f64(ms / 1000.0));
+        }
+    }
+    let v = text("retry-after")?;
+    if let Ok(secs) = v.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// Why a body could not be read whole; carries what was read.

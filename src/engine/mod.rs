@@ -12,8 +12,9 @@ mod progress;
 pub use progress::Progress;
 
 use crate::client::{Attempt, BoxFuture, Outcome, Route, Transport};
+use crate::plan::FallbackPolicy;
 use crate::plan::{ArrivalSchedule, LoadPlan, Plan};
-use crate::recorder::CallSample;
+use crate::recorder::{CallSample, Tried};
 use crate::workload::{Answer, CallSpec, Session, Workload};
 use std::sync::Arc;
 use std::time::Duration;
@@ -187,8 +188,11 @@ impl<T: Transport> Engine<T> {
     fn turn(&self, session: &mut Session, intended: Instant) -> Turn {
         let mut call = self.workload.next_call(session);
         let ready = self.ready(&call);
-        // The texts are in the request body now; the call keeps only its figures.
-        call.messages = Vec::new();
+        // The texts are in the request body now; the call keeps only its figures — and
+        // its texts when a fallback may need a body of its own format.
+        if self.routes[call.endpoint].endpoint.fallback.is_none() {
+            call.messages = Vec::new();
+        }
         Turn {
             call,
             ready,
@@ -435,7 +439,6 @@ impl<T: Transport> Engine<T> {
             ready,
             intended,
         } = turn;
-        let route = &self.routes[call.endpoint];
         let (sample, text) = match ready {
             Ready::Refuse(outcome, why) => {
                 // Refused when its time came, as the product would refuse it.
@@ -445,11 +448,15 @@ impl<T: Transport> Engine<T> {
                 (s, None)
             }
             Ready::Send(prepared) => {
-                let attempt = tokio::select! {
-                    a = self.transport.send(route, prepared, route.endpoint.timeout) => a,
-                    _ = hard.cancelled() => Attempt::failed(Instant::now(), Outcome::Interrupted, "still running when the run stopped"),
-                };
-                let (s, text) = self.sample(&call, intended, attempt);
+                let (attempt, done) = self.attempts(&call, prepared, hard).await;
+                let (mut s, text) = self.sample(&call, intended, attempt);
+                s.endpoint = done.endpoint;
+                s.started = done.first_sent;
+                s.attempts = done.tried.len() as u32;
+                s.fallbacks = done.fallbacks;
+                s.residency_violation =
+                    s.outcome == Outcome::Ok && self.outside_residency(&call, done.endpoint);
+                s.tried = done.tried;
                 (s, call.keep_answer.then_some(text))
             }
         };
@@ -466,6 +473,85 @@ impl<T: Transport> Engine<T> {
         // being torn down and the sample has nowhere to go.
         let _ = self.samples.send(sample);
         (answer, end)
+    }
+
+    /// Sends a call: attempts on its endpoint with the endpoint's retry policy, then, when
+    /// those are used up, on to its fallback (`fallback_policy: fallback`, chains of any
+    /// length, each endpoint with its own retries) or ends it as `fail_closed`. Returns
+    /// the last attempt, with the call's outcome, and what was tried.
+    async fn attempts(
+        &self,
+        call: &CallSpec,
+        mut prepared: crate::client::Prepared,
+        hard: &CancellationToken,
+    ) -> (Attempt, Done) {
+        let mut ep = call.endpoint;
+        let mut done = Done {
+            endpoint: ep,
+            first_sent: Instant::now(),
+            tried: Vec::with_capacity(1),
+            fallbacks: 0,
+        };
+        loop {
+            let route = &self.routes[ep];
+            let retry = &route.endpoint.retry;
+            let mut n = 0;
+            let last = loop {
+                n += 1;
+                let a = tokio::select! {
+                    a = self.transport.send(route, prepared.clone(), route.endpoint.timeout) => a,
+                    _ = hard.cancelled() => Attempt::failed(Instant::now(), Outcome::Interrupted, "still running when the run stopped"),
+                };
+                if done.tried.is_empty() {
+                    done.first_sent = a.sent;
+                }
+                done.tried.push(Tried {
+                    endpoint: ep,
+                    outcome: a.outcome,
+                });
+                let retryable = retry.retry_on.contains(&a.outcome) && !a.quota_exhausted;
+                if a.outcome == Outcome::Ok || !retryable || n >= retry.max_attempts {
+                    break a;
+                }
+                let wait = retry.wait(n, a.retry_after, rand::random::<f64>());
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = hard.cancelled() => break Attempt::failed(Instant::now(), Outcome::Interrupted, "stopped while waiting to retry"),
+                }
+            };
+            done.endpoint = ep;
+            if matches!(last.outcome, Outcome::Ok | Outcome::Interrupted) {
+                return (last, done);
+            }
+            match (route.endpoint.fallback_policy, route.endpoint.fallback) {
+                (FallbackPolicy::FailClosed, _) => {
+                    let why = format!(
+                        "endpoint `{}` failed ({}) and its policy is fail_closed: escalated, not sent elsewhere",
+                        route.endpoint.id,
+                        last.outcome.key()
+                    );
+                    let mut a = last;
+                    a.outcome = Outcome::FailClosed;
+                    a.error = Some(why);
+                    return (a, done);
+                }
+                (FallbackPolicy::Fallback, Some(next)) if !call.messages.is_empty() => {
+                    ep = next;
+                    done.fallbacks += 1;
+                    prepared = self.routes[ep].prepare(call);
+                }
+                _ => return (last, done),
+            }
+        }
+    }
+
+    /// Whether the feature has a residency list and `endpoint` is outside it.
+    fn outside_residency(&self, call: &CallSpec, endpoint: usize) -> bool {
+        let Some(allowed) = &self.plan.features[call.feature].residency else {
+            return false;
+        };
+        let region = self.routes[endpoint].endpoint.region.as_deref();
+        !region.is_some_and(|r| allowed.iter().any(|a| crate::plan::regions::same(a, r)))
     }
 
     /// The call's sample for the recorder, and the answer's text.
@@ -502,6 +588,9 @@ impl<T: Transport> Engine<T> {
             },
             attempts: 1,
             error: a.error,
+            tried: Vec::new(),
+            fallbacks: 0,
+            residency_violation: false,
         };
         (sample, a.text)
     }
@@ -529,6 +618,15 @@ pub enum Pacer {
     /// Everything on the calling runtime with tokio's timer: follows tokio's paused
     /// clock, for tests.
     Tokio,
+}
+
+/// What a call's attempts did, beyond its last attempt.
+struct Done {
+    /// The endpoint of the last attempt.
+    endpoint: usize,
+    first_sent: Instant,
+    tried: Vec<Tried>,
+    fallbacks: u32,
 }
 
 /// A session arriving from the schedule, with its first turn.

@@ -111,15 +111,6 @@ fn endpoints(plan: &Plan, creds: &dyn Credentials, f: &mut Findings) {
                 _ => {}
             }
         }
-        if let (Some(next), super::FallbackPolicy::Fallback) = (e.fallback, e.fallback_policy) {
-            f.warning(
-                &at("fallback_endpoint_ref"),
-                format!(
-                    "the fallback to `{}` is checked (capabilities, residency, cycles) but not exercised by this version: a call that fails on `{}` is counted as failed",
-                    plan.endpoints[next].id, e.id
-                ),
-            );
-        }
         let Target::Url(base) = &e.target else {
             continue;
         };

@@ -44,6 +44,21 @@ pub struct CallSample {
     pub planned_input_tokens: u64,
     pub attempts: u32,
     pub error: Option<String>,
+    /// Every attempt, in order: which endpoint, and how it ended. Empty for a call
+    /// refused before sending. `endpoint` is the last one's (the endpoint that served
+    /// the call, or failed it last).
+    pub tried: Vec<Tried>,
+    /// Times the call moved on to a fallback endpoint.
+    pub fallbacks: u32,
+    /// Served by an endpoint outside its feature's residency list.
+    pub residency_violation: bool,
+}
+
+/// One attempt of a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tried {
+    pub endpoint: usize,
+    pub outcome: Outcome,
 }
 
 pub fn new_histogram() -> Histogram<u64> {
@@ -74,6 +89,11 @@ pub struct Metrics {
     pub outcomes: [u64; Outcome::ALL.len()],
     pub calls: u64,
     pub attempts: u64,
+    /// Attempts after the first on the same endpoint.
+    pub retries: u64,
+    /// Moves to a fallback endpoint.
+    pub fallbacks: u64,
+    pub residency_violations: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub estimated_token_calls: u64,
@@ -95,6 +115,9 @@ impl Default for Metrics {
             outcomes: [0; Outcome::ALL.len()],
             calls: 0,
             attempts: 0,
+            retries: 0,
+            fallbacks: 0,
+            residency_violations: 0,
             input_tokens: 0,
             output_tokens: 0,
             estimated_token_calls: 0,
@@ -106,10 +129,27 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Records a call in a call scope (a feature, the run): its outcome and attempts.
     pub fn record(&mut self, s: &CallSample) {
-        self.calls += 1;
         self.attempts += s.attempts as u64;
         self.outcomes[s.outcome.index()] += 1;
+        self.retries += (s.attempts as u64).saturating_sub(1 + s.fallbacks as u64);
+        self.fallbacks += s.fallbacks as u64;
+        self.residency_violations += s.residency_violation as u64;
+        self.record_served(s);
+    }
+
+    /// Records one attempt in an endpoint's scope: endpoints count attempts and their
+    /// outcomes, whatever became of the call.
+    pub fn record_attempt(&mut self, outcome: Outcome) {
+        self.attempts += 1;
+        self.outcomes[outcome.index()] += 1;
+    }
+
+    /// Records what a call's last endpoint gave it: latency, tokens, errors. In an
+    /// endpoint's scope, `record_attempt` counts the outcomes.
+    pub fn record_served(&mut self, s: &CallSample) {
+        self.calls += 1;
         self.input_tokens += s.input_tokens;
         self.output_tokens += s.output_tokens;
         self.estimated_token_calls += s.tokens_estimated as u64;
@@ -182,6 +222,9 @@ impl Metrics {
         }
         self.calls += other.calls;
         self.attempts += other.attempts;
+        self.retries += other.retries;
+        self.fallbacks += other.fallbacks;
+        self.residency_violations += other.residency_violations;
         self.input_tokens += other.input_tokens;
         self.output_tokens += other.output_tokens;
         self.estimated_token_calls += other.estimated_token_calls;
@@ -251,8 +294,8 @@ impl TurnMetrics {
 /// Everything recorded in a run.
 pub struct Recorder {
     pub start: Instant,
-    /// All calls: every call has exactly one endpoint, so this is the endpoints' scopes
-    /// merged, once, by `finish` (recording it per call would triple the work).
+    /// All calls: every call has exactly one feature, so this is the features' scopes
+    /// merged, once, by `finish` (recording it per call would add to the work).
     pub total: Metrics,
     pub endpoints: Vec<Metrics>,
     pub features: Vec<Metrics>,
@@ -280,8 +323,14 @@ impl Recorder {
     }
 
     pub fn record(&mut self, s: &CallSample) {
+        for t in &s.tried {
+            if let Some(m) = self.endpoints.get_mut(t.endpoint) {
+                m.record_attempt(t.outcome);
+            }
+        }
         if let Some(m) = self.endpoints.get_mut(s.endpoint) {
-            m.record(s);
+            m.record_served(s);
+            m.residency_violations += s.residency_violation as u64;
         }
         if let Some(m) = self.features.get_mut(s.feature) {
             m.record(s);
@@ -302,7 +351,7 @@ impl Recorder {
     pub fn finish(&mut self) {
         self.series.finish();
         let mut total = Metrics::default();
-        for m in &self.endpoints {
+        for m in &self.features {
             total.merge(m);
         }
         self.total = total;

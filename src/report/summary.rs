@@ -103,6 +103,10 @@ pub struct EndpointSummary {
     pub itl_ms: Percentiles,
     /// Share of attempts answered 429, from 0 to 1.
     pub rate_429: f64,
+    /// Calls whose last attempt was here (served, or failed last here).
+    pub calls: u64,
+    /// Calls served here outside their feature's residency.
+    pub residency_violations: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
 }
@@ -119,6 +123,9 @@ pub struct FeatureSummary {
     pub mean_output_tokens: f64,
     /// Conversations of this feature started.
     pub sessions: u64,
+    /// Calls that moved to a fallback endpoint, and calls served outside `residency`.
+    pub fallbacks: u64,
+    pub residency_violations: u64,
     /// By turn number: how prompts and latency grow as conversations go on.
     pub turns: Vec<TurnSummary>,
 }
@@ -291,9 +298,9 @@ impl Summary {
             ok: t.ok(),
             failed: t.calls - t.ok(),
             by_outcome: by_outcome(t),
-            retries: 0,
-            fallbacks: 0,
-            residency_violations: 0,
+            retries: t.retries,
+            fallbacks: t.fallbacks,
+            residency_violations: t.residency_violations,
             target_rps: plan
                 .load
                 .target_rps(plan.duration)
@@ -342,6 +349,8 @@ impl Summary {
                     service_time_ms: Percentiles::of(&m.service_time),
                     ttft_ms: Percentiles::of(&m.ttft),
                     itl_ms: Percentiles::of(&m.itl),
+                    calls: m.calls,
+                    residency_violations: m.residency_violations,
                     rate_429: if m.attempts > 0 {
                         m.count(Outcome::Http429) as f64 / m.attempts as f64
                     } else {
@@ -376,6 +385,8 @@ impl Summary {
                     mean_input_tokens: per_call(m.input_tokens),
                     mean_output_tokens: per_call(m.output_tokens),
                     sessions: turns.first().map_or(0, |t| t.calls),
+                    fallbacks: m.fallbacks,
+                    residency_violations: m.residency_violations,
                     turns: turns
                         .iter()
                         .enumerate()

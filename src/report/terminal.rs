@@ -142,6 +142,18 @@ pub fn render(s: &Summary) -> String {
         target(t.target_rps),
         t.throughput_rps
     );
+    if t.retries + t.fallbacks + t.residency_violations > 0
+        || t.by_outcome.get("fail_closed").is_some_and(|n| *n > 0)
+    {
+        let _ = writeln!(
+            out,
+            "retries {} · fallbacks {} · failed closed {} · residency violations {}",
+            t.retries,
+            t.fallbacks,
+            t.by_outcome.get("fail_closed").copied().unwrap_or(0),
+            t.residency_violations
+        );
+    }
     if t.sessions != t.calls {
         let _ = writeln!(
             out,

@@ -27,8 +27,7 @@ pub struct Scenario {
     pub load: Load,
     #[serde(default)]
     pub faults: Later,
-    #[serde(default)]
-    pub retry: Later,
+    pub retry: Option<Retry>,
     #[serde(default)]
     pub cost: Later,
     #[serde(default)]
@@ -90,10 +89,44 @@ pub struct Endpoint {
     pub fallback_policy: Option<FallbackPolicy>,
     /// Send the credential over plain http to a host that is not this machine.
     pub allow_insecure_http: Option<bool>,
+    /// Overrides the scenario's `retry` for this endpoint, key by key.
+    pub retry: Option<Retry>,
     #[serde(default)]
     pub price: Later,
     #[serde(default)]
     pub price_ref: Later,
+}
+
+/// How failed attempts are retried on the same endpoint.
+#[derive(Debug, Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Attempts per endpoint, the first included (1 = no retry).
+    pub max_attempts: Option<u32>,
+    pub backoff: Option<Backoff>,
+    /// Wait what the endpoint's `retry-after-ms` / `retry-after` asks (capped by `max`).
+    pub honor_retry_after: Option<bool>,
+    /// Outcomes that are retried (default: http_429, http_5xx, timeout, connect).
+    pub retry_on: Option<Vec<RetryOn>>,
+}
+
+/// Exponential backoff with full jitter: attempt n waits a random time up to
+/// `min(max, base * 2^(n-1))`.
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct Backoff {
+    pub base: DurationStr,
+    pub max: DurationStr,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryOn {
+    Http429,
+    Http5xx,
+    Timeout,
+    Connect,
+    StreamCut,
 }
 
 /// What happens to a call when its endpoint fails.
