@@ -6,7 +6,7 @@
 //!
 //! Request parsing and response shaping only; `chat` does the rest.
 
-use crate::chat::{self, named_event, Ask, Failure, Meta, Wire};
+use crate::chat::{self, named_event, Ask, Failure, Meta, Refusal, Wire};
 use crate::stats::Stats;
 use crate::Shared;
 use axum::body::Bytes;
@@ -59,6 +59,30 @@ fn stop_reason(meta: &Meta) -> &'static str {
 }
 
 impl Wire for Anthropic {
+    fn refusal(&self, r: &Refusal) -> (serde_json::Value, Vec<(&'static str, String)>) {
+        let (kind, message) = match r.status {
+            429 => (
+                "rate_limit_error",
+                "Number of requests has exceeded your rate limit. Please try again later."
+                    .to_string(),
+            ),
+            404 | 410 => ("not_found_error", format!("model: {}", r.model)),
+            529 | 503 => ("overloaded_error", "Overloaded".to_string()),
+            _ => ("api_error", "Internal server error".to_string()),
+        };
+        let mut headers = Vec::new();
+        if let (429, Some(wait)) = (r.status, r.retry_after) {
+            headers.push((
+                "retry-after",
+                wait.as_secs_f64().ceil().max(1.0).to_string(),
+            ));
+            headers.push(("anthropic-ratelimit-requests-remaining", "0".to_string()));
+        }
+        let body =
+            serde_json::json!({ "type": "error", "error": { "type": kind, "message": message } });
+        (body, headers)
+    }
+
     fn parse(&self, body: &[u8]) -> Result<Ask, String> {
         let req: MessagesRequest = serde_json::from_slice(body).map_err(|e| e.to_string())?;
         let max_tokens = req.max_tokens.ok_or("max_tokens: Field required")?;

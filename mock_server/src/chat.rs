@@ -6,6 +6,7 @@
 //!
 //! Every figure served is added to `Stats` as it leaves.
 
+use crate::faults::{self, Decision};
 use crate::stats::Stats;
 use crate::tokens::{Encoding, ANSWER_WORDS};
 use crate::Shared;
@@ -37,6 +38,43 @@ pub(crate) enum Failure {
     NotFound,
 }
 
+/// What a refusal is about.
+pub(crate) struct Refusal<'a> {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub model: &'a str,
+}
+
+/// The headers a 429 carries on OpenAI's and Azure's wire: the wait, in seconds and in
+/// milliseconds, and nothing left.
+pub(crate) fn rate_limit_headers(r: &Refusal) -> Vec<(&'static str, String)> {
+    match r.retry_after {
+        Some(wait) if r.status == 429 => vec![
+            (
+                "retry-after",
+                wait.as_secs_f64().ceil().max(1.0).to_string(),
+            ),
+            ("retry-after-ms", wait.as_millis().to_string()),
+            ("x-ratelimit-remaining-requests", "0".into()),
+            ("x-ratelimit-remaining-tokens", "0".into()),
+        ],
+        _ => vec![],
+    }
+}
+
+fn refuse(stats: &Stats, wire: &dyn Wire, r: &Refusal) -> Response {
+    let (body, headers) = wire.refusal(r);
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = json_error(stats, status, body);
+    for (name, value) in headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            resp.headers_mut()
+                .insert(header::HeaderName::from_static(name), v);
+        }
+    }
+    resp
+}
+
 /// Everything the answer says about itself.
 pub(crate) struct Meta {
     pub id: String,
@@ -53,6 +91,9 @@ pub(crate) trait Wire: Send + Sync + 'static {
     fn parse(&self, body: &[u8]) -> Result<Ask, String>;
     fn error(&self, stats: &Stats, status: StatusCode, failure: Failure, message: &str)
         -> Response;
+    /// A refusal in the provider's own body: 429 (asking to wait `retry_after`), a 5xx,
+    /// or, for a model that is gone, 404/410 `model_not_found`; and its headers.
+    fn refusal(&self, refusal: &Refusal) -> (serde_json::Value, Vec<(&'static str, String)>);
     /// The whole answer as one JSON body.
     fn whole(&self, meta: &Meta, content: &str) -> serde_json::Value;
     /// Events sent at once, before the first token.
@@ -97,9 +138,56 @@ pub(crate) async fn answer(shared: Arc<Shared>, wire: &'static dyn Wire, body: B
             .map(|(role, text)| (role.as_str(), text.as_str())),
     );
     let requested = ask.max_tokens.unwrap_or(cfg.default_output_tokens);
+    let decision = if cfg.faults.is_empty() {
+        Decision::default()
+    } else {
+        cfg.faults.decide(shared.clock.elapsed(), index)
+    };
+    for kind in &decision.hits {
+        shared.stats.fault(kind);
+    }
+    let refusal = |status, retry_after| Refusal {
+        status,
+        retry_after,
+        model: &ask.model,
+    };
+    match &decision.fail {
+        // Answer nothing, until the client gives up.
+        Some(faults::Failure::Hang) => std::future::pending::<()>().await,
+        // The gate closes connections during a refuse outage; a request that got
+        // through as it began is turned away as unavailable.
+        Some(faults::Failure::Refuse) => {
+            return refuse(&shared.stats, wire, &refusal(503, None));
+        }
+        Some(faults::Failure::Status {
+            status,
+            retry_after,
+            ..
+        }) => {
+            return refuse(&shared.stats, wire, &refusal(*status, *retry_after));
+        }
+        None => {}
+    }
+    if let Some(limiter) = &shared.limiter {
+        if let Err(wait) = limiter.admit(prompt_tokens as u64 + requested as u64) {
+            shared.stats.fault("rate_limiter");
+            return refuse(&shared.stats, wire, &refusal(429, Some(wait)));
+        }
+    }
     let n = requested.min(cfg.max_output_tokens) as usize;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let offsets = cfg.latency.token_offsets(prompt_tokens, n, &mut rng);
+    let mut offsets = cfg.latency.token_offsets(prompt_tokens, n, &mut rng);
+    for o in &mut offsets {
+        *o += decision.add_ttft;
+    }
+    // A cut answer stops after `cut` tokens (half of it when the fault names no count).
+    let cut = decision.cut_after.map(|k| {
+        if k == u32::MAX {
+            n / 2
+        } else {
+            (k as usize).min(n)
+        }
+    });
     let meta = Meta {
         id: format!("mock-{index}"),
         created: SystemTime::now()
@@ -119,27 +207,44 @@ pub(crate) async fn answer(shared: Arc<Shared>, wire: &'static dyn Wire, body: B
     if ask.stream {
         // A stream's status goes out with its headers, at once.
         shared.stats.status(200);
-        stream(
-            shared.clone(),
-            wire,
-            guard,
-            meta,
-            arrival,
+        let plan = StreamPlan {
             offsets,
-            ask.include_usage,
-        )
+            include_usage: ask.include_usage,
+            cut,
+            add_end: decision.add_end,
+        };
+        stream(shared.clone(), wire, guard, meta, arrival, plan)
     } else {
         if let Some(last) = offsets.last() {
-            sleep_until(arrival + *last).await;
+            sleep_until(arrival + *last + decision.add_end).await;
         }
         // Counted once the answer is ready: a client that gave up before then got nothing.
         shared.stats.status(200);
-        shared.stats.completion_tokens(n as u64);
+        shared.stats.completion_tokens(cut.unwrap_or(n) as u64);
         drop(guard);
         let content: String = (0..n)
             .map(|i| ANSWER_WORDS[i % ANSWER_WORDS.len()])
             .collect();
-        axum::Json(wire.whole(&meta, &content)).into_response()
+        let whole = wire.whole(&meta, &content);
+        match cut {
+            None => axum::Json(whole).into_response(),
+            Some(_) => {
+                // The body breaks off halfway: the client reads a truncated answer.
+                shared.stats.stream_cut();
+                let text = whole.to_string();
+                let half = Bytes::from(text[..text.len() / 2].to_string());
+                let parts: Vec<Result<Bytes, std::io::Error>> = vec![
+                    Ok(half),
+                    Err(std::io::Error::other("cut by a stream_cut fault")),
+                ];
+                let mut resp = Body::from_stream(futures_util::stream::iter(parts)).into_response();
+                resp.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                resp
+            }
+        }
     }
 }
 
@@ -149,6 +254,16 @@ enum Step {
     Token(usize),
     End,
     Closed,
+    /// Stopped on purpose by a `stream_cut` fault.
+    Cut,
+}
+
+/// How a stream goes: its token times, and what the faults do to it.
+struct StreamPlan {
+    offsets: Vec<Duration>,
+    include_usage: bool,
+    cut: Option<usize>,
+    add_end: Duration,
 }
 
 struct StreamState {
@@ -157,16 +272,17 @@ struct StreamState {
     _in_flight: InFlight,
     meta: Meta,
     arrival: Instant,
-    offsets: Vec<Duration>,
-    include_usage: bool,
+    plan: StreamPlan,
     step: Step,
 }
 
 impl Drop for StreamState {
     fn drop(&mut self) {
-        self.shared
-            .stats
-            .stream_ended(matches!(self.step, Step::Closed));
+        match self.step {
+            Step::Cut => self.shared.stats.stream_cut(),
+            Step::Closed => self.shared.stats.stream_ended(true),
+            _ => self.shared.stats.stream_ended(false),
+        }
     }
 }
 
@@ -176,8 +292,7 @@ fn stream(
     guard: InFlight,
     meta: Meta,
     arrival: Instant,
-    offsets: Vec<Duration>,
-    include_usage: bool,
+    plan: StreamPlan,
 ) -> Response {
     shared.stats.stream_started();
     let state = StreamState {
@@ -186,8 +301,7 @@ fn stream(
         _in_flight: guard,
         meta,
         arrival,
-        offsets,
-        include_usage,
+        plan,
         step: Step::Start,
     };
     let stream = futures_util::stream::unfold(state, |mut s| async move {
@@ -197,16 +311,18 @@ fn stream(
             // not take it for the first token.
             Step::Start => (
                 concat(s.wire.stream_start(&s.meta)),
-                if s.offsets.is_empty() {
-                    Step::End
-                } else {
-                    Step::Token(0)
+                match s.plan.cut {
+                    Some(0) => Step::Cut,
+                    _ if s.plan.offsets.is_empty() => Step::End,
+                    _ => Step::Token(0),
                 },
             ),
             Step::Token(i) => {
-                sleep_until(s.arrival + s.offsets[i]).await;
+                sleep_until(s.arrival + s.plan.offsets[i]).await;
                 s.shared.stats.completion_tokens(1);
-                let next = if i + 1 < s.offsets.len() {
+                let next = if s.plan.cut == Some(i + 1) {
+                    Step::Cut
+                } else if i + 1 < s.plan.offsets.len() {
                     Step::Token(i + 1)
                 } else {
                     Step::End
@@ -214,11 +330,16 @@ fn stream(
                 let word = ANSWER_WORDS[i % ANSWER_WORDS.len()];
                 (s.wire.stream_token(&s.meta, word), next)
             }
-            Step::End => (
-                concat(s.wire.stream_end(&s.meta, s.include_usage)),
-                Step::Closed,
-            ),
-            Step::Closed => return None,
+            Step::End => {
+                if !s.plan.add_end.is_zero() {
+                    tokio::time::sleep(s.plan.add_end).await;
+                }
+                (
+                    concat(s.wire.stream_end(&s.meta, s.plan.include_usage)),
+                    Step::Closed,
+                )
+            }
+            Step::Closed | Step::Cut => return None,
         };
         s.step = next;
         Some((Ok::<_, std::convert::Infallible>(bytes), s))

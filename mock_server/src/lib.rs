@@ -9,7 +9,10 @@
 
 mod anthropic;
 mod chat;
+pub mod faults;
+mod gate;
 mod latency;
+mod limiter;
 mod openai;
 mod stats;
 pub mod tokens;
@@ -42,6 +45,18 @@ pub struct MockConfig {
     pub max_output_tokens: u32,
     /// Force an encoding for prompt counting; by default it follows the request's model.
     pub encoding: Option<Encoding>,
+    /// Faults to act out, timed from the clock's start (see `MockHandle::start_clock`).
+    pub faults: faults::FaultSchedule,
+    /// A token bucket per minute, as Azure OpenAI's deployment quotas work.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// Requests and tokens per minute. Tokens are counted at admission as the prompt plus
+/// the answer's `max_tokens`, as Azure OpenAI does.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimit {
+    pub rpm: Option<u32>,
+    pub tpm: Option<u32>,
 }
 
 impl Default for MockConfig {
@@ -62,6 +77,8 @@ impl Default for MockConfig {
             default_output_tokens: 128,
             max_output_tokens: 32_768,
             encoding: None,
+            faults: faults::FaultSchedule::default(),
+            rate_limit: None,
         }
     }
 }
@@ -69,6 +86,8 @@ impl Default for MockConfig {
 pub(crate) struct Shared {
     pub(crate) config: MockConfig,
     pub(crate) stats: Stats,
+    pub(crate) clock: gate::Clock,
+    pub(crate) limiter: Option<limiter::Limiter>,
 }
 
 /// A view of a running mock's counters, valid for as long as the caller keeps it.
@@ -79,6 +98,10 @@ impl StatsHandle {
     pub fn snapshot(&self) -> StatsSnapshot {
         self.0.stats.snapshot()
     }
+    /// Times the fault schedule from `at` (by default, from when the mock started).
+    pub fn start_clock(&self, at: std::time::Instant) {
+        self.0.clock.start_at(at);
+    }
 }
 
 /// The router: `POST /v1/chat/completions` (OpenAI),
@@ -86,8 +109,10 @@ impl StatsHandle {
 /// /v1/messages` (Anthropic), `GET /stats`, `GET /health`.
 pub fn router(config: MockConfig) -> (Router, StatsHandle) {
     let shared = Arc::new(Shared {
+        limiter: config.rate_limit.map(limiter::Limiter::new),
         config,
         stats: Stats::default(),
+        clock: gate::Clock::new(),
     });
     let router = Router::new()
         .route("/v1/chat/completions", post(openai::chat_completions))
@@ -137,6 +162,11 @@ impl MockHandle {
     pub fn stats(&self) -> StatsSnapshot {
         self.stats.snapshot()
     }
+    /// Times the fault schedule from `at`: a run calls it with its own start, so that
+    /// `from: 20s` means 20 s into the run.
+    pub fn start_clock(&self, at: std::time::Instant) {
+        self.stats.start_clock(at);
+    }
     /// Stops accepting connections and waits for the server task to end.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -161,6 +191,8 @@ pub async fn spawn_on(addr: SocketAddr, config: MockConfig) -> std::io::Result<M
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (router, stats) = router(config);
+    // Refuse-mode outages close connections at the socket, before HTTP.
+    let listener = gate::GatedListener::new(listener, stats.0.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, router)

@@ -7,7 +7,7 @@
 //!
 //! Request parsing and response shaping only; `chat` does the rest.
 
-use crate::chat::{self, Ask, Failure, Meta, Wire};
+use crate::chat::{self, rate_limit_headers, Ask, Failure, Meta, Refusal, Wire};
 use crate::stats::Stats;
 use crate::Shared;
 use axum::body::Bytes;
@@ -121,6 +121,42 @@ impl Wire for OpenAi {
         parse(body)
     }
 
+    fn refusal(&self, r: &Refusal) -> (serde_json::Value, Vec<(&'static str, String)>) {
+        let (message, kind, code) = match r.status {
+            429 => (
+                format!(
+                    "Rate limit reached for {}. Please try again later.",
+                    r.model
+                ),
+                "requests",
+                "rate_limit_exceeded",
+            ),
+            404 | 410 => (
+                format!(
+                    "The model `{}` does not exist or you do not have access to it.",
+                    r.model
+                ),
+                "invalid_request_error",
+                "model_not_found",
+            ),
+            503 => (
+                "The server is overloaded or not ready yet.".to_string(),
+                "server_error",
+                "service_unavailable",
+            ),
+            _ => (
+                "The server had an error while processing your request. Sorry about that!"
+                    .to_string(),
+                "server_error",
+                "server_error",
+            ),
+        };
+        let body = serde_json::json!({
+            "error": { "message": message, "type": kind, "param": null, "code": code }
+        });
+        (body, rate_limit_headers(r))
+    }
+
     fn error(
         &self,
         stats: &Stats,
@@ -183,6 +219,37 @@ impl Wire for OpenAi {
 impl Wire for Azure {
     fn parse(&self, body: &[u8]) -> Result<Ask, String> {
         parse(body)
+    }
+
+    fn refusal(&self, r: &Refusal) -> (serde_json::Value, Vec<(&'static str, String)>) {
+        let (code, message) = match r.status {
+            // Azure's 429 code is the status as a string.
+            429 => (
+                "429".to_string(),
+                format!(
+                    "Requests to the ChatCompletions_Create Operation under Azure OpenAI API have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after {} seconds.",
+                    r.retry_after.map_or(1, |w| w.as_secs_f64().ceil().max(1.0) as u64)
+                ),
+            ),
+            404 => (
+                "DeploymentNotFound".to_string(),
+                "The API deployment for this resource does not exist.".to_string(),
+            ),
+            410 => (
+                "ModelDeprecated".to_string(),
+                format!("The model {} has been deprecated.", r.model),
+            ),
+            503 => (
+                "ServiceUnavailable".to_string(),
+                "The service is temporarily unable to process your request.".to_string(),
+            ),
+            _ => (
+                "InternalServerError".to_string(),
+                "The server had an error processing your request.".to_string(),
+            ),
+        };
+        let body = serde_json::json!({ "error": { "code": code, "message": message } });
+        (body, rate_limit_headers(r))
     }
 
     fn error(

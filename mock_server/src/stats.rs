@@ -20,7 +20,23 @@ pub struct Stats {
     streams_aborted: AtomicU64,
     in_flight: AtomicU64,
     request_digest: AtomicU64,
+    streams_cut: AtomicU64,
+    refused: AtomicU64,
+    /// By fault kind (`FAULT_KINDS`), plus the rate limiter's refusals.
+    faults: [AtomicU64; FAULT_KINDS.len()],
 }
+
+/// Fault kinds counted in `faults`, as scenarios name them; `rate_limiter` is the
+/// token bucket of `mock.rate_limit`.
+pub const FAULT_KINDS: [&str; 7] = [
+    "rate_limit",
+    "server_error",
+    "outage",
+    "latency",
+    "stream_cut",
+    "deprecated",
+    "rate_limiter",
+];
 
 /// A point-in-time copy of [`Stats`], the body of `GET /stats`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
@@ -41,6 +57,15 @@ pub struct StatsSnapshot {
     pub streams_aborted: u64,
     /// Requests being answered right now.
     pub in_flight: u64,
+    /// Streams the mock stopped mid-answer on purpose (a `stream_cut` fault).
+    #[serde(default)]
+    pub streams_cut: u64,
+    /// Connections closed without an answer during a `refuse` outage.
+    #[serde(default)]
+    pub refused: u64,
+    /// Requests each fault kind hit (and the rate limiter's 429s, as `rate_limiter`).
+    #[serde(default)]
+    pub faults: BTreeMap<String, u64>,
     /// A digest of every request body received, whatever their order (hex): two runs
     /// that sent byte-identical requests have the same digest.
     #[serde(default)]
@@ -59,6 +84,9 @@ impl Default for Stats {
             streams_aborted: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             request_digest: AtomicU64::new(0),
+            streams_cut: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            faults: Default::default(),
         }
     }
 }
@@ -75,6 +103,17 @@ impl Stats {
         let mut h = DefaultHasher::new();
         h.write(body);
         self.request_digest.fetch_add(h.finish(), Relaxed);
+    }
+    pub(crate) fn fault(&self, kind: &str) {
+        if let Some(i) = FAULT_KINDS.iter().position(|k| *k == kind) {
+            self.faults[i].fetch_add(1, Relaxed);
+        }
+    }
+    pub(crate) fn stream_cut(&self) {
+        self.streams_cut.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn refused(&self) {
+        self.refused.fetch_add(1, Relaxed);
     }
     pub(crate) fn request_done(&self) {
         self.in_flight.fetch_sub(1, Relaxed);
@@ -121,6 +160,16 @@ impl Stats {
             streams_aborted: self.streams_aborted.load(Relaxed),
             in_flight: self.in_flight.load(Relaxed),
             request_digest: format!("{:016x}", self.request_digest.load(Relaxed)),
+            streams_cut: self.streams_cut.load(Relaxed),
+            refused: self.refused.load(Relaxed),
+            faults: FAULT_KINDS
+                .iter()
+                .zip(&self.faults)
+                .filter_map(|(k, n)| {
+                    let n = n.load(Relaxed);
+                    (n > 0).then(|| (k.to_string(), n))
+                })
+                .collect(),
         }
     }
 }

@@ -1,0 +1,145 @@
+//! The mock's clock for the fault schedule, and the gate that refuses connections during
+//! a `refuse` outage: a listener whose connections fail at the socket — before any HTTP
+//! — while the outage lasts, including connections a client kept alive from before.
+//!
+//! Owns nothing about HTTP; `chat` acts out every other fault.
+
+use crate::Shared;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Time into the run, as the fault schedule counts it.
+pub(crate) struct Clock {
+    base: Instant,
+    /// The run's start, in nanoseconds after `base`.
+    origin_ns: AtomicU64,
+}
+
+impl Clock {
+    pub(crate) fn new() -> Clock {
+        Clock {
+            base: Instant::now(),
+            origin_ns: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn start_at(&self, at: Instant) {
+        let ns = at.saturating_duration_since(self.base).as_nanos() as u64;
+        self.origin_ns.store(ns, Relaxed);
+    }
+
+    pub(crate) fn elapsed(&self) -> Duration {
+        let origin = self.base + Duration::from_nanos(self.origin_ns.load(Relaxed));
+        Instant::now().saturating_duration_since(origin)
+    }
+}
+
+pub(crate) struct GatedListener {
+    inner: TcpListener,
+    shared: Arc<Shared>,
+}
+
+impl GatedListener {
+    pub(crate) fn new(inner: TcpListener, shared: Arc<Shared>) -> GatedListener {
+        GatedListener { inner, shared }
+    }
+}
+
+impl axum::serve::Listener for GatedListener {
+    type Io = GatedIo;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (GatedIo, SocketAddr) {
+        let (io, addr) = axum::serve::Listener::accept(&mut self.inner).await;
+        let _ = io.set_nodelay(true);
+        (
+            GatedIo {
+                io,
+                shared: self.shared.clone(),
+                refused: false,
+            },
+            addr,
+        )
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+pub(crate) struct GatedIo {
+    io: TcpStream,
+    shared: Arc<Shared>,
+    refused: bool,
+}
+
+impl GatedIo {
+    /// An error when connections are being refused (counted once per connection).
+    fn gate(&mut self) -> Option<io::Error> {
+        let faults = &self.shared.config.faults;
+        if self.refused || (!faults.is_empty() && faults.refusing(self.shared.clock.elapsed())) {
+            if !self.refused {
+                self.refused = true;
+                self.shared.stats.refused();
+            }
+            return Some(io::Error::from(io::ErrorKind::ConnectionRefused));
+        }
+        None
+    }
+}
+
+impl AsyncRead for GatedIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if let Some(e) = self.gate() {
+            return Poll::Ready(Err(e));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for GatedIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if let Some(e) = self.gate() {
+            return Poll::Ready(Err(e));
+        }
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if let Some(e) = self.gate() {
+            return Poll::Ready(Err(e));
+        }
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
