@@ -35,6 +35,7 @@ fn sample(i: u64, base: Instant) -> CallSample {
         tried: vec![Tried {
             endpoint: 0,
             outcome,
+            injected: false,
         }],
         fallbacks: 0,
         residency_violation: false,

@@ -133,6 +133,13 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
     let progress = Arc::new(Progress::default());
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let start = Instant::now();
+    // Fault windows count from the run's start, on the mock and in the client alike.
+    for (_, h) in &mocks {
+        h.start_clock(start.into_std());
+    }
+    for r in &routes {
+        r.start_faults(start);
+    }
     let (n_endpoints, n_features) = (plan.endpoints.len(), plan.features.len());
     let recorder = tokio::spawn(async move {
         let mut rec = Recorder::new(start, n_endpoints, n_features);

@@ -131,6 +131,8 @@ pub struct Attempt {
     pub retry_after: Option<Duration>,
     /// A 429 that says the quota is used up: waiting does not help, so it is not retried.
     pub quota_exhausted: bool,
+    /// The fault was injected by llm-drill: nothing was sent.
+    pub injected: bool,
 }
 
 /// One step of a provider's stream, decoded from one SSE event.
@@ -218,6 +220,17 @@ pub struct Route {
     format: &'static dyn ProviderFormat,
     /// Kept only to strip it from error messages (an endpoint may echo the key back).
     secret: Option<Secret>,
+    /// Faults injected before requests leave (real endpoints only: the mock acts its
+    /// own out).
+    faults: Option<Injector>,
+}
+
+/// The client side of a fault schedule: decides each attempt's fault by its number and
+/// its time into the run, and fails it without sending anything.
+struct Injector {
+    schedule: mock_server::faults::FaultSchedule,
+    next: std::sync::atomic::AtomicU64,
+    origin: std::sync::OnceLock<Instant>,
 }
 
 impl Route {
@@ -250,15 +263,31 @@ impl Route {
             USER_AGENT,
             HeaderValue::from_static(concat!("llm-drill/", env!("CARGO_PKG_VERSION"))),
         );
+        let faults = match (&endpoint.target, endpoint.faults.is_empty()) {
+            (crate::plan::Target::Url(_), false) => Some(Injector {
+                schedule: endpoint.faults.clone(),
+                next: std::sync::atomic::AtomicU64::new(0),
+                origin: std::sync::OnceLock::new(),
+            }),
+            _ => None,
+        };
         Ok(Route {
             endpoint,
             base_url,
             path,
             headers,
             pool: http::Pool::new(origin),
+            faults,
             format,
             secret,
         })
+    }
+
+    /// Times injected faults from the run's start.
+    pub fn start_faults(&self, start: Instant) {
+        if let Some(f) = &self.faults {
+            let _ = f.origin.set(start);
+        }
     }
 
     /// `message` with the endpoint's secret, if it appears, replaced by `[redacted]`.
@@ -330,6 +359,7 @@ impl Attempt {
             error: None,
             retry_after: None,
             quota_exhausted: false,
+            injected: false,
         }
     }
 
@@ -350,6 +380,19 @@ pub struct Client;
 impl Client {
     /// Sends one attempt and classifies it; never returns an error.
     pub async fn send(&self, route: &Route, req: Prepared, timeout: Duration) -> Attempt {
+        if let Some(f) = &route.faults {
+            let now = Instant::now();
+            let at = now.saturating_duration_since(*f.origin.get_or_init(|| now));
+            let index = f.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let d = f.schedule.decide(at, index);
+            if let Some(a) = inject(&d, now, timeout).await {
+                return a;
+            }
+            if !d.add_ttft.is_zero() {
+                // Added latency: the request leaves late, and the wait is in its latency.
+                tokio::time::sleep(d.add_ttft).await;
+            }
+        }
         let mut a = Attempt::begin(Instant::now());
         let mut answered = None;
         let result =
@@ -371,6 +414,53 @@ impl Client {
         }
         a
     }
+}
+
+/// An injected failure: what the endpoint would have done, without sending anything.
+async fn inject(
+    d: &mock_server::faults::Decision,
+    now: Instant,
+    timeout: Duration,
+) -> Option<Attempt> {
+    use mock_server::faults::Failure;
+    let mut a = match d.fail.as_ref()? {
+        Failure::Refuse => Attempt::failed(
+            now,
+            Outcome::Connect,
+            "injected outage: connection refused (nothing was sent)",
+        ),
+        Failure::Hang => {
+            tokio::time::sleep(timeout).await;
+            let mut a = Attempt::failed(
+                now,
+                Outcome::Timeout,
+                format!("injected outage: no answer within {timeout:?} (nothing was sent)"),
+            );
+            a.end = Instant::now();
+            a
+        }
+        Failure::Status {
+            status,
+            retry_after,
+            deprecated,
+        } => {
+            let what = match (status, deprecated) {
+                (_, true) => "model_not_found (deprecated)",
+                (429, _) => "rate limited",
+                _ => "server error",
+            };
+            let mut a = Attempt::failed(
+                now,
+                Outcome::from_status(*status),
+                format!("injected HTTP {status}: {what} (nothing was sent)"),
+            );
+            a.status = Some(*status);
+            a.retry_after = *retry_after;
+            a
+        }
+    };
+    a.injected = true;
+    Some(a)
 }
 
 /// Sends the request on a pooled connection (or a new one) and reads the answer.

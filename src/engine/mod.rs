@@ -508,6 +508,7 @@ impl<T: Transport> Engine<T> {
                 done.tried.push(Tried {
                     endpoint: ep,
                     outcome: a.outcome,
+                    injected: a.injected,
                 });
                 let retryable = retry.retry_on.contains(&a.outcome) && !a.quota_exhausted;
                 if a.outcome == Outcome::Ok || !retryable || n >= retry.max_attempts {

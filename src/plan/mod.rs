@@ -15,6 +15,7 @@ pub use sampler::Sampler;
 
 use crate::scenario::model::{self, ArrivalKind, AuthType, Capability, LoadMode, Provider};
 use crate::scenario::{Dist, Scenario, ScenarioError, Source};
+use mock_server::faults::{Delay, Fault, FaultKind, FaultSchedule, OutageMode};
 use mock_server::tokens::Encoding;
 use mock_server::{MockConfig, Spread};
 use std::path::PathBuf;
@@ -126,6 +127,9 @@ pub struct EndpointPlan {
     pub fallback_policy: FallbackPolicy,
     pub allow_insecure_http: bool,
     pub retry: RetryPlan,
+    /// Faults on this endpoint: acted out by the mock for `base_url: mock`, injected by
+    /// the client (nothing sent) for a real endpoint.
+    pub faults: FaultSchedule,
 }
 
 /// How an endpoint's failed attempts are retried.
@@ -306,7 +310,6 @@ impl Plan {
         {
             return Err(c.err("name", "must be non-empty and use only letters, digits, `-`, `_` and `.` (it names the results folder)"));
         }
-        c.later(sc.faults.is_some(), "faults")?;
         c.later(sc.cost.is_some(), "cost")?;
         c.later(sc.thresholds.is_some(), "thresholds")?;
         if sc.endpoints.is_empty() {
@@ -324,6 +327,7 @@ impl Plan {
             })
             .collect::<Result<Vec<_>, _>>()?;
         fallbacks(&c, sc, &mut endpoints)?;
+        faults(&c, sc, &mut endpoints)?;
         let features = sc
             .features
             .iter()
@@ -582,7 +586,140 @@ fn endpoint(
         fallback_policy: e.fallback_policy.unwrap_or_default(),
         allow_insecure_http: e.allow_insecure_http.unwrap_or(false),
         retry: retry_plan(c, &at("retry"), global_retry, e.retry.as_ref())?,
+        faults: FaultSchedule {
+            faults: Vec::new(),
+            seed: seed ^ 0xFA17,
+        },
     })
+}
+
+/// Attaches each fault to its endpoint, checking what each kind takes. A mock endpoint's
+/// faults go to its mock too, which acts them out.
+fn faults(c: &Checker, sc: &Scenario, endpoints: &mut [EndpointPlan]) -> Result<(), ScenarioError> {
+    use model::FaultKindName as K;
+    for (i, f) in sc.faults.iter().flatten().enumerate() {
+        let at = |k: &str| format!("faults.{i}.{k}");
+        let ep = endpoints
+            .iter()
+            .position(|e| e.id == f.endpoint)
+            .ok_or_else(|| {
+                let ids: Vec<&str> = endpoints.iter().map(|e| e.id.as_str()).collect();
+                c.err(
+                    &at("endpoint"),
+                    format!(
+                        "`{}` names no endpoint (defined: {})",
+                        f.endpoint,
+                        ids.join(", ")
+                    ),
+                )
+            })?;
+        let allowed: &[&str] = match f.kind {
+            K::RateLimit => &["retry_after"],
+            K::ServerError => &["status"],
+            K::Outage => &["mode"],
+            K::Latency => &["add", "to"],
+            K::StreamCut => &["after_tokens"],
+            K::Deprecated => &["status"],
+        };
+        for (present, key) in [
+            (f.retry_after.is_some(), "retry_after"),
+            (f.status.is_some(), "status"),
+            (f.mode.is_some(), "mode"),
+            (f.add.is_some(), "add"),
+            (f.to.is_some(), "to"),
+            (f.after_tokens.is_some(), "after_tokens"),
+        ] {
+            if present && !allowed.contains(&key) {
+                return Err(c.err(
+                    &at(key),
+                    format!(
+                        "does not apply to a fault of this kind (it takes: {})",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+        }
+        let from = f.from.map_or(Duration::ZERO, |d| d.0);
+        let until = f.until.map(|d| d.0);
+        if until.is_some_and(|u| u <= from) {
+            return Err(c.err(&at("until"), "must be later than `from`"));
+        }
+        let probability = f.probability.unwrap_or(1.0);
+        if !probability.is_finite() || probability <= 0.0 || probability > 1.0 {
+            return Err(c.err(
+                &at("probability"),
+                format!(
+                    "must be more than 0 and at most 1, found {}",
+                    number(probability)
+                ),
+            ));
+        }
+        let kind = match f.kind {
+            K::RateLimit => FaultKind::RateLimit {
+                retry_after: f.retry_after.map_or(Duration::from_secs(1), |d| d.0),
+            },
+            K::ServerError => {
+                let status = f.status.unwrap_or(503);
+                if !(500..=599).contains(&status) {
+                    return Err(c.err(
+                        &at("status"),
+                        format!("must be a 5xx status, found {status}"),
+                    ));
+                }
+                FaultKind::ServerError { status }
+            }
+            K::Outage => {
+                let mode = match &f.mode {
+                    None => OutageMode::Refuse,
+                    Some(model::OutageModeSpec::Code(503)) => OutageMode::Unavailable,
+                    Some(model::OutageModeSpec::Name(n)) if n == "503" => OutageMode::Unavailable,
+                    Some(model::OutageModeSpec::Name(n)) if n == "refuse" => OutageMode::Refuse,
+                    Some(model::OutageModeSpec::Name(n)) if n == "hang" => OutageMode::Hang,
+                    Some(other) => {
+                        return Err(c.err(
+                            &at("mode"),
+                            format!("expected refuse, hang or 503, found {other:?}"),
+                        ))
+                    }
+                };
+                FaultKind::Outage { mode }
+            }
+            K::Latency => FaultKind::Latency {
+                add: f.add.map(|d| d.0).ok_or_else(|| {
+                    c.err(
+                        &format!("faults.{i}"),
+                        "a latency fault needs `add`, e.g. add: 1500ms",
+                    )
+                })?,
+                to: match f.to {
+                    Some(model::DelaySpec::End) => Delay::End,
+                    _ => Delay::Ttft,
+                },
+            },
+            K::StreamCut => FaultKind::StreamCut {
+                after_tokens: f.after_tokens,
+            },
+            K::Deprecated => {
+                let status = f.status.unwrap_or(404);
+                if status != 404 && status != 410 {
+                    return Err(c.err(&at("status"), "must be 404 or 410"));
+                }
+                FaultKind::Deprecated { status }
+            }
+        };
+        endpoints[ep].faults.faults.push(Fault {
+            kind,
+            from,
+            until,
+            probability,
+        });
+    }
+    for e in endpoints.iter_mut() {
+        if let Target::Mock(cfg) = &mut e.target {
+            cfg.faults = e.faults.clone();
+        }
+    }
+    Ok(())
 }
 
 /// Resolves every `fallback_endpoint_ref` to its endpoint and refuses unknown ids and
@@ -725,7 +862,20 @@ fn mock_config(
         }
         cfg.latency.prefill_tokens_per_second = p;
     }
-    c.later(m.rate_limit.is_some(), &at("rate_limit"))?;
+    if let Some(rl) = m.rate_limit {
+        for (v, k) in [(rl.rpm, "rpm"), (rl.tpm, "tpm")] {
+            if v == Some(0) {
+                return Err(c.err(&at(&format!("rate_limit.{k}")), "must be more than 0"));
+            }
+        }
+        if rl.rpm.is_none() && rl.tpm.is_none() {
+            return Err(c.err(&at("rate_limit"), "needs rpm, tpm or both"));
+        }
+        cfg.rate_limit = Some(mock_server::RateLimit {
+            rpm: rl.rpm,
+            tpm: rl.tpm,
+        });
+    }
     Ok(cfg)
 }
 

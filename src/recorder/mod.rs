@@ -59,6 +59,8 @@ pub struct CallSample {
 pub struct Tried {
     pub endpoint: usize,
     pub outcome: Outcome,
+    /// A fault llm-drill injected: nothing was sent.
+    pub injected: bool,
 }
 
 pub fn new_histogram() -> Histogram<u64> {
@@ -94,6 +96,8 @@ pub struct Metrics {
     /// Moves to a fallback endpoint.
     pub fallbacks: u64,
     pub residency_violations: u64,
+    /// Attempts failed by an injected fault (nothing sent).
+    pub injected: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub estimated_token_calls: u64,
@@ -118,6 +122,7 @@ impl Default for Metrics {
             retries: 0,
             fallbacks: 0,
             residency_violations: 0,
+            injected: 0,
             input_tokens: 0,
             output_tokens: 0,
             estimated_token_calls: 0,
@@ -141,9 +146,10 @@ impl Metrics {
 
     /// Records one attempt in an endpoint's scope: endpoints count attempts and their
     /// outcomes, whatever became of the call.
-    pub fn record_attempt(&mut self, outcome: Outcome) {
+    pub fn record_attempt(&mut self, t: &Tried) {
         self.attempts += 1;
-        self.outcomes[outcome.index()] += 1;
+        self.outcomes[t.outcome.index()] += 1;
+        self.injected += t.injected as u64;
     }
 
     /// Records what a call's last endpoint gave it: latency, tokens, errors. In an
@@ -225,6 +231,7 @@ impl Metrics {
         self.retries += other.retries;
         self.fallbacks += other.fallbacks;
         self.residency_violations += other.residency_violations;
+        self.injected += other.injected;
         self.input_tokens += other.input_tokens;
         self.output_tokens += other.output_tokens;
         self.estimated_token_calls += other.estimated_token_calls;
@@ -325,7 +332,7 @@ impl Recorder {
     pub fn record(&mut self, s: &CallSample) {
         for t in &s.tried {
             if let Some(m) = self.endpoints.get_mut(t.endpoint) {
-                m.record_attempt(t.outcome);
+                m.record_attempt(t);
             }
         }
         if let Some(m) = self.endpoints.get_mut(s.endpoint) {

@@ -107,6 +107,8 @@ pub struct EndpointSummary {
     pub calls: u64,
     /// Calls served here outside their feature's residency.
     pub residency_violations: u64,
+    /// Attempts failed by a fault llm-drill injected (real endpoints: nothing was sent).
+    pub injected: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
 }
@@ -351,6 +353,7 @@ impl Summary {
                     itl_ms: Percentiles::of(&m.itl),
                     calls: m.calls,
                     residency_violations: m.residency_violations,
+                    injected: m.injected,
                     rate_429: if m.attempts > 0 {
                         m.count(Outcome::Http429) as f64 / m.attempts as f64
                     } else {

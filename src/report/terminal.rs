@@ -204,11 +204,16 @@ pub fn render(s: &Summary) -> String {
     for (id, e) in &s.endpoints {
         let _ = writeln!(
             out,
-            "endpoint {id} — {} [{}] {}: attempts {} · ok {} · 429 rate {:.1}% · latency p50 {:.1} p99 {:.1} ms",
+            "endpoint {id} — {} [{}] {}: attempts {}{} · ok {} · 429 rate {:.1}% · latency p50 {:.1} p99 {:.1} ms",
             e.display_name,
             e.model_name,
             e.base_url,
             e.attempts,
+            if e.injected > 0 {
+                format!(" ({} failed by injected faults: nothing sent)", e.injected)
+            } else {
+                String::new()
+            },
             e.ok,
             e.rate_429 * 100.0,
             e.latency_ms.p50,

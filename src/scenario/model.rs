@@ -25,8 +25,7 @@ pub struct Scenario {
     pub endpoints: BTreeMap<String, Endpoint>,
     pub features: BTreeMap<String, Feature>,
     pub load: Load,
-    #[serde(default)]
-    pub faults: Later,
+    pub faults: Option<Vec<FaultSpec>>,
     pub retry: Option<Retry>,
     #[serde(default)]
     pub cost: Later,
@@ -129,6 +128,61 @@ pub enum RetryOn {
     StreamCut,
 }
 
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSpec {
+    pub rpm: Option<u32>,
+    pub tpm: Option<u32>,
+}
+
+/// One fault on one endpoint, in a time window and/or with a probability.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    pub endpoint: String,
+    pub kind: FaultKindName,
+    pub from: Option<DurationStr>,
+    pub until: Option<DurationStr>,
+    pub probability: Option<f64>,
+    /// rate_limit: the wait the 429 asks for.
+    pub retry_after: Option<DurationStr>,
+    /// server_error (500-599), deprecated (404 or 410).
+    pub status: Option<u16>,
+    /// outage: `refuse` (default), `hang` or `503`.
+    pub mode: Option<OutageModeSpec>,
+    /// latency: how much, and where (`ttft`, the default, or `end`).
+    pub add: Option<DurationStr>,
+    pub to: Option<DelaySpec>,
+    /// stream_cut: tokens before the cut (default: half the answer).
+    pub after_tokens: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKindName {
+    RateLimit,
+    ServerError,
+    Outage,
+    Latency,
+    StreamCut,
+    Deprecated,
+}
+
+/// `refuse`, `hang`, or `503` (written as a number or a string).
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+pub enum OutageModeSpec {
+    Code(u16),
+    Name(String),
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DelaySpec {
+    Ttft,
+    End,
+}
+
 /// What happens to a call when its endpoint fails.
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
@@ -168,8 +222,8 @@ pub struct MockBehaviour {
     pub jitter: Option<f64>,
     /// Prompt tokens read per second before the first token: long prompts start later.
     pub prefill_tokens_per_second: Option<f64>,
-    #[serde(default)]
-    pub rate_limit: Later,
+    /// A token bucket: requests and tokens (prompt + max_tokens) per minute.
+    pub rate_limit: Option<RateLimitSpec>,
 }
 
 #[derive(Debug, Deserialize)]
