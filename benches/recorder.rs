@@ -36,6 +36,8 @@ fn sample(i: u64, base: Instant) -> CallSample {
             endpoint: 0,
             outcome,
             injected: false,
+            sent: started,
+            end: started + Duration::from_millis(900 + i % 700),
         }],
         fallbacks: 0,
         residency_violation: false,

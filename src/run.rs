@@ -8,6 +8,7 @@ use crate::client::{resolve_credential, Client, Route};
 use crate::engine::{Engine, Pacer, Progress};
 use crate::plan::preflight::{self, Finding, Severity};
 use crate::plan::{Plan, Target};
+use crate::recorder::drill::{Drill, Window};
 use crate::recorder::Recorder;
 use crate::report::{self, terminal::ProgressDisplay, RunFacts, Summary};
 use crate::scenario;
@@ -141,8 +142,27 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
         r.start_faults(start);
     }
     let (n_endpoints, n_features) = (plan.endpoints.len(), plan.features.len());
+    // Faults with a time window get a drill report of their own.
+    let windows: Vec<Window> = plan
+        .endpoints
+        .iter()
+        .enumerate()
+        .flat_map(|(i, e)| {
+            e.faults
+                .faults
+                .iter()
+                .filter(|f| !f.from.is_zero() || f.until.is_some())
+                .map(move |f| Window {
+                    endpoint: i,
+                    kind: f.kind.key(),
+                    from: f.from,
+                    until: f.until,
+                })
+        })
+        .collect();
     let recorder = tokio::spawn(async move {
         let mut rec = Recorder::new(start, n_endpoints, n_features);
+        rec.drill = Drill::new(windows, n_endpoints);
         // Drain on a short tick instead of awaiting each sample: a parked receiver would
         // make every finished call wake this task (a context switch per call at 80k
         // calls/s); with no waker registered, a send is just a queue push.

@@ -8,6 +8,7 @@ mod drill {
     pub mod drills;
     pub mod endpoints;
     pub mod engine;
+    pub mod faults;
     pub mod providers;
     pub mod registrations;
     pub mod scenarios;

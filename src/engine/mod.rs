@@ -509,6 +509,8 @@ impl<T: Transport> Engine<T> {
                     endpoint: ep,
                     outcome: a.outcome,
                     injected: a.injected,
+                    sent: a.sent,
+                    end: a.end,
                 });
                 let retryable = retry.retry_on.contains(&a.outcome) && !a.quota_exhausted;
                 if a.outcome == Outcome::Ok || !retryable || n >= retry.max_attempts {

@@ -3,6 +3,7 @@
 //! a per-second time series. Nothing is locked on the hot path and no sample is kept:
 //! memory does not grow with the number of calls.
 
+pub mod drill;
 mod series;
 
 pub use series::{SecondStats, Series};
@@ -61,6 +62,8 @@ pub struct Tried {
     pub outcome: Outcome,
     /// A fault llm-drill injected: nothing was sent.
     pub injected: bool,
+    pub sent: Instant,
+    pub end: Instant,
 }
 
 pub fn new_histogram() -> Histogram<u64> {
@@ -309,6 +312,11 @@ pub struct Recorder {
     /// Per feature, per turn number (from 1; rows are added as turns are seen).
     pub turns: Vec<Vec<TurnMetrics>>,
     pub series: Series,
+    /// Fault windows and the per-endpoint timeline.
+    pub drill: drill::Drill,
+    /// Latency of successful calls that needed a fallback, and of those that did not.
+    pub fallback_latency: Histogram<u64>,
+    pub direct_latency: Histogram<u64>,
     /// End of the last call seen.
     pub last_end: Instant,
     /// Actual start of the last call to start.
@@ -324,6 +332,9 @@ impl Recorder {
             features: vec![Metrics::default(); features],
             turns: vec![Vec::new(); features],
             series: Series::default(),
+            drill: drill::Drill::new(Vec::new(), endpoints),
+            fallback_latency: new_histogram(),
+            direct_latency: new_histogram(),
             last_end: start,
             last_start: start,
         }
@@ -350,6 +361,15 @@ impl Recorder {
             rows[row].record(s);
         }
         self.series.record(self.start, s);
+        self.drill.record(self.start, s);
+        if s.outcome == Outcome::Ok {
+            let h = if s.fallbacks > 0 {
+                &mut self.fallback_latency
+            } else {
+                &mut self.direct_latency
+            };
+            record_us(h, us(s.end.saturating_duration_since(s.intended)));
+        }
         self.last_end = self.last_end.max(s.end);
         self.last_start = self.last_start.max(s.started);
     }

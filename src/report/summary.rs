@@ -149,6 +149,107 @@ pub struct TurnSummary {
     pub ttft_ms: Percentiles,
 }
 
+/// The fallback drill: each fault window, and how the run got through it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DrillSummary {
+    pub windows: Vec<WindowSummary>,
+    /// Attempts per call over the run (1 = nothing was retried or failed over).
+    pub attempts_per_call: f64,
+    /// Successful calls that needed a fallback, and those that did not.
+    pub fallback_latency_ms: Percentiles,
+    pub direct_latency_ms: Percentiles,
+    /// Per endpoint, per second (by attempt end): attempts by outcome.
+    pub timeline: BTreeMap<String, Vec<TimelineRow>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowSummary {
+    pub endpoint: String,
+    pub kind: String,
+    pub from_s: f64,
+    /// Absent: to the end of the run.
+    pub until_s: Option<f64>,
+    /// From the window's start to the first failed attempt on the endpoint.
+    pub time_to_detect_s: Option<f64>,
+    /// From the window's start to the first attempt sent to a fallback.
+    pub time_to_first_fallback_s: Option<f64>,
+    /// From the window's end to the first attempt the endpoint answered again.
+    pub time_to_recover_s: Option<f64>,
+    /// Calls meant to start within the window, and what became of them.
+    pub calls: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub retried: u64,
+    pub served_by_fallback: u64,
+    pub failed_closed: u64,
+    pub residency_violations: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimelineRow {
+    pub second: u64,
+    pub attempts: BTreeMap<String, u32>,
+}
+
+fn drill_summary(plan: &Plan, rec: &Recorder) -> DrillSummary {
+    let secs = |d: std::time::Duration| round3(d.as_secs_f64());
+    let t = &rec.total;
+    DrillSummary {
+        windows: rec
+            .drill
+            .windows
+            .iter()
+            .map(|(w, st)| WindowSummary {
+                endpoint: plan.endpoints[w.endpoint].id.clone(),
+                kind: w.kind.to_string(),
+                from_s: secs(w.from),
+                until_s: w.until.map(secs),
+                time_to_detect_s: st.first_failure.map(|f| secs(f.saturating_sub(w.from))),
+                time_to_first_fallback_s: st.first_fallback.map(|f| secs(f.saturating_sub(w.from))),
+                time_to_recover_s: match (st.recovered, w.until) {
+                    (Some(r), Some(u)) => Some(secs(r.saturating_sub(u))),
+                    _ => None,
+                },
+                calls: st.calls,
+                ok: st.ok,
+                failed: st.failed,
+                retried: st.retried,
+                served_by_fallback: st.served_by_fallback,
+                failed_closed: st.failed_closed,
+                residency_violations: st.residency_violations,
+            })
+            .collect(),
+        attempts_per_call: if t.calls > 0 {
+            round3(t.attempts as f64 / t.calls as f64)
+        } else {
+            0.0
+        },
+        fallback_latency_ms: Percentiles::of(&rec.fallback_latency),
+        direct_latency_ms: Percentiles::of(&rec.direct_latency),
+        timeline: plan
+            .endpoints
+            .iter()
+            .zip(&rec.drill.timeline)
+            .map(|(e, rows)| {
+                let rows = rows
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.iter().any(|n| *n > 0))
+                    .map(|(second, r)| TimelineRow {
+                        second: second as u64,
+                        attempts: Outcome::ALL
+                            .iter()
+                            .filter(|o| r[o.index()] > 0)
+                            .map(|o| (o.key().to_string(), r[o.index()]))
+                            .collect(),
+                    })
+                    .collect();
+                (e.id.clone(), rows)
+            })
+            .collect(),
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ErrorExample {
     pub outcome: String,
@@ -194,6 +295,9 @@ pub struct Summary {
     pub features: BTreeMap<String, FeatureSummary>,
     pub errors: Vec<ErrorExample>,
     pub timeseries: Vec<SecondStats>,
+    /// Fault windows, retries and fallback (see `DrillSummary`).
+    #[serde(default)]
+    pub drill: DrillSummary,
     pub thresholds: Vec<ThresholdResult>,
     pub passed: bool,
     /// Ground truth from the embedded mock server of each `base_url: mock` endpoint, as
@@ -428,6 +532,7 @@ impl Summary {
             features,
             errors,
             timeseries: rec.series.seconds.clone(),
+            drill: drill_summary(plan, rec),
             thresholds: Vec::new(),
             // No thresholds yet: a finished run passes; an interrupted one does not.
             passed: !facts.interrupted,

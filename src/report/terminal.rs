@@ -253,6 +253,48 @@ pub fn render(s: &Summary) -> String {
             }
         }
     }
+    let d = &s.drill;
+    if !d.windows.is_empty() || d.fallback_latency_ms.count > 0 {
+        let _ = writeln!(
+            out,
+            "\ndrill (attempts per call {:.2}):",
+            d.attempts_per_call
+        );
+        let secs = |v: Option<f64>, what: &str| {
+            v.map_or(format!("no {what}"), |x| format!("{what} after {x:.2} s"))
+        };
+        for w in &d.windows {
+            let until = w.until_s.map_or("end".to_string(), |u| format!("{u:.1} s"));
+            let _ = writeln!(
+                out,
+                "  {} {} {:.1} s – {until}: {} · {} · {}",
+                w.endpoint,
+                w.kind,
+                w.from_s,
+                secs(w.time_to_detect_s, "detected"),
+                secs(w.time_to_first_fallback_s, "first fallback"),
+                w.time_to_recover_s
+                    .map_or("not recovered".to_string(), |r| format!(
+                        "recovered {r:.2} s after"
+                    )),
+            );
+            let _ = writeln!(
+                out,
+                "    calls in the window {}: ok {} (served by fallback {}), failed {} (failed closed {}), retried {} · residency violations {}",
+                w.calls, w.ok, w.served_by_fallback, w.failed, w.failed_closed, w.retried, w.residency_violations
+            );
+        }
+        if d.fallback_latency_ms.count > 0 {
+            let _ = writeln!(
+                out,
+                "  latency of calls served by a fallback p50 {} p95 {} · without one p50 {} p95 {}",
+                millis(d.fallback_latency_ms.p50),
+                millis(d.fallback_latency_ms.p95),
+                millis(d.direct_latency_ms.p50),
+                millis(d.direct_latency_ms.p95)
+            );
+        }
+    }
     if !s.errors.is_empty() {
         let _ = writeln!(out, "\nerrors (examples):");
         for e in &s.errors {
