@@ -529,9 +529,10 @@ impl<T: Transport> Engine<T> {
             match (route.endpoint.fallback_policy, route.endpoint.fallback) {
                 (FallbackPolicy::FailClosed, _) => {
                     let why = format!(
-                        "endpoint `{}` failed ({}) and its policy is fail_closed: escalated, not sent elsewhere",
+                        "endpoint `{}` failed ({}: {}) and its policy is fail_closed: escalated, not sent elsewhere",
                         route.endpoint.id,
-                        last.outcome.key()
+                        last.outcome.key(),
+                        last.error.as_deref().unwrap_or("no detail"),
                     );
                     let mut a = last;
                     a.outcome = Outcome::FailClosed;

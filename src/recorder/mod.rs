@@ -101,6 +101,8 @@ pub struct Metrics {
     pub residency_violations: u64,
     /// Attempts failed by an injected fault (nothing sent).
     pub injected: u64,
+    /// Calls that made at least one attempt here.
+    pub calls_tried: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub estimated_token_calls: u64,
@@ -126,6 +128,7 @@ impl Default for Metrics {
             fallbacks: 0,
             residency_violations: 0,
             injected: 0,
+            calls_tried: 0,
             input_tokens: 0,
             output_tokens: 0,
             estimated_token_calls: 0,
@@ -235,6 +238,7 @@ impl Metrics {
         self.fallbacks += other.fallbacks;
         self.residency_violations += other.residency_violations;
         self.injected += other.injected;
+        self.calls_tried += other.calls_tried;
         self.input_tokens += other.input_tokens;
         self.output_tokens += other.output_tokens;
         self.estimated_token_calls += other.estimated_token_calls;
@@ -341,9 +345,13 @@ impl Recorder {
     }
 
     pub fn record(&mut self, s: &CallSample) {
-        for t in &s.tried {
+        for (i, t) in s.tried.iter().enumerate() {
             if let Some(m) = self.endpoints.get_mut(t.endpoint) {
                 m.record_attempt(t);
+                // Attempts are grouped by endpoint, in chain order.
+                if i == 0 || s.tried[i - 1].endpoint != t.endpoint {
+                    m.calls_tried += 1;
+                }
             }
         }
         if let Some(m) = self.endpoints.get_mut(s.endpoint) {

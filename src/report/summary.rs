@@ -109,6 +109,8 @@ pub struct EndpointSummary {
     pub residency_violations: u64,
     /// Attempts failed by a fault llm-drill injected (real endpoints: nothing was sent).
     pub injected: u64,
+    /// Retry amplification: attempts here per call that tried this endpoint.
+    pub attempts_per_call: f64,
     pub input_tokens: u64,
     pub output_tokens: u64,
 }
@@ -458,6 +460,11 @@ impl Summary {
                     calls: m.calls,
                     residency_violations: m.residency_violations,
                     injected: m.injected,
+                    attempts_per_call: if m.calls_tried > 0 {
+                        round3(m.attempts as f64 / m.calls_tried as f64)
+                    } else {
+                        0.0
+                    },
                     rate_429: if m.attempts > 0 {
                         m.count(Outcome::Http429) as f64 / m.attempts as f64
                     } else {

@@ -204,7 +204,7 @@ pub fn render(s: &Summary) -> String {
     for (id, e) in &s.endpoints {
         let _ = writeln!(
             out,
-            "endpoint {id} — {} [{}] {}: attempts {}{} · ok {} · 429 rate {:.1}% · latency p50 {:.1} p99 {:.1} ms",
+            "endpoint {id} — {} [{}] {}: attempts {}{} ({:.2} per call) · ok {} · 429 rate {:.1}% · latency p50 {:.1} p99 {:.1} ms",
             e.display_name,
             e.model_name,
             e.base_url,
@@ -214,6 +214,7 @@ pub fn render(s: &Summary) -> String {
             } else {
                 String::new()
             },
+            e.attempts_per_call,
             e.ok,
             e.rate_429 * 100.0,
             e.latency_ms.p50,

@@ -131,3 +131,37 @@ async fn faults_on_a_real_endpoint_are_injected_and_send_nothing() {
         s.errors
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn added_latency_deprecation_and_the_rate_limiter_act_on_the_mock() {
+    // 300 ms more before the first token on every call in the first second; the model is
+    // gone from 2 s on; 20 calls a second against a limit of 60 a minute.
+    let faults = "  - { endpoint: primary, kind: latency, add: 300ms, until: 1s }\n  - { endpoint: primary, kind: deprecated, status: 410, from: 2s }\n";
+    let yaml = drill("fail_closed", faults, "", 3).replace(
+        "    mock: { ttft: 20ms, tokens_per_second: 500, jitter: 0 }\n  backup:",
+        "    mock: { ttft: 20ms, tokens_per_second: 500, jitter: 0, rate_limit: { rpm: 60 } }\n  backup:",
+    );
+    let (s, _d) = run(&yaml).await;
+    let truth = &s.mock_server["primary"];
+    let turns = &s.features["f"].turns[0];
+    // The slow second: TTFT at least 20 + 300 ms.
+    assert!(turns.ttft_ms.max >= 320.0, "{:?}", turns.ttft_ms);
+    assert_eq!(truth.faults["latency"], 20);
+    // From 2 s on: 410 model_not_found, a 4xx that is neither retried nor hidden.
+    let p = &s.endpoints["primary"];
+    assert_eq!(p.by_outcome["http_4xx"], 20);
+    assert_eq!(truth.by_status[&410], 20);
+    assert!(
+        s.errors
+            .iter()
+            .any(|e| e.message.contains("model_not_found") || e.message.contains("deprecated")),
+        "{:?}",
+        s.errors
+    );
+    // The bucket holds 60 requests: the first 40 calls pass, none is limited.
+    assert_eq!(truth.faults.get("rate_limiter").copied().unwrap_or(0), 0);
+    let (s, _d) = run(&yaml.replace("rpm: 60", "rpm: 10")).await;
+    let limited = s.mock_server["primary"].faults["rate_limiter"];
+    assert_eq!(limited, 30, "40 calls before 2 s, 10 admitted");
+    assert_eq!(s.endpoints["primary"].by_outcome["http_429"], limited);
+}
