@@ -36,10 +36,12 @@ fn sample(i: u64, base: Instant) -> CallSample {
             endpoint: 0,
             outcome,
             injected: false,
+            opened_breaker: false,
             sent: started,
             end: started + Duration::from_millis(900 + i % 700),
         }],
         fallbacks: 0,
+        first_endpoint: 0,
         residency_violation: false,
     }
 }

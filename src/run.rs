@@ -179,7 +179,9 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
     let display = opts
         .progress
         .then(|| ProgressDisplay::start(&plan.name, plan.duration, progress.clone()));
+    let breakers = crate::engine::breaker::Breakers::for_plan(&plan);
     let engine = Arc::new(Engine {
+        breakers,
         plan: plan.clone(),
         routes: Arc::new(routes),
         transport: Client,

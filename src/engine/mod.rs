@@ -7,6 +7,7 @@
 //! in flight get `graceful_stop` (or their timeout, on Ctrl-C), then a hard stop cuts
 //! them and records them as `interrupted`. The engine never prints and never exits.
 
+pub mod breaker;
 mod progress;
 
 pub use progress::Progress;
@@ -32,6 +33,7 @@ pub struct Engine<T: Transport> {
     pub samples: mpsc::UnboundedSender<CallSample>,
     pub progress: Arc<Progress>,
     pub pacer: Pacer,
+    pub breakers: breaker::Breakers,
 }
 
 /// How the driving ended.
@@ -495,8 +497,26 @@ impl<T: Transport> Engine<T> {
         loop {
             let route = &self.routes[ep];
             let retry = &route.endpoint.retry;
+            let gate = self.breakers.gate(ep, Instant::now());
+            let attempts_here = match gate {
+                breaker::Gate::Probe => 1,
+                _ => retry.max_attempts,
+            };
             let mut n = 0;
             let last = loop {
+                if gate == breaker::Gate::Open {
+                    // Nothing is sent: the call moves on at once.
+                    let mut a = Attempt::failed(
+                        Instant::now(),
+                        Outcome::Connect,
+                        format!(
+                            "circuit breaker of `{}` is open: skipped, nothing sent",
+                            route.endpoint.id
+                        ),
+                    );
+                    a.injected = true;
+                    break a;
+                }
                 n += 1;
                 let a = tokio::select! {
                     a = self.transport.send(route, prepared.clone(), route.endpoint.timeout) => a,
@@ -505,15 +525,18 @@ impl<T: Transport> Engine<T> {
                 if done.tried.is_empty() {
                     done.first_sent = a.sent;
                 }
+                let opened = a.outcome != Outcome::Interrupted
+                    && self.breakers.record(ep, a.end, a.outcome == Outcome::Ok);
                 done.tried.push(Tried {
                     endpoint: ep,
                     outcome: a.outcome,
                     injected: a.injected,
                     sent: a.sent,
                     end: a.end,
+                    opened_breaker: opened,
                 });
                 let retryable = retry.retry_on.contains(&a.outcome) && !a.quota_exhausted;
-                if a.outcome == Outcome::Ok || !retryable || n >= retry.max_attempts {
+                if a.outcome == Outcome::Ok || !retryable || n >= attempts_here || opened {
                     break a;
                 }
                 let wait = retry.wait(n, a.retry_after, rand::random::<f64>());
@@ -594,6 +617,7 @@ impl<T: Transport> Engine<T> {
             error: a.error,
             tried: Vec::new(),
             fallbacks: 0,
+            first_endpoint: call.endpoint,
             residency_violation: false,
         };
         (sample, a.text)

@@ -130,6 +130,14 @@ pub struct EndpointPlan {
     /// Faults on this endpoint: acted out by the mock for `base_url: mock`, injected by
     /// the client (nothing sent) for a real endpoint.
     pub faults: FaultSchedule,
+    pub breaker: Option<BreakerPlan>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BreakerPlan {
+    pub failures: u32,
+    pub window: Duration,
+    pub cooldown: Duration,
 }
 
 /// How an endpoint's failed attempts are retried.
@@ -589,6 +597,22 @@ fn endpoint(
         faults: FaultSchedule {
             faults: Vec::new(),
             seed: seed ^ 0xFA17,
+        },
+        breaker: match e.circuit_breaker {
+            None => None,
+            Some(b) => {
+                if b.failures == 0 || b.window.0.is_zero() || b.cooldown.0.is_zero() {
+                    return Err(c.err(
+                        &at("circuit_breaker"),
+                        "needs failures >= 1 and a window and cooldown longer than 0",
+                    ));
+                }
+                Some(BreakerPlan {
+                    failures: b.failures,
+                    window: b.window.0,
+                    cooldown: b.cooldown.0,
+                })
+            }
         },
     })
 }

@@ -29,6 +29,8 @@ pub struct WindowStats {
     /// First attempt sent to another endpoint by a call that failed on this one: the
     /// moment traffic failed over.
     pub first_fallback: Option<Duration>,
+    /// When the endpoint's circuit breaker first opened in the window.
+    pub breaker_opened: Option<Duration>,
     /// First attempt sent after the window that the endpoint answered successfully.
     pub recovered: Option<Duration>,
     /// Calls meant to start within the window (of features whose route starts here).
@@ -78,8 +80,13 @@ impl Drill {
                 if at >= w.from && st.first_failure.is_none_or(|f| at < f) {
                     st.first_failure = Some(at);
                 }
+                if t.opened_breaker && at >= w.from && st.breaker_opened.is_none_or(|f| at < f) {
+                    st.breaker_opened = Some(at);
+                }
             }
-            let failed_over = s.tried.iter().any(|t| failed_here(&t));
+            // Its route starts here: it failed here, or skipped an open breaker.
+            let routed_here = s.first_endpoint == w.endpoint;
+            let failed_over = routed_here && s.tried.iter().any(|t| t.endpoint != w.endpoint);
             if failed_over {
                 for t in s.tried.iter().filter(|t| t.endpoint != w.endpoint) {
                     let at = since(t.sent);
@@ -89,7 +96,7 @@ impl Drill {
                 }
             }
             let served_elsewhere =
-                s.outcome == Outcome::Ok && s.endpoint != w.endpoint && failed_over;
+                s.outcome == Outcome::Ok && failed_over && s.endpoint != w.endpoint;
             if let Some(until) = w.until {
                 for t in &s.tried {
                     let sent = since(t.sent);
@@ -102,7 +109,6 @@ impl Drill {
                     }
                 }
             }
-            let routed_here = s.tried.first().is_some_and(|t| t.endpoint == w.endpoint);
             if routed_here && within(since(s.intended)) {
                 st.calls += 1;
                 st.ok += (s.outcome == Outcome::Ok) as u64;

@@ -51,6 +51,8 @@ pub struct CallSample {
     pub tried: Vec<Tried>,
     /// Times the call moved on to a fallback endpoint.
     pub fallbacks: u32,
+    /// The endpoint its feature routes it to first.
+    pub first_endpoint: usize,
     /// Served by an endpoint outside its feature's residency list.
     pub residency_violation: bool,
 }
@@ -64,6 +66,8 @@ pub struct Tried {
     pub injected: bool,
     pub sent: Instant,
     pub end: Instant,
+    /// This failure opened the endpoint's circuit breaker.
+    pub opened_breaker: bool,
 }
 
 pub fn new_histogram() -> Histogram<u64> {

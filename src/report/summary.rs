@@ -175,6 +175,8 @@ pub struct WindowSummary {
     pub time_to_detect_s: Option<f64>,
     /// From the window's start to the first attempt sent to a fallback.
     pub time_to_first_fallback_s: Option<f64>,
+    /// From the window's start to its circuit breaker opening.
+    pub time_to_breaker_open_s: Option<f64>,
     /// From the window's end to the first attempt the endpoint answered again.
     pub time_to_recover_s: Option<f64>,
     /// Calls meant to start within the window, and what became of them.
@@ -208,6 +210,7 @@ fn drill_summary(plan: &Plan, rec: &Recorder) -> DrillSummary {
                 until_s: w.until.map(secs),
                 time_to_detect_s: st.first_failure.map(|f| secs(f.saturating_sub(w.from))),
                 time_to_first_fallback_s: st.first_fallback.map(|f| secs(f.saturating_sub(w.from))),
+                time_to_breaker_open_s: st.breaker_opened.map(|f| secs(f.saturating_sub(w.from))),
                 time_to_recover_s: match (st.recovered, w.until) {
                     (Some(r), Some(u)) => Some(secs(r.saturating_sub(u))),
                     _ => None,

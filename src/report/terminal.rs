@@ -266,9 +266,12 @@ pub fn render(s: &Summary) -> String {
         };
         for w in &d.windows {
             let until = w.until_s.map_or("end".to_string(), |u| format!("{u:.1} s"));
+            let breaker = w
+                .time_to_breaker_open_s
+                .map_or(String::new(), |b| format!(" · breaker open after {b:.2} s"));
             let _ = writeln!(
                 out,
-                "  {} {} {:.1} s – {until}: {} · {} · {}",
+                "  {} {} {:.1} s – {until}: {} · {}{breaker} · {}",
                 w.endpoint,
                 w.kind,
                 w.from_s,

@@ -90,10 +90,22 @@ pub struct Endpoint {
     pub allow_insecure_http: Option<bool>,
     /// Overrides the scenario's `retry` for this endpoint, key by key.
     pub retry: Option<Retry>,
+    pub circuit_breaker: Option<CircuitBreaker>,
     #[serde(default)]
     pub price: Later,
     #[serde(default)]
     pub price_ref: Later,
+}
+
+/// Stop sending to an endpoint that keeps failing, for a while.
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitBreaker {
+    /// Failed attempts within `window` that open the breaker.
+    pub failures: u32,
+    pub window: DurationStr,
+    /// How long it stays open before a probe.
+    pub cooldown: DurationStr,
 }
 
 /// How failed attempts are retried on the same endpoint.

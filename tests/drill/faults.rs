@@ -165,3 +165,34 @@ async fn added_latency_deprecation_and_the_rate_limiter_act_on_the_mock() {
     assert_eq!(limited, 30, "40 calls before 2 s, 10 admitted");
     assert_eq!(s.endpoints["primary"].by_outcome["http_429"], limited);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_breaker_sends_calls_straight_to_the_fallback_until_a_probe_succeeds() {
+    // 503s from 1 s to 3 s; the breaker opens after 3 failures within 1 s and probes
+    // every 500 ms.
+    let faults = "  - { endpoint: primary, kind: outage, mode: 503, from: 1s, until: 3s }\n";
+    let yaml = drill("fallback", faults, "", 5).replace(
+        "    fallback_policy: fallback\n",
+        "    fallback_policy: fallback\n    circuit_breaker: { failures: 3, window: 1s, cooldown: 500ms }\n",
+    );
+    let (s, _d) = run(&yaml).await;
+    assert_eq!(outcome(&s, "ok"), 100, "no call lost: {:?}", s.errors);
+    let w = window(&s);
+    let opened = w.time_to_breaker_open_s.expect("the breaker opened");
+    assert!(opened < 0.3, "{w:?}");
+    // While open, calls skip the primary: of the 40 calls in the window only the first
+    // three and a probe every 500 ms reached it.
+    let truth = &s.mock_server["primary"];
+    let in_window_503 = truth.by_status[&503];
+    assert!(
+        (3..=8).contains(&in_window_503),
+        "{in_window_503} 503s reached the primary"
+    );
+    assert_eq!((w.calls, w.served_by_fallback), (40, 40), "{w:?}");
+    // The first probe after the window (within a cooldown) closes the breaker; until
+    // then calls still skip the primary.
+    let recovered = w.time_to_recover_s.unwrap();
+    assert!(recovered <= 0.55, "{w:?}");
+    let backup = s.mock_server["backup"].requests;
+    assert!((40..=40 + 11).contains(&backup), "{backup}");
+}
