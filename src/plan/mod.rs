@@ -700,10 +700,14 @@ fn faults(c: &Checker, sc: &Scenario, endpoints: &mut [EndpointPlan]) -> Result<
                     Some(model::OutageModeSpec::Name(n)) if n == "refuse" => OutageMode::Refuse,
                     Some(model::OutageModeSpec::Name(n)) if n == "hang" => OutageMode::Hang,
                     Some(other) => {
+                        let found = match other {
+                            model::OutageModeSpec::Code(code) => code.to_string(),
+                            model::OutageModeSpec::Name(n) => n.clone(),
+                        };
                         return Err(c.err(
                             &at("mode"),
-                            format!("expected refuse, hang or 503, found {other:?}"),
-                        ))
+                            format!("expected refuse, hang or 503, found `{found}`"),
+                        ));
                     }
                 };
                 FaultKind::Outage { mode }
