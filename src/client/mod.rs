@@ -388,9 +388,10 @@ impl Client {
             if let Some(a) = inject(&d, now, timeout).await {
                 return a;
             }
-            if !d.add_ttft.is_zero() {
+            let delay = d.add_ttft + d.add_end;
+            if !delay.is_zero() {
                 // Added latency: the request leaves late, and the wait is in its latency.
-                tokio::time::sleep(d.add_ttft).await;
+                tokio::time::sleep(delay).await;
             }
         }
         let mut a = Attempt::begin(Instant::now());
@@ -423,7 +424,20 @@ async fn inject(
     timeout: Duration,
 ) -> Option<Attempt> {
     use mock_server::faults::Failure;
-    let mut a = match d.fail.as_ref()? {
+    let Some(fail) = d.fail.as_ref() else {
+        // A cut stream cannot be cut before it exists: the attempt fails as one would,
+        // without sending (and so without tokens).
+        return d.cut_after.map(|_| {
+            let mut a = Attempt::failed(
+                now,
+                Outcome::StreamCut,
+                "injected stream cut (nothing was sent)",
+            );
+            a.injected = true;
+            a
+        });
+    };
+    let mut a = match fail {
         Failure::Refuse => Attempt::failed(
             now,
             Outcome::Connect,

@@ -111,7 +111,7 @@ async fn faults_on_a_real_endpoint_are_injected_and_send_nothing() {
         .mount(&server)
         .await;
     let yaml = format!(
-        "name: inject\nseed: 2\nduration: 1s\nendpoints:\n  e:\n    provider: openai\n    base_url: {}\n    model_name: gpt-4o\n    timeout: 2s\nfeatures:\n  f:\n    endpoint: e\n    stream: false\n    prompt: {{ user_tokens: 5 }}\n    output_tokens: 2\nfaults:\n  - {{ endpoint: e, kind: outage, mode: refuse, until: 500ms }}\n  - {{ endpoint: e, kind: rate_limit, from: 500ms }}\nload: {{ rate: 10 }}\n",
+        "name: inject\nseed: 2\nduration: 1s\nendpoints:\n  e:\n    provider: openai\n    base_url: {}\n    model_name: gpt-4o\n    timeout: 2s\nfeatures:\n  f:\n    endpoint: e\n    stream: false\n    prompt: {{ user_tokens: 5 }}\n    output_tokens: 2\nfaults:\n  - {{ endpoint: e, kind: outage, mode: refuse, until: 500ms }}\n  - {{ endpoint: e, kind: rate_limit, from: 500ms, until: 800ms }}\n  - {{ endpoint: e, kind: stream_cut, from: 800ms }}\nload: {{ rate: 10 }}\n",
         server.uri()
     );
     let (s, _d) = run(&yaml).await;
@@ -122,7 +122,14 @@ async fn faults_on_a_real_endpoint_are_injected_and_send_nothing() {
     );
     let e = &s.endpoints["e"];
     assert_eq!((e.attempts, e.injected), (10, 10));
-    assert_eq!((outcome(&s, "connect"), outcome(&s, "http_429")), (5, 5));
+    assert_eq!(
+        (
+            outcome(&s, "connect"),
+            outcome(&s, "http_429"),
+            outcome(&s, "stream_cut")
+        ),
+        (5, 3, 2)
+    );
     assert!(
         s.errors
             .iter()
