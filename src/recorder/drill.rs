@@ -8,6 +8,7 @@
 
 use super::{CallSample, Tried};
 use crate::client::Outcome;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -33,7 +34,13 @@ pub struct WindowStats {
     pub breaker_opened: Option<Duration>,
     /// First attempt sent after the window that the endpoint answered successfully.
     pub recovered: Option<Duration>,
-    /// Calls meant to start within the window (of features whose route starts here).
+    pub calls: WindowCalls,
+}
+
+/// Calls meant to start within a window (of features whose route starts at its
+/// endpoint), and what became of them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowCalls {
     pub calls: u64,
     pub ok: u64,
     pub failed: u64,
@@ -110,13 +117,14 @@ impl Drill {
                 }
             }
             if routed_here && within(since(s.intended)) {
-                st.calls += 1;
-                st.ok += (s.outcome == Outcome::Ok) as u64;
-                st.failed += (s.outcome != Outcome::Ok) as u64;
-                st.retried += (s.attempts > 1 + s.fallbacks) as u64;
-                st.served_by_fallback += served_elsewhere as u64;
-                st.failed_closed += (s.outcome == Outcome::FailClosed) as u64;
-                st.residency_violations += s.residency_violation as u64;
+                let c = &mut st.calls;
+                c.calls += 1;
+                c.ok += (s.outcome == Outcome::Ok) as u64;
+                c.failed += (s.outcome != Outcome::Ok) as u64;
+                c.retried += (s.attempts > 1 + s.fallbacks) as u64;
+                c.served_by_fallback += served_elsewhere as u64;
+                c.failed_closed += (s.outcome == Outcome::FailClosed) as u64;
+                c.residency_violations += s.residency_violation as u64;
             }
         }
     }

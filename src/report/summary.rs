@@ -4,6 +4,7 @@
 
 use crate::client::Outcome;
 use crate::plan::{LoadPlan, Plan, Target};
+use crate::recorder::drill::WindowCalls;
 use crate::recorder::{Metrics, Recorder, SecondStats, TurnMetrics};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -180,13 +181,8 @@ pub struct WindowSummary {
     /// From the window's end to the first attempt the endpoint answered again.
     pub time_to_recover_s: Option<f64>,
     /// Calls meant to start within the window, and what became of them.
-    pub calls: u64,
-    pub ok: u64,
-    pub failed: u64,
-    pub retried: u64,
-    pub served_by_fallback: u64,
-    pub failed_closed: u64,
-    pub residency_violations: u64,
+    #[serde(flatten)]
+    pub calls: WindowCalls,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -215,13 +211,7 @@ fn drill_summary(plan: &Plan, rec: &Recorder) -> DrillSummary {
                     (Some(r), Some(u)) => Some(secs(r.saturating_sub(u))),
                     _ => None,
                 },
-                calls: st.calls,
-                ok: st.ok,
-                failed: st.failed,
-                retried: st.retried,
-                served_by_fallback: st.served_by_fallback,
-                failed_closed: st.failed_closed,
-                residency_violations: st.residency_violations,
+                calls: st.calls.clone(),
             })
             .collect(),
         attempts_per_call: if t.calls > 0 {

@@ -285,7 +285,13 @@ pub fn render(s: &Summary) -> String {
             let _ = writeln!(
                 out,
                 "    calls in the window {}: ok {} (served by fallback {}), failed {} (failed closed {}), retried {} · residency violations {}",
-                w.calls, w.ok, w.served_by_fallback, w.failed, w.failed_closed, w.retried, w.residency_violations
+                w.calls.calls,
+                w.calls.ok,
+                w.calls.served_by_fallback,
+                w.calls.failed,
+                w.calls.failed_closed,
+                w.calls.retried,
+                w.calls.residency_violations
             );
         }
         if d.fallback_latency_ms.count > 0 {

@@ -30,8 +30,8 @@ async fn a_refused_outage_falls_back_without_losing_a_call() {
     // Every call the fallback served left the residency area, and only those.
     assert_eq!(s.mock_server["backup"].requests, s.totals.fallbacks);
     assert_eq!(s.totals.residency_violations, s.totals.fallbacks);
-    assert!(w.served_by_fallback >= 35, "{w:?}");
-    assert_eq!(w.served_by_fallback, w.residency_violations);
+    assert!(w.calls.served_by_fallback >= 35, "{w:?}");
+    assert_eq!(w.calls.served_by_fallback, w.calls.residency_violations);
     // Failing over takes no longer than a call's retries: 2 attempts, <= 200 ms apart.
     assert!(w.time_to_detect_s.unwrap() < 0.1, "{w:?}");
     assert!(w.time_to_first_fallback_s.unwrap() <= 0.3, "{w:?}");
@@ -51,8 +51,8 @@ async fn fail_closed_keeps_the_fallback_untouched() {
         "the fallback is never called"
     );
     let w = window(&s);
-    assert_eq!(w.calls, 40);
-    assert_eq!((w.failed_closed, w.ok), (40, 0), "{w:?}");
+    assert_eq!(w.calls.calls, 40);
+    assert_eq!((w.calls.failed_closed, w.calls.ok), (40, 0), "{w:?}");
     assert_eq!(s.totals.residency_violations, 0);
     assert_eq!(w.time_to_first_fallback_s, None);
     assert!(outcome(&s, "fail_closed") >= 40);
@@ -195,7 +195,11 @@ async fn an_open_breaker_sends_calls_straight_to_the_fallback_until_a_probe_succ
         (3..=8).contains(&in_window_503),
         "{in_window_503} 503s reached the primary"
     );
-    assert_eq!((w.calls, w.served_by_fallback), (40, 40), "{w:?}");
+    assert_eq!(
+        (w.calls.calls, w.calls.served_by_fallback),
+        (40, 40),
+        "{w:?}"
+    );
     // The first probe after the window (within a cooldown) closes the breaker; until
     // then calls still skip the primary.
     let recovered = w.time_to_recover_s.unwrap();
