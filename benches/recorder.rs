@@ -37,11 +37,13 @@ fn sample(i: u64, base: Instant) -> CallSample {
             outcome,
             injected: false,
             opened_breaker: false,
+            cost_usd: 0.0,
             sent: started,
             end: started + Duration::from_millis(900 + i % 700),
         }],
         fallbacks: 0,
         first_endpoint: 0,
+        cost: Default::default(),
         residency_violation: false,
     }
 }

@@ -27,12 +27,18 @@ pub enum Command {
         /// Do not draw the progress display.
         #[arg(long)]
         no_progress: bool,
+        /// A price table in LiteLLM's model_prices_and_context_window.json format, over
+        /// the built-in one (for `price_ref`).
+        #[arg(long)]
+        prices: Option<PathBuf>,
     },
     /// Check a scenario without sending anything.
     Validate {
         scenario: PathBuf,
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
+        #[arg(long)]
+        prices: Option<PathBuf>,
     },
     /// Serve the mock endpoint standalone (OpenAI-compatible, GET /stats).
     Mock {

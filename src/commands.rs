@@ -24,16 +24,22 @@ pub async fn dispatch(command: Command, stop: CancellationToken) -> i32 {
             out,
             sets,
             no_progress,
+            prices,
         } => {
             let opts = RunOptions {
                 out,
                 sets,
+                prices,
                 progress: !no_progress && std::io::stderr().is_terminal(),
                 ..RunOptions::new(scenario)
             };
             run_command(&opts, stop).await
         }
-        Command::Validate { scenario, sets } => validate(&scenario, &sets),
+        Command::Validate {
+            scenario,
+            sets,
+            prices,
+        } => validate(&scenario, &sets, prices.as_deref()),
         Command::Mock { listen, scenario } => mock(listen, scenario.as_deref(), stop).await,
         Command::Report { results_dir } => report(&results_dir),
     }
@@ -41,7 +47,7 @@ pub async fn dispatch(command: Command, stop: CancellationToken) -> i32 {
 
 async fn run_command(opts: &RunOptions, stop: CancellationToken) -> i32 {
     // Warnings first, where the user sees them before the progress display.
-    if let Ok((plan, source)) = run::load_plan(&opts.scenario, &opts.sets) {
+    if let Ok((plan, source)) = run::load_plan(&opts.scenario, &opts.sets, opts.prices.as_deref()) {
         if let Ok(warnings) = run::preflight(&plan, &source) {
             for w in warnings {
                 eprintln!("{w}");
@@ -81,8 +87,8 @@ fn error_exit(e: &RunError) -> i32 {
 
 /// The pre-flight report: what each endpoint is and where its credential comes from
 /// (never its value), each feature's route, then every finding. Errors exit 2.
-fn validate(path: &Path, sets: &[String]) -> i32 {
-    let (plan, source) = match run::load_plan(path, sets) {
+fn validate(path: &Path, sets: &[String], prices: Option<&Path>) -> i32 {
+    let (plan, source) = match run::load_plan(path, sets, prices) {
         Ok(p) => p,
         Err(e) => return error_exit(&e),
     };
@@ -221,7 +227,7 @@ fn report_plan(path: &Path, plan: &Plan, ok: bool) -> String {
 async fn mock(listen: SocketAddr, scenario: Option<&Path>, stop: CancellationToken) -> i32 {
     let configs: Vec<(String, MockConfig)> = match scenario {
         None => vec![("mock".to_string(), MockConfig::default())],
-        Some(path) => match run::load_plan(path, &[]) {
+        Some(path) => match run::load_plan(path, &[], None) {
             Ok((plan, _)) => plan
                 .endpoints
                 .iter()

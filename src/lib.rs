@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod cost;
 pub mod engine;
 pub mod plan;
 pub mod recorder;

@@ -29,6 +29,8 @@ pub struct RunOptions {
     pub sets: Vec<String>,
     /// Draw the progress display (it only appears on a terminal anyway).
     pub progress: bool,
+    /// A LiteLLM-format price file, over the built-in table.
+    pub prices: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -39,6 +41,7 @@ impl RunOptions {
             results_root: PathBuf::from("results"),
             sets: Vec::new(),
             progress: false,
+            prices: None,
         }
     }
 }
@@ -66,9 +69,15 @@ pub struct RunOutput {
 }
 
 /// Loads and checks a scenario without running it.
-pub fn load_plan(path: &Path, sets: &[String]) -> Result<(Plan, scenario::Source), RunError> {
-    let (sc, source) = scenario::load(path, sets).map_err(|e| RunError::Invalid(e.to_string()))?;
-    let plan = Plan::from_scenario(&sc, &source).map_err(|e| RunError::Invalid(e.to_string()))?;
+pub fn load_plan(
+    path: &Path,
+    sets: &[String],
+    prices: Option<&Path>,
+) -> Result<(Plan, scenario::Source), RunError> {
+    let invalid = |e: scenario::ScenarioError| RunError::Invalid(e.to_string());
+    let (sc, source) = scenario::load(path, sets).map_err(invalid)?;
+    let mut plan = Plan::from_scenario(&sc, &source).map_err(invalid)?;
+    crate::cost::resolve_prices(&mut plan, &source, prices).map_err(invalid)?;
     Ok((plan, source))
 }
 
@@ -87,7 +96,7 @@ pub fn preflight(plan: &Plan, source: &scenario::Source) -> Result<Vec<Finding>,
 }
 
 pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput, RunError> {
-    let (plan, source) = load_plan(&opts.scenario, &opts.sets)?;
+    let (plan, source) = load_plan(&opts.scenario, &opts.sets, opts.prices.as_deref())?;
     preflight(&plan, &source)?;
     let secrets = plan
         .endpoints

@@ -63,6 +63,7 @@ impl From<WireUsage> for Usage {
                 + u.cache_creation_input_tokens.unwrap_or(0)
                 + u.cache_read_input_tokens.unwrap_or(0),
             output_tokens: u.output_tokens,
+            cached_input_tokens: u.cache_read_input_tokens.unwrap_or(0),
         }
     }
 }
@@ -249,7 +250,8 @@ mod tests {
             steps(start),
             vec![StreamStep::Usage(Usage {
                 input_tokens: 25,
-                output_tokens: 1
+                output_tokens: 1,
+                cached_input_tokens: 0,
             })]
         );
         let delta = r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi \"there\""}}"#;
@@ -260,7 +262,8 @@ mod tests {
             vec![
                 StreamStep::Usage(Usage {
                     input_tokens: 0,
-                    output_tokens: 15
+                    output_tokens: 15,
+                    cached_input_tokens: 0,
                 }),
                 StreamStep::Finished
             ]
@@ -283,7 +286,8 @@ mod tests {
             usage,
             Some(Usage {
                 input_tokens: 112,
-                output_tokens: 1
+                output_tokens: 1,
+                cached_input_tokens: 100,
             })
         );
         assert!(Anthropic.parse_body(b"<html>", false).is_err());

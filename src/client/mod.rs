@@ -107,6 +107,8 @@ pub struct Prepared {
 pub struct Usage {
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// Of the prompt tokens, those read from the provider's cache (billed lower).
+    pub cached_input_tokens: u64,
 }
 
 /// What one attempt did.
@@ -647,6 +649,9 @@ async fn read_stream(
                         a.usage = Some(Usage {
                             input_tokens: before.input_tokens.max(u.input_tokens),
                             output_tokens: before.output_tokens.max(u.output_tokens),
+                            cached_input_tokens: before
+                                .cached_input_tokens
+                                .max(u.cached_input_tokens),
                         });
                     }
                     StreamStep::Done => {

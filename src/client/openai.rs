@@ -43,6 +43,14 @@ struct WireUsage {
     prompt_tokens: u64,
     #[serde(default)]
     completion_tokens: u64,
+    #[serde(default)]
+    prompt_tokens_details: Option<PromptDetails>,
+}
+
+#[derive(Deserialize)]
+struct PromptDetails {
+    #[serde(default)]
+    cached_tokens: u64,
 }
 
 impl From<WireUsage> for Usage {
@@ -50,6 +58,7 @@ impl From<WireUsage> for Usage {
         Usage {
             input_tokens: u.prompt_tokens,
             output_tokens: u.completion_tokens,
+            cached_input_tokens: u.prompt_tokens_details.map_or(0, |d| d.cached_tokens),
         }
     }
 }
@@ -221,7 +230,8 @@ mod tests {
             steps(usage).unwrap(),
             vec![StreamStep::Usage(Usage {
                 input_tokens: 12,
-                output_tokens: 5
+                output_tokens: 5,
+                cached_input_tokens: 0,
             })]
         );
         assert_eq!(steps("[DONE]").unwrap(), vec![StreamStep::Done]);
@@ -243,7 +253,8 @@ mod tests {
             usage,
             Some(Usage {
                 input_tokens: 3,
-                output_tokens: 1
+                output_tokens: 1,
+                cached_input_tokens: 0,
             })
         );
         let no_usage =

@@ -15,7 +15,7 @@ pub use progress::Progress;
 use crate::client::{Attempt, BoxFuture, Outcome, Route, Transport};
 use crate::plan::FallbackPolicy;
 use crate::plan::{ArrivalSchedule, LoadPlan, Plan};
-use crate::recorder::{CallSample, Tried};
+use crate::recorder::{CallCost, CallSample, Tried};
 use crate::workload::{Answer, CallSpec, Session, Workload};
 use std::sync::Arc;
 use std::time::Duration;
@@ -447,6 +447,7 @@ impl<T: Transport> Engine<T> {
                 let now = Instant::now().max(intended);
                 let (mut s, _) = self.sample(&call, intended, Attempt::failed(now, outcome, why));
                 s.attempts = 0;
+                s.cost = self.modeled(&call);
                 (s, None)
             }
             Ready::Send(prepared) => {
@@ -456,6 +457,7 @@ impl<T: Transport> Engine<T> {
                 s.started = done.first_sent;
                 s.attempts = done.tried.len() as u32;
                 s.fallbacks = done.fallbacks;
+                s.cost = done.cost;
                 s.residency_violation =
                     s.outcome == Outcome::Ok && self.outside_residency(&call, done.endpoint);
                 s.tried = done.tried;
@@ -489,6 +491,7 @@ impl<T: Transport> Engine<T> {
     ) -> (Attempt, Done) {
         let mut ep = call.endpoint;
         let mut done = Done {
+            cost: self.modeled(call),
             endpoint: ep,
             first_sent: Instant::now(),
             tried: Vec::with_capacity(1),
@@ -527,7 +530,9 @@ impl<T: Transport> Engine<T> {
                 }
                 let opened = a.outcome != Outcome::Interrupted
                     && self.breakers.record(ep, a.end, a.outcome == Outcome::Ok);
+                let cost_usd = self.bill(call, ep, &a, &mut done.cost);
                 done.tried.push(Tried {
+                    cost_usd,
                     endpoint: ep,
                     outcome: a.outcome,
                     injected: a.injected,
@@ -569,6 +574,47 @@ impl<T: Transport> Engine<T> {
                 }
                 _ => return (last, done),
             }
+        }
+    }
+
+    /// The tokens an attempt generated and was billed for: a success's, as the endpoint
+    /// reported them (or as planned and counted), and a cut stream's so far; nothing
+    /// for 429s, errors, refused connections and injected faults. Adds them to the
+    /// call's figures; returns the attempt's cost.
+    fn bill(&self, call: &CallSpec, ep: usize, a: &Attempt, cost: &mut CallCost) -> f64 {
+        let (input, cached, output) = match (a.outcome, a.usage) {
+            (Outcome::Ok, Some(u)) => (u.input_tokens, u.cached_input_tokens, u.output_tokens),
+            (Outcome::Ok, None) => {
+                let enc = self.routes[ep].endpoint.encoding;
+                (call.input_tokens as u64, 0, enc.count(&a.text) as u64)
+            }
+            (Outcome::StreamCut, _) if a.deltas > 0 && !a.injected => {
+                (call.input_tokens as u64, 0, a.deltas)
+            }
+            _ => return 0.0,
+        };
+        cost.billed_attempts += 1;
+        let plan = &self.plan;
+        let usd = plan.endpoints[ep]
+            .price
+            .map_or(0.0, |p| p.cost(input, cached, output));
+        cost.usd += usd;
+        if let Some(p) = plan.endpoints[call.endpoint].price {
+            cost.primary_input_usd += input as f64 * p.input;
+            cost.primary_output_usd += output as f64 * p.output;
+        }
+        usd
+    }
+
+    /// A typical first turn of the call's feature at its first endpoint's price: the
+    /// call a sampled test would have priced.
+    fn modeled(&self, call: &CallSpec) -> CallCost {
+        let (input, output) = self.plan.features[call.feature].typical_first_turn();
+        let price = self.plan.endpoints[call.endpoint].price;
+        CallCost {
+            modeled_input_usd: price.map_or(0.0, |p| input * p.input),
+            modeled_output_usd: price.map_or(0.0, |p| output * p.output),
+            ..CallCost::default()
         }
     }
 
@@ -618,6 +664,7 @@ impl<T: Transport> Engine<T> {
             tried: Vec::new(),
             fallbacks: 0,
             first_endpoint: call.endpoint,
+            cost: CallCost::default(),
             residency_violation: false,
         };
         (sample, a.text)
@@ -650,6 +697,7 @@ pub enum Pacer {
 
 /// What a call's attempts did, beyond its last attempt.
 struct Done {
+    cost: CallCost,
     /// The endpoint of the last attempt.
     endpoint: usize,
     first_sent: Instant,

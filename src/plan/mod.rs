@@ -45,6 +45,20 @@ pub struct Plan {
     pub duration: Duration,
     /// After the window, how long running calls may take to finish before they are cut.
     pub graceful_stop: Duration,
+    pub cost: CostPlan,
+}
+
+/// The `cost:` section: what to compare with, project to and guard against.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CostPlan {
+    pub modeled_cost_per_call: Option<f64>,
+    pub daily_calls: Option<f64>,
+    pub per_day_usd: Option<f64>,
+    /// Feature index and its daily limit.
+    pub per_feature_usd: Vec<(usize, f64)>,
+    pub call_volume_sigma: Option<f64>,
+    pub max_spend_usd: Option<f64>,
+    pub max_calls: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -131,6 +145,9 @@ pub struct EndpointPlan {
     /// the client (nothing sent) for a real endpoint.
     pub faults: FaultSchedule,
     pub breaker: Option<BreakerPlan>,
+    /// USD per token; `None` until `price_ref` is resolved, or when unpriced.
+    pub price: Option<crate::cost::Price>,
+    pub price_ref: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -218,6 +235,21 @@ pub struct FeaturePlan {
     pub needs: Vec<Capability>,
     /// Regions allowed to serve it (checked by preflight).
     pub residency: Option<Vec<String>>,
+}
+
+impl FeaturePlan {
+    /// The prompt and answer tokens of a typical first turn — the call a sampled test
+    /// would price — by the chat recipe's framing (about 4 tokens a message, 3 to prime
+    /// the reply).
+    pub fn typical_first_turn(&self) -> (f64, f64) {
+        let framed = |n: f64| if n > 0.0 { n + 4.0 } else { 0.0 };
+        let context = self.context.as_ref().map_or(0.0, |c| c.start.typical());
+        let input = framed(self.system_tokens.typical())
+            + framed(context)
+            + framed(self.user_tokens.typical())
+            + 3.0;
+        (input, self.output_tokens.typical())
+    }
 }
 
 /// How many turns a conversation has and how long its user thinks between them.
@@ -318,7 +350,6 @@ impl Plan {
         {
             return Err(c.err("name", "must be non-empty and use only letters, digits, `-`, `_` and `.` (it names the results folder)"));
         }
-        c.later(sc.cost.is_some(), "cost")?;
         c.later(sc.thresholds.is_some(), "thresholds")?;
         if sc.endpoints.is_empty() {
             return Err(c.err("endpoints", "at least one endpoint is needed"));
@@ -346,7 +377,9 @@ impl Plan {
         if graceful_stop > MAX_RUN {
             return Err(c.err("graceful_stop", "is longer than 7 days"));
         }
+        let cost = cost_plan(&c, sc, &features)?;
         Ok(Plan {
+            cost,
             name: sc.name.clone(),
             seed: sc.seed,
             endpoints,
@@ -445,12 +478,36 @@ fn endpoint(
             "an endpoint id uses only letters, digits, `-` and `_`",
         ));
     }
-    for (present, key) in [
-        (e.price.is_some(), "price"),
-        (e.price_ref.is_some(), "price_ref"),
-    ] {
-        c.later(present, &at(key))?;
-    }
+    let price = match (&e.price, &e.price_ref) {
+        (Some(_), Some(_)) => {
+            return Err(c.err(&at("price_ref"), "give either price or price_ref, not both"))
+        }
+        (Some(p), None) => {
+            for (v, k) in [
+                (Some(p.input_per_mtok), "input_per_mtok"),
+                (Some(p.output_per_mtok), "output_per_mtok"),
+                (p.cached_input_per_mtok, "cached_input_per_mtok"),
+            ] {
+                if let Some(v) = v {
+                    if !v.is_finite() || !(0.0..=10_000.0).contains(&v) {
+                        return Err(c.err(
+                            &at(&format!("price.{k}")),
+                            format!(
+                                "must be from 0 to 10000 USD per million tokens, found {}",
+                                number(v)
+                            ),
+                        ));
+                    }
+                }
+            }
+            Some(crate::cost::Price::from_per_mtok(
+                p.input_per_mtok,
+                p.output_per_mtok,
+                p.cached_input_per_mtok,
+            ))
+        }
+        _ => None,
+    };
     let (deployment, api_version) = match e.provider {
         Provider::AzureOpenai => {
             let deployment = e.deployment.clone().filter(|d| !d.trim().is_empty()).ok_or_else(|| {
@@ -598,6 +655,8 @@ fn endpoint(
             faults: Vec::new(),
             seed: seed ^ 0xFA17,
         },
+        price,
+        price_ref: e.price_ref.clone(),
         breaker: match e.circuit_breaker {
             None => None,
             Some(b) => {
@@ -614,6 +673,63 @@ fn endpoint(
                 })
             }
         },
+    })
+}
+
+fn cost_plan(
+    c: &Checker,
+    sc: &Scenario,
+    features: &[FeaturePlan],
+) -> Result<CostPlan, ScenarioError> {
+    let Some(spec) = &sc.cost else {
+        return Ok(CostPlan::default());
+    };
+    let positive = |v: Option<f64>, path: &str| -> Result<Option<f64>, ScenarioError> {
+        match v {
+            Some(x) if !x.is_finite() || x <= 0.0 => Err(c.err(
+                path,
+                format!("must be a positive number, found {}", number(x)),
+            )),
+            v => Ok(v),
+        }
+    };
+    let alerts = spec.alerts.as_ref();
+    let mut per_feature_usd = Vec::new();
+    for (name, limit) in alerts
+        .and_then(|a| a.per_feature_usd.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let path = format!("cost.alerts.per_feature_usd.{name}");
+        let i = features
+            .iter()
+            .position(|f| &f.name == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = features.iter().map(|f| f.name.as_str()).collect();
+                c.err(
+                    &path,
+                    format!("`{name}` names no feature (defined: {})", names.join(", ")),
+                )
+            })?;
+        per_feature_usd.push((i, positive(Some(*limit), &path)?.unwrap_or(0.0)));
+    }
+    if spec.max_calls == Some(0) {
+        return Err(c.err("cost.max_calls", "must be more than 0"));
+    }
+    Ok(CostPlan {
+        modeled_cost_per_call: positive(spec.modeled_cost_per_call, "cost.modeled_cost_per_call")?,
+        daily_calls: positive(spec.daily_calls, "cost.daily_calls")?,
+        per_day_usd: positive(
+            alerts.and_then(|a| a.per_day_usd),
+            "cost.alerts.per_day_usd",
+        )?,
+        per_feature_usd,
+        call_volume_sigma: positive(
+            alerts.and_then(|a| a.call_volume_sigma),
+            "cost.alerts.call_volume_sigma",
+        )?,
+        max_spend_usd: positive(spec.max_spend_usd, "cost.max_spend_usd")?,
+        max_calls: spec.max_calls,
     })
 }
 

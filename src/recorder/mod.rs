@@ -53,12 +53,13 @@ pub struct CallSample {
     pub fallbacks: u32,
     /// The endpoint its feature routes it to first.
     pub first_endpoint: usize,
+    pub cost: CallCost,
     /// Served by an endpoint outside its feature's residency list.
     pub residency_violation: bool,
 }
 
 /// One attempt of a call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tried {
     pub endpoint: usize,
     pub outcome: Outcome,
@@ -68,6 +69,22 @@ pub struct Tried {
     pub end: Instant,
     /// This failure opened the endpoint's circuit breaker.
     pub opened_breaker: bool,
+    /// What the attempt cost (0 unless it generated tokens: successes and cut streams).
+    pub cost_usd: f64,
+}
+
+/// What a call cost, and the figures the cost multiplier is made of (USD).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CallCost {
+    pub usd: f64,
+    /// Attempts that generated tokens.
+    pub billed_attempts: u32,
+    /// The billed attempts' prompt and answer tokens, priced at the call's first endpoint.
+    pub primary_input_usd: f64,
+    pub primary_output_usd: f64,
+    /// A typical first turn of the call's feature, priced at its first endpoint.
+    pub modeled_input_usd: f64,
+    pub modeled_output_usd: f64,
 }
 
 pub fn new_histogram() -> Histogram<u64> {
@@ -107,6 +124,15 @@ pub struct Metrics {
     pub injected: u64,
     /// Calls that made at least one attempt here.
     pub calls_tried: u64,
+    /// USD: calls' costs in a call scope, attempts' costs in an endpoint's.
+    pub cost_usd: f64,
+    /// Cost of each call, in micro-dollars (call scopes).
+    pub call_cost: Histogram<u64>,
+    pub billed_attempts: u64,
+    pub primary_input_usd: f64,
+    pub primary_output_usd: f64,
+    pub modeled_input_usd: f64,
+    pub modeled_output_usd: f64,
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub estimated_token_calls: u64,
@@ -133,6 +159,14 @@ impl Default for Metrics {
             residency_violations: 0,
             injected: 0,
             calls_tried: 0,
+            cost_usd: 0.0,
+            call_cost: Histogram::new_with_bounds(1, 100_000_000_000, SIGFIG)
+                .expect("static bounds are valid"),
+            billed_attempts: 0,
+            primary_input_usd: 0.0,
+            primary_output_usd: 0.0,
+            modeled_input_usd: 0.0,
+            modeled_output_usd: 0.0,
             input_tokens: 0,
             output_tokens: 0,
             estimated_token_calls: 0,
@@ -151,6 +185,17 @@ impl Metrics {
         self.retries += (s.attempts as u64).saturating_sub(1 + s.fallbacks as u64);
         self.fallbacks += s.fallbacks as u64;
         self.residency_violations += s.residency_violation as u64;
+        let c = &s.cost;
+        self.cost_usd += c.usd;
+        // Micro-dollars, at least 1 so that free calls still count.
+        let _ = self
+            .call_cost
+            .record(((c.usd * 1e6).round() as u64).clamp(1, 100_000_000_000));
+        self.billed_attempts += c.billed_attempts as u64;
+        self.primary_input_usd += c.primary_input_usd;
+        self.primary_output_usd += c.primary_output_usd;
+        self.modeled_input_usd += c.modeled_input_usd;
+        self.modeled_output_usd += c.modeled_output_usd;
         self.record_served(s);
     }
 
@@ -160,6 +205,7 @@ impl Metrics {
         self.attempts += 1;
         self.outcomes[t.outcome.index()] += 1;
         self.injected += t.injected as u64;
+        self.cost_usd += t.cost_usd;
     }
 
     /// Records what a call's last endpoint gave it: latency, tokens, errors. In an
@@ -243,6 +289,13 @@ impl Metrics {
         self.residency_violations += other.residency_violations;
         self.injected += other.injected;
         self.calls_tried += other.calls_tried;
+        self.cost_usd += other.cost_usd;
+        let _ = self.call_cost.add(&other.call_cost);
+        self.billed_attempts += other.billed_attempts;
+        self.primary_input_usd += other.primary_input_usd;
+        self.primary_output_usd += other.primary_output_usd;
+        self.modeled_input_usd += other.modeled_input_usd;
+        self.modeled_output_usd += other.modeled_output_usd;
         self.input_tokens += other.input_tokens;
         self.output_tokens += other.output_tokens;
         self.estimated_token_calls += other.estimated_token_calls;
@@ -273,6 +326,7 @@ pub struct TurnMetrics {
     /// Tokens of the successful calls.
     pub input_tokens: u64,
     pub output_tokens: u64,
+    pub cost_usd: f64,
     /// Successful calls, from the intended start.
     pub latency: Histogram<u64>,
     pub ttft: Histogram<u64>,
@@ -285,6 +339,7 @@ impl Default for TurnMetrics {
             outcomes: [0; Outcome::ALL.len()],
             input_tokens: 0,
             output_tokens: 0,
+            cost_usd: 0.0,
             latency: new_histogram(),
             ttft: new_histogram(),
         }
@@ -295,6 +350,7 @@ impl TurnMetrics {
     fn record(&mut self, s: &CallSample) {
         self.calls += 1;
         self.outcomes[s.outcome.index()] += 1;
+        self.cost_usd += s.cost.usd;
         if s.outcome == Outcome::Ok {
             self.input_tokens += s.input_tokens;
             self.output_tokens += s.output_tokens;

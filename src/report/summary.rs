@@ -112,6 +112,8 @@ pub struct EndpointSummary {
     pub injected: u64,
     /// Retry amplification: attempts here per call that tried this endpoint.
     pub attempts_per_call: f64,
+    /// What its billed attempts cost.
+    pub cost_usd: f64,
     pub input_tokens: u64,
     pub output_tokens: u64,
 }
@@ -128,6 +130,7 @@ pub struct FeatureSummary {
     pub mean_output_tokens: f64,
     /// Conversations of this feature started.
     pub sessions: u64,
+    pub cost_usd: f64,
     /// Calls that moved to a fallback endpoint, and calls served outside `residency`.
     pub fallbacks: u64,
     pub residency_violations: u64,
@@ -145,6 +148,7 @@ pub struct TurnSummary {
     /// Outcomes other than ok, when there were any.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub failed: BTreeMap<String, u64>,
+    pub cost_usd: f64,
     /// Over the turn's successful calls.
     pub mean_input_tokens: f64,
     pub mean_output_tokens: f64,
@@ -293,6 +297,8 @@ pub struct Summary {
     /// Fault windows, retries and fallback (see `DrillSummary`).
     #[serde(default)]
     pub drill: DrillSummary,
+    #[serde(default)]
+    pub cost: crate::cost::CostSummary,
     pub thresholds: Vec<ThresholdResult>,
     pub passed: bool,
     /// Ground truth from the embedded mock server of each `base_url: mock` endpoint, as
@@ -326,6 +332,7 @@ fn turn_summary(turn: u32, t: &TurnMetrics) -> TurnSummary {
             .filter(|o| **o != Outcome::Ok && t.outcomes[o.index()] > 0)
             .map(|o| (o.key().to_string(), t.outcomes[o.index()]))
             .collect(),
+        cost_usd: t.cost_usd,
         mean_input_tokens: mean(t.input_tokens),
         mean_output_tokens: mean(t.output_tokens),
         latency_ms: Percentiles::of(&t.latency),
@@ -453,6 +460,7 @@ impl Summary {
                     calls: m.calls,
                     residency_violations: m.residency_violations,
                     injected: m.injected,
+                    cost_usd: m.cost_usd,
                     attempts_per_call: if m.calls_tried > 0 {
                         round3(m.attempts as f64 / m.calls_tried as f64)
                     } else {
@@ -492,6 +500,7 @@ impl Summary {
                     mean_input_tokens: per_call(m.input_tokens),
                     mean_output_tokens: per_call(m.output_tokens),
                     sessions: turns.first().map_or(0, |t| t.calls),
+                    cost_usd: m.cost_usd,
                     fallbacks: m.fallbacks,
                     residency_violations: m.residency_violations,
                     turns: turns
@@ -533,6 +542,7 @@ impl Summary {
             errors,
             timeseries: rec.series.seconds.clone(),
             drill: drill_summary(plan, rec),
+            cost: crate::cost::summarize(plan, rec, facts.sessions, duration_s),
             thresholds: Vec::new(),
             // No thresholds yet: a finished run passes; an interrupted one does not.
             passed: !facts.interrupted,

@@ -97,6 +97,82 @@ fn outcomes(map: &std::collections::BTreeMap<String, u64>) -> String {
 }
 
 /// The summary table.
+/// Dollars for reading: `$0.0421`, `$12.40`, `$6,900`.
+fn dollars(v: f64) -> String {
+    if v >= 1000.0 {
+        let whole = v.round() as u64;
+        let s = whole.to_string();
+        let mut out = String::new();
+        for (i, ch) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(ch);
+        }
+        format!("${out}")
+    } else if v >= 1.0 {
+        format!("${v:.2}")
+    } else {
+        format!("${v:.4}")
+    }
+}
+
+/// The cost lines: what the run cost, the multiplier and its causes, the projection.
+fn cost(out: &mut String, c: &crate::cost::CostSummary) {
+    if c.total_usd <= 0.0 && c.unpriced_endpoints.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\ncost {} · {}/call (p95 {}) · {}/session at {:.1} calls per session",
+        dollars(c.total_usd),
+        dollars(c.per_call_usd),
+        dollars(c.per_call_p95_usd),
+        dollars(c.per_session_usd),
+        c.calls_per_session
+    );
+    if let (Some(m), Some(b)) = (c.multiplier, &c.breakdown) {
+        let mut causes = vec![
+            format!("context growth {:.2}×", b.prompt_growth),
+            format!("output length {:.2}×", b.output_length),
+            format!("retries {:.2}×", b.retries),
+            format!("fallback pricing {:.2}×", b.fallback_pricing),
+        ];
+        if c.modeled_from_scenario {
+            causes.insert(0, format!("first turn vs model {:.2}×", b.model));
+        }
+        let projected = match (c.projected_daily_usd, c.projected_monthly_usd) {
+            (Some(d), Some(mo)) => format!("; projected {}/day, {}/month", dollars(d), dollars(mo)),
+            _ => String::new(),
+        };
+        let modeled = if c.modeled_from_scenario {
+            "modeled"
+        } else {
+            "first turn"
+        };
+        let _ = writeln!(
+            out,
+            "{modeled} {}/call → measured {}/call ({m:.1}×): {}{projected}",
+            dollars(c.modeled_per_call_usd),
+            dollars(c.per_call_usd),
+            causes.join(" · ")
+        );
+    }
+    for a in &c.alerts {
+        let _ = writeln!(out, "ALERT {}: {}", a.rule, a.message);
+    }
+    if !c.unpriced_endpoints.is_empty() {
+        let _ = writeln!(
+            out,
+            "not priced (counted as free): {}",
+            c.unpriced_endpoints.join(", ")
+        );
+    }
+    if c.guard_stopped {
+        let _ = writeln!(out, "STOPPED by the spend guard: the next call could have passed cost.max_spend_usd / max_calls");
+    }
+}
+
 /// A token count for reading: `850`, `1.9k`, `32k`.
 fn tokens(n: f64) -> String {
     if n >= 9_999.5 {
@@ -311,5 +387,6 @@ pub fn render(s: &Summary) -> String {
             let _ = writeln!(out, "  {} ×{}: {}", e.outcome, e.count, e.message);
         }
     }
+    cost(&mut out, &s.cost);
     out
 }

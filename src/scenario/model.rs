@@ -27,8 +27,7 @@ pub struct Scenario {
     pub load: Load,
     pub faults: Option<Vec<FaultSpec>>,
     pub retry: Option<Retry>,
-    #[serde(default)]
-    pub cost: Later,
+    pub cost: Option<CostSpec>,
     #[serde(default)]
     pub thresholds: Later,
 }
@@ -91,10 +90,41 @@ pub struct Endpoint {
     /// Overrides the scenario's `retry` for this endpoint, key by key.
     pub retry: Option<Retry>,
     pub circuit_breaker: Option<CircuitBreaker>,
-    #[serde(default)]
-    pub price: Later,
-    #[serde(default)]
-    pub price_ref: Later,
+    pub price: Option<PriceSpec>,
+    /// A model key in the price table (LiteLLM's format), e.g. `gpt-4o-mini`.
+    pub price_ref: Option<String>,
+}
+
+/// USD per million tokens.
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct PriceSpec {
+    pub input_per_mtok: f64,
+    pub output_per_mtok: f64,
+    pub cached_input_per_mtok: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct CostSpec {
+    /// What the plan assumed a call costs, in USD.
+    pub modeled_cost_per_call: Option<f64>,
+    /// Production calls per day, to project spend to.
+    pub daily_calls: Option<f64>,
+    pub alerts: Option<AlertsSpec>,
+    /// The run stops before it could spend more (real endpoints cost money).
+    pub max_spend_usd: Option<f64>,
+    pub max_calls: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsSpec {
+    pub per_day_usd: Option<f64>,
+    pub per_feature_usd: Option<BTreeMap<String, f64>>,
+    /// A minute whose call count departs from the mean of the minutes before it by more
+    /// than this many standard deviations.
+    pub call_volume_sigma: Option<f64>,
 }
 
 /// Stop sending to an endpoint that keeps failing, for a while.

@@ -34,6 +34,7 @@ impl Transport for FixedDelay {
         a.usage = Some(Usage {
             input_tokens: 10,
             output_tokens: 5,
+            cached_input_tokens: 0,
         });
         a
     }
