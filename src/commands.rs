@@ -64,6 +64,12 @@ async fn run_command(opts: &RunOptions, stop: CancellationToken) -> i32 {
                     out.dir.display()
                 );
                 EXIT_INTERRUPTED
+            } else if out.summary.cost.guard_stopped {
+                eprintln!(
+                    "stopped by the spend guard (cost.max_spend_usd / max_calls): partial results written to {}",
+                    out.dir.display()
+                );
+                EXIT_FATAL
             } else if out.summary.passed {
                 EXIT_OK
             } else {

@@ -189,8 +189,10 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
         .progress
         .then(|| ProgressDisplay::start(&plan.name, plan.duration, progress.clone()));
     let breakers = crate::engine::breaker::Breakers::for_plan(&plan);
+    let guard = crate::engine::guard::Guard::for_plan(&plan);
     let engine = Arc::new(Engine {
         breakers,
+        guard,
         plan: plan.clone(),
         routes: Arc::new(routes),
         transport: Client,
@@ -217,6 +219,7 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
         base_urls,
     };
     let mut summary = Summary::build(&plan, &rec, &facts);
+    summary.cost.guard_stopped = report.guard_stopped;
     for (id, h) in mocks {
         summary.mock_server.insert(id, h.stats());
         let _ = tokio::time::timeout(Duration::from_secs(2), h.shutdown()).await;

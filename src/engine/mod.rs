@@ -8,6 +8,7 @@
 //! them and records them as `interrupted`. The engine never prints and never exits.
 
 pub mod breaker;
+pub mod guard;
 mod progress;
 
 pub use progress::Progress;
@@ -34,6 +35,7 @@ pub struct Engine<T: Transport> {
     pub progress: Arc<Progress>,
     pub pacer: Pacer,
     pub breakers: breaker::Breakers,
+    pub guard: guard::Guard,
 }
 
 /// How the driving ended.
@@ -46,6 +48,8 @@ pub struct DriveReport {
     pub sessions: u64,
     /// The user stopped the run before its schedule ended.
     pub interrupted: bool,
+    /// The spend guard stopped it.
+    pub guard_stopped: bool,
 }
 
 impl<T: Transport> Engine<T> {
@@ -75,7 +79,9 @@ impl<T: Transport> Engine<T> {
             .map(|r| r.endpoint.timeout)
             .max()
             .unwrap_or_default();
-        let mut interrupted = stop.is_cancelled();
+        // A stop the spend guard made is not the user's.
+        let guarded = || self.guard.tripped();
+        let mut interrupted = stop.is_cancelled() && !guarded();
         let now = Instant::now();
         let mut grace_end = now
             + if interrupted {
@@ -89,7 +95,7 @@ impl<T: Transport> Engine<T> {
                 // A stop comes first: when it ends the last sessions (in their think
                 // time) at the same instant, the run was still cut short.
                 biased;
-                _ = stop.cancelled(), if !interrupted => {
+                _ = stop.cancelled(), if !interrupted && !guarded() => {
                     interrupted = true;
                     grace_end = grace_end.min(Instant::now() + longest_timeout);
                 }
@@ -106,6 +112,7 @@ impl<T: Transport> Engine<T> {
             started: self.progress.started(),
             sessions,
             interrupted,
+            guard_stopped: self.guard.tripped(),
         }
     }
 
@@ -156,6 +163,10 @@ impl<T: Transport> Engine<T> {
                 // A refused turn sends nothing, so it takes no slot.
                 Ready::Refuse(..) => None,
             };
+            if !self.guard.admit(&arrival.turn.call) {
+                stop.cancel();
+                break;
+            }
             started += 1;
             self.progress.call_started();
             let (engine, stop, hard) = (self.clone(), stop.clone(), hard.clone());
@@ -237,6 +248,10 @@ impl<T: Transport> Engine<T> {
             }
             turn = self.turn(&mut session, intended);
             if !pause_until(intended, stop, hard).await {
+                return;
+            }
+            if !self.guard.admit(&turn.call) {
+                stop.cancel();
                 return;
             }
             if let (Some(slots), Ready::Send(_)) = (&slots, &turn.ready) {
@@ -330,6 +345,10 @@ impl<T: Transport> Engine<T> {
                     }
                     let mut session = engine.workload.session((user << 32) | n, now - start);
                     let turn = engine.turn(&mut session, now);
+                    if !engine.guard.admit(&turn.call) {
+                        stop.cancel();
+                        break;
+                    }
                     n += 1;
                     sessions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     engine.progress.call_started();
@@ -464,6 +483,7 @@ impl<T: Transport> Engine<T> {
                 (s, call.keep_answer.then_some(text))
             }
         };
+        self.guard.settle(&call, sample.cost.usd);
         let ok = sample.outcome == Outcome::Ok;
         self.progress.call_finished(ok);
         let answer = Answer {

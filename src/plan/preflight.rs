@@ -86,6 +86,7 @@ pub fn check(plan: &Plan, source: &Source, creds: &dyn Credentials) -> Vec<Findi
     };
     endpoints(plan, creds, &mut f);
     features(plan, &mut f);
+    spending(plan, &mut f);
     let mut out = f.out;
     out.sort_by_key(|x| (x.severity == Severity::Warning, x.at.line, x.at.column));
     out
@@ -145,6 +146,63 @@ fn endpoints(plan: &Plan, creds: &dyn Credentials, f: &mut Findings) {
             }
         }
     }
+}
+
+/// Unpriced endpoints (counted as free) and paid traffic without a spend guard.
+fn spending(plan: &Plan, f: &mut Findings) {
+    let real = |e: &super::EndpointPlan| matches!(e.target, Target::Url(_));
+    let costed = plan.cost.modeled_cost_per_call.is_some() || plan.cost.daily_calls.is_some();
+    for e in &plan.endpoints {
+        if e.price.is_none() && (real(e) || costed) {
+            f.warning(
+                &format!("endpoints.{}", e.id),
+                "has no price or price_ref: its calls are counted as free in the cost report"
+                    .into(),
+            );
+        }
+    }
+    let paid: Vec<&super::EndpointPlan> = plan
+        .endpoints
+        .iter()
+        .filter(|e| real(e) && e.price.is_some_and(|p| p.input > 0.0 || p.output > 0.0))
+        .collect();
+    if paid.is_empty() || plan.cost.max_spend_usd.is_some() || plan.cost.max_calls.is_some() {
+        return;
+    }
+    // The worst call: the largest typical first turn with the longest answer, at the
+    // dearest price of any paid endpoint.
+    let (pin, pout) = paid
+        .iter()
+        .filter_map(|e| e.price)
+        .fold((0.0, 0.0), |(i, o), p| {
+            (f64::max(i, p.input), f64::max(o, p.output))
+        });
+    let worst_call = plan
+        .features
+        .iter()
+        .map(|ft| {
+            let (input, _) = ft.typical_first_turn();
+            (input * pin + ft.output_tokens.upper() * pout) * ft.session.turns.upper().max(1.0)
+        })
+        .fold(0.0, f64::max);
+    let what = match &plan.load {
+        super::LoadPlan::Open { stages, .. } => {
+            let n = super::ArrivalSchedule::expected_count(stages);
+            format!(
+                "worst case about ${:.2} ({n:.0} sessions × ${worst_call:.4})",
+                n * worst_call
+            )
+        }
+        super::LoadPlan::Closed { .. } => format!(
+            "${worst_call:.4} a session at worst, for as many sessions as the endpoint answers"
+        ),
+    };
+    f.warning(
+        "load",
+        format!(
+            "sends paid traffic with no spend guard (cost.max_spend_usd or cost.max_calls): {what}"
+        ),
+    );
 }
 
 fn is_loopback(host: &str) -> bool {

@@ -78,6 +78,7 @@ async fn drive(plan: Plan, service: Duration, stop: CancellationToken) -> Driven
     let mut rec = Recorder::new(start, plan.endpoints.len(), plan.features.len());
     let engine = Arc::new(Engine {
         breakers: llm_drill::engine::breaker::Breakers::for_plan(&plan),
+        guard: llm_drill::engine::guard::Guard::for_plan(&plan),
         workload: Arc::new(Workload::new(&plan)),
         plan: Arc::new(plan),
         routes: Arc::new(routes),
