@@ -407,7 +407,7 @@ mod tests {
 
     #[test]
     fn a_clean_registration_has_no_findings() {
-        let yaml = "name: t\nendpoints:\n  p:\n    provider: azure_openai\n    base_url: https://contoso-weu.openai.azure.com\n    deployment: d\n    auth_type: api_key\n    credential_ref: env:KEY\n    model_name: gpt-4o\n    region: westeurope\n    supports_tools: true\n    max_context_tokens: 128000\nfeatures:\n  f:\n    endpoint: p\n    needs: [tools, streaming]\n    residency: [westeurope, northeurope]\n    prompt: { user_tokens: 10 }\nload: { rate: 1 }\nduration: 1s\n";
+        let yaml = "name: t\nendpoints:\n  p:\n    provider: azure_openai\n    base_url: https://contoso-weu.openai.azure.com\n    deployment: d\n    auth_type: api_key\n    credential_ref: env:KEY\n    model_name: gpt-4o\n    price: { input_per_mtok: 2.5, output_per_mtok: 10 }\n    region: westeurope\n    supports_tools: true\n    max_context_tokens: 128000\ncost: { max_spend_usd: 1 }\nfeatures:\n  f:\n    endpoint: p\n    needs: [tools, streaming]\n    residency: [westeurope, northeurope]\n    prompt: { user_tokens: 10 }\nload: { rate: 1 }\nduration: 1s\n";
         assert_eq!(findings(yaml), Vec::<String>::new());
     }
 }
