@@ -5,6 +5,7 @@
 mod drill {
     pub mod accuracy;
     pub mod cli;
+    pub mod cost;
     pub mod drills;
     pub mod endpoints;
     pub mod engine;
