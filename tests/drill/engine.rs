@@ -305,3 +305,37 @@ async fn a_stop_during_think_time_ends_the_session_without_a_call() {
     assert_eq!((out.sessions, out.rec.total.calls), (1, 1));
     assert_eq!(out.rec.total.count(Outcome::Interrupted), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_surge_of_calls_trips_the_volume_alert_and_a_steady_load_does_not() {
+    use llm_drill::report::{RunFacts, Summary};
+    let alerts = |stages: &str| {
+        let p = plan(
+            &format!("{{ stages: {stages} }}"),
+            "cost:\n  alerts: { call_volume_sigma: 3 }\n",
+        );
+        async move {
+            let out = drive(
+                p.clone(),
+                Duration::from_millis(50),
+                CancellationToken::new(),
+            )
+            .await;
+            let facts = RunFacts {
+                started_at: String::new(),
+                scheduled_calls: out.started,
+                sessions: out.sessions,
+                interrupted: false,
+                base_urls: vec![String::new()],
+            };
+            Summary::build(&p, &out.rec, &facts).cost.alerts
+        }
+    };
+    // Four minutes at 5 calls a second, then one at 15: minute 4 is out of line.
+    let surge = alerts("[ { duration: 4m, rate: 5 }, { duration: 1m, rate: 15 } ]").await;
+    assert_eq!(surge.len(), 1, "{surge:?}");
+    assert_eq!(surge[0].rule, "call_volume");
+    assert!(surge[0].message.starts_with("minute 4"), "{surge:?}");
+    let steady = alerts("[ { duration: 5m, rate: 5 } ]").await;
+    assert!(steady.is_empty(), "{steady:?}");
+}
