@@ -8,6 +8,7 @@ pub mod arrivals;
 pub mod preflight;
 pub mod regions;
 mod sampler;
+pub mod thresholds;
 
 pub use crate::scenario::model::FallbackPolicy;
 pub use arrivals::{Arrival, ArrivalSchedule, Stage};
@@ -46,6 +47,7 @@ pub struct Plan {
     /// After the window, how long running calls may take to finish before they are cut.
     pub graceful_stop: Duration,
     pub cost: CostPlan,
+    pub thresholds: Vec<thresholds::Threshold>,
 }
 
 /// The `cost:` section: what to compare with, project to and guard against.
@@ -316,12 +318,6 @@ impl Checker<'_> {
     fn err(&self, path: &str, msg: impl Into<String>) -> ScenarioError {
         self.source.error(path, msg)
     }
-    fn later(&self, present: bool, path: &str) -> Result<(), ScenarioError> {
-        if present {
-            return Err(self.err(path, "is part of the scenario format but not supported by this version of llm-drill yet; remove it to run"));
-        }
-        Ok(())
-    }
     fn sampler(&self, dist: &Dist<f64>, path: &str, max: f64) -> Result<Sampler, ScenarioError> {
         let s = Sampler::new(dist, 0.0).map_err(|m| self.err(path, m))?;
         let biggest = match s {
@@ -350,7 +346,6 @@ impl Plan {
         {
             return Err(c.err("name", "must be non-empty and use only letters, digits, `-`, `_` and `.` (it names the results folder)"));
         }
-        c.later(sc.thresholds.is_some(), "thresholds")?;
         if sc.endpoints.is_empty() {
             return Err(c.err("endpoints", "at least one endpoint is needed"));
         }
@@ -378,8 +373,21 @@ impl Plan {
             return Err(c.err("graceful_stop", "is longer than 7 days"));
         }
         let cost = cost_plan(&c, sc, &features)?;
+        let ids: Vec<&str> = endpoints.iter().map(|e| e.id.as_str()).collect();
+        let names: Vec<&str> = features.iter().map(|f| f.name.as_str()).collect();
+        let thresholds = sc
+            .thresholds
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, expr)| {
+                thresholds::parse(expr, &ids, &names)
+                    .map_err(|m| c.err(&format!("thresholds.{i}"), m))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Plan {
             cost,
+            thresholds,
             name: sc.name.clone(),
             seed: sc.seed,
             endpoints,

@@ -521,7 +521,7 @@ impl Summary {
                 count: *n,
             })
             .collect();
-        Summary {
+        let mut summary = Summary {
             schema_version: SCHEMA_VERSION,
             scenario: plan.name.clone(),
             llm_drill_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -544,9 +544,16 @@ impl Summary {
             drill: drill_summary(plan, rec),
             cost: crate::cost::summarize(plan, rec, facts.sessions, duration_s),
             thresholds: Vec::new(),
-            // No thresholds yet: a finished run passes; an interrupted one does not.
-            passed: !facts.interrupted,
+            passed: false,
             mock_server: BTreeMap::new(),
-        }
+        };
+        summary.thresholds = plan
+            .thresholds
+            .iter()
+            .map(|t| super::gates::evaluate(t, &summary))
+            .collect();
+        // A run passes when it finished and every threshold held.
+        summary.passed = !facts.interrupted && summary.thresholds.iter().all(|t| t.ok);
+        summary
     }
 }

@@ -388,5 +388,16 @@ pub fn render(s: &Summary) -> String {
         }
     }
     cost(&mut out, &s.cost);
+    if !s.thresholds.is_empty() {
+        let held = s.thresholds.iter().filter(|t| t.ok).count();
+        let _ = writeln!(out, "\nthresholds: {held} of {} held", s.thresholds.len());
+        for t in &s.thresholds {
+            let value = t
+                .value
+                .map_or("not measured".to_string(), |v| format!("{v:.4}"));
+            let mark = if t.ok { "ok  " } else { "FAIL" };
+            let _ = writeln!(out, "  {mark} {} (measured {value})", t.expr);
+        }
+    }
     out
 }

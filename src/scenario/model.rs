@@ -2,17 +2,11 @@
 //! unknown keys, so a typo is an error and never silently ignored.
 //!
 //! Shapes only: no defaults that need judgement and no cross-field checks live here;
-//! `plan::Plan::from_scenario` applies them once. Keys that a later part of llm-drill
-//! implements are parsed as `Later` so the plan can refuse them with a located, honest
-//! "not supported yet" instead of a confusing "unknown field".
+//! `plan::Plan::from_scenario` applies them once.
 
 use super::value::{Dist, DurationStr, Percent};
-use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-
-/// A key from the SPEC that this version parses but does not act on yet.
-pub type Later = Option<IgnoredAny>;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,8 +22,8 @@ pub struct Scenario {
     pub faults: Option<Vec<FaultSpec>>,
     pub retry: Option<Retry>,
     pub cost: Option<CostSpec>,
-    #[serde(default)]
-    pub thresholds: Later,
+    /// CI gates: `latency.p99 < 8s`, `endpoint:primary rate_429 < 1%`, ...
+    pub thresholds: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]

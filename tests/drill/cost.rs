@@ -166,3 +166,34 @@ async fn alerts_fire_when_tripped_and_stay_quiet_otherwise() {
     let (s, _d) = run(&priced(quiet)).await;
     assert!(s.cost.alerts.is_empty(), "{:?}", s.cost.alerts);
 }
+
+#[test]
+fn a_failing_threshold_exits_1_and_holding_ones_exit_0() {
+    let gate = |thresholds: &str| {
+        let s = scenario(&format!("{}thresholds:\n{thresholds}", priced("")));
+        let out = Command::new(BIN)
+            .args(["run", "--no-progress", "--out"])
+            .arg(s.dir.path().join("out"))
+            .arg(&s.path)
+            .output()
+            .unwrap();
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(s.dir.path().join("out/summary.json")).unwrap())
+                .unwrap();
+        (
+            out.status.code(),
+            summary,
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    // A call costs $0.29 on average and every one is answered.
+    let (code, summary, stdout) = gate("  - cost.per_call < $0.10\n  - error_rate < 1%\n");
+    assert_eq!(code, Some(1), "{stdout}");
+    assert_eq!(summary["passed"], false);
+    assert_eq!(summary["thresholds"][0]["ok"], false);
+    assert_eq!(summary["thresholds"][1]["ok"], true);
+    assert!(stdout.contains("FAIL cost.per_call < $0.10"), "{stdout}");
+    let (code, summary, _) = gate("  - cost.per_call < $0.50\n  - feature:f latency.p99 < 10s\n  - endpoint:m rate_429 <= 0%\n");
+    assert_eq!(code, Some(0));
+    assert_eq!(summary["passed"], true);
+}
