@@ -2,6 +2,7 @@
 //! `summary.txt`, `.hgrm` percentile distributions — and the results folder that holds
 //! them. Renders only; never measures.
 
+pub mod ci;
 pub mod gates;
 pub mod hgrm;
 pub mod summary;
@@ -44,6 +45,8 @@ pub fn write_all(
     write(dir, "summary.json", json.as_bytes())?;
     write(dir, "summary.txt", terminal::render(summary).as_bytes())?;
     write(dir, "scenario.yaml", scenario_as_run.as_bytes())?;
+    write(dir, "summary.md", ci::markdown(summary).as_bytes())?;
+    write(dir, "junit.xml", ci::junit(summary).as_bytes())?;
     write(
         dir,
         "latency.hgrm",

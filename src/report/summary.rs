@@ -263,7 +263,7 @@ pub struct ThresholdResult {
     pub ok: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub schema_version: u32,
     pub scenario: String,

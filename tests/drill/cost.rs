@@ -180,10 +180,12 @@ fn a_failing_threshold_exits_1_and_holding_ones_exit_0() {
         let summary: serde_json::Value =
             serde_json::from_slice(&std::fs::read(s.dir.path().join("out/summary.json")).unwrap())
                 .unwrap();
+        let junit = std::fs::read_to_string(s.dir.path().join("out/junit.xml")).unwrap();
+        let md = std::fs::read_to_string(s.dir.path().join("out/summary.md")).unwrap();
         (
             out.status.code(),
             summary,
-            String::from_utf8_lossy(&out.stdout).to_string(),
+            format!("{}\n{junit}\n{md}", String::from_utf8_lossy(&out.stdout)),
         )
     };
     // A call costs $0.29 on average and every one is answered.
@@ -193,6 +195,19 @@ fn a_failing_threshold_exits_1_and_holding_ones_exit_0() {
     assert_eq!(summary["thresholds"][0]["ok"], false);
     assert_eq!(summary["thresholds"][1]["ok"], true);
     assert!(stdout.contains("FAIL cost.per_call < $0.10"), "{stdout}");
+    // JUnit: a failed case naming it; Markdown: a red line.
+    assert!(
+        stdout.contains(r#"<testcase name="cost.per_call &lt; $0.10" classname="llm-drill.cost">"#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("cost.per_call &lt; $0.10 failed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("| `cost.per_call < $0.10` | 0.2900 | ❌ **failed** |"),
+        "{stdout}"
+    );
     let (code, summary, _) = gate("  - cost.per_call < $0.50\n  - feature:f latency.p99 < 10s\n  - endpoint:m rate_429 <= 0%\n");
     assert_eq!(code, Some(0));
     assert_eq!(summary["passed"], true);
