@@ -31,6 +31,15 @@ pub enum Command {
         /// the built-in one (for `price_ref`).
         #[arg(long)]
         prices: Option<PathBuf>,
+        /// Compare with a baseline run (its summary.json or results folder): a
+        /// regression fails the run (exit 1).
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+    },
+    /// Compare a candidate run with a baseline run; exit 1 on a regression.
+    Compare {
+        baseline: PathBuf,
+        candidate: PathBuf,
     },
     /// Check a scenario without sending anything.
     Validate {

@@ -25,11 +25,13 @@ pub async fn dispatch(command: Command, stop: CancellationToken) -> i32 {
             sets,
             no_progress,
             prices,
+            baseline,
         } => {
             let opts = RunOptions {
                 out,
                 sets,
                 prices,
+                baseline,
                 progress: !no_progress && std::io::stderr().is_terminal(),
                 ..RunOptions::new(scenario)
             };
@@ -42,6 +44,10 @@ pub async fn dispatch(command: Command, stop: CancellationToken) -> i32 {
         } => validate(&scenario, &sets, prices.as_deref()),
         Command::Mock { listen, scenario } => mock(listen, scenario.as_deref(), stop).await,
         Command::Report { results_dir } => report(&results_dir),
+        Command::Compare {
+            baseline,
+            candidate,
+        } => compare(&baseline, &candidate),
     }
 }
 
@@ -77,6 +83,24 @@ async fn run_command(opts: &RunOptions, stop: CancellationToken) -> i32 {
             }
         }
         Err(e) => error_exit(&e),
+    }
+}
+
+fn compare(baseline: &Path, candidate: &Path) -> i32 {
+    use crate::report::compare;
+    let (base, cand) = match (compare::load(baseline), compare::load(candidate)) {
+        (Ok(b), Ok(c)) => (b, c),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let c = compare::compare(&base, &cand, &baseline.display().to_string());
+    print!("{}", compare::render(&c));
+    if c.regressed {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
     }
 }
 

@@ -31,6 +31,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// A LiteLLM-format price file, over the built-in table.
     pub prices: Option<PathBuf>,
+    /// A baseline run to compare with.
+    pub baseline: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -42,6 +44,7 @@ impl RunOptions {
             sets: Vec::new(),
             progress: false,
             prices: None,
+            baseline: None,
         }
     }
 }
@@ -98,6 +101,14 @@ pub fn preflight(plan: &Plan, source: &scenario::Source) -> Result<Vec<Finding>,
 pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput, RunError> {
     let (plan, source) = load_plan(&opts.scenario, &opts.sets, opts.prices.as_deref())?;
     preflight(&plan, &source)?;
+    // A baseline that cannot be read is found before anything is sent.
+    let baseline = match &opts.baseline {
+        Some(p) => Some((
+            crate::report::compare::load(p).map_err(RunError::Invalid)?,
+            p.display().to_string(),
+        )),
+        None => None,
+    };
     let secrets = plan
         .endpoints
         .iter()
@@ -220,6 +231,11 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
     };
     let mut summary = Summary::build(&plan, &rec, &facts);
     summary.cost.guard_stopped = report.guard_stopped;
+    if let Some((base, name)) = &baseline {
+        let c = crate::report::compare::compare(base, &summary, name);
+        summary.passed &= !c.regressed;
+        summary.baseline = Some(c);
+    }
     for (id, h) in mocks {
         summary.mock_server.insert(id, h.stats());
         let _ = tokio::time::timeout(Duration::from_secs(2), h.shutdown()).await;

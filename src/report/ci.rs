@@ -38,6 +38,26 @@ pub fn junit(s: &Summary) -> String {
     };
     run.add_test_case(TestCase::new("the run finished", finished));
     report.add_test_suites([run, suite]);
+    if let Some(c) = &s.baseline {
+        let mut regress = TestSuite::new("regression");
+        for ch in &c.checks {
+            let status = if ch.verdict == "regressed" {
+                let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                st.set_message(format!(
+                    "{} regressed: {} → {} ({:+.1}%)",
+                    ch.metric,
+                    ch.baseline,
+                    ch.candidate,
+                    ch.change * 100.0
+                ));
+                st
+            } else {
+                TestCaseStatus::success()
+            };
+            regress.add_test_case(TestCase::new(format!("{} vs baseline", ch.metric), status));
+        }
+        report.add_test_suite(regress);
+    }
     report
         .to_string()
         .unwrap_or_else(|e| format!("<!-- cannot render JUnit: {e} -->"))

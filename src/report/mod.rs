@@ -3,6 +3,7 @@
 //! them. Renders only; never measures.
 
 pub mod ci;
+pub mod compare;
 pub mod gates;
 pub mod hgrm;
 pub mod summary;

@@ -299,6 +299,9 @@ pub struct Summary {
     pub drill: DrillSummary,
     #[serde(default)]
     pub cost: crate::cost::CostSummary,
+    /// The comparison with `--baseline`, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<super::compare::Comparison>,
     pub thresholds: Vec<ThresholdResult>,
     pub passed: bool,
     /// Ground truth from the embedded mock server of each `base_url: mock` endpoint, as
@@ -544,6 +547,7 @@ impl Summary {
             drill: drill_summary(plan, rec),
             cost: crate::cost::summarize(plan, rec, facts.sessions, duration_s),
             thresholds: Vec::new(),
+            baseline: None,
             passed: false,
             mock_server: BTreeMap::new(),
         };

@@ -388,6 +388,9 @@ pub fn render(s: &Summary) -> String {
         }
     }
     cost(&mut out, &s.cost);
+    if let Some(c) = &s.baseline {
+        let _ = write!(out, "\n{}", super::compare::render(c));
+    }
     if !s.thresholds.is_empty() {
         let held = s.thresholds.iter().filter(|t| t.ok).count();
         let _ = writeln!(out, "\nthresholds: {held} of {} held", s.thresholds.len());

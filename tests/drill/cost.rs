@@ -212,3 +212,63 @@ fn a_failing_threshold_exits_1_and_holding_ones_exit_0() {
     assert_eq!(code, Some(0));
     assert_eq!(summary["passed"], true);
 }
+
+#[test]
+fn compare_passes_on_a_rerun_and_names_what_regressed_when_the_mock_slows() {
+    let yaml = |ttft: u32| {
+        format!("name: gw\nseed: 3\nduration: 2s\nendpoints:\n  m:\n    provider: openai\n    base_url: mock\n    model_name: gpt-4o\n    mock: {{ ttft: {ttft}ms, tokens_per_second: 1000, jitter: 0 }}\nfeatures:\n  f:\n    endpoint: m\n    prompt: {{ user_tokens: 20 }}\n    output_tokens: 10\nload: {{ rate: 10 }}\n")
+    };
+    let run_once = |ttft: u32, baseline: Option<&Path>| {
+        let s = scenario(&yaml(ttft));
+        let out_dir = s.dir.path().join("out");
+        let mut cmd = Command::new(BIN);
+        cmd.args(["run", "--no-progress", "--out"])
+            .arg(&out_dir)
+            .arg(&s.path);
+        if let Some(b) = baseline {
+            cmd.arg("--baseline").arg(b);
+        }
+        let out = cmd.output().unwrap();
+        (s, out_dir, out)
+    };
+    let (_a, base, _) = run_once(100, None);
+    let (_b, same, out) = run_once(100, Some(&base));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let cmp = Command::new(BIN)
+        .arg("compare")
+        .arg(&base)
+        .arg(&same)
+        .output()
+        .unwrap();
+    assert_eq!(
+        cmp.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&cmp.stdout)
+    );
+    // 30% more time to first token: latency and TTFT regress, and the run fails.
+    let (_c, slow, out) = run_once(130, Some(&base));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let cmp = Command::new(BIN)
+        .arg("compare")
+        .arg(&base)
+        .arg(&slow)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&cmp.stdout);
+    assert_eq!(cmp.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "regressed: latency.p50, latency.p95, latency.p99, ttft.p50, ttft.p95, ttft.p99"
+        ),
+        "{text}"
+    );
+    let junit = std::fs::read_to_string(slow.join("junit.xml")).unwrap();
+    assert!(junit.contains("latency.p99 regressed"), "{junit}");
+}
