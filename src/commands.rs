@@ -316,6 +316,11 @@ fn report(dir: &Path) -> i32 {
             return EXIT_INVALID;
         }
     };
+    // Re-render the reports made from the summary alone; the histograms' files stay.
+    if let Err(e) = crate::report::write_renderings(dir, &summary) {
+        eprintln!("error: cannot write the reports in {}: {e}", dir.display());
+        return EXIT_FATAL;
+    }
     print!("{}", terminal::render(&summary));
     EXIT_OK
 }

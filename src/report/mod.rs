@@ -36,6 +36,14 @@ pub fn results_dir(root: &Path, name: &str, stamp: &str) -> io::Result<PathBuf> 
 }
 
 /// Writes every report of a run into `dir`.
+/// The reports rendered from the summary alone (`llm-drill report` writes them again).
+pub fn write_renderings(dir: &Path, summary: &Summary) -> io::Result<()> {
+    write(dir, "summary.txt", terminal::render(summary).as_bytes())?;
+    write(dir, "summary.md", ci::markdown(summary).as_bytes())?;
+    write(dir, "junit.xml", ci::junit(summary).as_bytes())?;
+    Ok(())
+}
+
 pub fn write_all(
     dir: &Path,
     summary: &Summary,
@@ -44,10 +52,8 @@ pub fn write_all(
 ) -> io::Result<()> {
     let json = serde_json::to_string_pretty(summary).map_err(io::Error::other)?;
     write(dir, "summary.json", json.as_bytes())?;
-    write(dir, "summary.txt", terminal::render(summary).as_bytes())?;
     write(dir, "scenario.yaml", scenario_as_run.as_bytes())?;
-    write(dir, "summary.md", ci::markdown(summary).as_bytes())?;
-    write(dir, "junit.xml", ci::junit(summary).as_bytes())?;
+    write_renderings(dir, summary)?;
     write(
         dir,
         "latency.hgrm",

@@ -124,6 +124,12 @@ fn sigint_writes_partial_results_and_exits_130() {
     assert_eq!(summary["interrupted"], true);
     assert!(summary["totals"]["calls"].as_u64().unwrap() > 0);
 
+    // `report` renders the same files again from the stored summary, byte for byte.
+    let rendered =
+        ["summary.txt", "summary.md", "junit.xml"].map(|f| std::fs::read(out_dir.join(f)).unwrap());
+    for f in ["summary.txt", "summary.md", "junit.xml"] {
+        std::fs::remove_file(out_dir.join(f)).unwrap();
+    }
     let report = Command::new(BIN)
         .arg("report")
         .arg(&out_dir)
@@ -131,6 +137,12 @@ fn sigint_writes_partial_results_and_exits_130() {
         .unwrap();
     assert_eq!(report.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&report.stdout).contains("INTERRUPTED"));
+    for (f, before) in ["summary.txt", "summary.md", "junit.xml"]
+        .iter()
+        .zip(rendered)
+    {
+        assert_eq!(std::fs::read(out_dir.join(f)).unwrap(), before, "{f}");
+    }
 }
 
 #[test]
