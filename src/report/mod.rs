@@ -6,6 +6,7 @@ pub mod ci;
 pub mod compare;
 pub mod gates;
 pub mod hgrm;
+pub mod html;
 pub mod summary;
 pub mod terminal;
 
@@ -41,6 +42,7 @@ pub fn write_renderings(dir: &Path, summary: &Summary) -> io::Result<()> {
     write(dir, "summary.txt", terminal::render(summary).as_bytes())?;
     write(dir, "summary.md", ci::markdown(summary).as_bytes())?;
     write(dir, "junit.xml", ci::junit(summary).as_bytes())?;
+    write(dir, "report.html", html::render(summary).as_bytes())?;
     Ok(())
 }
 

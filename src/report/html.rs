@@ -1,0 +1,267 @@
+//! `report.html`: one self-contained page (inline SVG drawn here, no script, no network)
+//! that someone can open, read and forward. Rendered from the `Summary` alone, so
+//! `llm-drill report` can render it again without re-running.
+
+use super::summary::{Percentiles, Summary};
+use std::fmt::Write;
+
+const COLORS: [&str; 6] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+];
+const W: f64 = 760.0;
+const H: f64 = 240.0;
+const PAD: f64 = 48.0;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A line chart of `series` (name, points), with shaded x ranges.
+fn line_chart(
+    title: &str,
+    y_unit: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+    shade: &[(f64, f64)],
+) -> String {
+    let points = series.iter().flat_map(|(_, p)| p.iter());
+    let (mut x_max, mut y_max) = (1.0f64, 0.0f64);
+    for (x, y) in points {
+        x_max = x_max.max(*x);
+        y_max = y_max.max(*y);
+    }
+    for (_, b) in shade {
+        x_max = x_max.max(*b);
+    }
+    let y_max = if y_max > 0.0 { y_max * 1.1 } else { 1.0 };
+    let sx = |x: f64| PAD + x / x_max * (W - 2.0 * PAD);
+    let sy = |y: f64| H - PAD + -(y / y_max) * (H - 2.0 * PAD);
+    let mut svg = format!(
+        r#"<svg class="chart" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img"><title>{}</title>"#,
+        esc(title)
+    );
+    for (a, b) in shade {
+        let _ = write!(
+            svg,
+            r##"<rect class="fault" x="{:.1}" y="{PAD}" width="{:.1}" height="{:.1}" fill="#f4cccc"/>"##,
+            sx(*a),
+            (sx(*b) - sx(*a)).max(1.0),
+            H - 2.0 * PAD
+        );
+    }
+    let _ = write!(
+        svg,
+        r##"<line x1="{PAD}" y1="{0}" x2="{1}" y2="{0}" stroke="#555"/><line x1="{PAD}" y1="{PAD}" x2="{PAD}" y2="{0}" stroke="#555"/>"##,
+        H - PAD,
+        W - PAD
+    );
+    for i in 0..=4 {
+        let y = y_max * i as f64 / 4.0;
+        let _ = write!(
+            svg,
+            r##"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{y:.1}</text>"##,
+            PAD - 4.0,
+            sy(y) + 3.0
+        );
+    }
+    let _ = write!(
+        svg,
+        r##"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{x_max:.0} s</text><text x="4" y="{:.1}" font-size="10">{}</text>"##,
+        W - PAD,
+        H - PAD + 14.0,
+        PAD - 8.0,
+        esc(y_unit)
+    );
+    for (i, (name, pts)) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        if pts.is_empty() {
+            continue;
+        }
+        let path: Vec<String> = pts
+            .iter()
+            .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
+            .collect();
+        let _ = write!(
+            svg,
+            r#"<polyline class="series" fill="none" stroke="{color}" stroke-width="1.5" points="{}"/>"#,
+            path.join(" ")
+        );
+        let _ = write!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" font-size="11" fill="{color}">{}</text>"#,
+            PAD + 8.0 + 130.0 * i as f64,
+            PAD - 12.0,
+            esc(name)
+        );
+    }
+    svg.push_str("</svg>");
+    format!("<h2>{}</h2>{svg}", esc(title))
+}
+
+/// Horizontal bars, one per (label, value).
+fn bar_chart(title: &str, unit: &str, bars: &[(String, f64)]) -> String {
+    let max = bars.iter().map(|b| b.1).fold(0.0, f64::max).max(1e-12);
+    let h = 24.0 * bars.len() as f64 + 20.0;
+    let mut svg = format!(
+        r#"<svg class="chart" viewBox="0 0 {W} {h}" width="{W}" height="{h}" role="img"><title>{}</title>"#,
+        esc(title)
+    );
+    for (i, (label, v)) in bars.iter().enumerate() {
+        let y = 10.0 + 24.0 * i as f64;
+        let w = v / max * (W - 320.0);
+        let _ = write!(
+            svg,
+            r##"<text x="180" y="{:.1}" font-size="11" text-anchor="end">{}</text><rect class="series" x="190" y="{y:.1}" width="{w:.1}" height="16" fill="{}"/><text x="{:.1}" y="{:.1}" font-size="11">{v:.3} {}</text>"##,
+            y + 12.0,
+            esc(label),
+            COLORS[i % COLORS.len()],
+            196.0 + w,
+            y + 12.0,
+            esc(unit)
+        );
+    }
+    svg.push_str("</svg>");
+    format!("<h2>{}</h2>{svg}", esc(title))
+}
+
+fn percentile_bars(p: &Percentiles) -> Vec<(String, f64)> {
+    [
+        ("p50", p.p50),
+        ("p90", p.p90),
+        ("p95", p.p95),
+        ("p99", p.p99),
+        ("p99.9", p.p999),
+        ("max", p.max),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), *v))
+    .collect()
+}
+
+pub fn render(s: &Summary) -> String {
+    let mut body = String::new();
+    let t = &s.totals;
+    let verdict = if s.passed { "passed" } else { "failed" };
+    let _ = write!(
+        body,
+        "<h1>llm-drill · {} · {verdict}</h1><p>{} calls ({} ok, {} failed) in {:.1} s · {} · achieved {:.2}/s · {} attempts · retries {} · fallbacks {} · residency violations {}</p>",
+        esc(&s.scenario), t.calls, t.ok, t.failed, s.duration_s, esc(&s.load), t.achieved_rps, t.attempts, t.retries, t.fallbacks, t.residency_violations
+    );
+    let secs = |f: &dyn Fn(&crate::recorder::SecondStats) -> f64| -> Vec<(f64, f64)> {
+        s.timeseries
+            .iter()
+            .map(|r| (r.second as f64, f(r)))
+            .collect()
+    };
+    let windows: Vec<(f64, f64)> = s
+        .drill
+        .windows
+        .iter()
+        .map(|w| (w.from_s, w.until_s.unwrap_or(s.duration_s)))
+        .collect();
+    body.push_str(&line_chart(
+        "Latency over time (successful calls, by second)",
+        "ms",
+        &[
+            ("p50".into(), secs(&|r| r.latency_p50_ms)),
+            ("p95".into(), secs(&|r| r.latency_p95_ms)),
+            ("p99".into(), secs(&|r| r.latency_p99_ms)),
+        ],
+        &windows,
+    ));
+    body.push_str(&bar_chart(
+        "Latency distribution",
+        "ms",
+        &percentile_bars(&s.latency_ms),
+    ));
+    if s.ttft_ms.count > 0 {
+        body.push_str(&bar_chart(
+            "Time to first token",
+            "ms",
+            &percentile_bars(&s.ttft_ms),
+        ));
+        body.push_str(&bar_chart(
+            "Inter-token latency",
+            "ms",
+            &percentile_bars(&s.itl_ms),
+        ));
+    }
+    // Attempts per second and endpoint: answered and failed, fault windows shaded.
+    let mut series = Vec::new();
+    for (id, rows) in &s.drill.timeline {
+        let ok: Vec<(f64, f64)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.second as f64,
+                    r.attempts.get("ok").copied().unwrap_or(0) as f64,
+                )
+            })
+            .collect();
+        let failed: Vec<(f64, f64)> = rows
+            .iter()
+            .map(|r| {
+                let all: u32 = r.attempts.values().sum();
+                (
+                    r.second as f64,
+                    (all - r.attempts.get("ok").copied().unwrap_or(0)) as f64,
+                )
+            })
+            .collect();
+        series.push((format!("{id} ok"), ok));
+        series.push((format!("{id} failed"), failed));
+    }
+    body.push_str(&line_chart(
+        "Attempts per second by endpoint (fault windows shaded)",
+        "attempts/s",
+        &series,
+        &windows,
+    ));
+    let c = &s.cost;
+    if c.total_usd > 0.0 {
+        let _ = write!(
+            body,
+            "<h2>Cost</h2><p>${:.4} in all · ${:.4} per call · ${:.4} per session{}</p>",
+            c.total_usd,
+            c.per_call_usd,
+            c.per_session_usd,
+            c.projected_daily_usd
+                .map_or(String::new(), |d| format!(" · projected ${d:.2} a day"))
+        );
+        if let (Some(m), Some(b)) = (c.multiplier, &c.breakdown) {
+            body.push_str(&bar_chart(
+                &format!("Cost multiplier {m:.2}× and its factors"),
+                "×",
+                &[
+                    ("first turn vs model".into(), b.model),
+                    ("context growth".into(), b.prompt_growth),
+                    ("output length".into(), b.output_length),
+                    ("retries".into(), b.retries),
+                    ("fallback pricing".into(), b.fallback_pricing),
+                ],
+            ));
+        }
+    }
+    if !s.thresholds.is_empty() {
+        body.push_str(
+            "<h2>Thresholds</h2><table><tr><th>threshold</th><th>measured</th><th></th></tr>",
+        );
+        for th in &s.thresholds {
+            let _ = write!(
+                body,
+                r#"<tr class="{}"><td><code>{}</code></td><td>{}</td><td>{}</td></tr>"#,
+                if th.ok { "ok" } else { "fail" },
+                esc(&th.expr),
+                th.value.map_or("—".to_string(), |v| format!("{v:.4}")),
+                if th.ok { "held" } else { "FAILED" }
+            );
+        }
+        body.push_str("</table>");
+    }
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>llm-drill · {}</title><style>body{{font-family:system-ui,sans-serif;max-width:800px;margin:2em auto;color:#222}}h2{{font-size:1.05em;margin-top:1.6em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}tr.fail td{{background:#f4cccc}}svg{{display:block}}</style></head><body>{body}</body></html>\n",
+        esc(&s.scenario)
+    )
+}
