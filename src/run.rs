@@ -162,6 +162,7 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
         r.start_faults(start);
     }
     let (n_endpoints, n_features) = (plan.endpoints.len(), plan.features.len());
+    let endpoint_ids: Vec<String> = plan.endpoints.iter().map(|e| e.id.clone()).collect();
     // Faults with a time window get a drill report of their own.
     let windows: Vec<Window> = plan
         .endpoints
@@ -183,6 +184,7 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
     let recorder = tokio::spawn(async move {
         let mut rec = Recorder::new(start, n_endpoints, n_features);
         rec.drill = Drill::new(windows, n_endpoints);
+        rec.intervals = Some(crate::recorder::hlog::IntervalLogs::new(&endpoint_ids));
         // Drain on a short tick instead of awaiting each sample: a parked receiver would
         // make every finished call wake this task (a context switch per call at 80k
         // calls/s); with no waker registered, a send is just a queue push.

@@ -4,6 +4,7 @@
 //! memory does not grow with the number of calls.
 
 pub mod drill;
+pub mod hlog;
 mod series;
 
 pub use series::{SecondStats, Series};
@@ -378,6 +379,8 @@ pub struct Recorder {
     pub series: Series,
     /// Fault windows and the per-endpoint timeline.
     pub drill: drill::Drill,
+    /// HdrHistogram interval logs, tagged by endpoint (set up by the run).
+    pub intervals: Option<hlog::IntervalLogs>,
     /// Latency of successful calls that needed a fallback, and of those that did not.
     pub fallback_latency: Histogram<u64>,
     pub direct_latency: Histogram<u64>,
@@ -397,6 +400,7 @@ impl Recorder {
             turns: vec![Vec::new(); features],
             series: Series::default(),
             drill: drill::Drill::new(Vec::new(), endpoints),
+            intervals: None,
             fallback_latency: new_histogram(),
             direct_latency: new_histogram(),
             last_end: start,
@@ -430,6 +434,9 @@ impl Recorder {
         }
         self.series.record(self.start, s);
         self.drill.record(self.start, s);
+        if let Some(logs) = &mut self.intervals {
+            logs.record(self.start, s);
+        }
         if s.outcome == Outcome::Ok {
             let h = if s.fallbacks > 0 {
                 &mut self.fallback_latency
@@ -445,6 +452,9 @@ impl Recorder {
     /// Closes the time series and derives the totals; call once, when the run is over.
     pub fn finish(&mut self) {
         self.series.finish();
+        if let Some(logs) = &mut self.intervals {
+            logs.flush();
+        }
         let mut total = Metrics::default();
         for m in &self.features {
             total.merge(m);

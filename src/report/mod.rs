@@ -66,6 +66,16 @@ pub fn write_all(
         "service_time.hgrm",
         hgrm::render(&rec.total.service_time, 5).as_bytes(),
     )?;
+    if let Some(logs) = &rec.intervals {
+        let started = std::time::SystemTime::now()
+            .checked_sub(rec.last_end.saturating_duration_since(rec.start))
+            .unwrap_or(std::time::UNIX_EPOCH);
+        for (i, metric) in crate::recorder::hlog::METRICS.iter().enumerate() {
+            if !logs.logs[i].is_empty() {
+                write(dir, &format!("{metric}.hlog"), &logs.render(i, started))?;
+            }
+        }
+    }
     if !rec.total.ttft.is_empty() {
         write(
             dir,

@@ -252,3 +252,48 @@ fn the_html_report_renders_in_headless_chromium() {
     // Every drawn line has points: no empty chart.
     assert!(!dom.contains(r#"points="""#), "an empty series");
 }
+
+/// The `.hlog` files read back with the hdrhistogram crate's interval-log reader: the
+/// intervals, merged, are the run's own latency histogram.
+#[test]
+fn interval_logs_read_back_as_the_runs_histograms() {
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    use hdrhistogram::serialization::Deserializer;
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("res");
+    let run = run_quickstart(&out_dir, &["--set", "duration=3s"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
+    let log = std::fs::read(out_dir.join("latency.hlog")).unwrap();
+    let text = String::from_utf8_lossy(&log);
+    assert!(text.contains("#[Histogram log format version 1.3]"));
+    assert!(text.contains(
+        "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
+    ));
+    let mut merged = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+    let mut intervals = 0;
+    let mut deserializer = Deserializer::new();
+    for entry in IntervalLogIterator::new(&log) {
+        if let LogEntry::Interval(h) = entry.expect("a valid log entry") {
+            assert_eq!(h.tag().map(|t| t.as_str()), Some("assistant"));
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(h.encoded_histogram())
+                .expect("base64");
+            let one: hdrhistogram::Histogram<u64> = deserializer
+                .deserialize(&mut &bytes[..])
+                .expect("a histogram");
+            merged.add(&one).unwrap();
+            intervals += 1;
+        }
+    }
+    assert!(intervals >= 3, "{intervals} intervals");
+    let lat = &summary["latency_ms"];
+    assert_eq!(merged.len(), lat["count"].as_u64().unwrap());
+    let ms = |q: f64| (merged.value_at_quantile(q) as f64 / 1000.0 * 1000.0).round() / 1000.0;
+    assert_eq!(ms(0.5), lat["p50"].as_f64().unwrap());
+    assert_eq!(ms(0.99), lat["p99"].as_f64().unwrap());
+}
