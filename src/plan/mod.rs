@@ -48,6 +48,7 @@ pub struct Plan {
     pub graceful_stop: Duration,
     pub cost: CostPlan,
     pub thresholds: Vec<thresholds::Threshold>,
+    pub regression: crate::report::compare::Policy,
 }
 
 /// The `cost:` section: what to compare with, project to and guard against.
@@ -385,9 +386,36 @@ impl Plan {
                     .map_err(|m| c.err(&format!("thresholds.{i}"), m))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let regression = match &sc.regression {
+            None => crate::report::compare::Policy::default(),
+            Some(r) => {
+                let mut per_metric = std::collections::BTreeMap::new();
+                for (name, t) in r.per_metric.iter().flatten() {
+                    let at = format!("regression.per_metric.{name}");
+                    if !crate::report::compare::METRICS.contains(&name.as_str()) {
+                        return Err(c.err(
+                            &at,
+                            format!(
+                                "is not a compared metric (compared: {})",
+                                crate::report::compare::METRICS.join(", ")
+                            ),
+                        ));
+                    }
+                    if t.floor.is_some_and(|f| !f.is_finite() || f < 0.0) {
+                        return Err(c.err(&format!("{at}.floor"), "must be 0 or more"));
+                    }
+                    per_metric.insert(name.clone(), (t.tolerance.map(|p| p.0), t.floor));
+                }
+                crate::report::compare::Policy {
+                    tolerance: r.tolerance.map(|p| p.0),
+                    per_metric,
+                }
+            }
+        };
         Ok(Plan {
             cost,
             thresholds,
+            regression,
             name: sc.name.clone(),
             seed: sc.seed,
             endpoints,

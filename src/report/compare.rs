@@ -19,6 +19,15 @@ pub struct Check {
     pub verdict: String,
 }
 
+/// How much worse a metric may get: relative tolerance, and per metric an override of it
+/// and of the absolute floor. Kept in the summary, so `compare` applies the candidate's.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    pub tolerance: Option<f64>,
+    #[serde(default)]
+    pub per_metric: std::collections::BTreeMap<String, (Option<f64>, Option<f64>)>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     pub baseline: String,
@@ -52,6 +61,22 @@ fn rate(part: u64, whole: u64) -> f64 {
         part as f64 / whole as f64
     }
 }
+
+/// The metrics compared, as `regression.per_metric` names them.
+pub const METRICS: [&str; 12] = [
+    "latency.p50",
+    "latency.p95",
+    "latency.p99",
+    "ttft.p50",
+    "ttft.p95",
+    "ttft.p99",
+    "itl.p50",
+    "itl.p95",
+    "itl.p99",
+    "error_rate",
+    "rate_429",
+    "cost.per_call",
+];
 
 /// (metric, value, floor) for the figures compared; lower is better for all of them.
 fn figures(s: &Summary) -> Vec<(&'static str, f64, f64)> {
@@ -94,8 +119,15 @@ fn figures(s: &Summary) -> Vec<(&'static str, f64, f64)> {
 
 pub fn compare(baseline: &Summary, candidate: &Summary, baseline_name: &str) -> Comparison {
     let base = figures(baseline);
+    let policy = &candidate.regression_policy;
     let mut checks = Vec::new();
     for (metric, cand, floor) in figures(candidate) {
+        let own = policy.per_metric.get(metric);
+        let tolerance = own
+            .and_then(|o| o.0)
+            .or(policy.tolerance)
+            .unwrap_or(TOLERANCE);
+        let floor = own.and_then(|o| o.1).unwrap_or(floor);
         let Some((_, b, _)) = base.iter().find(|(m, ..)| *m == metric) else {
             continue;
         };
@@ -107,8 +139,8 @@ pub fn compare(baseline: &Summary, candidate: &Summary, baseline_name: &str) -> 
         } else {
             0.0
         };
-        let worse = cand - b > floor && cand > b * (1.0 + TOLERANCE);
-        let better = b - cand > floor && cand < b * (1.0 - TOLERANCE);
+        let worse = cand - b > floor && cand > b * (1.0 + tolerance);
+        let better = b - cand > floor && cand < b * (1.0 - tolerance);
         checks.push(Check {
             metric: metric.to_string(),
             baseline: b,
@@ -135,7 +167,7 @@ pub fn render(c: &Comparison) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "against {} (worse by more than {:.0}% and its floor: regressed)",
+        "against {} (worse by more than its tolerance, {:.0}% unless set, and its floor: regressed)",
         c.baseline,
         TOLERANCE * 100.0
     );

@@ -299,6 +299,9 @@ pub struct Summary {
     pub drill: DrillSummary,
     #[serde(default)]
     pub cost: crate::cost::CostSummary,
+    /// The scenario's `regression:` tolerances, applied when this run is a candidate.
+    #[serde(default)]
+    pub regression_policy: super::compare::Policy,
     /// The comparison with `--baseline`, when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<super::compare::Comparison>,
@@ -547,6 +550,7 @@ impl Summary {
             drill: drill_summary(plan, rec),
             cost: crate::cost::summarize(plan, rec, facts.sessions, duration_s),
             thresholds: Vec::new(),
+            regression_policy: plan.regression.clone(),
             baseline: None,
             passed: false,
             mock_server: BTreeMap::new(),

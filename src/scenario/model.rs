@@ -24,6 +24,8 @@ pub struct Scenario {
     pub cost: Option<CostSpec>,
     /// CI gates: `latency.p99 < 8s`, `endpoint:primary rate_429 < 1%`, ...
     pub thresholds: Option<Vec<String>>,
+    /// How much worse than a baseline a metric may get before it is a regression.
+    pub regression: Option<RegressionSpec>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +121,23 @@ pub struct AlertsSpec {
     /// A minute whose call count departs from the mean of the minutes before it by more
     /// than this many standard deviations.
     pub call_volume_sigma: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RegressionSpec {
+    /// Relative tolerance for every metric (default 10%).
+    pub tolerance: Option<Percent>,
+    /// Per metric (`latency.p99`, `error_rate`, `cost.per_call`, ...): its own tolerance
+    /// and absolute floor, in the metric's unit (ms, fraction, USD).
+    pub per_metric: Option<BTreeMap<String, MetricTolerance>>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct MetricTolerance {
+    pub tolerance: Option<Percent>,
+    pub floor: Option<f64>,
 }
 
 /// Stop sending to an endpoint that keeps failing, for a while.

@@ -215,11 +215,11 @@ fn a_failing_threshold_exits_1_and_holding_ones_exit_0() {
 
 #[test]
 fn compare_passes_on_a_rerun_and_names_what_regressed_when_the_mock_slows() {
-    let yaml = |ttft: u32| {
-        format!("name: gw\nseed: 3\nduration: 2s\nendpoints:\n  m:\n    provider: openai\n    base_url: mock\n    model_name: gpt-4o\n    mock: {{ ttft: {ttft}ms, tokens_per_second: 1000, jitter: 0 }}\nfeatures:\n  f:\n    endpoint: m\n    prompt: {{ user_tokens: 20 }}\n    output_tokens: 10\nload: {{ rate: 10 }}\n")
+    let yaml = |ttft: u32, extra: &str| {
+        format!("name: gw\nseed: 3\nduration: 2s\n{extra}endpoints:\n  m:\n    provider: openai\n    base_url: mock\n    model_name: gpt-4o\n    mock: {{ ttft: {ttft}ms, tokens_per_second: 1000, jitter: 0 }}\nfeatures:\n  f:\n    endpoint: m\n    prompt: {{ user_tokens: 20 }}\n    output_tokens: 10\nload: {{ rate: 10 }}\n")
     };
-    let run_once = |ttft: u32, baseline: Option<&Path>| {
-        let s = scenario(&yaml(ttft));
+    let run_once_with = |ttft: u32, baseline: Option<&Path>, extra: &str| {
+        let s = scenario(&yaml(ttft, extra));
         let out_dir = s.dir.path().join("out");
         let mut cmd = Command::new(BIN);
         cmd.args(["run", "--no-progress", "--out"])
@@ -231,6 +231,7 @@ fn compare_passes_on_a_rerun_and_names_what_regressed_when_the_mock_slows() {
         let out = cmd.output().unwrap();
         (s, out_dir, out)
     };
+    let run_once = |ttft: u32, baseline: Option<&Path>| run_once_with(ttft, baseline, "");
     let (_a, base, _) = run_once(100, None);
     let (_b, same, out) = run_once(100, Some(&base));
     assert_eq!(
@@ -271,4 +272,12 @@ fn compare_passes_on_a_rerun_and_names_what_regressed_when_the_mock_slows() {
     );
     let junit = std::fs::read_to_string(slow.join("junit.xml")).unwrap();
     assert!(junit.contains("latency.p99 regressed"), "{junit}");
+    // With a 50% tolerance set for this scenario, the same slowdown passes.
+    let (_d, _, out) = run_once_with(130, Some(&base), "regression: { tolerance: 50% }\n");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
