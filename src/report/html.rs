@@ -126,6 +126,57 @@ fn bar_chart(title: &str, unit: &str, bars: &[(String, f64)]) -> String {
     format!("<h2>{}</h2>{svg}", esc(title))
 }
 
+/// The HdrHistogram percentile plot: latency against percentile on a log scale of
+/// 1 / (1 - percentile), so the tail gets the room it deserves.
+fn percentile_plot(points: &[[f64; 2]]) -> String {
+    let x_of = |p: f64| (1.0 / (1.0 - (p / 100.0).min(0.99999))).log10();
+    let pts: Vec<(f64, f64)> = points.iter().map(|[p, ms]| (x_of(*p), *ms)).collect();
+    let x_max = x_of(99.999);
+    let y_max = pts.iter().map(|p| p.1).fold(0.0, f64::max).max(1e-9) * 1.1;
+    let sx = |x: f64| PAD + x / x_max * (W - 2.0 * PAD);
+    let sy = |y: f64| H - PAD - y / y_max * (H - 2.0 * PAD);
+    let mut svg = format!(
+        r##"<svg class="chart" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img"><title>Latency by percentile</title><line x1="{PAD}" y1="{0}" x2="{1}" y2="{0}" stroke="#555"/><line x1="{PAD}" y1="{PAD}" x2="{PAD}" y2="{0}" stroke="#555"/>"##,
+        H - PAD,
+        W - PAD
+    );
+    for (p, label) in [
+        (0.0, "0%"),
+        (90.0, "90%"),
+        (99.0, "99%"),
+        (99.9, "99.9%"),
+        (99.99, "99.99%"),
+    ] {
+        let _ = write!(
+            svg,
+            r##"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="middle">{label}</text>"##,
+            sx(x_of(p)),
+            H - PAD + 14.0
+        );
+    }
+    for i in 0..=4 {
+        let y = y_max * i as f64 / 4.0;
+        let _ = write!(
+            svg,
+            r##"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{y:.1}</text>"##,
+            PAD - 4.0,
+            sy(y) + 3.0
+        );
+    }
+    let path: Vec<String> = pts
+        .iter()
+        .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
+        .collect();
+    let _ = write!(
+        svg,
+        r##"<polyline class="series" fill="none" stroke="{}" stroke-width="2" points="{}"/><text x="4" y="{:.1}" font-size="10">ms</text></svg>"##,
+        COLORS[0],
+        path.join(" "),
+        PAD - 8.0
+    );
+    format!("<h2>Latency by percentile (log scale)</h2>{svg}")
+}
+
 fn percentile_bars(p: &Percentiles) -> Vec<(String, f64)> {
     [
         ("p50", p.p50),
@@ -171,11 +222,9 @@ pub fn render(s: &Summary) -> String {
         ],
         &windows,
     ));
-    body.push_str(&bar_chart(
-        "Latency distribution",
-        "ms",
-        &percentile_bars(&s.latency_ms),
-    ));
+    if !s.latency_distribution.is_empty() {
+        body.push_str(&percentile_plot(&s.latency_distribution));
+    }
     if s.ttft_ms.count > 0 {
         body.push_str(&bar_chart(
             "Time to first token",

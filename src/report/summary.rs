@@ -299,6 +299,10 @@ pub struct Summary {
     pub drill: DrillSummary,
     #[serde(default)]
     pub cost: crate::cost::CostSummary,
+    /// Latency at percentiles from 0 to 99.99 (and max): `[percentile, ms]`, for the
+    /// HdrHistogram-style percentile plot.
+    #[serde(default)]
+    pub latency_distribution: Vec<[f64; 2]>,
     /// The scenario's `regression:` tolerances, applied when this run is a candidate.
     #[serde(default)]
     pub regression_policy: super::compare::Policy,
@@ -551,6 +555,21 @@ impl Summary {
             cost: crate::cost::summarize(plan, rec, facts.sessions, duration_s),
             thresholds: Vec::new(),
             regression_policy: plan.regression.clone(),
+            latency_distribution: if t.latency.is_empty() {
+                Vec::new()
+            } else {
+                [
+                    0.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 100.0,
+                ]
+                .iter()
+                .map(|p| {
+                    [
+                        *p,
+                        round3(t.latency.value_at_quantile(p / 100.0) as f64 / 1000.0),
+                    ]
+                })
+                .collect()
+            },
             baseline: None,
             passed: false,
             mock_server: BTreeMap::new(),
