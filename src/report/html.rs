@@ -19,6 +19,19 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Five labels up the y axis, from 0 to `y_max`.
+fn y_ticks(svg: &mut String, y_max: f64, sy: &dyn Fn(f64) -> f64) {
+    for i in 0..=4 {
+        let y = y_max * i as f64 / 4.0;
+        let _ = write!(
+            svg,
+            r##"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{y:.1}</text>"##,
+            PAD - 4.0,
+            sy(y) + 3.0
+        );
+    }
+}
+
 /// A line chart of `series` (name, points), with shaded x ranges.
 fn line_chart(
     title: &str,
@@ -57,15 +70,7 @@ fn line_chart(
         H - PAD,
         W - PAD
     );
-    for i in 0..=4 {
-        let y = y_max * i as f64 / 4.0;
-        let _ = write!(
-            svg,
-            r##"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{y:.1}</text>"##,
-            PAD - 4.0,
-            sy(y) + 3.0
-        );
-    }
+    y_ticks(&mut svg, y_max, &sy);
     let _ = write!(
         svg,
         r##"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{x_max:.0} s</text><text x="4" y="{:.1}" font-size="10">{}</text>"##,
@@ -154,15 +159,7 @@ fn percentile_plot(points: &[[f64; 2]]) -> String {
             H - PAD + 14.0
         );
     }
-    for i in 0..=4 {
-        let y = y_max * i as f64 / 4.0;
-        let _ = write!(
-            svg,
-            r##"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{y:.1}</text>"##,
-            PAD - 4.0,
-            sy(y) + 3.0
-        );
-    }
+    y_ticks(&mut svg, y_max, &sy);
     let path: Vec<String> = pts
         .iter()
         .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
