@@ -41,6 +41,7 @@ use serde::{Deserialize, Serialize};
 
 /// The cost section of the summary (SPEC.md: `cost.*`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CostSummary {
     pub total_usd: f64,
     pub per_call_usd: f64,
@@ -70,6 +71,7 @@ pub struct CostSummary {
 /// The factors the multiplier is made of; they multiply to it exactly:
 /// `model × prompt_growth × output_length × retries × fallback_pricing`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Breakdown {
     /// A typical first turn (system, first context, user; typical answer) at the first
     /// endpoint's list price: what a sampled test would have measured.
@@ -88,6 +90,7 @@ pub struct Breakdown {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FeatureCost {
     pub cost_usd: f64,
     pub per_call_usd: f64,

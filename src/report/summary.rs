@@ -14,6 +14,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// Percentiles of one histogram, in milliseconds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Percentiles {
     pub count: u64,
     pub mean: f64,
@@ -49,6 +50,7 @@ impl Percentiles {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Totals {
     /// Calls that ended (ok or not), refused ones included.
     pub calls: u64,
@@ -90,6 +92,7 @@ pub struct Totals {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EndpointSummary {
     pub display_name: String,
     pub model_name: String,
@@ -119,6 +122,7 @@ pub struct EndpointSummary {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FeatureSummary {
     pub endpoint: String,
     pub calls: u64,
@@ -139,6 +143,7 @@ pub struct FeatureSummary {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TurnSummary {
     /// From 1. The last row also holds every later turn when conversations run past
     /// its number.
@@ -158,6 +163,7 @@ pub struct TurnSummary {
 
 /// The fallback drill: each fault window, and how the run got through it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DrillSummary {
     pub windows: Vec<WindowSummary>,
     /// Attempts per call over the run (1 = nothing was retried or failed over).
@@ -170,6 +176,7 @@ pub struct DrillSummary {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WindowSummary {
     pub endpoint: String,
     pub kind: String,
