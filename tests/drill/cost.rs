@@ -220,7 +220,7 @@ const NOISE: &str = "regression:\n  per_metric:\n    latency.p95: { floor: 10 }\
 #[test]
 fn compare_passes_on_a_rerun_and_names_what_regressed_when_the_mock_slows() {
     let yaml = |ttft: u32, extra: &str| {
-        format!("name: gw\nseed: 3\nduration: 2s\n{extra}endpoints:\n  m:\n    provider: openai\n    base_url: mock\n    model_name: gpt-4o\n    mock: {{ ttft: {ttft}ms, tokens_per_second: 1000, jitter: 0 }}\nfeatures:\n  f:\n    endpoint: m\n    prompt: {{ user_tokens: 20 }}\n    output_tokens: 10\nload: {{ rate: 20 }}\n{}", if extra.is_empty() {{ NOISE }} else {{ "" }})
+        format!("name: gw\nseed: 3\nduration: 2s\n{extra}endpoints:\n  m:\n    provider: openai\n    base_url: mock\n    model_name: gpt-4o\n    mock: {{ ttft: {ttft}ms, tokens_per_second: 1000, jitter: 0 }}\nfeatures:\n  f:\n    endpoint: m\n    prompt: {{ user_tokens: 20 }}\n    output_tokens: 10\nload: {{ rate: 20 }}\n{}", if extra.is_empty() { NOISE } else { "" })
     };
     let run_once_with = |ttft: u32, baseline: Option<&Path>, extra: &str| {
         let s = scenario(&yaml(ttft, extra));
