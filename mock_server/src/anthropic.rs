@@ -7,7 +7,6 @@
 //! Request parsing and response shaping only; `chat` does the rest.
 
 use crate::chat::{self, named_event, Ask, Failure, Meta, Refusal, Wire};
-use crate::stats::Stats;
 use crate::Shared;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -110,22 +109,12 @@ impl Wire for Anthropic {
         })
     }
 
-    fn error(
-        &self,
-        stats: &Stats,
-        status: StatusCode,
-        failure: Failure,
-        message: &str,
-    ) -> Response {
+    fn error_body(&self, _: StatusCode, failure: Failure, message: &str) -> serde_json::Value {
         let kind = match failure {
             Failure::Invalid => "invalid_request_error",
             Failure::NotFound => "not_found_error",
         };
-        chat::json_error(
-            stats,
-            status,
-            serde_json::json!({ "type": "error", "error": { "type": kind, "message": message } }),
-        )
+        serde_json::json!({ "type": "error", "error": { "type": kind, "message": message } })
     }
 
     fn whole(&self, meta: &Meta, content: &str) -> serde_json::Value {

@@ -89,8 +89,8 @@ pub(crate) struct Meta {
 /// One provider's wire format.
 pub(crate) trait Wire: Send + Sync + 'static {
     fn parse(&self, body: &[u8]) -> Result<Ask, String>;
-    fn error(&self, stats: &Stats, status: StatusCode, failure: Failure, message: &str)
-        -> Response;
+    /// The provider's error body for a request it cannot serve.
+    fn error_body(&self, status: StatusCode, failure: Failure, message: &str) -> serde_json::Value;
     /// A refusal in the provider's own body: 429 (asking to wait `retry_after`), a 5xx,
     /// or, for a model that is gone, 404/410 `model_not_found`; and its headers.
     fn refusal(&self, refusal: &Refusal) -> (serde_json::Value, Vec<(&'static str, String)>);
@@ -120,8 +120,9 @@ pub(crate) async fn answer(shared: Arc<Shared>, wire: &'static dyn Wire, body: B
         Ok(a) => a,
         Err(e) => {
             let msg = format!("could not parse the JSON body of your request: {e}");
-            return wire.error(
+            return error(
                 &shared.stats,
+                wire,
                 StatusCode::BAD_REQUEST,
                 Failure::Invalid,
                 &msg,
@@ -364,6 +365,17 @@ fn concat(parts: Vec<Bytes>) -> Bytes {
 /// An SSE event with a name (Anthropic's framing).
 pub(crate) fn named_event(name: &str, data: &serde_json::Value) -> Bytes {
     Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
+}
+
+/// `wire`'s error body with the given status, counted in the stats.
+pub(crate) fn error(
+    stats: &Stats,
+    wire: &dyn Wire,
+    status: StatusCode,
+    failure: Failure,
+    message: &str,
+) -> Response {
+    json_error(stats, status, wire.error_body(status, failure, message))
 }
 
 /// A JSON error response with the given status, counted in the stats.

@@ -134,9 +134,9 @@ async fn stats_handler(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn not_found(State(shared): State<Arc<Shared>>) -> Response {
-    use chat::Wire;
-    openai::OpenAi.error(
+    chat::error(
         &shared.stats,
+        &openai::OpenAi,
         StatusCode::NOT_FOUND,
         chat::Failure::NotFound,
         "Unknown request URL",

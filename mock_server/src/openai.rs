@@ -8,7 +8,6 @@
 //! Request parsing and response shaping only; `chat` does the rest.
 
 use crate::chat::{self, rate_limit_headers, Ask, Failure, Meta, Refusal, Wire};
-use crate::stats::Stats;
 use crate::Shared;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -157,23 +156,13 @@ impl Wire for OpenAi {
         (body, rate_limit_headers(r))
     }
 
-    fn error(
-        &self,
-        stats: &Stats,
-        status: StatusCode,
-        failure: Failure,
-        message: &str,
-    ) -> Response {
+    fn error_body(&self, _: StatusCode, failure: Failure, message: &str) -> serde_json::Value {
         let kind = match failure {
             Failure::Invalid | Failure::NotFound => "invalid_request_error",
         };
-        chat::json_error(
-            stats,
-            status,
-            serde_json::json!({
-                "error": { "message": message, "type": kind, "param": null, "code": null }
-            }),
-        )
+        serde_json::json!({
+            "error": { "message": message, "type": kind, "param": null, "code": null }
+        })
     }
 
     fn whole(&self, meta: &Meta, content: &str) -> serde_json::Value {
@@ -252,22 +241,12 @@ impl Wire for Azure {
         (body, rate_limit_headers(r))
     }
 
-    fn error(
-        &self,
-        stats: &Stats,
-        status: StatusCode,
-        failure: Failure,
-        message: &str,
-    ) -> Response {
+    fn error_body(&self, status: StatusCode, failure: Failure, message: &str) -> serde_json::Value {
         let code = match failure {
             Failure::Invalid => "BadRequest".to_string(),
             Failure::NotFound => status.as_u16().to_string(),
         };
-        chat::json_error(
-            stats,
-            status,
-            serde_json::json!({ "error": { "code": code, "message": message } }),
-        )
+        serde_json::json!({ "error": { "code": code, "message": message } })
     }
 
     fn whole(&self, meta: &Meta, content: &str) -> serde_json::Value {
@@ -312,8 +291,9 @@ pub(crate) async fn azure_chat_completions(
     if !versioned {
         shared.stats.request_received();
         shared.stats.request_done();
-        return Azure.error(
+        return chat::error(
             &shared.stats,
+            &Azure,
             StatusCode::NOT_FOUND,
             Failure::NotFound,
             "Resource not found",
