@@ -19,6 +19,26 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// One series as an SVG polyline, in chart coordinates.
+fn polyline(
+    svg: &mut String,
+    pts: &[(f64, f64)],
+    sx: &dyn Fn(f64) -> f64,
+    sy: &dyn Fn(f64) -> f64,
+    color: &str,
+    width: f64,
+) {
+    let path: Vec<String> = pts
+        .iter()
+        .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
+        .collect();
+    let _ = write!(
+        svg,
+        r#"<polyline class="series" fill="none" stroke="{color}" stroke-width="{width}" points="{}"/>"#,
+        path.join(" ")
+    );
+}
+
 /// Five labels up the y axis, from 0 to `y_max`.
 fn y_ticks(svg: &mut String, y_max: f64, sy: &dyn Fn(f64) -> f64) {
     for i in 0..=4 {
@@ -84,15 +104,7 @@ fn line_chart(
         if pts.is_empty() {
             continue;
         }
-        let path: Vec<String> = pts
-            .iter()
-            .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
-            .collect();
-        let _ = write!(
-            svg,
-            r#"<polyline class="series" fill="none" stroke="{color}" stroke-width="1.5" points="{}"/>"#,
-            path.join(" ")
-        );
+        polyline(&mut svg, pts, &sx, &sy, color, 1.5);
         let _ = write!(
             svg,
             r#"<text x="{:.1}" y="{:.1}" font-size="11" fill="{color}">{}</text>"#,
@@ -160,15 +172,10 @@ fn percentile_plot(points: &[[f64; 2]]) -> String {
         );
     }
     y_ticks(&mut svg, y_max, &sy);
-    let path: Vec<String> = pts
-        .iter()
-        .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
-        .collect();
+    polyline(&mut svg, &pts, &sx, &sy, COLORS[0], 2.0);
     let _ = write!(
         svg,
-        r##"<polyline class="series" fill="none" stroke="{}" stroke-width="2" points="{}"/><text x="4" y="{:.1}" font-size="10">ms</text></svg>"##,
-        COLORS[0],
-        path.join(" "),
+        r##"<text x="4" y="{:.1}" font-size="10">ms</text></svg>"##,
         PAD - 8.0
     );
     format!("<h2>Latency by percentile (log scale)</h2>{svg}")
