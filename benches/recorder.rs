@@ -2,7 +2,7 @@
 //! and merging two scopes.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use llm_drill::client::Outcome;
+use llm_drill::outcome::Outcome;
 use llm_drill::recorder::{CallSample, Metrics, Recorder, Tried};
 use std::hint::black_box;
 use std::time::Duration;

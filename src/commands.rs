@@ -2,7 +2,7 @@
 //! returns the exit code of SPEC.md ("Exit codes"). `main` only maps it to the process.
 
 use crate::cli::Command;
-use crate::plan::{preflight, Auth, FallbackPolicy, LoadPlan, Plan, Target};
+use crate::plan::{preflight, Auth, AuthKind, FallbackPolicy, LoadPlan, Plan, Target};
 use crate::report::{terminal, Summary};
 use crate::run::{self, RunError, RunOptions};
 use mock_server::MockConfig;
@@ -184,13 +184,15 @@ fn report_plan(path: &Path, plan: &Plan, ok: bool) -> String {
             Target::Mock(_) => "the embedded mock".to_string(),
             Target::Url(u) => u.clone(),
         };
-        let azure = match (&e.deployment, &e.api_version) {
-            (Some(d), Some(v)) => format!(" (deployment {d}, api-version {v})"),
-            _ => String::new(),
+        let own: Vec<String> = e.options.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let own = if own.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", own.join(", "))
         };
         let _ = writeln!(
             out,
-            "endpoint {} — {}: {} at {target}{azure}",
+            "endpoint {} — {}: {} at {target}{own}",
             e.id,
             e.display_name,
             e.provider.key()
@@ -210,8 +212,8 @@ fn report_plan(path: &Path, plan: &Plan, ok: bool) -> String {
         );
         let credential = match &e.auth {
             Auth::None => "none".to_string(),
-            Auth::Bearer(r) => format!("bearer token from {r}"),
-            Auth::ApiKey(r) => format!("API key from {r}"),
+            Auth::With(AuthKind::Bearer, r) => format!("bearer token from {r}"),
+            Auth::With(AuthKind::ApiKey, r) => format!("API key from {r}"),
         };
         let chain: Vec<&str> = e
             .chain(&plan.endpoints)

@@ -1,19 +1,60 @@
 //! llm-drill: a load-testing and benchmark harness for bring-your-own LLM endpoints.
 //!
 //! One way through (STYLE.md): `scenario` → `plan` → `engine` → `client` → endpoint, with
-//! samples flowing to `recorder` and on to `report`. Each module imports only from those
-//! to its left; `run` ties them together, `commands` prints for a person.
+//! samples flowing to `recorder` and on to `report`; `run` ties them together and
+//! `commands` prints for a person.
+//!
+//! The layers, lowest first. A module imports only from layers below its own (a test,
+//! `tests/drill/layers.rs`, reads the sources and fails on an import that climbs):
+//!
+//! | layer | owns |
+//! | --- | --- |
+//! | `outcome` | the words every layer shares: outcomes, finish reasons |
+//! | `scenario` | the serde mirror of the YAML, `--set`, located errors |
+//! | `plan` | every check and default, once: typed, immutable data (prices, metrics, policy) |
+//! | `workload` | seeded, tokenizer-exact prompts, sessions and turns |
+//! | `client` | providers' wire formats, credentials, the HTTP transport, faults injected |
+//! | `recorder` | samples folded into histograms and counters |
+//! | `cost` | billing each attempt, the multiplier, projection and alerts |
+//! | `engine` | the one driver: schedule, sessions, retries, breaker, fallback, shutdown |
+//! | `report` | the `Summary`, gates and comparison, and every rendering of it |
+//! | `run` | one run end to end |
+//! | `cli`, `commands` | the command line and what each command prints |
+//!
+//! Only `plan` (and `run`, `commands`, which load files) read the `scenario` mirror: the
+//! runtime works on the plan's own types.
+//!
+//! Where things go:
+//! - a provider: a row in `plan/provider.rs`, a wire format in `client/<name>.rs` with its
+//!   line in `client::provider::format`, and its mock in `mock_server/src/<name>.rs`;
+//! - a fault kind: a variant of `mock_server::faults::FaultKind`, its keys in
+//!   `scenario/model.rs` (`FaultSpec`), its check in `plan/faults.rs`, its injection in
+//!   `client/inject.rs`;
+//! - a metric: a row in `plan/metrics.rs` and its value in `report::measure`
+//!   (`report/gates.rs`); thresholds, `regression:` and `compare` pick it up;
+//! - an output format: a file in `report/`, called from `report::write_renderings`.
+
+pub mod outcome;
+
+pub mod scenario;
+
+pub mod plan;
+
+pub mod workload;
+
+pub mod client;
+
+pub mod recorder;
+
+pub mod cost;
+
+pub mod engine;
+
+pub mod report;
+
+pub mod run;
 
 pub mod cli;
-pub mod client;
 pub mod commands;
-pub mod cost;
-pub mod engine;
-pub mod plan;
-pub mod recorder;
-pub mod report;
-pub mod run;
-pub mod scenario;
-pub mod workload;
 
 pub use run::{run, RunError, RunOptions, RunOutput};

@@ -5,14 +5,13 @@
 //! Nothing is sent before the scenario, the plan and every credential have passed.
 
 use crate::client::{resolve_credential, Client, Route};
-use crate::engine::{Engine, Pacer, Progress};
+use crate::engine::{Engine, Pacer};
 use crate::plan::preflight::{self, Finding, Severity};
-use crate::plan::{Plan, Target};
+use crate::plan::{Plan, PriceTable, Target};
 use crate::recorder::drill::{Drill, Window};
 use crate::recorder::Recorder;
 use crate::report::{self, terminal::ProgressDisplay, RunFacts, Summary};
 use crate::scenario;
-use crate::workload::Workload;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,7 +70,17 @@ pub struct RunOutput {
     pub dir: PathBuf,
 }
 
-/// Loads and checks a scenario without running it.
+/// A scenario loaded, planned once and checked against the environment: what `run`
+/// drives, and what `validate` and the CLI's warnings read.
+pub struct Loaded {
+    pub plan: Plan,
+    pub source: scenario::Source,
+    /// Pre-flight warnings (errors make loading fail).
+    pub warnings: Vec<Finding>,
+}
+
+/// Loads a scenario and builds its plan, once: prices from the built-in table, with
+/// `prices` (a LiteLLM-format file) over it when given.
 pub fn load_plan(
     path: &Path,
     sets: &[String],
@@ -79,8 +88,11 @@ pub fn load_plan(
 ) -> Result<(Plan, scenario::Source), RunError> {
     let invalid = |e: scenario::ScenarioError| RunError::Invalid(e.to_string());
     let (sc, source) = scenario::load(path, sets).map_err(invalid)?;
-    let mut plan = Plan::from_scenario(&sc, &source).map_err(invalid)?;
-    crate::cost::resolve_prices(&mut plan, &source, prices).map_err(invalid)?;
+    let table = match prices {
+        Some(p) => PriceTable::with_file(p).map_err(|m| invalid(source.error("", m)))?,
+        None => PriceTable::builtin(),
+    };
+    let plan = Plan::with_prices(&sc, &source, &table).map_err(invalid)?;
     Ok((plan, source))
 }
 
@@ -98,9 +110,30 @@ pub fn preflight(plan: &Plan, source: &scenario::Source) -> Result<Vec<Finding>,
     Err(RunError::Invalid(lines.join("\nerror: ")))
 }
 
-pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput, RunError> {
+/// Everything `run` checks before it sends anything: the scenario, the plan and the
+/// pre-flight checks.
+pub fn load(opts: &RunOptions) -> Result<Loaded, RunError> {
     let (plan, source) = load_plan(&opts.scenario, &opts.sets, opts.prices.as_deref())?;
-    preflight(&plan, &source)?;
+    let warnings = preflight(&plan, &source)?;
+    Ok(Loaded {
+        plan,
+        source,
+        warnings,
+    })
+}
+
+pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput, RunError> {
+    let loaded = load(opts)?;
+    run_loaded(opts, loaded, stop).await
+}
+
+/// Runs a scenario `load` has already loaded and checked.
+pub async fn run_loaded(
+    opts: &RunOptions,
+    loaded: Loaded,
+    stop: CancellationToken,
+) -> Result<RunOutput, RunError> {
+    let Loaded { plan, source, .. } = loaded;
     // A baseline that cannot be read is found before anything is sent.
     let baseline = match &opts.baseline {
         Some(p) => Some((
@@ -149,16 +182,15 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
         );
     }
     let base_urls: Vec<String> = routes.iter().map(|r| r.base_url.clone()).collect();
-    let workload = Arc::new(Workload::new(&plan));
     let plan = Arc::new(plan);
-    let progress = Arc::new(Progress::default());
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let engine = Arc::new(Engine::new(plan.clone(), routes, Client, tx, Pacer::Thread));
     let start = Instant::now();
     // Fault windows count from the run's start, on the mock and in the client alike.
     for (_, h) in &mocks {
         h.start_clock(start.into_std());
     }
-    for r in &routes {
+    for r in engine.routes.iter() {
         r.start_faults(start);
     }
     let (n_endpoints, n_features) = (plan.endpoints.len(), plan.features.len());
@@ -200,20 +232,7 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
     });
     let display = opts
         .progress
-        .then(|| ProgressDisplay::start(&plan.name, plan.duration, progress.clone()));
-    let breakers = crate::engine::breaker::Breakers::for_plan(&plan);
-    let guard = crate::engine::guard::Guard::for_plan(&plan);
-    let engine = Arc::new(Engine {
-        breakers,
-        guard,
-        plan: plan.clone(),
-        routes: Arc::new(routes),
-        transport: Client,
-        workload,
-        samples: tx,
-        progress,
-        pacer: Pacer::Thread,
-    });
+        .then(|| ProgressDisplay::start(&plan.name, plan.duration, engine.progress.clone()));
     let report = engine.clone().drive(start, stop).await;
     // Dropping the engine drops the last sample sender (every call has finished) and the
     // HTTP client's idle connections, so the recorder and the mocks can wind down.
@@ -224,24 +243,22 @@ pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput
     if let Some(d) = display {
         d.finish();
     }
+    let mut mock_stats = std::collections::BTreeMap::new();
+    for (id, h) in mocks {
+        mock_stats.insert(id, h.stats());
+        let _ = tokio::time::timeout(Duration::from_secs(2), h.shutdown()).await;
+    }
     let facts = RunFacts {
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         scheduled_calls: report.started,
         sessions: report.sessions,
         interrupted: report.interrupted,
         base_urls,
+        guard_stopped: report.guard_stopped,
+        mock_server: mock_stats,
+        baseline,
     };
-    let mut summary = Summary::build(&plan, &rec, &facts);
-    summary.cost.guard_stopped = report.guard_stopped;
-    if let Some((base, name)) = &baseline {
-        let c = crate::report::compare::compare(base, &summary, name);
-        summary.passed &= !c.regressed;
-        summary.baseline = Some(c);
-    }
-    for (id, h) in mocks {
-        summary.mock_server.insert(id, h.stats());
-        let _ = tokio::time::timeout(Duration::from_secs(2), h.shutdown()).await;
-    }
+    let summary = Summary::build(&plan, &rec, &facts);
     if let Err(e) = report::write_all(&dir, &summary, &rec, &source.as_run()) {
         let message = format!("cannot write results to {}: {e}", dir.display());
         return Err(RunError::NotWritten {

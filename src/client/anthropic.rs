@@ -6,9 +6,9 @@
 //!
 //! Builds bodies and decodes responses; it never touches the network itself.
 
-use super::{
-    insert_secret, invalid_json, json_body, v1_url, ProviderFormat, Secret, StreamStep, Usage,
-};
+use super::attempt::{Usage, Whole};
+use super::provider::{invalid_json, json_body, v1_url, ProviderFormat, StreamStep};
+use crate::outcome::FinishReason;
 use crate::plan::EndpointPlan;
 use crate::workload::{CallSpec, Role};
 use bytes::Bytes;
@@ -80,6 +80,8 @@ struct ContentBlock<'a> {
 struct MessageBody<'a> {
     #[serde(default, borrow)]
     content: Vec<ContentBlock<'a>>,
+    #[serde(default, borrow)]
+    stop_reason: Option<Cow<'a, str>>,
     usage: Option<WireUsage>,
 }
 
@@ -127,20 +129,13 @@ impl ProviderFormat for Anthropic {
         v1_url(base_url, "messages")
     }
 
-    fn headers(&self, _endpoint: &EndpointPlan, secret: Option<&Secret>) -> HeaderMap {
+    fn headers(&self, _endpoint: &EndpointPlan) -> HeaderMap {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(
             HeaderName::from_static("anthropic-version"),
             HeaderValue::from_static(ANTHROPIC_VERSION),
         );
-        if let Some(secret) = secret {
-            insert_secret(
-                &mut headers,
-                HeaderName::from_static("x-api-key"),
-                secret.expose(),
-            );
-        }
         headers
     }
 
@@ -170,7 +165,7 @@ impl ProviderFormat for Anthropic {
         json_body(&req, call)
     }
 
-    fn parse_body(&self, body: &[u8], keep_text: bool) -> Result<(String, Option<Usage>), String> {
+    fn parse_body(&self, body: &[u8], keep_text: bool) -> Result<Whole, String> {
         let m: MessageBody = serde_json::from_slice(body)
             .map_err(|e| invalid_json(&e, &String::from_utf8_lossy(body)))?;
         let text = if keep_text || m.usage.is_none() {
@@ -182,7 +177,11 @@ impl ProviderFormat for Anthropic {
         } else {
             String::new()
         };
-        Ok((text, m.usage.map(Usage::from)))
+        Ok(Whole {
+            text,
+            usage: m.usage.map(Usage::from),
+            finish: m.stop_reason.as_deref().map(FinishReason::from_wire),
+        })
     }
 
     fn stream_event<'a>(
@@ -214,8 +213,8 @@ impl ProviderFormat for Anthropic {
                 if let Some(u) = ev.usage {
                     out.push(StreamStep::Usage(u.into()));
                 }
-                if ev.delta.is_some_and(|d| d.stop_reason.is_some()) {
-                    out.push(StreamStep::Finished);
+                if let Some(why) = ev.delta.and_then(|d| d.stop_reason) {
+                    out.push(StreamStep::Finished(FinishReason::from_wire(&why)));
                 }
             }
             "message_stop" => out.push(StreamStep::Done),
@@ -265,7 +264,7 @@ mod tests {
                     output_tokens: 15,
                     cached_input_tokens: 0,
                 }),
-                StreamStep::Finished
+                StreamStep::Finished(FinishReason::Stop)
             ]
         );
         assert_eq!(steps(r#"{"type":"message_stop"}"#), vec![StreamStep::Done]);
@@ -280,8 +279,13 @@ mod tests {
     #[test]
     fn decodes_whole_messages() {
         let body = br#"{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"text","text":"hello"}],"stop_reason":"end_turn","usage":{"input_tokens":12,"output_tokens":1,"cache_read_input_tokens":100}}"#;
-        let (text, usage) = Anthropic.parse_body(body, true).unwrap();
+        let Whole {
+            text,
+            usage,
+            finish,
+        } = Anthropic.parse_body(body, true).unwrap();
         assert_eq!(text, "hello");
+        assert_eq!(finish, Some(FinishReason::Stop));
         assert_eq!(
             usage,
             Some(Usage {

@@ -6,25 +6,27 @@
 //! OpenAI's (Azure adds `prompt_filter_results` chunks with no choices, which carry no
 //! tokens).
 
+use super::attempt::Whole;
 use super::openai::OpenAi;
-use super::{ProviderFormat, Secret, StreamStep, Usage};
-use crate::plan::{Auth, EndpointPlan, DEFAULT_AZURE_API_VERSION};
+use super::provider::{ProviderFormat, StreamStep};
+use crate::plan::EndpointPlan;
 use crate::workload::CallSpec;
 use bytes::Bytes;
-use hyper::header::{HeaderMap, HeaderName, AUTHORIZATION};
+use hyper::header::HeaderMap;
 
 pub struct AzureOpenAi;
 
 impl ProviderFormat for AzureOpenAi {
     fn url(&self, endpoint: &EndpointPlan, base_url: &str) -> Result<url::Url, String> {
+        // The plan requires the deployment and defaults the version.
         let deployment = endpoint
-            .deployment
-            .as_deref()
+            .options
+            .get("deployment")
             .ok_or("an azure_openai endpoint needs a deployment")?;
         let version = endpoint
-            .api_version
-            .as_deref()
-            .unwrap_or(DEFAULT_AZURE_API_VERSION);
+            .options
+            .get("api_version")
+            .ok_or("an azure_openai endpoint needs an api_version")?;
         let base = base_url.trim_end_matches('/');
         // Accept the resource URL as the portal shows it, with or without `/openai`.
         let base = base.strip_suffix("/openai").unwrap_or(base);
@@ -34,26 +36,15 @@ impl ProviderFormat for AzureOpenAi {
         url::Url::parse(&raw).map_err(|e| format!("invalid URL {raw}: {e}"))
     }
 
-    fn headers(&self, endpoint: &EndpointPlan, secret: Option<&Secret>) -> HeaderMap {
-        let mut headers = OpenAi.headers(endpoint, None);
-        if let Some(secret) = secret {
-            let (name, value) = match endpoint.auth {
-                Auth::Bearer(_) => (AUTHORIZATION, format!("Bearer {}", secret.expose())),
-                _ => (
-                    HeaderName::from_static("api-key"),
-                    secret.expose().to_string(),
-                ),
-            };
-            super::insert_secret(&mut headers, name, &value);
-        }
-        headers
+    fn headers(&self, endpoint: &EndpointPlan) -> HeaderMap {
+        OpenAi.headers(endpoint)
     }
 
     fn body(&self, endpoint: &EndpointPlan, call: &CallSpec) -> Bytes {
         OpenAi.body(endpoint, call)
     }
 
-    fn parse_body(&self, body: &[u8], keep_text: bool) -> Result<(String, Option<Usage>), String> {
+    fn parse_body(&self, body: &[u8], keep_text: bool) -> Result<Whole, String> {
         OpenAi.parse_body(body, keep_text)
     }
 

@@ -4,13 +4,13 @@
 //!
 //! Builds bodies and decodes responses; it never touches the network itself.
 
-use super::{
-    insert_secret, invalid_json, json_body, v1_url, ProviderFormat, Secret, StreamStep, Usage,
-};
+use super::attempt::{Usage, Whole};
+use super::provider::{invalid_json, json_body, v1_url, ProviderFormat, StreamStep};
+use crate::outcome::FinishReason;
 use crate::plan::EndpointPlan;
 use crate::workload::CallSpec;
 use bytes::Bytes;
-use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
@@ -99,6 +99,8 @@ struct Completion<'a> {
 struct CompletionChoice<'a> {
     #[serde(borrow)]
     message: CompletionMessage<'a>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -112,16 +114,9 @@ impl ProviderFormat for OpenAi {
         v1_url(base_url, "chat/completions")
     }
 
-    fn headers(&self, _endpoint: &EndpointPlan, secret: Option<&Secret>) -> HeaderMap {
+    fn headers(&self, _endpoint: &EndpointPlan) -> HeaderMap {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(secret) = secret {
-            insert_secret(
-                &mut headers,
-                AUTHORIZATION,
-                &format!("Bearer {}", secret.expose()),
-            );
-        }
         headers
     }
 
@@ -148,7 +143,7 @@ impl ProviderFormat for OpenAi {
         json_body(&req, call)
     }
 
-    fn parse_body(&self, body: &[u8], keep_text: bool) -> Result<(String, Option<Usage>), String> {
+    fn parse_body(&self, body: &[u8], keep_text: bool) -> Result<Whole, String> {
         let c: Completion = serde_json::from_slice(body)
             .map_err(|e| invalid_json(&e, &String::from_utf8_lossy(body)))?;
         let first = c
@@ -162,7 +157,11 @@ impl ProviderFormat for OpenAi {
             Some(t) if keep_text || c.usage.is_none() => t.into_owned(),
             _ => String::new(),
         };
-        Ok((text, c.usage.map(Usage::from)))
+        Ok(Whole {
+            text,
+            usage: c.usage.map(Usage::from),
+            finish: first.finish_reason.as_deref().map(FinishReason::from_wire),
+        })
     }
 
     fn stream_event<'a>(
@@ -194,8 +193,8 @@ impl ProviderFormat for OpenAi {
                     out.push(StreamStep::Delta(c));
                 }
             }
-            if choice.finish_reason.is_some() {
-                out.push(StreamStep::Finished);
+            if let Some(why) = choice.finish_reason {
+                out.push(StreamStep::Finished(FinishReason::from_wire(&why)));
             }
         }
         if let Some(u) = chunk.usage {
@@ -224,7 +223,10 @@ mod tests {
             vec![StreamStep::Delta(" he said \"hi\"".into())]
         );
         let fin = r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#;
-        assert_eq!(steps(fin).unwrap(), vec![StreamStep::Finished]);
+        assert_eq!(
+            steps(fin).unwrap(),
+            vec![StreamStep::Finished(FinishReason::Stop)]
+        );
         let usage = r#"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}"#;
         assert_eq!(
             steps(usage).unwrap(),
@@ -246,9 +248,9 @@ mod tests {
     #[test]
     fn decodes_whole_bodies() {
         let body = br#"{"choices":[{"message":{"role":"assistant","content":"hello"}}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#;
-        let (text, usage) = OpenAi.parse_body(body, false).unwrap();
+        let Whole { text, usage, .. } = OpenAi.parse_body(body, false).unwrap();
         assert_eq!(text, "", "with usage reported, the text is not kept");
-        assert_eq!(OpenAi.parse_body(body, true).unwrap().0, "hello");
+        assert_eq!(OpenAi.parse_body(body, true).unwrap().text, "hello");
         assert_eq!(
             usage,
             Some(Usage {
@@ -261,7 +263,11 @@ mod tests {
             br#"{"choices":[{"message":{"role":"assistant","content":"he said \"hi\""}}]}"#;
         assert_eq!(
             OpenAi.parse_body(no_usage, false).unwrap(),
-            ("he said \"hi\"".to_string(), None)
+            Whole {
+                text: "he said \"hi\"".to_string(),
+                usage: None,
+                finish: None,
+            }
         );
         assert!(OpenAi.parse_body(b"<html>", false).is_err());
         assert!(OpenAi.parse_body(br#"{"choices":[]}"#, false).is_err());

@@ -1,40 +1,10 @@
-//! What a run costs and what production will: prices per endpoint, the cost of each
-//! billed attempt, the multiplier over the modeled cost per call and the factors it is
-//! made of, the daily projection and its alerts.
+//! What a run costs and what production will: the cost of each billed attempt (`bill`),
+//! the multiplier over the modeled cost per call and the factors it is made of, the
+//! daily projection and its alerts. Prices themselves are plan data (`plan::prices`).
 
-pub mod prices;
+mod bill;
 
-pub use prices::{Price, PriceTable};
-
-use crate::plan::Plan;
-use crate::scenario::{ScenarioError, Source};
-use std::path::Path;
-
-/// Resolves every endpoint's `price_ref` against the built-in table (with `prices`, a
-/// LiteLLM-format file, over it). Errors name the key and the closest ones.
-pub fn resolve_prices(
-    plan: &mut Plan,
-    source: &Source,
-    prices: Option<&Path>,
-) -> Result<(), ScenarioError> {
-    let needed = prices.is_some() || plan.endpoints.iter().any(|e| e.price_ref.is_some());
-    if !needed {
-        return Ok(());
-    }
-    let table = match prices {
-        Some(path) => PriceTable::with_file(path).map_err(|m| source.error("", m))?,
-        None => PriceTable::builtin(),
-    };
-    for e in &mut plan.endpoints {
-        if let Some(key) = &e.price_ref {
-            let price = table
-                .get(key)
-                .map_err(|m| source.error(&format!("endpoints.{}.price_ref", e.id), m))?;
-            e.price = Some(price);
-        }
-    }
-    Ok(())
-}
+pub use bill::{bill, modeled};
 
 use crate::recorder::{Metrics, Recorder};
 use serde::{Deserialize, Serialize};

@@ -1,8 +1,10 @@
-//! The spend guard (`cost.max_spend_usd`, `cost.max_calls`): before a call starts, its
-//! worst case (prompt plus `max_tokens` at the dearest price on its route) is reserved
-//! against the cap; when it would not fit beside what was spent and what calls in flight
-//! may still spend, the run stops starting calls. So the cap is never passed, and the
-//! run stops within one call of it.
+//! The spend guard (`cost.max_spend_usd`, `cost.max_calls`): before a call starts, one
+//! attempt's worst case (prompt plus `max_tokens` at the dearest price on its route) is
+//! reserved against the cap, and so is each later attempt's (a retried cut stream is
+//! billed again) before it is made. When a reservation would not fit beside what was
+//! spent and what attempts in flight may still spend, the run stops starting calls and
+//! that attempt is not made. So the cap is never passed, and the run stops within one
+//! attempt's worst case of it.
 
 use crate::plan::Plan;
 use crate::workload::CallSpec;
@@ -77,14 +79,36 @@ impl Guard {
         true
     }
 
-    /// A call admitted by `admit` ended having spent `usd`.
-    pub fn settle(&self, call: &CallSpec, usd: f64) {
+    /// Whether `call` may make one more attempt (a retry, a fallback); reserves its
+    /// worst case. False trips the guard.
+    pub fn reserve_attempt(&self, call: &CallSpec) -> bool {
+        let Some(max) = self.max_usd else {
+            return true;
+        };
+        let worst = self.worst(call);
+        let mut m = self.money.lock().unwrap_or_else(|p| p.into_inner());
+        if m.0 + m.1 + worst > max {
+            self.tripped.store(true, SeqCst);
+            return false;
+        }
+        m.1 += worst;
+        true
+    }
+
+    /// A call admitted by `admit`, with `reserved` attempts reserved in all, ended
+    /// having spent `usd`.
+    pub fn settle(&self, call: &CallSpec, usd: f64, reserved: u32) {
         if self.max_usd.is_some() {
-            let worst = self.worst(call);
+            let worst = self.worst(call) * reserved as f64;
             let mut m = self.money.lock().unwrap_or_else(|p| p.into_inner());
             m.0 += usd;
             m.1 = (m.1 - worst).max(0.0);
         }
+    }
+
+    /// What has been spent so far, USD.
+    pub fn spent(&self) -> f64 {
+        self.money.lock().unwrap_or_else(|p| p.into_inner()).0
     }
 
     pub fn tripped(&self) -> bool {

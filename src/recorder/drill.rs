@@ -7,7 +7,7 @@
 //! run seconds, never with calls.
 
 use super::{CallSample, Tried};
-use crate::client::Outcome;
+use crate::outcome::Outcome;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio::time::Instant;

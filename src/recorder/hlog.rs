@@ -7,7 +7,7 @@
 //! not a histogram per second.
 
 use super::{new_histogram, record_us, CallSample};
-use crate::client::Outcome;
+use crate::outcome::Outcome;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::Histogram;

@@ -9,7 +9,10 @@ mod series;
 
 pub use series::{SecondStats, Series};
 
-use crate::client::Outcome;
+use crate::client::Attempt;
+use crate::outcome::{FinishReason, Outcome};
+use crate::workload::CallSpec;
+use mock_server::tokens::Encoding;
 use hdrhistogram::Histogram;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -57,6 +60,60 @@ pub struct CallSample {
     pub cost: CallCost,
     /// Served by an endpoint outside its feature's residency list.
     pub residency_violation: bool,
+    /// Why its answer ended, as the endpoint said.
+    pub finish: Option<FinishReason>,
+}
+
+impl CallSample {
+    /// The sample of a call that ended with attempt `a` (its last), and the answer's
+    /// text. The engine fills in what the other attempts did.
+    pub fn new(
+        call: &CallSpec,
+        intended: Instant,
+        a: Attempt,
+        encoding: Encoding,
+    ) -> (CallSample, String) {
+        // Output tokens: as reported, else counted from the text (flagged as estimated).
+        let (input_tokens, output_tokens, estimated) = match a.usage {
+            Some(u) => (u.input_tokens, u.output_tokens, false),
+            None if a.outcome == Outcome::Ok || !a.text.is_empty() => (
+                call.input_tokens as u64,
+                encoding.count(&a.text) as u64,
+                true,
+            ),
+            None => (0, 0, false),
+        };
+        let sample = CallSample {
+            feature: call.feature,
+            endpoint: call.endpoint,
+            turn: call.turn,
+            outcome: a.outcome,
+            intended,
+            started: a.sent,
+            first_token: a.first_token,
+            end: a.end,
+            itl_us: a.itl_us,
+            input_tokens,
+            output_tokens,
+            tokens_estimated: estimated,
+            // Only where the endpoint reported usage can its count be compared with the
+            // plan.
+            planned_input_tokens: if a.usage.is_some() {
+                call.input_tokens as u64
+            } else {
+                0
+            },
+            attempts: 1,
+            error: a.error,
+            tried: Vec::new(),
+            fallbacks: 0,
+            first_endpoint: call.endpoint,
+            cost: CallCost::default(),
+            residency_violation: false,
+            finish: a.finish,
+        };
+        (sample, a.text)
+    }
 }
 
 /// One attempt of a call.
@@ -141,6 +198,8 @@ pub struct Metrics {
     pub planned_input_tokens: u64,
     pub reported_input_tokens: u64,
     pub errors: Vec<(Outcome, String, u64)>,
+    /// Calls by why their answer ended (`FinishReason::index`), where the endpoint said.
+    pub finish: [u64; FinishReason::ALL.len()],
 }
 
 impl Default for Metrics {
@@ -174,6 +233,7 @@ impl Default for Metrics {
             planned_input_tokens: 0,
             reported_input_tokens: 0,
             errors: Vec::new(),
+            finish: [0; FinishReason::ALL.len()],
         }
     }
 }
@@ -245,6 +305,9 @@ impl Metrics {
                 us(s.end.saturating_duration_since(s.intended)),
             );
         }
+        if let Some(f) = s.finish {
+            self.finish[f as usize] += 1;
+        }
         if let Some(msg) = &s.error {
             if let Some(e) = self
                 .errors
@@ -281,6 +344,9 @@ impl Metrics {
             let _ = a.add(b);
         }
         for (a, b) in self.outcomes.iter_mut().zip(other.outcomes) {
+            *a += b;
+        }
+        for (a, b) in self.finish.iter_mut().zip(other.finish) {
             *a += b;
         }
         self.calls += other.calls;

@@ -3,7 +3,7 @@
 //! second (as HdrHistogram interval logs do), so memory grows with run seconds, not calls.
 
 use super::{new_histogram, record_us, CallSample};
-use crate::client::Outcome;
+use crate::outcome::Outcome;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;

@@ -1,9 +1,11 @@
-//! Evaluates the plan's thresholds against the summary: each expression, the value it
-//! measured, and whether it held. A value the run could not measure (no successful
-//! call, say) fails its threshold rather than passing by default.
+//! Reading metrics off a summary, for thresholds and for the baseline comparison alike:
+//! `measure` is the one place a metric of `plan::metrics` gets its value. A value the run
+//! could not measure (no successful call, say) is `None`, and fails its threshold rather
+//! than passing by default.
 
-use super::summary::{Percentiles, Summary, ThresholdResult};
-use crate::plan::thresholds::{Histo, Metric, Scope, Stat, Threshold};
+use super::summary::{EndpointSummary, Percentiles, Summary, ThresholdResult};
+use crate::plan::metrics::{Histo, Metric, Stat};
+use crate::plan::thresholds::{Scope, Threshold};
 
 fn stat(p: &Percentiles, s: Stat) -> Option<f64> {
     if p.count == 0 {
@@ -20,16 +22,23 @@ fn stat(p: &Percentiles, s: Stat) -> Option<f64> {
     })
 }
 
-fn share(part: u64, whole: u64) -> Option<f64> {
+/// `part` over `whole`; unmeasured when there is no whole.
+pub fn share(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
-/// The measured value of a threshold's metric in its scope.
-fn measure(t: &Threshold, s: &Summary) -> Option<f64> {
-    match t.scope {
+/// Attempts answered 429 over all attempts, across endpoints.
+fn rate_429(s: &Summary) -> Option<f64> {
+    let n: u64 = s.endpoints.values().map(EndpointSummary::count_429).sum();
+    share(n, s.totals.attempts)
+}
+
+/// The value of `metric` in `scope`, in the metric's unit.
+pub fn measure(metric: Metric, scope: &Scope, s: &Summary) -> Option<f64> {
+    match scope {
         Scope::Run => {
             let tot = &s.totals;
-            match t.metric {
+            match metric {
                 Metric::Percentile(h, st) => stat(
                     match h {
                         Histo::Latency => &s.latency_ms,
@@ -40,14 +49,7 @@ fn measure(t: &Threshold, s: &Summary) -> Option<f64> {
                     },
                     st,
                 ),
-                Metric::Rate429 => {
-                    let n: u64 = s
-                        .endpoints
-                        .values()
-                        .map(|e| e.by_outcome.get("http_429").copied().unwrap_or(0))
-                        .sum();
-                    share(n, tot.attempts)
-                }
+                Metric::Rate429 => rate_429(s),
                 Metric::ErrorRate => share(tot.failed, tot.calls),
                 Metric::FallbackRate => share(tot.fallbacks, tot.calls),
                 Metric::ResidencyViolations => Some(tot.residency_violations as f64),
@@ -57,9 +59,9 @@ fn measure(t: &Threshold, s: &Summary) -> Option<f64> {
                 Metric::CostProjectedDaily => s.cost.projected_daily_usd,
             }
         }
-        Scope::Endpoint(i) => {
-            let e = s.endpoints.values().nth(i)?;
-            match t.metric {
+        Scope::Endpoint(id) => {
+            let e = s.endpoints.get(id)?;
+            match metric {
                 Metric::Percentile(h, st) => stat(
                     match h {
                         Histo::Latency => &e.latency_ms,
@@ -70,23 +72,25 @@ fn measure(t: &Threshold, s: &Summary) -> Option<f64> {
                     },
                     st,
                 ),
-                Metric::Rate429 => Some(e.rate_429),
+                Metric::Rate429 => share(e.count_429(), e.attempts),
                 Metric::ErrorRate => share(e.attempts - e.ok, e.attempts),
                 Metric::ResidencyViolations => Some(e.residency_violations as f64),
-                Metric::CostPerCall => (e.calls > 0).then(|| e.cost_usd / e.calls as f64),
+                Metric::CostPerCall => share(1, e.calls).map(|_| e.cost_usd / e.calls as f64),
                 _ => None,
             }
         }
-        Scope::Feature(i) => {
-            let f = s.features.values().nth(i)?;
-            match t.metric {
+        Scope::Feature(name) => {
+            let f = s.features.get(name)?;
+            match metric {
                 Metric::Percentile(Histo::Latency, st) => stat(&f.latency_ms, st),
                 Metric::Percentile(Histo::Ttft, st) => stat(&f.ttft_ms, st),
                 Metric::ErrorRate => share(f.calls - f.ok, f.calls),
                 Metric::FallbackRate => share(f.fallbacks, f.calls),
                 Metric::ResidencyViolations => Some(f.residency_violations as f64),
-                Metric::CostPerCall => (f.calls > 0).then(|| f.cost_usd / f.calls as f64),
-                Metric::CostPerSession => (f.sessions > 0).then(|| f.cost_usd / f.sessions as f64),
+                Metric::CostPerCall => share(1, f.calls).map(|_| f.cost_usd / f.calls as f64),
+                Metric::CostPerSession => {
+                    share(1, f.sessions).map(|_| f.cost_usd / f.sessions as f64)
+                }
                 _ => None,
             }
         }
@@ -94,7 +98,7 @@ fn measure(t: &Threshold, s: &Summary) -> Option<f64> {
 }
 
 pub fn evaluate(t: &Threshold, s: &Summary) -> ThresholdResult {
-    let value = measure(t, s);
+    let value = measure(t.metric, &t.scope, s);
     ThresholdResult {
         expr: t.expr.clone(),
         value,

@@ -7,9 +7,11 @@ pub mod compare;
 pub mod gates;
 pub mod hgrm;
 pub mod html;
+mod schema;
 pub mod summary;
 pub mod terminal;
 
+pub use gates::measure;
 pub use summary::{RunFacts, Summary};
 
 use crate::recorder::Recorder;

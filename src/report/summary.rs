@@ -1,32 +1,17 @@
-//! The `Summary`: one value holding every figure of a run, built once from the recorder,
-//! serialized as `summary.json` (SPEC.md "Results contract": stable keys) and rendered by
-//! every other report. Reports read the Summary; none goes back to the recorder.
+//! Building the `Summary` from the recorder, once: every section, the thresholds, and
+//! whether the run passed — decided here and nowhere else. Reports read the Summary;
+//! none goes back to the recorder.
 
-use crate::client::Outcome;
+pub use super::schema::*;
+
+use super::compare::Comparison;
+use crate::outcome::{FinishReason, Outcome};
 use crate::plan::{LoadPlan, Plan, Target};
-use crate::recorder::drill::WindowCalls;
-use crate::recorder::{Metrics, Recorder, SecondStats, TurnMetrics};
+use crate::recorder::{Metrics, Recorder, TurnMetrics};
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-pub const SCHEMA_VERSION: u32 = 1;
-
-/// Percentiles of one histogram, in milliseconds.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Percentiles {
-    pub count: u64,
-    pub mean: f64,
-    pub p50: f64,
-    pub p90: f64,
-    pub p95: f64,
-    pub p99: f64,
-    pub p999: f64,
-    pub max: f64,
-}
-
-fn round3(v: f64) -> f64 {
+pub(crate) fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
@@ -47,159 +32,6 @@ impl Percentiles {
             max: ms(h.max()),
         }
     }
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Totals {
-    /// Calls that ended (ok or not), refused ones included.
-    pub calls: u64,
-    pub attempts: u64,
-    pub ok: u64,
-    pub failed: u64,
-    pub by_outcome: BTreeMap<String, u64>,
-    pub retries: u64,
-    pub fallbacks: u64,
-    pub residency_violations: u64,
-    /// Calls per second the schedule asked for (open mode; absent in closed mode, and
-    /// when conversations have several turns: then answer and think times decide when
-    /// later turns come, and the schedule fixes only `target_sessions_per_s`).
-    pub target_rps: Option<f64>,
-    /// Sessions per second the schedule asked for (open mode).
-    pub target_sessions_per_s: Option<f64>,
-    /// Sessions started per second of the load window (closed mode: of the run).
-    pub achieved_sessions_per_s: f64,
-    /// Calls started per second while the load ran: calls over the load window, or over
-    /// the time to the last actual start if the harness or `max_in_flight` fell behind.
-    /// Closed mode: calls per second of measured run time.
-    pub achieved_rps: f64,
-    /// Calls finished per second of measured run time, the tail of slow answers included
-    /// (what vLLM's benchmark calls request throughput).
-    pub throughput_rps: f64,
-    /// Calls started: every turn of every session.
-    pub scheduled_calls: u64,
-    /// Conversations started (a single-turn feature's call is a session of one turn).
-    pub sessions: u64,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    /// Calls whose tokens llm-drill counted itself because the endpoint reported no usage.
-    pub estimated_token_calls: u64,
-    /// Prompt tokens llm-drill planned for the calls whose endpoint reported usage.
-    pub planned_input_tokens: u64,
-    /// Those calls' prompt tokens as the endpoint counted them, over the plan: 1 when
-    /// its tokenizer is the plan's; absent when no call reported usage.
-    pub input_token_ratio: Option<f64>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct EndpointSummary {
-    pub display_name: String,
-    pub model_name: String,
-    pub base_url: String,
-    pub region: Option<String>,
-    pub attempts: u64,
-    pub ok: u64,
-    pub by_outcome: BTreeMap<String, u64>,
-    pub latency_ms: Percentiles,
-    pub service_time_ms: Percentiles,
-    pub ttft_ms: Percentiles,
-    pub itl_ms: Percentiles,
-    /// Share of attempts answered 429, from 0 to 1.
-    pub rate_429: f64,
-    /// Calls whose last attempt was here (served, or failed last here).
-    pub calls: u64,
-    /// Calls served here outside their feature's residency.
-    pub residency_violations: u64,
-    /// Attempts failed by a fault llm-drill injected (real endpoints: nothing was sent).
-    pub injected: u64,
-    /// Retry amplification: attempts here per call that tried this endpoint.
-    pub attempts_per_call: f64,
-    /// What its billed attempts cost.
-    pub cost_usd: f64,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct FeatureSummary {
-    pub endpoint: String,
-    pub calls: u64,
-    pub ok: u64,
-    pub by_outcome: BTreeMap<String, u64>,
-    pub latency_ms: Percentiles,
-    pub ttft_ms: Percentiles,
-    pub mean_input_tokens: f64,
-    pub mean_output_tokens: f64,
-    /// Conversations of this feature started.
-    pub sessions: u64,
-    pub cost_usd: f64,
-    /// Calls that moved to a fallback endpoint, and calls served outside `residency`.
-    pub fallbacks: u64,
-    pub residency_violations: u64,
-    /// By turn number: how prompts and latency grow as conversations go on.
-    pub turns: Vec<TurnSummary>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct TurnSummary {
-    /// From 1. The last row also holds every later turn when conversations run past
-    /// its number.
-    pub turn: u32,
-    pub calls: u64,
-    pub ok: u64,
-    /// Outcomes other than ok, when there were any.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub failed: BTreeMap<String, u64>,
-    pub cost_usd: f64,
-    /// Over the turn's successful calls.
-    pub mean_input_tokens: f64,
-    pub mean_output_tokens: f64,
-    pub latency_ms: Percentiles,
-    pub ttft_ms: Percentiles,
-}
-
-/// The fallback drill: each fault window, and how the run got through it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct DrillSummary {
-    pub windows: Vec<WindowSummary>,
-    /// Attempts per call over the run (1 = nothing was retried or failed over).
-    pub attempts_per_call: f64,
-    /// Successful calls that needed a fallback, and those that did not.
-    pub fallback_latency_ms: Percentiles,
-    pub direct_latency_ms: Percentiles,
-    /// Per endpoint, per second (by attempt end): attempts by outcome.
-    pub timeline: BTreeMap<String, Vec<TimelineRow>>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct WindowSummary {
-    pub endpoint: String,
-    pub kind: String,
-    pub from_s: f64,
-    /// Absent: to the end of the run.
-    pub until_s: Option<f64>,
-    /// From the window's start to the first failed attempt on the endpoint.
-    pub time_to_detect_s: Option<f64>,
-    /// From the window's start to the first attempt sent to a fallback.
-    pub time_to_first_fallback_s: Option<f64>,
-    /// From the window's start to its circuit breaker opening.
-    pub time_to_breaker_open_s: Option<f64>,
-    /// From the window's end to the first attempt the endpoint answered again.
-    pub time_to_recover_s: Option<f64>,
-    /// Calls meant to start within the window, and what became of them.
-    #[serde(flatten)]
-    pub calls: WindowCalls,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct TimelineRow {
-    pub second: u64,
-    pub attempts: BTreeMap<String, u32>,
 }
 
 fn drill_summary(plan: &Plan, rec: &Recorder) -> DrillSummary {
@@ -254,74 +86,6 @@ fn drill_summary(plan: &Plan, rec: &Recorder) -> DrillSummary {
             })
             .collect(),
     }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ErrorExample {
-    pub outcome: String,
-    pub message: String,
-    pub count: u64,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ThresholdResult {
-    pub expr: String,
-    pub value: Option<f64>,
-    pub ok: bool,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
-    pub schema_version: u32,
-    pub scenario: String,
-    pub llm_drill_version: String,
-    /// UTC, RFC 3339.
-    pub started_at: String,
-    pub seed: u64,
-    /// `open` or `closed`, with its shape, e.g. "open, constant, 10/s".
-    pub load: String,
-    /// The run was stopped by the user before its schedule ended; figures are partial.
-    pub interrupted: bool,
-    /// Measured run time, from the first intended start to the last call's end.
-    pub duration_s: f64,
-    pub totals: Totals,
-    /// Successful calls, from intended start to the final answer (schedule lag included).
-    pub latency_ms: Percentiles,
-    /// Successful calls, from the request leaving to the final answer.
-    pub service_time_ms: Percentiles,
-    /// Failed calls that were sent, from intended start to the failure.
-    pub error_latency_ms: Percentiles,
-    /// Successful streaming calls, from intended start to the first content token.
-    pub ttft_ms: Percentiles,
-    /// Gaps between content tokens of successful streams.
-    pub itl_ms: Percentiles,
-    /// Every call: how late it started against its intended start.
-    pub schedule_lag_ms: Percentiles,
-    pub endpoints: BTreeMap<String, EndpointSummary>,
-    pub features: BTreeMap<String, FeatureSummary>,
-    pub errors: Vec<ErrorExample>,
-    pub timeseries: Vec<SecondStats>,
-    /// Fault windows, retries and fallback (see `DrillSummary`).
-    #[serde(default)]
-    pub drill: DrillSummary,
-    #[serde(default)]
-    pub cost: crate::cost::CostSummary,
-    /// Latency at percentiles from 0 to 99.99 (and max): `[percentile, ms]`, for the
-    /// HdrHistogram-style percentile plot.
-    #[serde(default)]
-    pub latency_distribution: Vec<[f64; 2]>,
-    /// The scenario's `regression:` tolerances, applied when this run is a candidate.
-    #[serde(default)]
-    pub regression_policy: super::compare::Policy,
-    /// The comparison with `--baseline`, when given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<super::compare::Comparison>,
-    pub thresholds: Vec<ThresholdResult>,
-    pub passed: bool,
-    /// Ground truth from the embedded mock server of each `base_url: mock` endpoint, as
-    /// its `/stats` reported it after the run — to check llm-drill's figures against.
-    #[serde(default)]
-    pub mock_server: BTreeMap<String, mock_server::StatsSnapshot>,
 }
 
 fn by_outcome(m: &Metrics) -> BTreeMap<String, u64> {
@@ -400,6 +164,7 @@ fn achieved_rps(plan: &Plan, rec: &Recorder) -> f64 {
 }
 
 /// What the run knew beyond the recorder.
+#[derive(Default)]
 pub struct RunFacts {
     pub started_at: String,
     pub scheduled_calls: u64,
@@ -407,6 +172,20 @@ pub struct RunFacts {
     pub interrupted: bool,
     /// Base URLs the endpoints were actually reached at (the embedded mock's port).
     pub base_urls: Vec<String>,
+    /// The spend guard stopped the run.
+    pub guard_stopped: bool,
+    /// Each embedded mock's `/stats` after the run, by endpoint id.
+    pub mock_server: BTreeMap<String, mock_server::StatsSnapshot>,
+    /// A baseline to compare with, and the name it is shown by.
+    pub baseline: Option<(Summary, String)>,
+}
+
+fn finish_reasons(m: &Metrics) -> BTreeMap<String, u64> {
+    FinishReason::ALL
+        .iter()
+        .filter(|f| m.finish[**f as usize] > 0)
+        .map(|f| (f.key().to_string(), m.finish[*f as usize]))
+        .collect()
 }
 
 impl Summary {
@@ -483,11 +262,7 @@ impl Summary {
                     } else {
                         0.0
                     },
-                    rate_429: if m.attempts > 0 {
-                        m.count(Outcome::Http429) as f64 / m.attempts as f64
-                    } else {
-                        0.0
-                    },
+                    rate_429: super::gates::share(m.count(Outcome::Http429), m.attempts),
                     input_tokens: m.input_tokens,
                     output_tokens: m.output_tokens,
                 };
@@ -520,6 +295,7 @@ impl Summary {
                     cost_usd: m.cost_usd,
                     fallbacks: m.fallbacks,
                     residency_violations: m.residency_violations,
+                    finish_reasons: finish_reasons(m),
                     turns: turns
                         .iter()
                         .enumerate()
@@ -559,7 +335,10 @@ impl Summary {
             errors,
             timeseries: rec.series.seconds.clone(),
             drill: drill_summary(plan, rec),
-            cost: crate::cost::summarize(plan, rec, facts.sessions, duration_s),
+            cost: crate::cost::CostSummary {
+                guard_stopped: facts.guard_stopped,
+                ..crate::cost::summarize(plan, rec, facts.sessions, duration_s)
+            },
             thresholds: Vec::new(),
             regression_policy: plan.regression.clone(),
             latency_distribution: if t.latency.is_empty() {
@@ -579,15 +358,21 @@ impl Summary {
             },
             baseline: None,
             passed: false,
-            mock_server: BTreeMap::new(),
+            mock_server: facts.mock_server.clone(),
         };
         summary.thresholds = plan
             .thresholds
             .iter()
             .map(|t| super::gates::evaluate(t, &summary))
             .collect();
-        // A run passes when it finished and every threshold held.
-        summary.passed = !facts.interrupted && summary.thresholds.iter().all(|t| t.ok);
+        summary.baseline = facts
+            .baseline
+            .as_ref()
+            .map(|(base, name)| super::compare::compare(base, &summary, name));
+        // A run passes when it finished, every threshold held and nothing regressed.
+        summary.passed = !facts.interrupted
+            && summary.thresholds.iter().all(|t| t.ok)
+            && !summary.baseline.as_ref().is_some_and(|c: &Comparison| c.regressed);
         summary
     }
 }

@@ -184,6 +184,24 @@ fn tokens(n: f64) -> String {
     }
 }
 
+/// One statistic of `p` with a decimal, or a dash when `p` measured nothing.
+fn at(p: &Percentiles, v: f64) -> String {
+    if p.measured() {
+        format!("{v:.1}")
+    } else {
+        "-".into()
+    }
+}
+
+/// `millis(v)` of a statistic of `p`, or a dash when `p` measured nothing.
+fn millis_at(p: &Percentiles, v: f64) -> String {
+    if p.measured() {
+        millis(v)
+    } else {
+        "-".into()
+    }
+}
+
 /// Milliseconds for reading: `850 ms`, `1.24 s`.
 fn millis(ms: f64) -> String {
     if ms >= 1000.0 {
@@ -251,7 +269,7 @@ pub fn render(s: &Summary) -> String {
     let plan = match t.input_token_ratio {
         Some(1.0) => " · prompts exactly as planned".to_string(),
         Some(r) => format!(
-            " · the endpoint counted prompts at {r:.4}× llm-drill's plan ({} planned): its tokenizer differs",
+            " · the endpoint reported {r:.4}× the planned prompt tokens ({} planned; a tokenizer other than the plan's is one possible cause)",
             t.planned_input_tokens
         ),
         None => String::new(),
@@ -280,7 +298,7 @@ pub fn render(s: &Summary) -> String {
     for (id, e) in &s.endpoints {
         let _ = writeln!(
             out,
-            "endpoint {id} — {} [{}] {}: attempts {}{} ({:.2} per call) · ok {} · 429 rate {:.1}% · latency p50 {:.1} p99 {:.1} ms",
+            "endpoint {id} — {} [{}] {}: attempts {}{} ({:.2} per call) · ok {} · 429 rate {} · latency p50 {} p99 {} ms",
             e.display_name,
             e.model_name,
             e.base_url,
@@ -292,16 +310,17 @@ pub fn render(s: &Summary) -> String {
             },
             e.attempts_per_call,
             e.ok,
-            e.rate_429 * 100.0,
-            e.latency_ms.p50,
-            e.latency_ms.p99
+            e.rate_429
+                .map_or("-".to_string(), |r| format!("{:.1}%", r * 100.0)),
+            at(&e.latency_ms, e.latency_ms.p50),
+            at(&e.latency_ms, e.latency_ms.p99)
         );
     }
     for (name, f) in &s.features {
         let _ = writeln!(
             out,
-            "feature {name} → {}: calls {} · ok {} · in {:.0} / out {:.0} tokens per call · latency p50 {:.1} p95 {:.1} ms · ttft p95 {:.1} ms",
-            f.endpoint, f.calls, f.ok, f.mean_input_tokens, f.mean_output_tokens, f.latency_ms.p50, f.latency_ms.p95, f.ttft_ms.p95
+            "feature {name} → {}: calls {} · ok {} · in {:.0} / out {:.0} tokens per call · latency p50 {} p95 {} ms · ttft p95 {} ms",
+            f.endpoint, f.calls, f.ok, f.mean_input_tokens, f.mean_output_tokens, at(&f.latency_ms, f.latency_ms.p50), at(&f.latency_ms, f.latency_ms.p95), at(&f.ttft_ms, f.ttft_ms.p95)
         );
         // Conversations: how the prompt and the latency grow turn by turn.
         if f.turns.len() > 1 {
@@ -316,8 +335,8 @@ pub fn render(s: &Summary) -> String {
                         " · in {} / out {} tokens · latency p50 {} p95 {}",
                         tokens(t.mean_input_tokens),
                         tokens(t.mean_output_tokens),
-                        millis(t.latency_ms.p50),
-                        millis(t.latency_ms.p95),
+                        millis_at(&t.latency_ms, t.latency_ms.p50),
+                        millis_at(&t.latency_ms, t.latency_ms.p95),
                     )
                 } else {
                     String::new()
@@ -374,10 +393,10 @@ pub fn render(s: &Summary) -> String {
             let _ = writeln!(
                 out,
                 "  latency of calls served by a fallback p50 {} p95 {} · without one p50 {} p95 {}",
-                millis(d.fallback_latency_ms.p50),
-                millis(d.fallback_latency_ms.p95),
-                millis(d.direct_latency_ms.p50),
-                millis(d.direct_latency_ms.p95)
+                millis_at(&d.fallback_latency_ms, d.fallback_latency_ms.p50),
+                millis_at(&d.fallback_latency_ms, d.fallback_latency_ms.p95),
+                millis_at(&d.direct_latency_ms, d.direct_latency_ms.p50),
+                millis_at(&d.direct_latency_ms, d.direct_latency_ms.p95)
             );
         }
     }

@@ -28,25 +28,6 @@ pub struct Scenario {
     pub regression: Option<RegressionSpec>,
 }
 
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Provider {
-    Openai,
-    AzureOpenai,
-    Anthropic,
-}
-
-impl Provider {
-    /// As written in a scenario.
-    pub fn key(self) -> &'static str {
-        match self {
-            Provider::Openai => "openai",
-            Provider::AzureOpenai => "azure_openai",
-            Provider::Anthropic => "anthropic",
-        }
-    }
-}
-
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthType {
@@ -60,7 +41,8 @@ pub enum AuthType {
 #[serde(deny_unknown_fields)]
 pub struct Endpoint {
     pub display_name: Option<String>,
-    pub provider: Provider,
+    /// A provider's key (`openai`, `azure_openai`, `anthropic`), checked by the plan.
+    pub provider: String,
     pub base_url: String,
     #[serde(default)]
     pub auth_type: AuthType,

@@ -62,6 +62,9 @@ pub struct CallSpec {
     pub keep_answer: bool,
     /// Tokens the conversation may still use, when it has a budget.
     pub budget_left: Option<u64>,
+    /// Seeds the jitter of this call's retries: the same scenario seed gives the same
+    /// retry schedule against a deterministic endpoint.
+    pub retry_seed: u64,
 }
 
 /// What a finished turn gives back to its conversation.
@@ -141,6 +144,7 @@ enum Stream {
     AnswerText,
     Context,
     Think,
+    Retry,
 }
 
 pub struct Workload {
@@ -295,6 +299,7 @@ impl Workload {
             input_tokens: input,
             keep_answer: turn < s.turns,
             budget_left: f.token_budget.map(|b| b.saturating_sub(s.used_tokens)),
+            retry_seed: mix(mix(mix(self.seed, s.key), Stream::Retry as u64), turn as u64),
         }
     }
 

@@ -100,7 +100,7 @@ async fn rate_limits_and_server_errors_are_classified() {
     )
     .await;
     let s = expect_all(&server, true, "5s", "http_429").await;
-    assert_eq!(s.endpoints["e"].rate_429, 1.0);
+    assert_eq!(s.endpoints["e"].rate_429, Some(1.0));
     let server = server_answering(ResponseTemplate::new(503)).await;
     expect_all(&server, false, "5s", "http_5xx").await;
 }

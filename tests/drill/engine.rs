@@ -2,7 +2,8 @@
 //! time: exact schedules, no coordinated omission, the in-flight cap, closed mode, and
 //! the one shutdown path.
 
-use llm_drill::client::{Attempt, Outcome, Prepared, Route, Transport, Usage};
+use llm_drill::client::{Attempt, Prepared, Route, Transport, Usage};
+use llm_drill::outcome::Outcome;
 use llm_drill::engine::{Engine, Pacer, Progress};
 use llm_drill::plan::Plan;
 use llm_drill::recorder::Recorder;
@@ -327,6 +328,7 @@ async fn a_surge_of_calls_trips_the_volume_alert_and_a_steady_load_does_not() {
                 sessions: out.sessions,
                 interrupted: false,
                 base_urls: vec![String::new()],
+                ..RunFacts::default()
             };
             Summary::build(&p, &out.rec, &facts).cost.alerts
         }

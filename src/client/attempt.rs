@@ -1,0 +1,117 @@
+//! What the client hands in and gets back: a `Prepared` request (nothing left to compute
+//! once the clock starts), and the `Attempt` — timings, tokens, outcome and why — that
+//! every way of ending produces, a failure as much as a success.
+
+use crate::outcome::{FinishReason, Outcome};
+use bytes::Bytes;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A request ready to go. Cloning it for a retry shares the body.
+#[derive(Clone)]
+pub struct Prepared {
+    pub body: Bytes,
+    pub stream: bool,
+    /// Keep the answer's text (a later turn resends it).
+    pub keep_text: bool,
+    /// This request's own headers, for providers that sign each request; otherwise the
+    /// route's.
+    pub headers: Option<Box<hyper::header::HeaderMap>>,
+}
+
+/// Token usage as the endpoint reported it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Of the prompt tokens, those read from the provider's cache (billed lower).
+    pub cached_input_tokens: u64,
+}
+
+impl Usage {
+    /// Anthropic reports the prompt at a stream's start and the answer's running count
+    /// at its end: the largest of each is the answer's.
+    pub fn merge_max(self, other: Usage) -> Usage {
+        Usage {
+            input_tokens: self.input_tokens.max(other.input_tokens),
+            output_tokens: self.output_tokens.max(other.output_tokens),
+            cached_input_tokens: self.cached_input_tokens.max(other.cached_input_tokens),
+        }
+    }
+}
+
+/// A whole (non-streaming) answer, decoded.
+#[derive(Debug, Default, PartialEq)]
+pub struct Whole {
+    /// Its text, when asked for or needed to count tokens the endpoint did not report.
+    pub text: String,
+    pub usage: Option<Usage>,
+    pub finish: Option<FinishReason>,
+}
+
+/// What one attempt did.
+#[derive(Debug)]
+pub struct Attempt {
+    pub outcome: Outcome,
+    pub status: Option<u16>,
+    pub sent: Instant,
+    pub first_token: Option<Instant>,
+    pub end: Instant,
+    /// Gaps between content deltas, in microseconds.
+    pub itl_us: Vec<u64>,
+    pub usage: Option<Usage>,
+    /// The answer's text, kept to count tokens when `usage` is missing.
+    pub text: String,
+    /// Content deltas received (a stream's chunk count).
+    pub deltas: u64,
+    /// Why the answer ended, as the endpoint said.
+    pub finish: Option<FinishReason>,
+    /// Why it failed, short, for the error sample in the summary.
+    pub error: Option<String>,
+    /// How long the endpoint asked the client to wait (`retry-after-ms`, else
+    /// `retry-after` as seconds or an HTTP date), capped by the retry policy's `max`.
+    pub retry_after: Option<Duration>,
+    /// A 429 that says the quota is used up: waiting does not help, so it is not retried.
+    pub quota_exhausted: bool,
+    /// The fault was injected by llm-drill: nothing was sent.
+    pub injected: bool,
+}
+
+impl Attempt {
+    /// An attempt that has not happened yet, stamped `now`; the transport fills it in.
+    pub fn begin(now: Instant) -> Attempt {
+        Attempt {
+            outcome: Outcome::Ok,
+            status: None,
+            sent: now,
+            first_token: None,
+            end: now,
+            itl_us: Vec::new(),
+            usage: None,
+            text: String::new(),
+            deltas: 0,
+            finish: None,
+            error: None,
+            retry_after: None,
+            quota_exhausted: false,
+            injected: false,
+        }
+    }
+
+    /// An attempt cut short, or refused, with this outcome and reason.
+    pub fn failed(now: Instant, outcome: Outcome, why: impl Into<String>) -> Attempt {
+        Attempt {
+            outcome,
+            error: Some(why.into()),
+            ..Attempt::begin(now)
+        }
+    }
+
+    /// A failure llm-drill made up itself: nothing was sent.
+    pub fn injected(now: Instant, outcome: Outcome, why: impl Into<String>) -> Attempt {
+        Attempt {
+            injected: true,
+            ..Attempt::failed(now, outcome, why)
+        }
+    }
+}

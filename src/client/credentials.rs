@@ -1,0 +1,92 @@
+//! Credentials: a reference (`env:NAME`, `file:PATH`) resolved into a `Secret` when the
+//! run starts, never printed, and stripped from any error message that echoes it.
+//!
+//! A credential that expires during a run (an OAuth token) is a `Credential` whose
+//! secret changes: routes ask it for the current header on every request that needs it.
+
+use crate::plan::{CredentialRef, EndpointPlan};
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+/// A secret, resolved from a credential reference at run start. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// An endpoint's credential for the run: the secret it holds now. Cloning shares it, so
+/// a refresh is seen by every route and call at once.
+#[derive(Clone, Debug)]
+pub struct Credential(Arc<RwLock<Secret>>);
+
+impl Credential {
+    pub fn new(secret: Secret) -> Credential {
+        Credential(Arc::new(RwLock::new(secret)))
+    }
+
+    pub fn current(&self) -> Secret {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the secret (a refreshed token); requests built from now on carry it.
+    pub fn replace(&self, secret: Secret) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = secret;
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("endpoint `{endpoint}`: environment variable {name} (from credential_ref) is not set")]
+    MissingEnv { endpoint: String, name: String },
+    #[error("endpoint `{endpoint}`: cannot read the credential file {path}: {reason}")]
+    CredentialFile {
+        endpoint: String,
+        path: String,
+        reason: String,
+    },
+    #[error("endpoint `{endpoint}`: the credential is empty")]
+    EmptyCredential { endpoint: String },
+    #[error("cannot build the HTTP client: {0}")]
+    Build(String),
+}
+
+/// Resolves an endpoint's credential reference (env:NAME or file:PATH).
+pub fn resolve_credential(e: &EndpointPlan) -> Result<Option<Secret>, ClientError> {
+    let Some(r) = e.auth.credential() else {
+        return Ok(None);
+    };
+    let value = match r {
+        CredentialRef::Env(name) => std::env::var(name).map_err(|_| ClientError::MissingEnv {
+            endpoint: e.id.clone(),
+            name: name.clone(),
+        })?,
+        CredentialRef::File(p) => {
+            std::fs::read_to_string(p).map_err(|err| ClientError::CredentialFile {
+                endpoint: e.id.clone(),
+                path: p.display().to_string(),
+                reason: err.kind().to_string(),
+            })?
+        }
+    };
+    let value = value.trim().to_string();
+    if value.is_empty() {
+        return Err(ClientError::EmptyCredential {
+            endpoint: e.id.clone(),
+        });
+    }
+    Ok(Some(Secret(value)))
+}

@@ -1,0 +1,170 @@
+//! One exchange on the wire: a pooled connection (or a new one), the request, and the
+//! answer read whole or as a stream — every body read capped, so a 50 MB answer or an
+//! endless one ends as a classified outcome, never a stall.
+
+use super::attempt::{Attempt, Prepared};
+use super::http;
+use super::retry_after::retry_after;
+use super::route::Route;
+use super::stream::read_stream;
+use super::MAX_BODY_BYTES;
+use crate::outcome::Outcome;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use std::fmt;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Sends the request on a pooled connection (or a new one) and reads the answer.
+/// `answered` is stamped the moment the answer is complete, before any clean-up.
+pub(super) async fn exchange(
+    route: &Route,
+    req: Prepared,
+    a: &mut Attempt,
+    answered: &mut Option<Instant>,
+) -> Result<(), (Outcome, String)> {
+    let (mut sender, mut reused) = match route.pool.take_idle() {
+        Some(s) => (s, true),
+        None => (
+            route
+                .pool
+                .connect()
+                .await
+                .map_err(|e| (Outcome::Connect, e.0))?,
+            false,
+        ),
+    };
+    let resp = loop {
+        let sent = match sender.ready().await {
+            Ok(()) => sender.send_request(route.request(&req)).await,
+            Err(e) => Err(e),
+        };
+        match sent {
+            Ok(r) => break r,
+            // A kept-alive connection the server had already closed: the request never
+            // left, so send it on a fresh connection (once).
+            Err(e) if reused && (e.is_canceled() || e.is_closed()) => {
+                sender = route
+                    .pool
+                    .connect()
+                    .await
+                    .map_err(|e| (Outcome::Connect, e.0))?;
+                reused = false;
+            }
+            Err(e) => {
+                return Err((
+                    Outcome::Connect,
+                    format!("no response: {}", http::error_chain(&e)),
+                ))
+            }
+        }
+    };
+    let status = resp.status().as_u16();
+    a.status = Some(status);
+    let too_large = resp
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64);
+    if !(200..300).contains(&status) {
+        a.retry_after = retry_after(resp.headers(), route.endpoint.retry.max);
+    }
+    let mut body = resp.into_body();
+    if !(200..300).contains(&status) {
+        let outcome = Outcome::from_status(status);
+
+        let bytes = match read_capped(&mut body, 64 << 10).await {
+            Ok(b) => {
+                route.pool.give_back(sender);
+                b
+            }
+            Err(ReadError::TooLarge(_, partial)) | Err(ReadError::Broken(_, partial)) => partial,
+        };
+        // One line, whatever the endpoint sent (an HTML error page, say).
+        let text = String::from_utf8_lossy(&bytes);
+        let snippet: String = text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(200)
+            .collect();
+        // OpenAI's and Azure's "you have used your quota" 429: not a rate limit.
+        a.quota_exhausted = status == 429 && snippet.contains("insufficient_quota");
+        return Err((outcome, format!("HTTP {status}: {snippet}")));
+    }
+    if too_large {
+        return Err((
+            Outcome::Protocol,
+            format!("the response body is larger than {MAX_BODY_BYTES} bytes"),
+        ));
+    }
+    if req.stream {
+        read_stream(route.format, &mut body, a).await?;
+        *answered = Some(Instant::now());
+        // Read what follows `[DONE]` (the end of the chunked body) so the connection can
+        // serve the next call; a server that keeps it open loses the connection.
+        if tokio::time::timeout(Duration::from_millis(100), read_capped(&mut body, 64 << 10))
+            .await
+            .is_ok_and(|r| r.is_ok())
+        {
+            route.pool.give_back(sender);
+        }
+        Ok(())
+    } else {
+        let bytes = read_capped(&mut body, MAX_BODY_BYTES)
+            .await
+            .map_err(|e| (e.outcome(), e.to_string()))?;
+        *answered = Some(Instant::now());
+        route.pool.give_back(sender);
+        // No time to first token here: a whole body has no first token to time.
+        let whole = route
+            .format
+            .parse_body(&bytes, req.keep_text)
+            .map_err(|m| (Outcome::Protocol, m))?;
+        a.usage = whole.usage;
+        a.text = whole.text;
+        a.finish = whole.finish;
+        Ok(())
+    }
+}
+
+/// Why a body could not be read whole; carries what was read.
+#[derive(Debug)]
+enum ReadError {
+    TooLarge(usize, Vec<u8>),
+    Broken(String, Vec<u8>),
+}
+
+impl ReadError {
+    fn outcome(&self) -> Outcome {
+        match self {
+            ReadError::TooLarge(..) => Outcome::Protocol,
+            ReadError::Broken(..) => Outcome::StreamCut,
+        }
+    }
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::TooLarge(n, _) => write!(f, "the response body is larger than {n} bytes"),
+            ReadError::Broken(m, _) => write!(f, "the response body broke off: {m}"),
+        }
+    }
+}
+
+/// Reads the body to its end, refusing to hold more than `cap` bytes.
+async fn read_capped(body: &mut Incoming, cap: usize) -> Result<Vec<u8>, ReadError> {
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ReadError::Broken(http::error_chain(&e), Vec::new()))?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > cap {
+                return Err(ReadError::TooLarge(cap, out));
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out)
+}

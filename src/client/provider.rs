@@ -1,0 +1,133 @@
+//! The seam every provider's wire format implements: where calls go, the headers and
+//! credential they carry, per-request signing, the request body, and decoding a whole
+//! answer or a stream's events. One file per provider implements it; `format` is the one
+//! place that maps a plan's `Provider` to its implementation.
+//!
+//! Formats build bytes and decode bytes; none touches the network.
+
+use super::attempt::{Usage, Whole};
+use super::credentials::Secret;
+use crate::outcome::FinishReason;
+use crate::plan::{AuthKind, EndpointPlan, Provider};
+use crate::workload::CallSpec;
+use bytes::Bytes;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
+
+/// One step of a provider's stream, decoded from one event.
+#[derive(Debug, PartialEq)]
+pub enum StreamStep<'a> {
+    /// Generated text (may be empty for role-only chunks, which are not tokens).
+    Delta(std::borrow::Cow<'a, str>),
+    /// The answer is complete (a finish reason was seen); more events may follow.
+    Finished(FinishReason),
+    Usage(Usage),
+    /// The end-of-stream marker.
+    Done,
+    /// The endpoint reported an error inside the stream.
+    Error(String),
+    Ignore,
+}
+
+/// How a stream's bytes are cut into events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// Server-sent events (`event:` / `data:` lines): OpenAI, Azure, Anthropic.
+    Sse,
+}
+
+pub trait ProviderFormat: Send + Sync {
+    /// The URL calls go to, from the endpoint's base URL.
+    fn url(&self, endpoint: &EndpointPlan, base_url: &str) -> Result<url::Url, String>;
+
+    /// The headers every request carries besides its credential (content type, API
+    /// version).
+    fn headers(&self, endpoint: &EndpointPlan) -> HeaderMap;
+
+    /// The credential as a header: `Authorization: Bearer` for a bearer token, the
+    /// provider's own key header (from its row in `plan::provider`) for an API key.
+    fn credential_header(
+        &self,
+        endpoint: &EndpointPlan,
+        kind: AuthKind,
+        secret: &Secret,
+    ) -> Option<(HeaderName, HeaderValue)> {
+        let (name, value) = match (kind, endpoint.provider.info().api_key_header) {
+            (AuthKind::ApiKey, Some(h)) => (
+                HeaderName::from_static(h),
+                secret.expose().to_string(),
+            ),
+            _ => (AUTHORIZATION, format!("Bearer {}", secret.expose())),
+        };
+        let mut v = HeaderValue::from_str(&value).ok()?;
+        v.set_sensitive(true);
+        Some((name, v))
+    }
+
+    /// Whether each request must be signed (`sign`) rather than carry a fixed header:
+    /// AWS SigV4 signs the body and the time of every request.
+    fn signs_requests(&self) -> bool {
+        false
+    }
+
+    /// Signs one request, after its body is built and before the clock starts.
+    fn sign(
+        &self,
+        _endpoint: &EndpointPlan,
+        _headers: &mut HeaderMap,
+        _body: &Bytes,
+        _secret: &Secret,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// How the stream's bytes are framed into events.
+    fn framing(&self) -> Framing {
+        Framing::Sse
+    }
+
+    /// The request body of one call.
+    fn body(&self, endpoint: &EndpointPlan, call: &CallSpec) -> Bytes;
+
+    /// Decodes a whole (non-streaming) response body: its usage, finish reason, and its
+    /// text when `keep_text` asks for it or the usage is missing (to count the tokens).
+    fn parse_body(&self, body: &[u8], keep_text: bool) -> Result<Whole, String>;
+
+    /// Decodes one stream event; may yield several steps (a delta and a usage at once).
+    fn stream_event<'a>(
+        &self,
+        event: &str,
+        data: &'a str,
+        out: &mut Vec<StreamStep<'a>>,
+    ) -> Result<(), String>;
+}
+
+/// The wire format of a provider: the one registration.
+pub fn format(p: Provider) -> &'static dyn ProviderFormat {
+    match p {
+        Provider::OpenAi => &super::openai::OpenAi,
+        Provider::AzureOpenAi => &super::azure::AzureOpenAi,
+        Provider::Anthropic => &super::anthropic::Anthropic,
+    }
+}
+
+/// `{base_url}/v1/{path}`, accepting a base URL that already ends in `/v1`.
+pub(super) fn v1_url(base_url: &str, path: &str) -> Result<url::Url, String> {
+    let base = base_url.trim_end_matches('/');
+    let base = base.strip_suffix("/v1").unwrap_or(base);
+    let raw = format!("{base}/v1/{path}");
+    url::Url::parse(&raw).map_err(|e| format!("invalid URL {raw}: {e}"))
+}
+
+/// A request body as JSON, its buffer sized once from the call's texts.
+pub(super) fn json_body(req: &impl serde::Serialize, call: &CallSpec) -> Bytes {
+    let texts: usize = call.messages.iter().map(|m| m.content.len() + 40).sum();
+    let mut body = Vec::with_capacity(texts + texts / 16 + 200);
+    serde_json::to_writer(&mut body, req).expect("serializing plain structs cannot fail");
+    body.into()
+}
+
+/// "invalid JSON from the endpoint (why): <its first 80 characters>".
+pub(super) fn invalid_json(e: &serde_json::Error, data: &str) -> String {
+    let head: String = data.chars().take(80).collect();
+    format!("invalid JSON from the endpoint ({e}): {head}")
+}

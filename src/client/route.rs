@@ -1,0 +1,139 @@
+//! An endpoint the run can send to: where, how, and with which credential. Everything
+//! that is the same for every call (path, headers, connections, the format) is built
+//! once, here; a provider that signs each request signs it in `prepare`, outside the
+//! timed region.
+
+use super::attempt::Prepared;
+use super::credentials::{ClientError, Credential, Secret};
+use super::http;
+use super::inject::Injector;
+use super::provider::{format, ProviderFormat};
+use crate::plan::{EndpointPlan, Target};
+use crate::workload::CallSpec;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{HeaderMap, HeaderValue, HOST, USER_AGENT};
+use tokio::time::Instant;
+
+pub struct Route {
+    pub endpoint: EndpointPlan,
+    pub base_url: String,
+    /// The request target in origin form (`/v1/chat/completions?...`).
+    path: hyper::Uri,
+    /// Every request's headers, the credential's included unless requests are signed.
+    headers: HeaderMap,
+    pub(super) pool: http::Pool,
+    pub(super) format: &'static dyn ProviderFormat,
+    /// Kept to sign requests and to strip it from error messages (an endpoint may echo
+    /// the key back).
+    credential: Option<Credential>,
+    /// Faults injected before requests leave (real endpoints only: the mock acts its
+    /// own out).
+    pub(super) faults: Option<Injector>,
+}
+
+impl Route {
+    pub fn new(
+        endpoint: EndpointPlan,
+        base_url: String,
+        secret: Option<Secret>,
+    ) -> Result<Route, ClientError> {
+        let format = format(endpoint.provider);
+        let bad = |e: String| ClientError::Build(format!("endpoint `{}`: {e}", endpoint.id));
+        let url = format.url(&endpoint, &base_url).map_err(bad)?;
+        let origin = http::Origin::of(&url).map_err(bad)?;
+        let target = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        };
+        let path = target
+            .parse::<hyper::Uri>()
+            .map_err(|e| bad(e.to_string()))?;
+        let mut headers = format.headers(&endpoint);
+        if let (Some(kind), Some(s), false) =
+            (endpoint.auth.kind(), &secret, format.signs_requests())
+        {
+            if let Some((name, value)) = format.credential_header(&endpoint, kind, s) {
+                headers.insert(name, value);
+            }
+        }
+        let host = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_string(),
+        };
+        headers.insert(
+            HOST,
+            HeaderValue::from_str(&host).map_err(|e| bad(e.to_string()))?,
+        );
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("llm-drill/", env!("CARGO_PKG_VERSION"))),
+        );
+        let faults = match (&endpoint.target, endpoint.faults.is_empty()) {
+            (Target::Url(_), false) => Some(Injector::new(endpoint.faults.clone())),
+            _ => None,
+        };
+        Ok(Route {
+            endpoint,
+            base_url,
+            path,
+            headers,
+            pool: http::Pool::new(origin),
+            faults,
+            format,
+            credential: secret.map(Credential::new),
+        })
+    }
+
+    /// Times injected faults from the run's start.
+    pub fn start_faults(&self, start: Instant) {
+        if let Some(f) = &self.faults {
+            f.start(start);
+        }
+    }
+
+    /// `message` with the endpoint's secret, if it appears, replaced by `[redacted]`.
+    pub fn redact(&self, message: String) -> String {
+        match self.credential.as_ref().map(Credential::current) {
+            Some(s) if !s.expose().is_empty() && message.contains(s.expose()) => {
+                message.replace(s.expose(), "[redacted]")
+            }
+            _ => message,
+        }
+    }
+
+    /// The call's request, ready to send: its body, and its signature when the provider
+    /// signs each request.
+    pub fn prepare(&self, call: &CallSpec) -> Prepared {
+        let body = self.format.body(&self.endpoint, call);
+        let signed = match (&self.credential, self.format.signs_requests()) {
+            (Some(c), true) => {
+                let mut headers = self.headers.clone();
+                // A signature that cannot be made leaves the request unsigned: the
+                // endpoint's 403 then says so, as a classified outcome.
+                let _ = self
+                    .format
+                    .sign(&self.endpoint, &mut headers, &body, &c.current());
+                Some(Box::new(headers))
+            }
+            _ => None,
+        };
+        Prepared {
+            body,
+            stream: call.stream,
+            keep_text: call.keep_answer,
+            headers: signed,
+        }
+    }
+
+    pub(super) fn request(&self, req: &Prepared) -> hyper::Request<Full<Bytes>> {
+        let mut r = hyper::Request::new(Full::new(req.body.clone()));
+        *r.method_mut() = hyper::Method::POST;
+        *r.uri_mut() = self.path.clone();
+        *r.headers_mut() = match &req.headers {
+            Some(h) => (**h).clone(),
+            None => self.headers.clone(),
+        };
+        r
+    }
+}

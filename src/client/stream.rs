@@ -1,0 +1,111 @@
+//! Reads a streamed answer: frames its bytes into events (`ProviderFormat::framing`),
+//! lets the provider decode each one, and stamps the first token and every gap between
+//! tokens as bytes arrive. A stream that breaks, reports an error or ends without its
+//! finish is a `stream_cut`, with how far it got.
+
+use super::attempt::Attempt;
+use super::http;
+use super::provider::{Framing, ProviderFormat, StreamStep};
+use super::sse;
+use super::{MAX_EVENT_BYTES, MAX_TEXT_BYTES};
+use crate::outcome::Outcome;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use tokio::time::Instant;
+
+pub(super) async fn read_stream(
+    format: &dyn ProviderFormat,
+    body: &mut Incoming,
+    a: &mut Attempt,
+) -> Result<(), (Outcome, String)> {
+    let mut parser = match format.framing() {
+        Framing::Sse => sse::SseParser::new(MAX_EVENT_BYTES),
+    };
+    let mut last_token: Option<Instant> = None;
+    let mut finished = false;
+    let mut done = false;
+    let mut failure: Option<(Outcome, String)> = None;
+    loop {
+        let chunk = match body.frame().await {
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(c) => c,
+                Err(_) => continue,
+            },
+            None => break,
+            Some(Err(e)) => {
+                return Err((
+                    Outcome::StreamCut,
+                    format!(
+                        "the stream broke after {} deltas: {}",
+                        a.deltas,
+                        http::error_chain(&e)
+                    ),
+                ));
+            }
+        };
+        let now = Instant::now();
+        let fed = parser.feed(&chunk, |event, data| {
+            let mut steps = Vec::with_capacity(2);
+            if let Err(m) = format.stream_event(event, data, &mut steps) {
+                failure = Some((Outcome::Protocol, m));
+                return sse::Flow::Stop;
+            }
+            for step in steps.drain(..) {
+                match step {
+                    StreamStep::Delta(t) if !t.is_empty() => {
+                        match last_token {
+                            None => a.first_token = Some(now),
+                            Some(prev) => a.itl_us.push((now - prev).as_micros() as u64),
+                        }
+                        last_token = Some(now);
+                        a.deltas += 1;
+                        if a.text.len() + t.len() <= MAX_TEXT_BYTES {
+                            a.text.push_str(&t);
+                        }
+                    }
+                    StreamStep::Delta(_) | StreamStep::Ignore => {}
+                    StreamStep::Finished(why) => {
+                        finished = true;
+                        a.finish = Some(why);
+                    }
+                    StreamStep::Usage(u) => {
+                        a.usage = Some(a.usage.unwrap_or_default().merge_max(u));
+                    }
+                    StreamStep::Done => {
+                        done = true;
+                        return sse::Flow::Stop;
+                    }
+                    StreamStep::Error(m) => {
+                        failure = Some((
+                            Outcome::StreamCut,
+                            format!("the endpoint reported an error mid-stream: {m}"),
+                        ));
+                        return sse::Flow::Stop;
+                    }
+                }
+            }
+            sse::Flow::Continue
+        });
+        if let Err(e) = fed {
+            return Err((Outcome::Protocol, e.to_string()));
+        }
+        if let Some(f) = failure {
+            return Err(f);
+        }
+        if done {
+            return Ok(());
+        }
+    }
+    if finished {
+        // Some servers close after the finish reason without `[DONE]`: the answer is whole.
+        return Ok(());
+    }
+    Err((
+        Outcome::StreamCut,
+        format!(
+            "the stream ended after {} deltas without a finish reason or [DONE]",
+            a.deltas
+        ),
+    ))
+}
+

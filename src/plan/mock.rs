@@ -1,0 +1,93 @@
+//! `mock:` — how the embedded mock behaves for a `base_url: mock` endpoint, checked
+//! into the mock server's own configuration.
+
+use super::check::Checker;
+use super::Sampler;
+use crate::scenario::model;
+use crate::scenario::ScenarioError;
+use mock_server::{MockConfig, Spread};
+use std::time::Duration;
+
+pub(crate) fn mock_config(
+    c: &Checker,
+    seed: u64,
+    id: &str,
+    m: Option<&model::MockBehaviour>,
+) -> Result<MockConfig, ScenarioError> {
+    let mut cfg = MockConfig {
+        seed,
+        ..MockConfig::default()
+    };
+    let Some(m) = m else { return Ok(cfg) };
+    let at = |k: &str| format!("endpoints.{id}.mock.{k}");
+    if let Some(ttft) = &m.ttft {
+        let s = Sampler::new(&ttft.map(|d| d.0.as_secs_f64()), 0.0)
+            .map_err(|e| c.err(&at("ttft"), e))?;
+        let secs = Duration::from_secs_f64;
+        cfg.latency.ttft = match s {
+            Sampler::Fixed(v) => Spread::fixed(secs(v)),
+            Sampler::Normal {
+                mean,
+                stddev,
+                min,
+                max,
+            } => Spread::Normal {
+                mean: secs(mean),
+                stddev: secs(stddev),
+                min: secs(min),
+                max: if max.is_finite() {
+                    secs(max)
+                } else {
+                    Duration::MAX
+                },
+            },
+            Sampler::Uniform { min, max } => Spread::Uniform {
+                min: secs(min),
+                max: secs(max),
+            },
+        };
+    }
+    if let Some(tps) = m.tokens_per_second {
+        if !tps.is_finite() || tps <= 0.0 || tps > 1_000_000.0 {
+            return Err(c.err(
+                &at("tokens_per_second"),
+                "must be more than 0 and at most 1000000",
+            ));
+        }
+        cfg.latency.tokens_per_second = tps;
+    }
+    if let Some(j) = m.jitter {
+        if !(0.0..=1.0).contains(&j) {
+            return Err(c.err(
+                &at("jitter"),
+                "must be between 0 and 1 (a fraction of each gap)",
+            ));
+        }
+        cfg.latency.jitter = j;
+    }
+    if let Some(p) = m.prefill_tokens_per_second {
+        if !p.is_finite() || p <= 0.0 || p > 100_000_000.0 {
+            return Err(c.err(
+                &at("prefill_tokens_per_second"),
+                "must be more than 0 and at most 100000000",
+            ));
+        }
+        cfg.latency.prefill_tokens_per_second = p;
+    }
+    if let Some(rl) = m.rate_limit {
+        for (v, k) in [(rl.rpm, "rpm"), (rl.tpm, "tpm")] {
+            if v == Some(0) {
+                return Err(c.err(&at(&format!("rate_limit.{k}")), "must be more than 0"));
+            }
+        }
+        if rl.rpm.is_none() && rl.tpm.is_none() {
+            return Err(c.err(&at("rate_limit"), "needs rpm, tpm or both"));
+        }
+        cfg.rate_limit = Some(mock_server::RateLimit {
+            rpm: rl.rpm,
+            tpm: rl.tpm,
+        });
+    }
+    Ok(cfg)
+}
+

@@ -1,0 +1,196 @@
+//! The providers llm-drill speaks, as data: each one's name in a scenario, the
+//! credentials it takes and how they are sent, and the keys of its own that an endpoint
+//! may or must give (Azure's `deployment` and `api_version`).
+//!
+//! Adding a provider is a row here, a wire format in `client/` (one file and its line in
+//! `client::provider::format`) and the mock's side in `mock_server/`. Nothing else
+//! matches on a provider.
+
+use super::check::Checker;
+use crate::scenario::model;
+use crate::scenario::ScenarioError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Provider {
+    OpenAi,
+    AzureOpenAi,
+    Anthropic,
+}
+
+/// How a credential is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthKind {
+    /// `Authorization: Bearer <token>`.
+    Bearer,
+    /// The provider's own key header.
+    ApiKey,
+}
+
+impl AuthKind {
+    pub fn key(self) -> &'static str {
+        match self {
+            AuthKind::Bearer => "bearer",
+            AuthKind::ApiKey => "api_key",
+        }
+    }
+}
+
+/// A key of a provider's own, and the value it takes when not given (`None`: required).
+pub struct OptionKey {
+    pub key: &'static str,
+    pub default: Option<&'static str>,
+    /// Characters allowed besides letters and digits.
+    pub extra_chars: &'static str,
+    /// What it is, for the error when it is missing.
+    pub what: &'static str,
+}
+
+pub struct ProviderInfo {
+    pub provider: Provider,
+    /// As written in a scenario.
+    pub key: &'static str,
+    /// The ways it accepts a credential, the first the usual one.
+    pub auth: &'static [AuthKind],
+    /// The header `api_key` is sent in, for messages.
+    pub api_key_header: Option<&'static str>,
+    pub options: &'static [OptionKey],
+}
+
+/// The Azure OpenAI API version used when a scenario gives none (GA, with streamed usage).
+pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
+
+pub const PROVIDERS: &[ProviderInfo] = &[
+    ProviderInfo {
+        provider: Provider::OpenAi,
+        key: "openai",
+        auth: &[AuthKind::Bearer],
+        api_key_header: None,
+        options: &[],
+    },
+    ProviderInfo {
+        provider: Provider::AzureOpenAi,
+        key: "azure_openai",
+        auth: &[AuthKind::ApiKey, AuthKind::Bearer],
+        api_key_header: Some("api-key"),
+        options: &[
+            OptionKey {
+                key: "deployment",
+                default: None,
+                extra_chars: "-_.",
+                what: "the deployment name in the Azure portal",
+            },
+            OptionKey {
+                key: "api_version",
+                default: Some(DEFAULT_AZURE_API_VERSION),
+                extra_chars: "-",
+                what: "a version such as 2024-10-21",
+            },
+        ],
+    },
+    ProviderInfo {
+        provider: Provider::Anthropic,
+        key: "anthropic",
+        auth: &[AuthKind::ApiKey],
+        api_key_header: Some("x-api-key"),
+        options: &[],
+    },
+];
+
+impl Provider {
+    pub fn info(self) -> &'static ProviderInfo {
+        PROVIDERS
+            .iter()
+            .find(|p| p.provider == self)
+            .expect("every provider has a row")
+    }
+
+    pub fn key(self) -> &'static str {
+        self.info().key
+    }
+}
+
+/// A provider's own keys as given (or defaulted), in the order of its `options`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProviderOptions(Vec<(&'static str, String)>);
+
+impl ProviderOptions {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.0.iter().map(|(k, v)| (*k, v.as_str()))
+    }
+}
+
+/// The endpoint's provider, and the keys of its own, checked against its row.
+pub(crate) fn resolve(
+    c: &Checker,
+    at: &dyn Fn(&str) -> String,
+    e: &model::Endpoint,
+) -> Result<(&'static ProviderInfo, ProviderOptions), ScenarioError> {
+    let info = PROVIDERS
+        .iter()
+        .find(|p| p.key == e.provider)
+        .ok_or_else(|| {
+            let keys = PROVIDERS.iter().map(|p| p.key);
+            let hint = crate::scenario::did_you_mean(&e.provider, keys.clone())
+                .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
+            let all: Vec<&str> = keys.collect();
+            c.err(
+                &at("provider"),
+                format!(
+                    "unknown provider `{}`: expected one of {}{hint}",
+                    e.provider,
+                    all.join(", ")
+                ),
+            )
+        })?;
+    let given = [
+        ("deployment", e.deployment.as_deref()),
+        ("api_version", e.api_version.as_deref()),
+    ];
+    let allowed: Vec<&str> = info.options.iter().map(|o| o.key).collect();
+    let present: Vec<(bool, &str)> = given.iter().map(|(k, v)| (v.is_some(), *k)).collect();
+    c.only_keys(&at("").trim_end_matches('.').to_string(), &present, &allowed, |_| {
+        let owners: Vec<&str> = PROVIDERS
+            .iter()
+            .filter(|p| !p.options.is_empty())
+            .map(|p| p.key)
+            .collect();
+        format!("applies to provider {} only", owners.join(", "))
+    })?;
+    let mut options = Vec::new();
+    for o in info.options {
+        let value = given
+            .iter()
+            .find(|(k, _)| *k == o.key)
+            .and_then(|(_, v)| *v)
+            .map(str::trim)
+            .filter(|v| !v.is_empty());
+        let value = match (value, o.default) {
+            (Some(v), _) => v.to_string(),
+            (None, Some(d)) => d.to_string(),
+            (None, None) => {
+                return Err(c.err(
+                    at("").trim_end_matches('.'),
+                    format!("an {} endpoint needs `{}` ({})", info.key, o.key, o.what),
+                ))
+            }
+        };
+        if !value
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || o.extra_chars.contains(ch))
+        {
+            return Err(c.err(
+                &at(o.key),
+                format!("expected {}, found `{value}`", o.what),
+            ));
+        }
+        options.push((o.key, value));
+    }
+    Ok((info, ProviderOptions(options)))
+}
