@@ -45,6 +45,7 @@ fn sample(i: u64, base: Instant) -> CallSample {
         first_endpoint: 0,
         cost: Default::default(),
         residency_violation: false,
+        finish: Some(llm_drill::outcome::FinishReason::Stop),
     }
 }
 
