@@ -10,6 +10,7 @@ mod drill {
     pub mod endpoints;
     pub mod engine;
     pub mod faults;
+    pub mod layers;
     pub mod providers;
     pub mod registrations;
     pub mod scenarios;
