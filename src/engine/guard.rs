@@ -56,7 +56,8 @@ impl Guard {
         call.input_tokens as f64 * i + call.max_tokens as f64 * o
     }
 
-    /// Whether `call` may start; reserves its worst case. False trips the guard.
+    /// Whether `call` may start; reserves its first attempt's worst case. False trips
+    /// the guard.
     pub fn admit(&self, call: &CallSpec) -> bool {
         if self.tripped.load(SeqCst) {
             return false;
@@ -67,16 +68,7 @@ impl Guard {
                 return false;
             }
         }
-        if let Some(max) = self.max_usd {
-            let worst = self.worst(call);
-            let mut m = self.money.lock().unwrap_or_else(|p| p.into_inner());
-            if m.0 + m.1 + worst > max {
-                self.tripped.store(true, SeqCst);
-                return false;
-            }
-            m.1 += worst;
-        }
-        true
+        self.reserve_attempt(call)
     }
 
     /// Whether `call` may make one more attempt (a retry, a fallback); reserves its

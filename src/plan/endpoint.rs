@@ -72,20 +72,25 @@ pub enum Capability {
 }
 
 impl Capability {
+    /// Each capability with the scenario's word for it.
+    const ALL: [(Capability, model::Capability, &'static str); 3] = [
+        (Capability::Tools, model::Capability::Tools, "tools"),
+        (Capability::Vision, model::Capability::Vision, "vision"),
+        (Capability::Streaming, model::Capability::Streaming, "streaming"),
+    ];
+
     pub fn key(self) -> &'static str {
-        match self {
-            Capability::Tools => "tools",
-            Capability::Vision => "vision",
-            Capability::Streaming => "streaming",
-        }
+        Capability::ALL
+            .iter()
+            .find(|(c, ..)| *c == self)
+            .map_or("", |(.., key)| key)
     }
 
-    pub(crate) fn from_model(c: model::Capability) -> Capability {
-        match c {
-            model::Capability::Tools => Capability::Tools,
-            model::Capability::Vision => Capability::Vision,
-            model::Capability::Streaming => Capability::Streaming,
-        }
+    pub(crate) fn from_model(m: model::Capability) -> Capability {
+        Capability::ALL
+            .iter()
+            .find(|(_, x, _)| *x == m)
+            .map_or(Capability::Tools, |(c, ..)| *c)
     }
 }
 

@@ -242,16 +242,6 @@ pub enum Capability {
     Streaming,
 }
 
-impl Capability {
-    pub fn key(self) -> &'static str {
-        match self {
-            Capability::Tools => "tools",
-            Capability::Vision => "vision",
-            Capability::Streaming => "streaming",
-        }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MockBehaviour {
