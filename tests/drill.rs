@@ -13,6 +13,7 @@ mod drill {
     pub mod layers;
     pub mod providers;
     pub mod registrations;
+    pub mod review;
     pub mod scenarios;
     pub mod sessions;
     pub mod support;

@@ -202,7 +202,9 @@ pub(crate) async fn answer(shared: Arc<Shared>, wire: &'static dyn Wire, body: B
         },
         prompt_tokens,
         completion_tokens: n,
-        truncated: n as u32 >= requested,
+        truncated: ask
+            .max_tokens
+            .is_some_and(|m| n as u32 >= m && cut_at_limit(cfg.stop_probability, &mut rng)),
     };
     shared.stats.prompt_tokens(prompt_tokens as u64);
     if ask.stream {
@@ -382,4 +384,14 @@ pub(crate) fn error(
 pub(crate) fn json_error(stats: &Stats, status: StatusCode, body: serde_json::Value) -> Response {
     stats.status(status.as_u16());
     (status, axum::Json(body)).into_response()
+}
+
+/// Whether an answer that reached its `max_tokens` was cut there rather than ending on
+/// its own. Draws only when both can happen, so a mock that always stops keeps every
+/// other draw of its seed.
+fn cut_at_limit(stop_probability: f64, rng: &mut impl rand::Rng) -> bool {
+    if stop_probability >= 1.0 {
+        return false;
+    }
+    rng.random::<f64>() >= stop_probability
 }

@@ -2,7 +2,11 @@
 //! a `refuse` outage: a listener whose connections fail at the socket — before any HTTP
 //! — while the outage lasts, including connections a client kept alive from before.
 //!
-//! Owns nothing about HTTP; `chat` acts out every other fault.
+//! Admin requests (`GET /stats`, `GET /health`) are never refused: a fault must not hide
+//! the ground truth. A connection is told apart by its first bytes, so one that opens
+//! with an admin request is an admin connection for its whole life.
+//!
+//! Owns nothing else about HTTP; `chat` acts out every other fault.
 
 use crate::Shared;
 use std::io;
@@ -64,6 +68,7 @@ impl axum::serve::Listener for GatedListener {
                 io,
                 shared: self.shared.clone(),
                 refused: false,
+                kind: Kind::Unknown,
             },
             addr,
         )
@@ -78,11 +83,35 @@ pub(crate) struct GatedIo {
     io: TcpStream,
     shared: Arc<Shared>,
     refused: bool,
+    kind: Kind,
+}
+
+/// What a connection carries, known from its first bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Unknown,
+    Admin,
+    Traffic,
+}
+
+/// Request lines the gate always lets through.
+const ADMIN: [&[u8]; 4] = [
+    b"GET /stats ",
+    b"GET /stats?",
+    b"GET /health ",
+    b"GET /health?",
+];
+
+fn is_admin(first: &[u8]) -> bool {
+    ADMIN.iter().any(|p| first.starts_with(p))
 }
 
 impl GatedIo {
     /// An error when connections are being refused (counted once per connection).
     fn gate(&mut self) -> Option<io::Error> {
+        if self.kind == Kind::Admin {
+            return None;
+        }
         let faults = &self.shared.config.faults;
         if self.refused || (!faults.is_empty() && faults.refusing(self.shared.clock.elapsed())) {
             if !self.refused {
@@ -101,6 +130,25 @@ impl AsyncRead for GatedIo {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if self.kind == Kind::Unknown {
+            // Read the first bytes before judging: they say whether this is an admin
+            // connection, which no fault refuses.
+            let before = buf.filled().len();
+            match Pin::new(&mut self.io).poll_read(cx, buf) {
+                Poll::Ready(Ok(())) => {}
+                other => return other,
+            }
+            self.kind = if is_admin(&buf.filled()[before..]) {
+                Kind::Admin
+            } else {
+                Kind::Traffic
+            };
+            if let Some(e) = self.gate() {
+                buf.set_filled(before);
+                return Poll::Ready(Err(e));
+            }
+            return Poll::Ready(Ok(()));
+        }
         if let Some(e) = self.gate() {
             return Poll::Ready(Err(e));
         }

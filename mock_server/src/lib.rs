@@ -49,6 +49,11 @@ pub struct MockConfig {
     pub faults: faults::FaultSchedule,
     /// A token bucket per minute, as Azure OpenAI's deployment quotas work.
     pub rate_limit: Option<RateLimit>,
+    /// The chance that an answer ends on its own (`stop`, Anthropic's `end_turn`) when
+    /// it reaches the `max_tokens` the request asked for; otherwise it is cut there
+    /// (`length`, `max_tokens`). An answer to a request without `max_tokens` always
+    /// ends on its own.
+    pub stop_probability: f64,
 }
 
 /// Requests and tokens per minute. Tokens are counted at admission as the prompt plus
@@ -79,6 +84,7 @@ impl Default for MockConfig {
             encoding: None,
             faults: faults::FaultSchedule::default(),
             rate_limit: None,
+            stop_probability: 1.0,
         }
     }
 }

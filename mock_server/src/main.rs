@@ -35,27 +35,89 @@ struct Args {
     /// Answer length when a request gives no max_tokens.
     #[arg(long, default_value_t = 128)]
     output_tokens: u32,
+    /// Chance that an answer reaching its max_tokens ends on its own (finish_reason
+    /// `stop`) rather than being cut (`length`), from 0 to 1.
+    #[arg(long, default_value_t = 1.0)]
+    stop_probability: f64,
+}
+
+/// A flag's value checked into its range, or the one-line error that names it.
+fn within(flag: &str, v: f64, min: f64, max: f64, what: &str) -> Result<f64, String> {
+    if v.is_finite() && (min..=max).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!(
+            "--{flag}: expected {what} from {min} to {max}, found {v}"
+        ))
+    }
+}
+
+impl Args {
+    fn config(&self) -> Result<MockConfig, String> {
+        let ms = |v: f64| Duration::from_secs_f64(v / 1000.0);
+        let hour_ms = 3_600_000.0;
+        let ttft = within("ttft-ms", self.ttft_ms, 0.0, hour_ms, "milliseconds")?;
+        let stddev = within(
+            "ttft-stddev-ms",
+            self.ttft_stddev_ms,
+            0.0,
+            hour_ms,
+            "milliseconds",
+        )?;
+        let tps = within(
+            "tokens-per-second",
+            self.tokens_per_second,
+            0.001,
+            1e6,
+            "tokens per second",
+        )?;
+        let jitter = within("jitter", self.jitter, 0.0, 1.0, "a fraction")?;
+        let prefill = within(
+            "prefill-tokens-per-second",
+            self.prefill_tokens_per_second,
+            0.0,
+            1e8,
+            "tokens per second (0: off)",
+        )?;
+        let stop = within(
+            "stop-probability",
+            self.stop_probability,
+            0.0,
+            1.0,
+            "a probability",
+        )?;
+        if self.output_tokens == 0 {
+            return Err("--output-tokens: expected at least 1, found 0".into());
+        }
+        Ok(MockConfig {
+            seed: self.seed,
+            latency: LatencyModel {
+                ttft: Spread::Normal {
+                    mean: ms(ttft),
+                    stddev: ms(stddev),
+                    min: Duration::ZERO,
+                    max: Duration::MAX,
+                },
+                tokens_per_second: tps,
+                jitter,
+                prefill_tokens_per_second: prefill,
+            },
+            default_output_tokens: self.output_tokens,
+            stop_probability: stop,
+            ..MockConfig::default()
+        })
+    }
 }
 
 #[tokio::main]
 async fn main() {
     let a = Args::parse();
-    let ms = |v: f64| Duration::from_secs_f64(v.max(0.0) / 1000.0);
-    let config = MockConfig {
-        seed: a.seed,
-        latency: LatencyModel {
-            ttft: Spread::Normal {
-                mean: ms(a.ttft_ms),
-                stddev: ms(a.ttft_stddev_ms),
-                min: Duration::ZERO,
-                max: Duration::MAX,
-            },
-            tokens_per_second: a.tokens_per_second,
-            jitter: a.jitter,
-            prefill_tokens_per_second: a.prefill_tokens_per_second.max(0.0),
-        },
-        default_output_tokens: a.output_tokens,
-        ..MockConfig::default()
+    let config = match a.config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
     };
     let handle = match mock_server::spawn_on(a.listen, config).await {
         Ok(h) => h,

@@ -4,7 +4,7 @@
 
 use super::attempt::Attempt;
 use crate::outcome::Outcome;
-use mock_server::faults::{Decision, FaultSchedule, Failure};
+use mock_server::faults::{Decision, Failure, FaultSchedule};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -52,10 +52,9 @@ pub trait ProviderFormat: Send + Sync {
         secret: &Secret,
     ) -> Option<(HeaderName, HeaderValue)> {
         let (name, value) = match (kind, endpoint.provider.info().api_key_header) {
-            (AuthKind::ApiKey, Some(h)) => (
-                HeaderName::from_static(h),
-                secret.expose().to_string(),
-            ),
+            (AuthKind::ApiKey, Some(h)) => {
+                (HeaderName::from_static(h), secret.expose().to_string())
+            }
             _ => (AUTHORIZATION, format!("Bearer {}", secret.expose())),
         };
         let mut v = HeaderValue::from_str(&value).ok()?;

@@ -87,10 +87,7 @@ mod tests {
     fn http_dates_count_from_now() {
         let now = httpdate::parse_http_date("Tue, 01 Dec 2026 12:00:00 GMT").unwrap();
         let h = headers(&[("retry-after", "Tue, 01 Dec 2026 12:00:03 GMT")]);
-        assert_eq!(
-            retry_after_at(&h, CAP, now),
-            Some(Duration::from_secs(3))
-        );
+        assert_eq!(retry_after_at(&h, CAP, now), Some(Duration::from_secs(3)));
         // In the past: no wait. Far in the future: the cap.
         let h = headers(&[("retry-after", "Tue, 01 Dec 2026 11:00:00 GMT")]);
         assert_eq!(retry_after_at(&h, CAP, now), Some(Duration::ZERO));

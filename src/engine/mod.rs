@@ -147,7 +147,11 @@ impl<T: Transport> Engine<T> {
 }
 
 /// Sleeps until `until`; false if the run stopped first.
-pub(super) async fn pause_until(until: Instant, stop: &CancellationToken, hard: &CancellationToken) -> bool {
+pub(super) async fn pause_until(
+    until: Instant,
+    stop: &CancellationToken,
+    hard: &CancellationToken,
+) -> bool {
     tokio::select! {
         biased;
         _ = hard.cancelled() => false,

@@ -90,7 +90,12 @@ impl Checker<'_> {
     /// A sampler whose every reachable value is at most `max`. An unclamped normal
     /// reaches far: with a large `stddev` it needs a `max` of its own, and otherwise it
     /// is clamped at `max`, so that no draw can ever pass the limit.
-    pub fn sampler(&self, dist: &Dist<f64>, path: &str, max: f64) -> Result<Sampler, ScenarioError> {
+    pub fn sampler(
+        &self,
+        dist: &Dist<f64>,
+        path: &str,
+        max: f64,
+    ) -> Result<Sampler, ScenarioError> {
         let s = Sampler::new(dist, 0.0).map_err(|m| self.err(path, m))?;
         match s {
             Sampler::Normal {

@@ -62,4 +62,3 @@ pub(crate) fn cost_plan(
         max_calls: spec.max_calls,
     })
 }
-

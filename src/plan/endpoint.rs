@@ -76,7 +76,11 @@ impl Capability {
     const ALL: [(Capability, model::Capability, &'static str); 3] = [
         (Capability::Tools, model::Capability::Tools, "tools"),
         (Capability::Vision, model::Capability::Vision, "vision"),
-        (Capability::Streaming, model::Capability::Streaming, "streaming"),
+        (
+            Capability::Streaming,
+            model::Capability::Streaming,
+            "streaming",
+        ),
     ];
 
     pub fn key(self) -> &'static str {
@@ -203,42 +207,41 @@ pub(crate) fn endpoint(
         })?,
     };
     let target = target(c, &at, seed, id, e, encoding)?;
-    let auth = match (e.auth_type, &e.credential_ref) {
-        (AuthType::None, None) => Auth::None,
-        (AuthType::None, Some(_)) => {
-            return Err(c.err(
+    let auth =
+        match (e.auth_type, &e.credential_ref) {
+            (AuthType::None, None) => Auth::None,
+            (AuthType::None, Some(_)) => return Err(c.err(
                 &at("credential_ref"),
                 "is set but auth_type is `none`: set auth_type (bearer or api_key), or remove it",
-            ))
-        }
-        (_, None) => {
-            return Err(c.err(
-                &at("auth_type"),
-                "needs a credential_ref such as env:OPENAI_API_KEY or file:/run/secrets/key",
-            ))
-        }
-        (given, Some(r)) => {
-            let kind = match given {
-                AuthType::Bearer => AuthKind::Bearer,
-                _ => AuthKind::ApiKey,
-            };
-            if !info.auth.contains(&kind) {
-                let takes: Vec<String> = info
-                    .auth
-                    .iter()
-                    .map(|k| match (k, info.api_key_header) {
-                        (AuthKind::ApiKey, Some(h)) => format!("`api_key` (sent as {h})"),
-                        _ => format!("`{}`", k.key()),
-                    })
-                    .collect();
+            )),
+            (_, None) => {
                 return Err(c.err(
                     &at("auth_type"),
-                    format!("an {} endpoint takes {}", info.key, takes.join(" or ")),
-                ));
+                    "needs a credential_ref such as env:OPENAI_API_KEY or file:/run/secrets/key",
+                ))
             }
-            Auth::With(kind, credential_ref(c, &at("credential_ref"), r)?)
-        }
-    };
+            (given, Some(r)) => {
+                let kind = match given {
+                    AuthType::Bearer => AuthKind::Bearer,
+                    _ => AuthKind::ApiKey,
+                };
+                if !info.auth.contains(&kind) {
+                    let takes: Vec<String> = info
+                        .auth
+                        .iter()
+                        .map(|k| match (k, info.api_key_header) {
+                            (AuthKind::ApiKey, Some(h)) => format!("`api_key` (sent as {h})"),
+                            _ => format!("`{}`", k.key()),
+                        })
+                        .collect();
+                    return Err(c.err(
+                        &at("auth_type"),
+                        format!("an {} endpoint takes {}", info.key, takes.join(" or ")),
+                    ));
+                }
+                Auth::With(kind, credential_ref(c, &at("credential_ref"), r)?)
+            }
+        };
     let timeout = e.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
     if timeout.is_zero() || timeout > Duration::from_secs(3600) {
         return Err(c.err(&at("timeout"), "must be more than 0 and at most 1h"));
@@ -288,7 +291,9 @@ fn price(
     prices: &PriceTable,
 ) -> Result<Option<Price>, ScenarioError> {
     match (&e.price, &e.price_ref) {
-        (Some(_), Some(_)) => Err(c.err(&at("price_ref"), "give either price or price_ref, not both")),
+        (Some(_), Some(_)) => {
+            Err(c.err(&at("price_ref"), "give either price or price_ref, not both"))
+        }
         (Some(p), None) => {
             for (v, k) in [
                 (Some(p.input_per_mtok), "input_per_mtok"),
@@ -337,7 +342,10 @@ fn target(
     let expected = |why: String| {
         c.err(
             &at("base_url"),
-            format!("expected `mock` or an http(s) URL{why}, found `{}`", e.base_url),
+            format!(
+                "expected `mock` or an http(s) URL{why}, found `{}`",
+                e.base_url
+            ),
         )
     };
     let url = url::Url::parse(&e.base_url).map_err(|err| expected(format!(" ({err})")))?;

@@ -11,7 +11,11 @@ use std::time::Duration;
 
 /// Attaches each fault to its endpoint, checking what each kind takes. A mock endpoint's
 /// faults go to its mock too, which acts them out.
-pub(crate) fn faults(c: &Checker, sc: &Scenario, endpoints: &mut [EndpointPlan]) -> Result<(), ScenarioError> {
+pub(crate) fn faults(
+    c: &Checker,
+    sc: &Scenario,
+    endpoints: &mut [EndpointPlan],
+) -> Result<(), ScenarioError> {
     use model::FaultKindName as K;
     for (i, f) in sc.faults.iter().flatten().enumerate() {
         let at = |k: &str| format!("faults.{i}.{k}");
@@ -133,4 +137,3 @@ pub(crate) fn faults(c: &Checker, sc: &Scenario, endpoints: &mut [EndpointPlan])
     }
     Ok(())
 }
-

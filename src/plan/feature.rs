@@ -243,4 +243,3 @@ pub(crate) fn feature(
         residency: f.residency.clone(),
     })
 }
-

@@ -169,4 +169,3 @@ fn stage(c: &Checker, path: &str, rate: f64, duration: Duration) -> Result<Stage
     }
     Ok(Stage { duration, rate })
 }
-

@@ -138,11 +138,7 @@ impl Metric {
             )
         };
         let (h, s) = name.split_once('.').ok_or_else(unknown)?;
-        let h = HISTOS
-            .iter()
-            .find(|(_, n)| *n == h)
-            .ok_or_else(unknown)?
-            .0;
+        let h = HISTOS.iter().find(|(_, n)| *n == h).ok_or_else(unknown)?.0;
         let s = STATS.iter().find(|(_, n)| *n == s).ok_or_else(|| {
             let stats: Vec<&str> = STATS.iter().map(|s| s.1).collect();
             format!("unknown statistic `{s}` (known: {})", stats.join(", "))
@@ -166,8 +162,10 @@ impl Metric {
             ScopeKind::Run => true,
             ScopeKind::Endpoint => matches!(
                 self,
-                Metric::Percentile(Histo::Latency | Histo::Ttft | Histo::Itl | Histo::ServiceTime, _)
-                    | Metric::Rate429
+                Metric::Percentile(
+                    Histo::Latency | Histo::Ttft | Histo::Itl | Histo::ServiceTime,
+                    _
+                ) | Metric::Rate429
                     | Metric::ErrorRate
                     | Metric::ResidencyViolations
                     | Metric::CostPerCall
@@ -233,11 +231,11 @@ mod tests {
             .iter()
             .copied()
             .chain(PLAIN.iter().map(|p| p.0))
-            .chain(HISTOS.iter().flat_map(|h| {
-                STATS
+            .chain(
+                HISTOS
                     .iter()
-                    .map(move |s| Metric::Percentile(h.0, s.0))
-            }))
+                    .flat_map(|h| STATS.iter().map(move |s| Metric::Percentile(h.0, s.0))),
+            )
         {
             assert_eq!(Metric::parse(&m.name()), Ok(m), "{}", m.name());
         }
@@ -248,7 +246,9 @@ mod tests {
         assert!(Metric::parse("latencyy.p99")
             .unwrap_err()
             .contains("unknown metric"));
-        assert!(Metric::parse("latency.p98").unwrap_err().contains("statistic"));
+        assert!(Metric::parse("latency.p98")
+            .unwrap_err()
+            .contains("statistic"));
     }
 
     #[test]

@@ -74,6 +74,15 @@ pub(crate) fn mock_config(
         }
         cfg.latency.prefill_tokens_per_second = p;
     }
+    if let Some(p) = m.stop_probability {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(c.err(
+                &at("stop_probability"),
+                "must be from 0 to 1 (the chance an answer reaching max_tokens ends on its own)",
+            ));
+        }
+        cfg.stop_probability = p;
+    }
     if let Some(rl) = m.rate_limit {
         for (v, k) in [(rl.rpm, "rpm"), (rl.tpm, "tpm")] {
             if v == Some(0) {
@@ -90,4 +99,3 @@ pub(crate) fn mock_config(
     }
     Ok(cfg)
 }
-

@@ -155,14 +155,19 @@ pub(crate) fn resolve(
     ];
     let allowed: Vec<&str> = info.options.iter().map(|o| o.key).collect();
     let present: Vec<(bool, &str)> = given.iter().map(|(k, v)| (v.is_some(), *k)).collect();
-    c.only_keys(&at("").trim_end_matches('.').to_string(), &present, &allowed, |_| {
-        let owners: Vec<&str> = PROVIDERS
-            .iter()
-            .filter(|p| !p.options.is_empty())
-            .map(|p| p.key)
-            .collect();
-        format!("applies to provider {} only", owners.join(", "))
-    })?;
+    c.only_keys(
+        &at("").trim_end_matches('.').to_string(),
+        &present,
+        &allowed,
+        |_| {
+            let owners: Vec<&str> = PROVIDERS
+                .iter()
+                .filter(|p| !p.options.is_empty())
+                .map(|p| p.key)
+                .collect();
+            format!("applies to provider {} only", owners.join(", "))
+        },
+    )?;
     let mut options = Vec::new();
     for o in info.options {
         let value = given
@@ -185,10 +190,7 @@ pub(crate) fn resolve(
             .chars()
             .all(|ch| ch.is_ascii_alphanumeric() || o.extra_chars.contains(ch))
         {
-            return Err(c.err(
-                &at(o.key),
-                format!("expected {}, found `{value}`", o.what),
-            ));
+            return Err(c.err(&at(o.key), format!("expected {}, found `{value}`", o.what)));
         }
         options.push((o.key, value));
     }

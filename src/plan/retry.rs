@@ -122,7 +122,6 @@ pub(crate) fn retry_plan(
     Ok(plan)
 }
 
-
 pub(crate) fn breaker_plan(
     c: &Checker,
     path: &str,

@@ -3,8 +3,8 @@
 //! `endpoint:primary ttft.p95 <= 1500ms`. Parsed once here, with located errors;
 //! evaluated against the summary by the report.
 
-pub use super::metrics::{Histo, Metric, Stat};
 use super::metrics::ScopeKind;
+pub use super::metrics::{Histo, Metric, Stat};
 
 /// Where a threshold is measured: the whole run, or one endpoint or feature by its id.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,7 +129,10 @@ mod tests {
             )
         );
         let t = parse("endpoint:primary ttft.p95 <= 1500ms", &e, &f).unwrap();
-        assert_eq!((t.scope, t.limit), (Scope::Endpoint("primary".into()), 1500.0));
+        assert_eq!(
+            (t.scope, t.limit),
+            (Scope::Endpoint("primary".into()), 1500.0)
+        );
         assert_eq!(parse("rate_429 < 1%", &e, &f).unwrap().limit, 0.01);
         assert_eq!(parse("cost.per_call < $0.10", &e, &f).unwrap().limit, 0.10);
         assert_eq!(

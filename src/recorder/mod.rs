@@ -12,8 +12,8 @@ pub use series::{SecondStats, Series};
 use crate::client::Attempt;
 use crate::outcome::{FinishReason, Outcome};
 use crate::workload::CallSpec;
-use mock_server::tokens::Encoding;
 use hdrhistogram::Histogram;
+use mock_server::tokens::Encoding;
 use std::time::Duration;
 use tokio::time::Instant;
 

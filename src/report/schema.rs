@@ -309,4 +309,3 @@ pub struct Summary {
     #[serde(default)]
     pub mock_server: BTreeMap<String, mock_server::StatsSnapshot>,
 }
-

@@ -372,7 +372,10 @@ impl Summary {
         // A run passes when it finished, every threshold held and nothing regressed.
         summary.passed = !facts.interrupted
             && summary.thresholds.iter().all(|t| t.ok)
-            && !summary.baseline.as_ref().is_some_and(|c: &Comparison| c.regressed);
+            && !summary
+                .baseline
+                .as_ref()
+                .is_some_and(|c: &Comparison| c.regressed);
         summary
     }
 }

@@ -253,6 +253,9 @@ pub struct MockBehaviour {
     pub prefill_tokens_per_second: Option<f64>,
     /// A token bucket: requests and tokens (prompt + max_tokens) per minute.
     pub rate_limit: Option<RateLimitSpec>,
+    /// The chance that an answer reaching `max_tokens` ends on its own (`stop`) rather
+    /// than being cut there (`length`); 1 by default.
+    pub stop_probability: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -299,7 +299,10 @@ impl Workload {
             input_tokens: input,
             keep_answer: turn < s.turns,
             budget_left: f.token_budget.map(|b| b.saturating_sub(s.used_tokens)),
-            retry_seed: mix(mix(mix(self.seed, s.key), Stream::Retry as u64), turn as u64),
+            retry_seed: mix(
+                mix(mix(self.seed, s.key), Stream::Retry as u64),
+                turn as u64,
+            ),
         }
     }
 

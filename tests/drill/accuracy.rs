@@ -1,7 +1,7 @@
 //! llm-drill's figures against ground truth: the mock server's own `/stats` counts, and
 //! the mock's fixed delays (a measured latency can never be below them).
 
-use super::support::{options, outcome, run, scenario};
+use super::support::{options, outcome, replaced, run, scenario};
 use tokio_util::sync::CancellationToken;
 
 const TWO_FEATURES: &str = "name: truth\nseed: 11\nduration: 2s\nendpoints:\n  m:\n    provider: openai\n    base_url: mock\n    model_name: gpt-4o\n    mock: { ttft: { mean: 40ms, stddev: 10ms }, tokens_per_second: 400 }\nfeatures:\n  chat:\n    weight: 3\n    endpoint: m\n    stream: true\n    prompt: { system_tokens: 120, user_tokens: { mean: 40, stddev: 10, min: 5 } }\n    output_tokens: { mean: 20, stddev: 5, min: 2 }\n  batch:\n    weight: 1\n    endpoint: m\n    stream: false\n    prompt: { user_tokens: { min: 200, max: 400 } }\n    output_tokens: 8\nload: { arrival: poisson, rate: 25 }\n";
@@ -59,7 +59,7 @@ async fn latency_is_never_below_the_servers_fixed_delay() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_run_writes_partial_results() {
-    let sc = scenario(&TWO_FEATURES.replace("duration: 2s", "duration: 60s"));
+    let sc = scenario(&replaced(TWO_FEATURES, "duration: 2s", "duration: 60s"));
     let stop = CancellationToken::new();
     let s2 = stop.clone();
     tokio::spawn(async move {
@@ -94,7 +94,8 @@ async fn an_interrupted_run_writes_partial_results() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_mode_users_on_their_own_threads_match_the_mock() {
-    let yaml = TWO_FEATURES.replace(
+    let yaml = replaced(
+        TWO_FEATURES,
         "load: { arrival: poisson, rate: 25 }",
         "load: { mode: closed, concurrency: 6 }",
     );

@@ -2,12 +2,12 @@
 //! to the multiplier on every shipped scenario, price tables and `price_ref`, the spend
 //! guard, and alerts that fire only when they should.
 
-use super::support::{options, run, scenario};
+use super::support::{options, replaced, run, scenario};
 use std::path::Path;
 use std::process::Command;
 use tokio_util::sync::CancellationToken;
 
-const BIN: &str = env!("CARGO_BIN_EXE_llm-drill");
+use super::support::BIN;
 
 /// Two-turn conversations on gpt-4o (o200k_base: each role is one token), at $1000 per
 /// million prompt tokens and $2000 per million answer tokens: a cent is 10 tokens.
@@ -84,9 +84,11 @@ async fn factors_multiply_to_the_multiplier_on_every_shipped_scenario() {
 #[test]
 fn the_spend_guard_stops_within_one_call_of_the_cap() {
     // A call costs $0.201 to $0.579 at worst (339 + 20 tokens); cap the run at $1.
-    let s = scenario(
-        &priced("cost: { max_spend_usd: 1.00 }\n").replace("duration: 1s", "duration: 10s"),
-    );
+    let s = scenario(&replaced(
+        &priced("cost: { max_spend_usd: 1.00 }\n"),
+        "duration: 1s",
+        "duration: 10s",
+    ));
     let out_dir = s.dir.path().join("out");
     let out = Command::new(BIN)
         .args(["run", "--no-progress", "--out"])
@@ -120,7 +122,8 @@ fn price_ref_resolves_in_a_litellm_file_and_unknown_keys_name_the_closest() {
         r#"{"acme/llm-1": {"input_cost_per_token": 1e-06, "output_cost_per_token": 4e-06, "litellm_provider": "acme", "mode": "chat"}}"#,
     )
     .unwrap();
-    let s = scenario(&priced("").replace(
+    let s = scenario(&replaced(
+        &priced(""),
         "    price: { input_per_mtok: 1000, output_per_mtok: 2000 }\n",
         "    price_ref: acme/llm-1\n",
     ));

@@ -8,11 +8,11 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const OK: &str = r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1}}"#;
 
-fn ok() -> ResponseTemplate {
+pub fn ok() -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_raw(OK, "application/json")
 }
 
-async fn server(first: Option<(ResponseTemplate, u64)>, then: ResponseTemplate) -> MockServer {
+pub async fn server(first: Option<(ResponseTemplate, u64)>, then: ResponseTemplate) -> MockServer {
     let s = MockServer::start().await;
     if let Some((t, n)) = first {
         Mock::given(method("POST"))
@@ -35,7 +35,7 @@ async fn requests(s: &MockServer) -> u64 {
 }
 
 /// `calls` calls (at 4/s) of one feature on endpoint `p`, whose fallback is `b`.
-fn drill(primary: &str, backup: &str, p_extra: &str, retry: &str, calls: u32) -> String {
+pub fn drill(primary: &str, backup: &str, p_extra: &str, retry: &str, calls: u32) -> String {
     format!(
         "name: drill\nseed: 1\nduration: {}ms\ngraceful_stop: 30s\n{retry}endpoints:\n  p:\n    provider: openai\n    base_url: {primary}\n    model_name: gpt-4o\n    region: westeurope\n    timeout: 5s\n    fallback_endpoint_ref: b\n{p_extra}  b:\n    provider: openai\n    base_url: {backup}\n    model_name: gpt-4o-mini\n    region: us-east\n    timeout: 5s\nfeatures:\n  f:\n    endpoint: p\n    stream: false\n    residency: [westeurope, northeurope]\n    prompt: {{ user_tokens: 8 }}\n    output_tokens: 4\nload: {{ rate: 4 }}\n",
         calls * 250

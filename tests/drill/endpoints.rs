@@ -1,7 +1,7 @@
 //! Misbehaving endpoints: each failure is classified into its outcome, counted once per
 //! request the server saw, and the run still completes.
 
-use super::support::{outcome, run, simple};
+use super::support::{outcome, replaced, run, simple};
 use std::time::Duration;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -155,7 +155,8 @@ async fn a_bearer_credential_is_sent_from_its_environment_variable() {
         .respond_with(sse(&[ROLE, TOKEN, FINISH, "[DONE]"]))
         .mount(&server)
         .await;
-    let yaml = simple(&server.uri(), true, "5s", 4, 1).replace(
+    let yaml = replaced(
+        &simple(&server.uri(), true, "5s", 4, 1),
         "    model_name: gpt-4o-mini\n",
         "    model_name: gpt-4o-mini\n    auth_type: bearer\n    credential_ref: env:LLM_DRILL_TEST_BEARER\n",
     );
@@ -171,7 +172,7 @@ async fn a_bearer_credential_is_sent_from_its_environment_variable() {
 async fn a_tls_handshake_failure_is_connect() {
     // wiremock speaks plain HTTP: an https URL to it fails in the TLS handshake.
     let server = MockServer::start().await;
-    let url = server.uri().replace("http://", "https://");
+    let url = replaced(&server.uri(), "http://", "https://");
     let (s, _dir) = run(&simple(&url, false, "5s", 4, 1)).await;
     assert_eq!(outcome(&s, "connect"), 4, "{:?}", s.errors);
     assert!(

@@ -3,13 +3,12 @@
 //! the one shutdown path.
 
 use llm_drill::client::{Attempt, Prepared, Route, Transport, Usage};
+use llm_drill::engine::{Engine, Pacer};
 use llm_drill::outcome::Outcome;
-use llm_drill::engine::{Engine, Pacer, Progress};
 use llm_drill::plan::Plan;
 use llm_drill::recorder::Recorder;
 use llm_drill::report::summary::Percentiles;
 use llm_drill::scenario;
-use llm_drill::workload::Workload;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -77,17 +76,13 @@ async fn drive(plan: Plan, service: Duration, stop: CancellationToken) -> Driven
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let start = Instant::now();
     let mut rec = Recorder::new(start, plan.endpoints.len(), plan.features.len());
-    let engine = Arc::new(Engine {
-        breakers: llm_drill::engine::breaker::Breakers::for_plan(&plan),
-        guard: llm_drill::engine::guard::Guard::for_plan(&plan),
-        workload: Arc::new(Workload::new(&plan)),
-        plan: Arc::new(plan),
-        routes: Arc::new(routes),
-        transport: FixedDelay { service },
-        samples: tx,
-        progress: Arc::new(Progress::default()),
-        pacer: Pacer::Tokio,
-    });
+    let engine = Arc::new(Engine::new(
+        Arc::new(plan),
+        routes,
+        FixedDelay { service },
+        tx,
+        Pacer::Tokio,
+    ));
     let report = engine.drive(start, stop).await;
     while let Some(s) = rx.recv().await {
         rec.record(&s);
@@ -340,4 +335,62 @@ async fn a_surge_of_calls_trips_the_volume_alert_and_a_steady_load_does_not() {
     assert!(surge[0].message.starts_with("minute 4"), "{surge:?}");
     let steady = alerts("[ { duration: 5m, rate: 5 } ]").await;
     assert!(steady.is_empty(), "{steady:?}");
+}
+
+/// Fails the first attempt of every call (by its body) with a 503, answers the retry.
+struct FailsFirst {
+    seen: std::sync::Mutex<std::collections::HashSet<bytes::Bytes>>,
+}
+
+impl Transport for FailsFirst {
+    async fn send(&self, _route: &Route, req: Prepared, _timeout: Duration) -> Attempt {
+        let first = self.seen.lock().unwrap().insert(req.body.clone());
+        let sent = Instant::now();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let mut a = if first {
+            Attempt::failed(sent, Outcome::Http5xx, "HTTP 503")
+        } else {
+            Attempt::begin(sent)
+        };
+        a.end = Instant::now();
+        a
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn issue_11_the_same_seed_gives_the_same_retry_schedule() {
+    async fn latencies(seed: u64) -> Vec<u64> {
+        let yaml = format!("name: t\nseed: {seed}\nduration: 2s\nretry: {{ max_attempts: 2, backoff: {{ base: 100ms, max: 1s }} }}\nendpoints:\n  e:\n    provider: openai\n    base_url: http://127.0.0.1:9\n    model_name: m\n    timeout: 60s\nfeatures:\n  f:\n    endpoint: e\n    stream: false\n    prompt: {{ user_tokens: 8 }}\n    output_tokens: 5\nload: {{ rate: 5 }}\n");
+        let (sc, src) = scenario::parse("t.yaml", yaml.into_bytes(), &[]).unwrap();
+        let plan = Plan::from_scenario(&sc, &src).unwrap();
+        let routes = plan
+            .endpoints
+            .iter()
+            .map(|e| Route::new(e.clone(), "http://127.0.0.1:9".into(), None).unwrap())
+            .collect();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let transport = FailsFirst {
+            seen: Default::default(),
+        };
+        let engine = Arc::new(Engine::new(
+            Arc::new(plan),
+            routes,
+            transport,
+            tx,
+            Pacer::Tokio,
+        ));
+        let start = Instant::now();
+        engine.drive(start, CancellationToken::new()).await;
+        let mut out = Vec::new();
+        while let Some(s) = rx.recv().await {
+            assert_eq!((s.outcome, s.attempts), (Outcome::Ok, 2));
+            out.push((s.end - s.intended).as_micros() as u64);
+        }
+        out.sort_unstable();
+        out
+    }
+    let a = latencies(3).await;
+    assert_eq!(a.len(), 10);
+    assert_eq!(a, latencies(3).await, "same seed, same waits");
+    assert_ne!(a, latencies(4).await, "another seed, other waits");
 }

@@ -2,7 +2,7 @@
 //! answered 503; fallback and fail-closed through them; the drill report's figures; and
 //! every injected 429, 5xx and cut stream counted exactly as the mock counted it.
 
-use super::support::{outcome, run};
+use super::support::{outcome, replaced, run};
 use llm_drill::report::summary::WindowSummary;
 use std::time::{Duration, Instant};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -144,7 +144,8 @@ async fn added_latency_deprecation_and_the_rate_limiter_act_on_the_mock() {
     // 300 ms more before the first token on every call in the first second; the model is
     // gone from 2 s on; 20 calls a second against a limit of 60 a minute.
     let faults = "  - { endpoint: primary, kind: latency, add: 300ms, until: 1s }\n  - { endpoint: primary, kind: deprecated, status: 410, from: 2s }\n";
-    let yaml = drill("fail_closed", faults, "", 3).replace(
+    let yaml = replaced(
+        &drill("fail_closed", faults, "", 3),
         "    mock: { ttft: 20ms, tokens_per_second: 500, jitter: 0 }\n  backup:",
         "    mock: { ttft: 20ms, tokens_per_second: 500, jitter: 0, rate_limit: { rpm: 60 } }\n  backup:",
     );
@@ -167,7 +168,7 @@ async fn added_latency_deprecation_and_the_rate_limiter_act_on_the_mock() {
     );
     // The bucket holds 60 requests: the first 40 calls pass, none is limited.
     assert_eq!(truth.faults.get("rate_limiter").copied().unwrap_or(0), 0);
-    let (s, _d) = run(&yaml.replace("rpm: 60", "rpm: 10")).await;
+    let (s, _d) = run(&replaced(&yaml, "rpm: 60", "rpm: 10")).await;
     let limited = s.mock_server["primary"].faults["rate_limiter"];
     assert_eq!(limited, 30, "40 calls before 2 s, 10 admitted");
     assert_eq!(s.endpoints["primary"].by_outcome["http_429"], limited);
@@ -178,7 +179,8 @@ async fn an_open_breaker_sends_calls_straight_to_the_fallback_until_a_probe_succ
     // 503s from 1 s to 3 s; the breaker opens after 3 failures within 1 s and probes
     // every 500 ms.
     let faults = "  - { endpoint: primary, kind: outage, mode: 503, from: 1s, until: 3s }\n";
-    let yaml = drill("fallback", faults, "", 5).replace(
+    let yaml = replaced(
+        &drill("fallback", faults, "", 5),
         "    fallback_policy: fallback\n",
         "    fallback_policy: fallback\n    circuit_breaker: { failures: 3, window: 1s, cooldown: 500ms }\n",
     );

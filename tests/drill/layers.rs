@@ -72,12 +72,20 @@ fn imports_run_one_way_down_the_layers() {
     for file in &files {
         let rel = file.strip_prefix(&root).expect("under src");
         let first = rel.components().next().expect("a component");
-        let module = first.as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
+        let module = first
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string();
         if module == "lib" || module == "main" {
             continue;
         }
-        let own = layer(&module)
-            .unwrap_or_else(|| panic!("src/{} is in no layer: add `{module}` to LAYERS and lib.rs", rel.display()));
+        let own = layer(&module).unwrap_or_else(|| {
+            panic!(
+                "src/{} is in no layer: add `{module}` to LAYERS and lib.rs",
+                rel.display()
+            )
+        });
         let text = std::fs::read_to_string(file).expect("readable source");
         for (line, name) in references(&text) {
             checked += 1;
@@ -99,13 +107,22 @@ fn imports_run_one_way_down_the_layers() {
             }
         }
     }
-    assert!(checked > 50, "the check found only {checked} references: is it reading src/?");
-    assert!(climbs.is_empty(), "imports against the layer order:\n{}", climbs.join("\n"));
+    assert!(
+        checked > 50,
+        "the check found only {checked} references: is it reading src/?"
+    );
+    assert!(
+        climbs.is_empty(),
+        "imports against the layer order:\n{}",
+        climbs.join("\n")
+    );
 }
 
 #[test]
 fn the_check_sees_grouped_and_plain_imports() {
-    let refs = references("use crate::{plan::Plan, client};\nlet x = crate::report::y; // crate::engine\n");
+    let refs = references(
+        "use crate::{plan::Plan, client};\nlet x = crate::report::y; // crate::engine\n",
+    );
     let names: Vec<&str> = refs.iter().map(|(_, n)| n.as_str()).collect();
     assert_eq!(names, ["plan", "client", "report"]);
 }

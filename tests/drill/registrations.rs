@@ -9,7 +9,7 @@ use std::time::Duration;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const BIN: &str = env!("CARGO_BIN_EXE_llm-drill");
+use super::support::BIN;
 
 fn validate(file: &Path) -> Output {
     Command::new(BIN)

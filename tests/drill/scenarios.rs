@@ -1,14 +1,14 @@
 //! Bad input: every malformed scenario exits 2 with a located, one-line-first error and
 //! sends nothing; overrides and credentials are checked before any traffic.
 
-use super::support::{options, scenario};
+use super::support::{options, replaced, scenario};
 use llm_drill::RunError;
 use std::path::Path;
 use std::process::Command;
 use tokio_util::sync::CancellationToken;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const BIN: &str = env!("CARGO_BIN_EXE_llm-drill");
+use super::support::BIN;
 
 /// Each file's first line says what to expect: `# expect: LINE:COL PATH | MESSAGE`
 /// (`-` where a part is not checked).
@@ -116,7 +116,7 @@ async fn refused_before_sending(edit: impl FnOnce(String) -> String, expected: &
 #[tokio::test]
 async fn an_invalid_scenario_sends_nothing() {
     refused_before_sending(
-        |y| y.replace("seed: 7", "seed: 7\nthreshold: 3"),
+        |y| replaced(&y, "seed: 7", "seed: 7\nthreshold: 3"),
         "unknown field `threshold`",
     )
     .await;
@@ -126,7 +126,8 @@ async fn an_invalid_scenario_sends_nothing() {
 async fn a_missing_credential_variable_stops_the_run_before_sending() {
     refused_before_sending(
         |y| {
-            y.replace(
+            replaced(
+                &y,
                 "    model_name: gpt-4o-mini\n",
                 "    model_name: gpt-4o-mini\n    auth_type: bearer\n    credential_ref: env:LLM_DRILL_TEST_NEVER_SET\n",
             )

@@ -42,3 +42,29 @@ pub fn simple(base_url: &str, stream: bool, timeout: &str, rate: u32, secs: u32)
         "name: t\nseed: 7\nduration: {secs}s\ngraceful_stop: 10s\nendpoints:\n  e:\n    provider: openai\n    base_url: {base_url}\n    model_name: gpt-4o-mini\n    timeout: {timeout}\nfeatures:\n  f:\n    endpoint: e\n    stream: {stream}\n    prompt: {{ system_tokens: 20, user_tokens: 30 }}\n    output_tokens: 5\nload: {{ rate: {rate} }}\n"
     )
 }
+
+/// The `llm-drill` binary, for tests that run it as a user would.
+pub const BIN: &str = env!("CARGO_BIN_EXE_llm-drill");
+
+/// `text` with `from` replaced by `to`; fails the test if `from` is not there, so a
+/// variant never silently equals its original when the text it edits changes.
+pub fn replaced(text: &str, from: &str, to: &str) -> String {
+    assert!(
+        text.contains(from),
+        "the scenario no longer contains `{from}`: update the test"
+    );
+    text.replace(from, to)
+}
+
+/// Runs `llm-drill` with `args` and returns its exit code, stdout and stderr.
+pub fn llm_drill(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
