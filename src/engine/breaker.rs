@@ -38,11 +38,16 @@ struct State {
 
 impl Breakers {
     pub fn for_plan(plan: &Plan) -> Breakers {
+        Breakers::new(plan.endpoints.iter().map(|e| e.breaker.clone()).collect())
+    }
+
+    /// One breaker per endpoint that has a plan for one, in the endpoints' order.
+    pub fn new(plans: Vec<Option<BreakerPlan>>) -> Breakers {
         Breakers(
-            plan.endpoints
-                .iter()
-                .map(|e| {
-                    e.breaker.clone().map(|plan| Breaker {
+            plans
+                .into_iter()
+                .map(|p| {
+                    p.map(|plan| Breaker {
                         plan,
                         state: Mutex::new(State::default()),
                     })
@@ -103,5 +108,70 @@ impl Breakers {
             return true;
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn breakers() -> Breakers {
+        Breakers::new(vec![
+            Some(BreakerPlan {
+                failures: 3,
+                window: Duration::from_secs(1),
+                cooldown: Duration::from_secs(5),
+            }),
+            None,
+        ])
+    }
+
+    #[test]
+    fn opens_after_failures_within_the_window_and_probes_after_the_cooldown() {
+        let b = breakers();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        assert!(!b.record(0, at(0), false));
+        assert!(!b.record(0, at(100), false));
+        assert_eq!(b.gate(0, at(150)), Gate::Closed);
+        assert!(b.record(0, at(200), false), "the third failure opens it");
+        assert_eq!(b.gate(0, at(300)), Gate::Open);
+        assert_eq!(b.gate(0, at(5_199)), Gate::Open);
+        // After the cooldown, one probe; others keep skipping while it runs.
+        assert_eq!(b.gate(0, at(5_200)), Gate::Probe);
+        assert_eq!(b.gate(0, at(5_201)), Gate::Open);
+        // A failed probe opens it again for a cooldown.
+        assert!(b.record(0, at(5_300), false));
+        assert_eq!(b.gate(0, at(10_299)), Gate::Open);
+        assert_eq!(b.gate(0, at(10_300)), Gate::Probe);
+        // A successful probe closes it, with the failures forgotten.
+        assert!(!b.record(0, at(10_400), true));
+        assert_eq!(b.gate(0, at(10_401)), Gate::Closed);
+        assert!(!b.record(0, at(10_500), false));
+        assert_eq!(b.gate(0, at(10_501)), Gate::Closed);
+    }
+
+    #[test]
+    fn failures_outside_the_window_do_not_count_and_late_attempts_are_ignored() {
+        let b = breakers();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        assert!(!b.record(0, at(0), false));
+        assert!(!b.record(0, at(900), false));
+        assert!(
+            !b.record(0, at(1_500), false),
+            "the first fell out of the window"
+        );
+        assert!(b.record(0, at(1_800), false), "three within a second");
+        // An attempt that started before it opened and ends after: not a probe.
+        assert!(!b.record(0, at(1_900), true));
+        assert_eq!(b.gate(0, at(2_000)), Gate::Open);
+        // An endpoint without a breaker is always closed.
+        for ms in 0..10 {
+            assert!(!b.record(1, at(ms), false));
+        }
+        assert_eq!(b.gate(1, at(20)), Gate::Closed);
+        assert_eq!(b.gate(7, at(20)), Gate::Closed, "an unknown endpoint too");
     }
 }

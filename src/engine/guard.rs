@@ -36,9 +36,19 @@ impl Guard {
                     })
             })
             .collect();
+        Guard::new(plan.cost.max_spend_usd, plan.cost.max_calls, worst_price)
+    }
+
+    /// A guard with these caps; `worst_price` is, per endpoint, the dearest USD per
+    /// prompt and per answer token on its fallback chain.
+    pub fn new(
+        max_usd: Option<f64>,
+        max_calls: Option<u64>,
+        worst_price: Vec<(f64, f64)>,
+    ) -> Guard {
         Guard {
-            max_usd: plan.cost.max_spend_usd,
-            max_calls: plan.cost.max_calls,
+            max_usd,
+            max_calls,
             money: Mutex::new((0.0, 0.0)),
             calls: AtomicU64::new(0),
             tripped: AtomicBool::new(false),
@@ -105,5 +115,67 @@ impl Guard {
 
     pub fn tripped(&self) -> bool {
         self.tripped.load(SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A call of 1000 prompt tokens and 1000 answer tokens on endpoint 0.
+    fn call() -> CallSpec {
+        CallSpec {
+            feature: 0,
+            endpoint: 0,
+            turn: 1,
+            messages: Vec::new(),
+            max_tokens: 1000,
+            stream: true,
+            input_tokens: 1000,
+            keep_answer: false,
+            budget_left: None,
+            retry_seed: 0,
+        }
+    }
+
+    #[test]
+    fn reserves_each_attempt_and_never_lets_spending_pass_the_cap() {
+        // $1 per thousand tokens each way: an attempt's worst case is $2.
+        let g = Guard::new(Some(5.0), None, vec![(0.001, 0.001)]);
+        let c = call();
+        assert_eq!(g.worst(&c), 2.0);
+        assert!(g.admit(&c), "$2 reserved");
+        assert!(g.reserve_attempt(&c), "a retry: $4 reserved");
+        assert!(!g.reserve_attempt(&c), "a third attempt would reach $6");
+        assert!(g.tripped());
+        // The two attempts spent $3.50 between them: the reservations go, the spend stays.
+        g.settle(&c, 3.5, 2);
+        assert_eq!(g.spent(), 3.5);
+        assert!(!g.admit(&c), "tripped: nothing more starts");
+    }
+
+    #[test]
+    fn settling_frees_the_room_a_call_did_not_use() {
+        let g = Guard::new(Some(5.0), None, vec![(0.001, 0.001)]);
+        let c = call();
+        assert!(g.admit(&c) && g.admit(&c), "$4 reserved");
+        g.settle(&c, 0.5, 1);
+        g.settle(&c, 0.5, 1);
+        assert!(g.admit(&c) && g.admit(&c), "$1 spent, $4 reserved: fits $5");
+        assert!(!g.tripped());
+    }
+
+    #[test]
+    fn counts_calls_and_lets_everything_through_without_caps() {
+        let g = Guard::new(None, Some(2), vec![(0.001, 0.001)]);
+        let c = call();
+        assert!(g.admit(&c) && g.admit(&c));
+        assert!(!g.admit(&c), "the third call passes max_calls");
+        let free = Guard::new(None, None, vec![]);
+        for _ in 0..100 {
+            assert!(free.admit(&c) && free.reserve_attempt(&c));
+        }
+        free.settle(&c, 1.0, 2);
+        assert_eq!(free.spent(), 0.0, "no cap, no bookkeeping");
     }
 }

@@ -155,19 +155,14 @@ pub(crate) fn resolve(
     ];
     let allowed: Vec<&str> = info.options.iter().map(|o| o.key).collect();
     let present: Vec<(bool, &str)> = given.iter().map(|(k, v)| (v.is_some(), *k)).collect();
-    c.only_keys(
-        &at("").trim_end_matches('.').to_string(),
-        &present,
-        &allowed,
-        |_| {
-            let owners: Vec<&str> = PROVIDERS
-                .iter()
-                .filter(|p| !p.options.is_empty())
-                .map(|p| p.key)
-                .collect();
-            format!("applies to provider {} only", owners.join(", "))
-        },
-    )?;
+    c.only_keys(at("").trim_end_matches('.'), &present, &allowed, |_| {
+        let owners: Vec<&str> = PROVIDERS
+            .iter()
+            .filter(|p| !p.options.is_empty())
+            .map(|p| p.key)
+            .collect();
+        format!("applies to provider {} only", owners.join(", "))
+    })?;
     let mut options = Vec::new();
     for o in info.options {
         let value = given

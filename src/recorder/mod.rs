@@ -528,3 +528,115 @@ impl Recorder {
         self.total = total;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A call of feature `f` that ended `outcome` on `endpoint` after `tried`.
+    fn sample(
+        f: usize,
+        endpoint: usize,
+        outcome: Outcome,
+        tried: &[(usize, Outcome)],
+    ) -> CallSample {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        CallSample {
+            feature: f,
+            endpoint,
+            turn: 1,
+            outcome,
+            intended: t0,
+            started: ms(10),
+            first_token: (outcome == Outcome::Ok).then(|| ms(60)),
+            end: ms(110),
+            itl_us: vec![1_000, 2_000],
+            input_tokens: 100,
+            output_tokens: 10,
+            tokens_estimated: false,
+            planned_input_tokens: 100,
+            attempts: tried.len() as u32,
+            error: (outcome != Outcome::Ok).then(|| "HTTP 503".to_string()),
+            tried: tried
+                .iter()
+                .map(|(e, o)| Tried {
+                    endpoint: *e,
+                    outcome: *o,
+                    injected: false,
+                    sent: ms(10),
+                    end: ms(110),
+                    opened_breaker: false,
+                    cost_usd: if *o == Outcome::Ok { 0.01 } else { 0.0 },
+                })
+                .collect(),
+            fallbacks: tried.windows(2).filter(|w| w[0].0 != w[1].0).count() as u32,
+            first_endpoint: 0,
+            cost: CallCost {
+                usd: 0.01,
+                billed_attempts: 1,
+                ..CallCost::default()
+            },
+            residency_violation: endpoint == 1 && outcome == Outcome::Ok,
+            finish: (outcome == Outcome::Ok).then_some(FinishReason::Stop),
+        }
+    }
+
+    #[test]
+    fn calls_count_by_feature_and_attempts_by_endpoint() {
+        let mut r = Recorder::new(Instant::now(), 2, 2);
+        use Outcome::*;
+        // Served directly; retried once on 0; failed over from 0 to 1; failed everywhere.
+        r.record(&sample(0, 0, Ok, &[(0, Ok)]));
+        r.record(&sample(0, 0, Ok, &[(0, Http5xx), (0, Ok)]));
+        r.record(&sample(1, 1, Ok, &[(0, Connect), (1, Ok)]));
+        r.record(&sample(1, 1, Http5xx, &[(0, Http5xx), (1, Http5xx)]));
+        r.finish();
+        let t = &r.total;
+        assert_eq!((t.calls, t.attempts, t.ok()), (4, 7, 3));
+        assert_eq!((t.retries, t.fallbacks), (1, 2));
+        assert_eq!(t.count(Http5xx), 1, "calls count their last outcome");
+        assert_eq!(t.residency_violations, 1);
+        assert_eq!(t.latency.len(), 3, "only successful calls' latency");
+        assert_eq!(t.error_latency.len(), 1);
+        assert_eq!(t.ttft.len(), 3);
+        assert_eq!(t.itl.len(), 6);
+        assert_eq!(t.finish[FinishReason::Stop as usize], 3);
+        assert_eq!((r.features[0].calls, r.features[1].calls), (2, 2));
+        // Endpoints count every attempt made on them, whatever became of the call.
+        let (e0, e1) = (&r.endpoints[0], &r.endpoints[1]);
+        assert_eq!(
+            (e0.attempts, e0.count(Http5xx), e0.count(Connect)),
+            (5, 2, 1)
+        );
+        assert_eq!((e1.attempts, e1.ok(), e1.count(Http5xx)), (2, 1, 1));
+        assert_eq!((e0.calls_tried, e1.calls_tried), (4, 2));
+        assert_eq!(e1.residency_violations, 1);
+        assert!((e0.cost_usd - 0.02).abs() < 1e-12);
+        // The latency from the intended start includes the 10 ms schedule lag.
+        assert_eq!(t.latency.max() / 1000, 110);
+        assert_eq!(t.schedule_lag.max() / 1000, 10);
+        assert_eq!(r.fallback_latency.len() + r.direct_latency.len(), 3);
+    }
+
+    #[test]
+    fn merging_scopes_adds_their_figures_and_error_examples_are_bounded() {
+        let mut a = Metrics::default();
+        let mut b = Metrics::default();
+        for i in 0..10 {
+            let mut s = sample(0, 0, Outcome::Http5xx, &[(0, Outcome::Http5xx)]);
+            s.error = Some(format!("HTTP 503 number {i}"));
+            if i % 2 == 0 {
+                a.record(&s)
+            } else {
+                b.record(&s)
+            }
+        }
+        assert_eq!(a.errors.len(), ERROR_EXAMPLES, "three examples per outcome");
+        a.merge(&b);
+        assert_eq!(a.calls, 10);
+        assert_eq!(a.count(Outcome::Http5xx), 10);
+        assert_eq!(a.error_latency.len(), 10);
+        assert!(a.errors.len() <= 2 * ERROR_EXAMPLES);
+    }
+}

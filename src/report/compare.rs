@@ -137,3 +137,82 @@ pub fn render(c: &Comparison) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::summary::Percentiles;
+
+    fn run(p50: f64, p99: f64, failed: u64) -> Summary {
+        let mut s = Summary {
+            latency_ms: Percentiles {
+                count: 100,
+                p50,
+                p95: p99,
+                p99,
+                ..Percentiles::default()
+            },
+            ..Summary::default()
+        };
+        s.totals.calls = 100;
+        s.totals.failed = failed;
+        s.totals.attempts = 100;
+        s
+    }
+
+    fn verdict(c: &Comparison, metric: &str) -> String {
+        c.checks
+            .iter()
+            .find(|x| x.metric == metric)
+            .map_or("absent".into(), |x| x.verdict.clone())
+    }
+
+    #[test]
+    fn worse_by_more_than_tolerance_and_floor_regresses() {
+        let base = run(100.0, 200.0, 1);
+        // +20% at p50 (over 10% and 2 ms), +1% at p99.
+        let c = compare(&base, &run(120.0, 202.0, 1), "base");
+        assert_eq!(verdict(&c, "latency.p50"), "regressed");
+        assert_eq!(verdict(&c, "latency.p99"), "same");
+        assert!(c.regressed);
+        // Better by more than both: improved.
+        let c = compare(&base, &run(80.0, 200.0, 1), "base");
+        assert_eq!(verdict(&c, "latency.p50"), "improved");
+        assert!(!c.regressed);
+        // Not measured on either side (no streams): not compared at all.
+        assert_eq!(verdict(&c, "ttft.p50"), "absent");
+        assert_eq!(verdict(&c, "cost.per_call"), "absent", "nothing was priced");
+    }
+
+    #[test]
+    fn the_floor_absorbs_noise_on_fast_gateways_and_the_candidate_policy_applies() {
+        // 1.9 ms → 2.3 ms is +21%, but only 0.4 ms: under the 2 ms floor.
+        let c = compare(&run(1.9, 3.0, 0), &run(2.3, 3.0, 0), "base");
+        assert_eq!(verdict(&c, "latency.p50"), "same");
+        // Error rate 1% → 1.4%: +40%, but 0.4 points is under the 0.5-point floor.
+        let per_thousand = |failed: u64| {
+            let mut s = run(100.0, 200.0, failed);
+            s.totals.calls = 1000;
+            s
+        };
+        let c = compare(&per_thousand(10), &per_thousand(14), "b");
+        assert_eq!(verdict(&c, "error_rate"), "same");
+        let c = compare(&per_thousand(10), &per_thousand(20), "b");
+        assert_eq!(verdict(&c, "error_rate"), "regressed", "a whole point more");
+        let mut cand = run(130.0, 200.0, 1);
+        cand.regression_policy.tolerance = Some(0.5);
+        let c = compare(&run(100.0, 200.0, 1), &cand, "b");
+        assert_eq!(
+            verdict(&c, "latency.p50"),
+            "same",
+            "+30% under a 50% tolerance"
+        );
+        cand.regression_policy
+            .per_metric
+            .insert("latency.p50".into(), (Some(0.1), Some(1.0)));
+        let c = compare(&run(100.0, 200.0, 1), &cand, "b");
+        assert_eq!(verdict(&c, "latency.p50"), "regressed", "its own 10% wins");
+        let text = render(&c);
+        assert!(text.contains("regressed: latency.p50"), "{text}");
+    }
+}

@@ -105,3 +105,69 @@ pub fn evaluate(t: &Threshold, s: &Summary) -> ThresholdResult {
         ok: value.is_some_and(|v| t.op.holds(v, t.limit)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::thresholds::{parse, Op};
+
+    fn pct(count: u64, p99: f64) -> Percentiles {
+        Percentiles {
+            count,
+            p50: p99 / 2.0,
+            p99,
+            ..Percentiles::default()
+        }
+    }
+
+    fn summary() -> Summary {
+        let mut s = Summary {
+            latency_ms: pct(97, 800.0),
+            ..Summary::default()
+        };
+        s.totals.calls = 100;
+        s.totals.failed = 3;
+        s.totals.attempts = 110;
+        for (id, attempts, n429, p99) in [("zeta", 60, 6, 900.0), ("alpha", 50, 4, 300.0)] {
+            let mut e = EndpointSummary {
+                attempts,
+                ok: attempts - n429,
+                calls: attempts,
+                latency_ms: pct(attempts, p99),
+                ..EndpointSummary::default()
+            };
+            e.by_outcome.insert("http_429".into(), n429);
+            s.endpoints.insert(id.into(), e);
+        }
+        s
+    }
+
+    fn value(expr: &str) -> Option<f64> {
+        let t = parse(expr, &["zeta", "alpha"], &["f"]).unwrap();
+        evaluate(&t, &summary()).value
+    }
+
+    #[test]
+    fn run_metrics_are_read_from_the_totals() {
+        assert_eq!(value("latency.p99 < 1s"), Some(800.0));
+        assert_eq!(value("error_rate < 5%"), Some(0.03));
+        assert_eq!(value("rate_429 < 5%"), Some(10.0 / 110.0));
+        // Unmeasured: a threshold on it fails instead of passing by default.
+        let t = parse("ttft.p95 < 1s", &[], &[]).unwrap();
+        let r = evaluate(&t, &summary());
+        assert_eq!((r.value, r.ok), (None, false));
+    }
+
+    #[test]
+    fn endpoints_are_found_by_id_not_by_position() {
+        // `alpha` sorts first in the summary's map but is the plan's second endpoint.
+        assert_eq!(value("endpoint:alpha latency.p99 < 1s"), Some(300.0));
+        assert_eq!(value("endpoint:zeta latency.p99 < 1s"), Some(900.0));
+        assert_eq!(value("endpoint:alpha rate_429 < 1%"), Some(4.0 / 50.0));
+        // A feature the summary has no figures for: unmeasured.
+        assert_eq!(value("feature:f error_rate < 1%"), None);
+        let t = parse("endpoint:zeta latency.p99 <= 900ms", &["zeta"], &[]).unwrap();
+        assert_eq!(t.op, Op::Le);
+        assert!(evaluate(&t, &summary()).ok);
+    }
+}
