@@ -5,6 +5,7 @@
 #
 #   benches/loadgen.sh [throughput|accuracy|streams|memory|sessions|all]    (default: all)
 #   DURATION=10 CONNS=64 benches/loadgen.sh throughput
+#   LLM_DRILL_BIN=/path/to/older/llm-drill benches/loadgen.sh throughput   (compare builds)
 #
 # nginx (Debian's nginx + libnginx-mod-http-echo) is the reference server when installed;
 # without it the mock stands in. oha and wrk are compared only where installed.
@@ -29,7 +30,7 @@ else
   SERVER_PIN=""
   SERVER_WORKERS=$CORES
 fi
-BIN="$CLIENT target/release/llm-drill"
+BIN="$CLIENT ${LLM_DRILL_BIN:-target/release/llm-drill}"
 WORK=$(mktemp -d)
 NGINX_PID=""
 MOCK_PID=""
