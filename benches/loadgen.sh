@@ -3,9 +3,11 @@
 # not llm-drill: nginx's access log, the mock's /stats, and oha / wrk on the same server
 # in the same session. Loopback only; every run is bounded in time.
 #
-#   benches/loadgen.sh [throughput|accuracy|streams|memory|sessions|all]    (default: all)
+#   benches/loadgen.sh [throughput|ab|accuracy|streams|memory|sessions|all]    (default: all)
 #   DURATION=10 CONNS=64 benches/loadgen.sh throughput
-#   LLM_DRILL_BIN=/path/to/older/llm-drill benches/loadgen.sh throughput   (compare builds)
+#   LLM_DRILL_BIN=/path/to/older/llm-drill benches/loadgen.sh throughput   (another build)
+#   BASE_BIN=/tmp/llm-drill-before benches/loadgen.sh ab   (that build against this one and
+#                                  oha, alternated round by round: a change's cost)
 #
 # nginx (Debian's nginx + libnginx-mod-http-echo) is the reference server when installed;
 # without it the mock stands in. oha and wrk are compared only where installed.
@@ -109,6 +111,32 @@ print(f"ratio llm-drill / wrk = {ours / wrk:.3f}" if wrk else "wrk: not installe
 PY
 }
 
+# Two builds of llm-drill and oha, alternated each round on the same server, so that a
+# change's effect on throughput is not drowned by the machine's drift between runs.
+ab() {
+  local rounds=${ROUNDS:-5} base=${BASE_BIN:?BASE_BIN=path to the build to compare with}
+  echo "== ab: $base against ${LLM_DRILL_BIN:-target/release/llm-drill}, closed loop, $CONNS connections, ${DURATION}s x $rounds rounds"
+  local sums="0 0 0"
+  for round in $(seq "$rounds"); do
+    local rates=()
+    for bin in "$CLIENT $base" "$BIN"; do
+      $bin run benches/scenarios/closed-64.yaml --no-progress --out "$WORK/ab-$round-${#rates[@]}" \
+        --set "endpoints.fast.base_url=$URL" --set endpoints.fast.mock=null \
+        --set "load.concurrency=$CONNS" --set "duration=${DURATION}s" > /dev/null 2>&1
+      rates+=("$(json "$WORK/ab-$round-${#rates[@]}/summary.json" "d['totals']['throughput_rps']")")
+    done
+    rates+=("$($CLIENT oha -z "${DURATION}s" -c "$CONNS" --no-tui -m POST -H 'content-type: application/json' -d "$BODY" \
+      "$URL/v1/chat/completions" | awk '/Requests\/sec/ {print $2}')")
+    echo "round $round: base ${rates[0]} · this ${rates[1]} · oha ${rates[2]} calls/s"
+    sums=$(python3 -c "a='$sums'.split(); print(' '.join(str(float(x) + float(y)) for x, y in zip(a, '${rates[*]}'.split())))")
+  done
+  python3 - $sums <<'PY'
+import sys
+base, this, oha = (float(v) for v in sys.argv[1:])
+print(f"base/oha {base / oha:.3f} · this/oha {this / oha:.3f} · this/base {this / base:.3f}")
+PY
+}
+
 accuracy() {
   echo "== accuracy: open loop 500/s for 10s, fixed 50 ms delay"
   $BIN run benches/scenarios/fixed-50ms.yaml --no-progress --out "$WORK/acc-mock" > /dev/null
@@ -174,10 +202,11 @@ sessions() {
 
 case "$WHAT" in
   throughput) throughput ;;
+  ab) ab ;;
   accuracy) accuracy ;;
   streams) streams ;;
   memory) memory ;;
   sessions) sessions ;;
   all) throughput; accuracy; streams; memory; sessions ;;
-  *) echo "usage: $0 [throughput|accuracy|streams|memory|sessions|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [throughput|ab|accuracy|streams|memory|sessions|all]" >&2; exit 2 ;;
 esac
