@@ -16,40 +16,15 @@ pub(crate) fn faults(
     sc: &Scenario,
     endpoints: &mut [EndpointPlan],
 ) -> Result<(), ScenarioError> {
-    use model::FaultKindName as K;
-    for (i, f) in sc.faults.iter().flatten().enumerate() {
+    use model::FaultSpec as K;
+    for (i, spec) in sc.faults.iter().flatten().enumerate() {
         let at = |k: &str| format!("faults.{i}.{k}");
+        let f = spec.when();
         let ep = c.index_of(
             &at("endpoint"),
             "endpoint",
-            &f.endpoint,
+            f.endpoint,
             endpoints.iter().map(|e| e.id.as_str()),
-        )?;
-        let allowed: &[&str] = match f.kind {
-            K::RateLimit => &["retry_after"],
-            K::ServerError => &["status"],
-            K::Outage => &["mode"],
-            K::Latency => &["add", "to"],
-            K::StreamCut => &["after_tokens"],
-            K::Deprecated => &["status"],
-        };
-        c.only_keys(
-            &format!("faults.{i}"),
-            &[
-                (f.retry_after.is_some(), "retry_after"),
-                (f.status.is_some(), "status"),
-                (f.mode.is_some(), "mode"),
-                (f.add.is_some(), "add"),
-                (f.to.is_some(), "to"),
-                (f.after_tokens.is_some(), "after_tokens"),
-            ],
-            allowed,
-            |_| {
-                format!(
-                    "does not apply to a fault of this kind (it takes: {})",
-                    allowed.join(", ")
-                )
-            },
         )?;
         let from = f.from.map_or(Duration::ZERO, |d| d.0);
         let until = f.until.map(|d| d.0);
@@ -66,12 +41,12 @@ pub(crate) fn faults(
                 ),
             ));
         }
-        let kind = match f.kind {
-            K::RateLimit => FaultKind::RateLimit {
-                retry_after: f.retry_after.map_or(Duration::from_secs(1), |d| d.0),
+        let kind = match spec {
+            K::RateLimit { retry_after, .. } => FaultKind::RateLimit {
+                retry_after: retry_after.map_or(Duration::from_secs(1), |d| d.0),
             },
-            K::ServerError => {
-                let status = f.status.unwrap_or(503);
+            K::ServerError { status, .. } => {
+                let status = status.unwrap_or(503);
                 if !(500..=599).contains(&status) {
                     return Err(c.err(
                         &at("status"),
@@ -80,8 +55,8 @@ pub(crate) fn faults(
                 }
                 FaultKind::ServerError { status }
             }
-            K::Outage => {
-                let mode = match &f.mode {
+            K::Outage { mode, .. } => {
+                let mode = match mode {
                     None => OutageMode::Refuse,
                     Some(model::OutageModeSpec::Code(503)) => OutageMode::Unavailable,
                     Some(model::OutageModeSpec::Name(n)) if n == "503" => OutageMode::Unavailable,
@@ -100,23 +75,23 @@ pub(crate) fn faults(
                 };
                 FaultKind::Outage { mode }
             }
-            K::Latency => FaultKind::Latency {
-                add: f.add.map(|d| d.0).ok_or_else(|| {
+            K::Latency { add, to, .. } => FaultKind::Latency {
+                add: add.map(|d| d.0).ok_or_else(|| {
                     c.err(
                         &format!("faults.{i}"),
                         "a latency fault needs `add`, e.g. add: 1500ms",
                     )
                 })?,
-                to: match f.to {
+                to: match to {
                     Some(model::DelaySpec::End) => Delay::End,
                     _ => Delay::Ttft,
                 },
             },
-            K::StreamCut => FaultKind::StreamCut {
-                after_tokens: f.after_tokens,
+            K::StreamCut { after_tokens, .. } => FaultKind::StreamCut {
+                after_tokens: *after_tokens,
             },
-            K::Deprecated => {
-                let status = f.status.unwrap_or(404);
+            K::Deprecated { status, .. } => {
+                let status = status.unwrap_or(404);
                 if status != 404 && status != 410 {
                     return Err(c.err(&at("status"), "must be 404 or 410"));
                 }

@@ -217,6 +217,7 @@ fn parse_typed(source: &Source) -> Result<Scenario, ScenarioError> {
         };
         let path = path
             .filter(|p| p != "." && !p.contains('?'))
+            .map(|p| unknown_field_path(dotted(&p), &message))
             .map(shorten_path)
             .unwrap_or_default();
         ScenarioError {
@@ -228,6 +229,32 @@ fn parse_typed(source: &Source) -> Result<Scenario, ScenarioError> {
             detail,
         }
     })
+}
+
+/// serde's `faults[0].mode` as the dotted form `--set` and the plan's errors use:
+/// `faults.0.mode`.
+fn dotted(p: &str) -> String {
+    p.replace("][", ".").replace('[', ".").replace(']', "")
+}
+
+/// An unknown key's path ends with the key. serde names it in the message but leaves it
+/// out of the path when the map was read ahead (a fault, whose `kind` says which keys
+/// it takes).
+fn unknown_field_path(path: String, message: &str) -> String {
+    let key = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(key, _)| key);
+    match key {
+        Some(k) if !path.ends_with(&format!(".{k}")) && path != k => {
+            if path.is_empty() {
+                k.to_string()
+            } else {
+                format!("{path}.{k}")
+            }
+        }
+        _ => path,
+    }
 }
 
 /// A pathological document can nest thousands deep; its path is cut to stay one line.

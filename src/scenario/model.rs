@@ -174,37 +174,61 @@ pub struct RateLimitSpec {
     pub tpm: Option<u32>,
 }
 
-/// One fault on one endpoint, in a time window and/or with a probability.
-#[derive(Debug, Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct FaultSpec {
-    pub endpoint: String,
-    pub kind: FaultKindName,
+/// Declares the fault kinds: each a variant that takes the keys every fault has
+/// (`endpoint`, `from`, `until`, `probability`) and exactly its own, so a key of another
+/// kind is an unknown key, named with the keys this kind takes.
+macro_rules! fault_kinds {
+    ($( $(#[$doc:meta])* $kind:ident { $( $(#[$fdoc:meta])* $key:ident : $ty:ty ),* $(,)? } ),* $(,)?) => {
+        /// One fault on one endpoint, in a time window and/or with a probability.
+        #[derive(Debug, Deserialize, Clone)]
+        #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+        pub enum FaultSpec {
+            $( $(#[$doc])* $kind {
+                endpoint: String,
+                from: Option<DurationStr>,
+                until: Option<DurationStr>,
+                probability: Option<f64>,
+                $( $(#[$fdoc])* $key: $ty, )*
+            }, )*
+        }
+
+        impl FaultSpec {
+            /// The keys every fault has.
+            pub fn when(&self) -> FaultWhen<'_> {
+                match self {
+                    $( FaultSpec::$kind { endpoint, from, until, probability, .. } => FaultWhen {
+                        endpoint,
+                        from: *from,
+                        until: *until,
+                        probability: *probability,
+                    }, )*
+                }
+            }
+        }
+    };
+}
+
+fault_kinds! {
+    /// 429s asking the client to wait `retry_after`.
+    RateLimit { retry_after: Option<DurationStr> },
+    /// A 5xx (`status`, 500-599).
+    ServerError { status: Option<u16> },
+    /// `mode`: `refuse` (default), `hang` or `503`.
+    Outage { mode: Option<OutageModeSpec> },
+    /// `add` to the time to first token (`to: ttft`, the default) or to the end.
+    Latency { add: Option<DurationStr>, to: Option<DelaySpec> },
+    /// The stream stops after `after_tokens` (default: half the answer).
+    StreamCut { after_tokens: Option<u32> },
+    /// The model is gone: `status` 404 (default) or 410, `model_not_found`.
+    Deprecated { status: Option<u16> },
+}
+
+/// Where and when a fault acts, whatever its kind.
+pub struct FaultWhen<'a> {
+    pub endpoint: &'a str,
     pub from: Option<DurationStr>,
     pub until: Option<DurationStr>,
     pub probability: Option<f64>,
-    /// rate_limit: the wait the 429 asks for.
-    pub retry_after: Option<DurationStr>,
-    /// server_error (500-599), deprecated (404 or 410).
-    pub status: Option<u16>,
-    /// outage: `refuse` (default), `hang` or `503`.
-    pub mode: Option<OutageModeSpec>,
-    /// latency: how much, and where (`ttft`, the default, or `end`).
-    pub add: Option<DurationStr>,
-    pub to: Option<DelaySpec>,
-    /// stream_cut: tokens before the cut (default: half the answer).
-    pub after_tokens: Option<u32>,
-}
-
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum FaultKindName {
-    RateLimit,
-    ServerError,
-    Outage,
-    Latency,
-    StreamCut,
-    Deprecated,
 }
 
 /// `refuse`, `hang`, or `503` (written as a number or a string).
