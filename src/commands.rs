@@ -52,15 +52,15 @@ pub async fn dispatch(command: Command, stop: CancellationToken) -> i32 {
 }
 
 async fn run_command(opts: &RunOptions, stop: CancellationToken) -> i32 {
+    let loaded = match run::load(opts) {
+        Ok(l) => l,
+        Err(e) => return error_exit(&e),
+    };
     // Warnings first, where the user sees them before the progress display.
-    if let Ok((plan, source)) = run::load_plan(&opts.scenario, &opts.sets, opts.prices.as_deref()) {
-        if let Ok(warnings) = run::preflight(&plan, &source) {
-            for w in warnings {
-                eprintln!("{w}");
-            }
-        }
+    for w in &loaded.warnings {
+        eprintln!("{w}");
     }
-    match run::run(opts, stop).await {
+    match run::run_loaded(opts, loaded, stop).await {
         Ok(out) => {
             print!("{}", terminal::render(&out.summary));
             println!("\nresults: {}", out.dir.display());

@@ -73,8 +73,11 @@ pub(super) fn apply(source: &Source) -> Result<Scenario, ScenarioError> {
         message: m,
         detail: None,
     })?;
-    serde_path_to_error::deserialize::<_, Scenario>(doc)
-        .map_err(|e| source.error(&e.path().to_string(), e.inner().to_string()))
+    serde_path_to_error::deserialize::<_, Scenario>(doc).map_err(|e| {
+        let message = e.inner().to_string();
+        let path = super::unknown_field_path(super::dotted(&e.path().to_string()), &message);
+        source.error(&path, message)
+    })
 }
 
 #[cfg(test)]
