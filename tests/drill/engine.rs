@@ -67,12 +67,17 @@ struct Driven {
     last_end: Duration,
 }
 
-async fn drive(plan: Plan, service: Duration, stop: CancellationToken) -> Driven {
-    let routes = plan
-        .endpoints
+/// The plan's endpoints as routes to a port nothing listens on: the fake transports
+/// never dial.
+fn routes(plan: &Plan) -> Vec<Route> {
+    plan.endpoints
         .iter()
         .map(|e| Route::new(e.clone(), "http://127.0.0.1:9".into(), None).unwrap())
-        .collect();
+        .collect()
+}
+
+async fn drive(plan: Plan, service: Duration, stop: CancellationToken) -> Driven {
+    let routes = routes(&plan);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let start = Instant::now();
     let mut rec = Recorder::new(start, plan.endpoints.len(), plan.features.len());
@@ -363,11 +368,7 @@ async fn issue_11_the_same_seed_gives_the_same_retry_schedule() {
         let yaml = format!("name: t\nseed: {seed}\nduration: 2s\nretry: {{ max_attempts: 2, backoff: {{ base: 100ms, max: 1s }} }}\nendpoints:\n  e:\n    provider: openai\n    base_url: http://127.0.0.1:9\n    model_name: m\n    timeout: 60s\nfeatures:\n  f:\n    endpoint: e\n    stream: false\n    prompt: {{ user_tokens: 8 }}\n    output_tokens: 5\nload: {{ rate: 5 }}\n");
         let (sc, src) = scenario::parse("t.yaml", yaml.into_bytes(), &[]).unwrap();
         let plan = Plan::from_scenario(&sc, &src).unwrap();
-        let routes = plan
-            .endpoints
-            .iter()
-            .map(|e| Route::new(e.clone(), "http://127.0.0.1:9".into(), None).unwrap())
-            .collect();
+        let routes = routes(&plan);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let transport = FailsFirst {
             seen: Default::default(),
