@@ -177,11 +177,8 @@ impl ProviderFormat for Anthropic {
         } else {
             String::new()
         };
-        Ok(Whole {
-            text,
-            usage: m.usage.map(Usage::from),
-            finish: m.stop_reason.as_deref().map(FinishReason::from_wire),
-        })
+        let usage = m.usage.map(Usage::from);
+        Ok(Whole::new(text, usage, m.stop_reason.as_deref()))
     }
 
     fn stream_event<'a>(

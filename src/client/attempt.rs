@@ -49,6 +49,17 @@ pub struct Whole {
     pub finish: Option<FinishReason>,
 }
 
+impl Whole {
+    /// A decoded answer; `finish` in the provider's own word (`stop`, `end_turn`, ...).
+    pub fn new(text: String, usage: Option<Usage>, finish: Option<&str>) -> Whole {
+        Whole {
+            text,
+            usage,
+            finish: finish.map(FinishReason::from_wire),
+        }
+    }
+}
+
 /// What one attempt did.
 #[derive(Debug)]
 pub struct Attempt {

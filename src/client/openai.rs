@@ -157,11 +157,8 @@ impl ProviderFormat for OpenAi {
             Some(t) if keep_text || c.usage.is_none() => t.into_owned(),
             _ => String::new(),
         };
-        Ok(Whole {
-            text,
-            usage: c.usage.map(Usage::from),
-            finish: first.finish_reason.as_deref().map(FinishReason::from_wire),
-        })
+        let usage = c.usage.map(Usage::from);
+        Ok(Whole::new(text, usage, first.finish_reason.as_deref()))
     }
 
     fn stream_event<'a>(
