@@ -72,7 +72,7 @@ pub fn measure(metric: Metric, scope: &Scope, s: &Summary) -> Option<f64> {
                     },
                     st,
                 ),
-                Metric::Rate429 => share(e.count_429(), e.attempts),
+                Metric::Rate429 => e.rate_429,
                 Metric::ErrorRate => share(e.attempts - e.ok, e.attempts),
                 Metric::ResidencyViolations => Some(e.residency_violations as f64),
                 Metric::CostPerCall => share(1, e.calls).map(|_| e.cost_usd / e.calls as f64),
@@ -133,6 +133,7 @@ mod tests {
                 attempts,
                 ok: attempts - n429,
                 calls: attempts,
+                rate_429: share(n429, attempts),
                 latency_ms: pct(attempts, p99),
                 ..EndpointSummary::default()
             };
