@@ -49,6 +49,16 @@ struct Block {
 
 pub(crate) struct Anthropic;
 
+/// The text block comes after the thinking block when the thinking is shown.
+fn text_index(meta: &Meta) -> usize {
+    usize::from(meta.thinking_shown)
+}
+
+/// Anthropic bills thinking as output tokens, in one count.
+fn output_tokens(meta: &Meta) -> usize {
+    meta.completion_tokens + meta.reasoning_tokens
+}
+
 fn stop_reason(meta: &Meta) -> &'static str {
     if meta.truncated {
         "max_tokens"
@@ -106,25 +116,71 @@ impl Wire for Anthropic {
             // Anthropic always reports usage in its stream.
             include_usage: true,
             max_tokens: Some(max_tokens),
+            legacy_max_tokens: false,
         })
     }
 
     fn error_body(&self, _: StatusCode, failure: Failure, message: &str) -> serde_json::Value {
         let kind = match failure {
-            Failure::Invalid => "invalid_request_error",
+            Failure::Invalid | Failure::Unsupported(_) => "invalid_request_error",
             Failure::NotFound => "not_found_error",
         };
         serde_json::json!({ "type": "error", "error": { "type": kind, "message": message } })
     }
 
     fn whole(&self, meta: &Meta, content: &str) -> serde_json::Value {
+        let mut blocks = Vec::new();
+        if meta.thinking_shown {
+            blocks.push(serde_json::json!({
+                "type": "thinking", "thinking": crate::openai::thought_text(meta),
+                "signature": "mock",
+            }));
+        }
+        blocks.push(serde_json::json!({ "type": "text", "text": content }));
         serde_json::json!({
             "id": format!("msg_{}", meta.id), "type": "message", "role": "assistant",
             "model": meta.model,
-            "content": [{ "type": "text", "text": content }],
+            "content": blocks,
             "stop_reason": stop_reason(meta), "stop_sequence": null,
-            "usage": { "input_tokens": meta.prompt_tokens, "output_tokens": meta.completion_tokens },
+            "usage": { "input_tokens": meta.prompt_tokens, "output_tokens": output_tokens(meta) },
         })
+    }
+
+    fn shows(&self, visible: crate::ReasoningVisibility) -> bool {
+        visible == crate::ReasoningVisibility::AnthropicThinking
+    }
+
+    fn stream_thought(&self, _meta: &Meta, text: &str) -> Bytes {
+        named_event(
+            "content_block_delta",
+            &serde_json::json!({
+                "type": "content_block_delta", "index": 0,
+                "delta": { "type": "thinking_delta", "thinking": text },
+            }),
+        )
+    }
+
+    fn stream_thought_end(&self, _meta: &Meta) -> Vec<Bytes> {
+        vec![
+            named_event(
+                "content_block_delta",
+                &serde_json::json!({
+                    "type": "content_block_delta", "index": 0,
+                    "delta": { "type": "signature_delta", "signature": "mock" },
+                }),
+            ),
+            named_event(
+                "content_block_stop",
+                &serde_json::json!({ "type": "content_block_stop", "index": 0 }),
+            ),
+            named_event(
+                "content_block_start",
+                &serde_json::json!({
+                    "type": "content_block_start", "index": 1,
+                    "content_block": { "type": "text", "text": "" },
+                }),
+            ),
+        ]
     }
 
     fn stream_start(&self, meta: &Meta) -> Vec<Bytes> {
@@ -142,18 +198,21 @@ impl Wire for Anthropic {
                 "content_block_start",
                 &serde_json::json!({
                     "type": "content_block_start", "index": 0,
-                    "content_block": { "type": "text", "text": "" },
+                    "content_block": match meta.thinking_shown {
+                        true => serde_json::json!({ "type": "thinking", "thinking": "" }),
+                        false => serde_json::json!({ "type": "text", "text": "" }),
+                    },
                 }),
             ),
             named_event("ping", &serde_json::json!({ "type": "ping" })),
         ]
     }
 
-    fn stream_token(&self, _meta: &Meta, text: &str) -> Bytes {
+    fn stream_token(&self, meta: &Meta, text: &str) -> Bytes {
         named_event(
             "content_block_delta",
             &serde_json::json!({
-                "type": "content_block_delta", "index": 0,
+                "type": "content_block_delta", "index": text_index(meta),
                 "delta": { "type": "text_delta", "text": text },
             }),
         )
@@ -163,14 +222,14 @@ impl Wire for Anthropic {
         vec![
             named_event(
                 "content_block_stop",
-                &serde_json::json!({ "type": "content_block_stop", "index": 0 }),
+                &serde_json::json!({ "type": "content_block_stop", "index": text_index(meta) }),
             ),
             named_event(
                 "message_delta",
                 &serde_json::json!({
                     "type": "message_delta",
                     "delta": { "stop_reason": stop_reason(meta), "stop_sequence": null },
-                    "usage": { "output_tokens": meta.completion_tokens },
+                    "usage": { "output_tokens": output_tokens(meta) },
                 }),
             ),
             named_event(

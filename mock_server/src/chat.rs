@@ -27,6 +27,8 @@ pub(crate) struct Ask {
     pub stream: bool,
     pub include_usage: bool,
     pub max_tokens: Option<u32>,
+    /// The cap came as `max_tokens` on OpenAI's wire, which its reasoning models refuse.
+    pub legacy_max_tokens: bool,
 }
 
 /// Kinds of error a wire format can answer with, each in its provider's own body.
@@ -36,6 +38,8 @@ pub(crate) enum Failure {
     Invalid,
     /// No such path or deployment (404).
     NotFound,
+    /// A parameter this model does not take (400), named.
+    Unsupported(&'static str),
 }
 
 /// What a refusal is about.
@@ -84,6 +88,11 @@ pub(crate) struct Meta {
     pub completion_tokens: usize,
     /// The answer was cut by `max_tokens`.
     pub truncated: bool,
+    /// Reasoning tokens before the answer (billed as completion tokens).
+    pub reasoning_tokens: usize,
+    /// The reasoning is shown in this wire's own form (a stream's reasoning deltas, a
+    /// whole answer's reasoning block).
+    pub thinking_shown: bool,
 }
 
 /// One provider's wire format.
@@ -101,6 +110,18 @@ pub(crate) trait Wire: Send + Sync + 'static {
     fn stream_token(&self, meta: &Meta, text: &str) -> Bytes;
     /// Events after the last token, ending the stream.
     fn stream_end(&self, meta: &Meta, include_usage: bool) -> Vec<Bytes>;
+    /// Whether this wire shows reasoning in this form.
+    fn shows(&self, _visible: crate::ReasoningVisibility) -> bool {
+        false
+    }
+    /// One reasoning token, shown.
+    fn stream_thought(&self, _meta: &Meta, _text: &str) -> Bytes {
+        Bytes::new()
+    }
+    /// Events between the last reasoning token shown and the first answer token.
+    fn stream_thought_end(&self, _meta: &Meta) -> Vec<Bytes> {
+        Vec::new()
+    }
 }
 
 /// Decrements the in-flight gauge however the request ends (answered, streamed, or dropped).
@@ -130,6 +151,15 @@ pub(crate) async fn answer(shared: Arc<Shared>, wire: &'static dyn Wire, body: B
         }
     };
     let cfg = &shared.config;
+    if cfg.model_family == crate::ModelFamily::Reasoning && ask.legacy_max_tokens {
+        return error(
+            &shared.stats,
+            wire,
+            StatusCode::BAD_REQUEST,
+            Failure::Unsupported("max_tokens"),
+            "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+        );
+    }
     let encoding = cfg
         .encoding
         .unwrap_or_else(|| Encoding::for_model(&ask.model));
@@ -189,7 +219,7 @@ pub(crate) async fn answer(shared: Arc<Shared>, wire: &'static dyn Wire, body: B
             (k as usize).min(n)
         }
     });
-    let meta = Meta {
+    let mut meta = Meta {
         id: format!("mock-{index}"),
         created: SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -205,6 +235,31 @@ pub(crate) async fn answer(shared: Arc<Shared>, wire: &'static dyn Wire, body: B
         truncated: ask
             .max_tokens
             .is_some_and(|m| n as u32 >= m && cut_at_limit(cfg.stop_probability, &mut rng)),
+        reasoning_tokens: 0,
+        thinking_shown: false,
+    };
+    // Reasoning comes first: its tokens, then the answer's, later by its length.
+    let thoughts = match &cfg.reasoning {
+        Some(r) => {
+            meta.reasoning_tokens = r.tokens.sample(&mut rng);
+            meta.thinking_shown = meta.reasoning_tokens > 0 && wire.shows(r.visible);
+            let rate = if r.tokens_per_second > 0.0 {
+                r.tokens_per_second
+            } else {
+                cfg.latency.tokens_per_second.max(1e-9)
+            };
+            let start = offsets.first().copied().unwrap_or_default();
+            let thought = |k: usize| start + Duration::from_secs_f64(k as f64 / rate);
+            let shift = thought(meta.reasoning_tokens) - start;
+            for o in &mut offsets {
+                *o += shift;
+            }
+            match meta.thinking_shown {
+                true => (0..meta.reasoning_tokens).map(thought).collect(),
+                false => Vec::new(),
+            }
+        }
+        None => Vec::new(),
     };
     shared.stats.prompt_tokens(prompt_tokens as u64);
     if ask.stream {
@@ -212,6 +267,7 @@ pub(crate) async fn answer(shared: Arc<Shared>, wire: &'static dyn Wire, body: B
         shared.stats.status(200);
         let plan = StreamPlan {
             offsets,
+            thoughts,
             include_usage: ask.include_usage,
             cut,
             add_end: decision.add_end,
@@ -224,6 +280,7 @@ pub(crate) async fn answer(shared: Arc<Shared>, wire: &'static dyn Wire, body: B
         // Counted once the answer is ready: a client that gave up before then got nothing.
         shared.stats.status(200);
         shared.stats.completion_tokens(cut.unwrap_or(n) as u64);
+        shared.stats.reasoning_tokens(meta.reasoning_tokens as u64);
         drop(guard);
         let content: String = (0..n)
             .map(|i| ANSWER_WORDS[i % ANSWER_WORDS.len()])
@@ -254,6 +311,8 @@ pub(crate) async fn answer(shared: Arc<Shared>, wire: &'static dyn Wire, body: B
 /// What the stream still has to send.
 enum Step {
     Start,
+    /// A reasoning token, shown.
+    Thought(usize),
     Token(usize),
     End,
     Closed,
@@ -264,6 +323,8 @@ enum Step {
 /// How a stream goes: its token times, and what the faults do to it.
 struct StreamPlan {
     offsets: Vec<Duration>,
+    /// When each reasoning token shown goes out (empty when the reasoning is hidden).
+    thoughts: Vec<Duration>,
     include_usage: bool,
     cut: Option<usize>,
     add_end: Duration,
@@ -277,6 +338,24 @@ struct StreamState {
     arrival: Instant,
     plan: StreamPlan,
     step: Step,
+}
+
+impl StreamState {
+    /// What follows the reasoning: the first token, or the end of an empty answer.
+    fn after_thoughts(&self) -> Step {
+        if self.plan.offsets.is_empty() {
+            Step::End
+        } else {
+            Step::Token(0)
+        }
+    }
+
+    /// The reasoning is over: its tokens are counted once the answer begins.
+    fn reasoned(&self) {
+        self.shared
+            .stats
+            .reasoning_tokens(self.meta.reasoning_tokens as u64);
+    }
 }
 
 impl Drop for StreamState {
@@ -315,13 +394,31 @@ fn stream(
             Step::Start => (
                 concat(s.wire.stream_start(&s.meta)),
                 match s.plan.cut {
+                    _ if !s.plan.thoughts.is_empty() => Step::Thought(0),
                     Some(0) => Step::Cut,
-                    _ if s.plan.offsets.is_empty() => Step::End,
-                    _ => Step::Token(0),
+                    _ => s.after_thoughts(),
                 },
             ),
+            Step::Thought(i) => {
+                sleep_until(s.arrival + s.plan.thoughts[i]).await;
+                let word = ANSWER_WORDS[i % ANSWER_WORDS.len()];
+                let mut parts = vec![s.wire.stream_thought(&s.meta, word)];
+                let next = if i + 1 < s.plan.thoughts.len() {
+                    Step::Thought(i + 1)
+                } else {
+                    parts.extend(s.wire.stream_thought_end(&s.meta));
+                    match s.plan.cut {
+                        Some(0) => Step::Cut,
+                        _ => s.after_thoughts(),
+                    }
+                };
+                (concat(parts), next)
+            }
             Step::Token(i) => {
                 sleep_until(s.arrival + s.plan.offsets[i]).await;
+                if i == 0 {
+                    s.reasoned();
+                }
                 s.shared.stats.completion_tokens(1);
                 let next = if s.plan.cut == Some(i + 1) {
                     Step::Cut
@@ -334,6 +431,9 @@ fn stream(
                 (s.wire.stream_token(&s.meta, word), next)
             }
             Step::End => {
+                if s.plan.offsets.is_empty() {
+                    s.reasoned();
+                }
                 if !s.plan.add_end.is_zero() {
                     tokio::time::sleep(s.plan.add_end).await;
                 }

@@ -54,6 +54,76 @@ pub struct MockConfig {
     /// (`length`, `max_tokens`). An answer to a request without `max_tokens` always
     /// ends on its own.
     pub stop_probability: f64,
+    /// `Reasoning` refuses `max_tokens` on OpenAI's wire, as OpenAI's reasoning models do.
+    pub model_family: ModelFamily,
+    /// A reasoning phase before each answer.
+    pub reasoning: Option<Reasoning>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ModelFamily {
+    #[default]
+    Chat,
+    Reasoning,
+}
+
+/// How the mock reasons before it answers: `tokens` of reasoning at `tokens_per_second`
+/// (0: the answer's own speed), billed as completion tokens and shown in a stream as
+/// `visible` says — on the wire that has that form (OpenAI's for `reasoning_content`,
+/// Anthropic's for its `thinking` blocks), hidden elsewhere.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Reasoning {
+    pub tokens: TokenCount,
+    pub visible: ReasoningVisibility,
+    pub tokens_per_second: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReasoningVisibility {
+    Hidden,
+    ReasoningContent,
+    AnthropicThinking,
+}
+
+/// How a token count is drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TokenCount {
+    /// Normal, clamped to `[min, max]`.
+    Normal {
+        mean: f64,
+        stddev: f64,
+        min: f64,
+        max: f64,
+    },
+    Uniform {
+        min: f64,
+        max: f64,
+    },
+}
+
+impl TokenCount {
+    pub fn sample<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> usize {
+        let v = match *self {
+            TokenCount::Normal {
+                mean,
+                stddev,
+                min,
+                max,
+            } => {
+                let v = if stddev > 0.0 {
+                    rand_distr::Normal::new(mean, stddev)
+                        .map(|n| rand_distr::Distribution::sample(&n, rng))
+                        .unwrap_or(mean)
+                } else {
+                    mean
+                };
+                v.clamp(min, max)
+            }
+            TokenCount::Uniform { min, max } if max > min => rng.random_range(min..=max),
+            TokenCount::Uniform { min, .. } => min,
+        };
+        v.round().clamp(0.0, 10_000_000.0) as usize
+    }
 }
 
 /// Requests and tokens per minute. Tokens are counted at admission as the prompt plus
@@ -85,6 +155,8 @@ impl Default for MockConfig {
             faults: faults::FaultSchedule::default(),
             rate_limit: None,
             stop_probability: 1.0,
+            model_family: ModelFamily::Chat,
+            reasoning: None,
         }
     }
 }

@@ -87,14 +87,37 @@ fn parse(body: &[u8]) -> Result<Ask, String> {
         stream: req.stream,
         include_usage: req.stream_options.is_some_and(|o| o.include_usage),
         max_tokens: req.max_completion_tokens.or(req.max_tokens),
+        legacy_max_tokens: req.max_tokens.is_some(),
     })
 }
 
+/// Usage as OpenAI reports it: reasoning tokens are completion tokens, itemized.
 fn usage(meta: &Meta) -> serde_json::Value {
-    serde_json::json!({
+    let completion = meta.completion_tokens + meta.reasoning_tokens;
+    let mut u = serde_json::json!({
         "prompt_tokens": meta.prompt_tokens,
-        "completion_tokens": meta.completion_tokens,
-        "total_tokens": meta.prompt_tokens + meta.completion_tokens,
+        "completion_tokens": completion,
+        "total_tokens": meta.prompt_tokens + completion,
+    });
+    if meta.reasoning_tokens > 0 {
+        u["completion_tokens_details"] =
+            serde_json::json!({ "reasoning_tokens": meta.reasoning_tokens });
+    }
+    u
+}
+
+/// The reasoning as text, a word a token.
+pub(crate) fn thought_text(meta: &Meta) -> String {
+    (0..meta.reasoning_tokens)
+        .map(|i| crate::tokens::ANSWER_WORDS[i % crate::tokens::ANSWER_WORDS.len()])
+        .collect()
+}
+
+/// OpenAI's 400 for a parameter the model does not take.
+fn unsupported(param: &str, message: &str) -> serde_json::Value {
+    serde_json::json!({
+        "error": { "message": message, "type": "invalid_request_error", "param": param,
+                   "code": "unsupported_parameter" }
     })
 }
 
@@ -158,6 +181,7 @@ impl Wire for OpenAi {
 
     fn error_body(&self, _: StatusCode, failure: Failure, message: &str) -> serde_json::Value {
         let kind = match failure {
+            Failure::Unsupported(param) => return unsupported(param, message),
             Failure::Invalid | Failure::NotFound => "invalid_request_error",
         };
         serde_json::json!({
@@ -166,13 +190,25 @@ impl Wire for OpenAi {
     }
 
     fn whole(&self, meta: &Meta, content: &str) -> serde_json::Value {
+        let mut message = serde_json::json!({ "role": "assistant", "content": content });
+        if meta.thinking_shown {
+            message["reasoning_content"] = thought_text(meta).into();
+        }
         serde_json::json!({
             "id": format!("chatcmpl-{}", meta.id), "object": "chat.completion",
             "created": meta.created, "model": meta.model,
-            "choices": [{ "index": 0, "message": { "role": "assistant", "content": content },
+            "choices": [{ "index": 0, "message": message,
                           "finish_reason": finish_reason(meta) }],
             "usage": usage(meta),
         })
+    }
+
+    fn shows(&self, visible: crate::ReasoningVisibility) -> bool {
+        visible == crate::ReasoningVisibility::ReasoningContent
+    }
+
+    fn stream_thought(&self, meta: &Meta, text: &str) -> Bytes {
+        chunk(meta, serde_json::json!({ "reasoning_content": text }), None)
     }
 
     fn stream_start(&self, meta: &Meta) -> Vec<Bytes> {
@@ -243,6 +279,8 @@ impl Wire for Azure {
 
     fn error_body(&self, status: StatusCode, failure: Failure, message: &str) -> serde_json::Value {
         let code = match failure {
+            // Azure's reasoning deployments answer this one in OpenAI's words.
+            Failure::Unsupported(param) => return unsupported(param, message),
             Failure::Invalid => "BadRequest".to_string(),
             Failure::NotFound => status.as_u16().to_string(),
         };
@@ -266,6 +304,14 @@ impl Wire for Azure {
 
     fn stream_token(&self, meta: &Meta, text: &str) -> Bytes {
         OpenAi.stream_token(meta, text)
+    }
+
+    fn shows(&self, visible: crate::ReasoningVisibility) -> bool {
+        OpenAi.shows(visible)
+    }
+
+    fn stream_thought(&self, meta: &Meta, text: &str) -> Bytes {
+        OpenAi.stream_thought(meta, text)
     }
 
     fn stream_end(&self, meta: &Meta, include_usage: bool) -> Vec<Bytes> {

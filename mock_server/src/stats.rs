@@ -15,6 +15,7 @@ pub struct Stats {
     by_status: Vec<AtomicU64>,
     prompt_tokens: AtomicU64,
     completion_tokens: AtomicU64,
+    reasoning_tokens: AtomicU64,
     streams_started: AtomicU64,
     streams_completed: AtomicU64,
     streams_aborted: AtomicU64,
@@ -48,8 +49,12 @@ pub struct StatsSnapshot {
     pub by_status: BTreeMap<u16, u64>,
     /// Prompt tokens of every request answered 200, counted from the request text.
     pub prompt_tokens: u64,
-    /// Completion tokens actually sent (for streams: chunks that left the server).
+    /// Visible completion tokens actually sent (for streams: chunks that left the server).
     pub completion_tokens: u64,
+    /// Reasoning tokens of the answers that got past their reasoning (billed as
+    /// completion tokens, shown or not).
+    #[serde(default)]
+    pub reasoning_tokens: u64,
     pub streams_started: u64,
     /// Streams that reached `data: [DONE]`.
     pub streams_completed: u64,
@@ -79,6 +84,7 @@ impl Default for Stats {
             by_status: (0..STATUS_SLOTS).map(|_| AtomicU64::new(0)).collect(),
             prompt_tokens: AtomicU64::new(0),
             completion_tokens: AtomicU64::new(0),
+            reasoning_tokens: AtomicU64::new(0),
             streams_started: AtomicU64::new(0),
             streams_completed: AtomicU64::new(0),
             streams_aborted: AtomicU64::new(0),
@@ -129,6 +135,9 @@ impl Stats {
     pub(crate) fn completion_tokens(&self, n: u64) {
         self.completion_tokens.fetch_add(n, Relaxed);
     }
+    pub(crate) fn reasoning_tokens(&self, n: u64) {
+        self.reasoning_tokens.fetch_add(n, Relaxed);
+    }
     pub(crate) fn stream_started(&self) {
         self.streams_started.fetch_add(1, Relaxed);
     }
@@ -155,6 +164,7 @@ impl Stats {
                 .collect(),
             prompt_tokens: self.prompt_tokens.load(Relaxed),
             completion_tokens: self.completion_tokens.load(Relaxed),
+            reasoning_tokens: self.reasoning_tokens.load(Relaxed),
             streams_started: self.streams_started.load(Relaxed),
             streams_completed: self.streams_completed.load(Relaxed),
             streams_aborted: self.streams_aborted.load(Relaxed),

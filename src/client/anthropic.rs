@@ -41,6 +41,16 @@ struct Request<'a> {
     system: Vec<Block<'a>>,
     messages: Vec<Message<'a>>,
     stream: bool,
+    /// Extended thinking, when the feature gives a budget.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking: Option<Thinking>,
+}
+
+#[derive(Serialize)]
+struct Thinking {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    budget_tokens: u32,
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -161,6 +171,10 @@ impl ProviderFormat for Anthropic {
             system,
             messages,
             stream: call.stream,
+            thinking: call.reasoning.budget_tokens.map(|budget_tokens| Thinking {
+                kind: "enabled",
+                budget_tokens,
+            }),
         };
         json_body(&req, call)
     }

@@ -7,6 +7,7 @@
 use super::attempt::{Usage, Whole};
 use super::provider::{invalid_json, json_body, v1_url, ProviderFormat, StreamStep};
 use crate::outcome::FinishReason;
+use crate::plan::provider::TokenLimit;
 use crate::plan::EndpointPlan;
 use crate::workload::CallSpec;
 use bytes::Bytes;
@@ -31,7 +32,13 @@ struct StreamOptions {
 struct Request<'a> {
     model: &'a str,
     messages: Vec<Message<'a>>,
-    max_tokens: u32,
+    /// One of the two, as the endpoint's `token_limit_param` says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_effort: Option<&'static str>,
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,
@@ -129,10 +136,13 @@ impl ProviderFormat for OpenAi {
                 content: &m.content,
             })
             .collect();
+        let completion = endpoint.token_limit == TokenLimit::MaxCompletionTokens;
         let req = Request {
             model: &endpoint.model_name,
             messages,
-            max_tokens: call.max_tokens,
+            max_tokens: (!completion).then_some(call.max_tokens),
+            max_completion_tokens: completion.then_some(call.max_tokens),
+            reasoning_effort: call.reasoning.effort.map(|e| e.key()),
             stream: call.stream,
             stream_options: call.stream.then_some(StreamOptions {
                 include_usage: true,

@@ -135,6 +135,7 @@ mod tests {
             keep_answer: false,
             budget_left: None,
             retry_seed: 0,
+            reasoning: Default::default(),
         }
     }
 

@@ -5,7 +5,7 @@
 use super::check::{number, Checker};
 use super::mock::mock_config;
 use super::prices::{Price, PriceTable};
-use super::provider::{self, AuthKind, Provider, ProviderOptions};
+use super::provider::{self, AuthKind, Provider, ProviderOptions, TokenLimit};
 use super::retry::{breaker_plan, retry_plan, BreakerPlan, RetryPlan};
 use crate::scenario::model::{self, AuthType};
 use crate::scenario::{Scenario, ScenarioError};
@@ -137,6 +137,8 @@ pub struct EndpointPlan {
     pub auth: Auth,
     pub model_name: String,
     pub timeout: Duration,
+    /// The field that caps an answer's length in its requests.
+    pub token_limit: TokenLimit,
     pub encoding: Encoding,
     pub max_context_tokens: Option<u32>,
     pub region: Option<String>,
@@ -242,6 +244,19 @@ pub(crate) fn endpoint(
                 Auth::With(kind, credential_ref(c, &at("credential_ref"), r)?)
             }
         };
+    let token_limit = match e.token_limit_param {
+        None if info.max_completion_tokens => TokenLimit::for_model(&e.model_name),
+        None | Some(model::TokenLimitParam::MaxTokens) => TokenLimit::MaxTokens,
+        Some(model::TokenLimitParam::MaxCompletionTokens) if info.max_completion_tokens => {
+            TokenLimit::MaxCompletionTokens
+        }
+        Some(_) => {
+            return Err(c.err(
+                &at("token_limit_param"),
+                format!("an {} endpoint takes `max_tokens` only", info.key),
+            ))
+        }
+    };
     let timeout = e.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
     if timeout.is_zero() || timeout > Duration::from_secs(3600) {
         return Err(c.err(&at("timeout"), "must be more than 0 and at most 1h"));
@@ -258,6 +273,7 @@ pub(crate) fn endpoint(
         auth,
         model_name: e.model_name.clone(),
         timeout,
+        token_limit,
         encoding,
         max_context_tokens: e.max_context_tokens,
         region: e.region.clone(),

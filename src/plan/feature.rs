@@ -31,6 +31,95 @@ pub struct FeaturePlan {
     pub needs: Vec<Capability>,
     /// Regions allowed to serve it (checked by preflight).
     pub residency: Option<Vec<String>>,
+    /// What it asks a reasoning model for.
+    pub reasoning: Reasoning,
+}
+
+/// How hard a reasoning model thinks: sent as `reasoning_effort` to providers that take
+/// it (OpenAI, Azure) and as Anthropic's `thinking` budget; never to others.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reasoning {
+    pub effort: Option<Effort>,
+    pub budget_tokens: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effort {
+    Minimal,
+    Low,
+    Medium,
+    High,
+}
+
+impl Effort {
+    pub fn key(self) -> &'static str {
+        match self {
+            Effort::Minimal => "minimal",
+            Effort::Low => "low",
+            Effort::Medium => "medium",
+            Effort::High => "high",
+        }
+    }
+}
+
+/// Anthropic's smallest thinking budget.
+const MIN_THINKING_BUDGET: u32 = 1024;
+
+fn reasoning(
+    c: &Checker,
+    at: &dyn Fn(&str) -> String,
+    spec: Option<&model::ReasoningSpec>,
+    ep: &EndpointPlan,
+    output_tokens: &Sampler,
+) -> Result<Reasoning, ScenarioError> {
+    let Some(r) = spec else {
+        return Ok(Reasoning::default());
+    };
+    let info = ep.provider.info();
+    if r.effort.is_some() && !info.reasoning_effort {
+        return Err(c.err(
+            &at("reasoning.effort"),
+            format!(
+                "endpoint `{}` is {}, which takes `budget_tokens` (extended thinking), not `effort`",
+                ep.id, info.key
+            ),
+        ));
+    }
+    if let Some(budget) = r.budget_tokens {
+        if !info.thinking_budget {
+            return Err(c.err(
+                &at("reasoning.budget_tokens"),
+                format!(
+                    "endpoint `{}` is {}, which takes `effort`, not `budget_tokens`",
+                    ep.id, info.key
+                ),
+            ));
+        }
+        if budget < MIN_THINKING_BUDGET {
+            return Err(c.err(
+                &at("reasoning.budget_tokens"),
+                format!("must be at least {MIN_THINKING_BUDGET}, found {budget}"),
+            ));
+        }
+        let smallest = output_tokens.smallest();
+        if smallest <= budget as f64 {
+            return Err(c.err(
+                &at("reasoning.budget_tokens"),
+                format!(
+                    "is {budget} but output_tokens (sent as max_tokens) can be {smallest:.0}: Anthropic needs max_tokens above the thinking budget, so raise output_tokens past {budget}"
+                ),
+            ));
+        }
+    }
+    Ok(Reasoning {
+        effort: r.effort.map(|e| match e {
+            model::Effort::Minimal => Effort::Minimal,
+            model::Effort::Low => Effort::Low,
+            model::Effort::Medium => Effort::Medium,
+            model::Effort::High => Effort::High,
+        }),
+        budget_tokens: r.budget_tokens,
+    })
 }
 
 impl FeaturePlan {
@@ -222,7 +311,9 @@ pub(crate) fn feature(
             ));
         }
     }
+    let reasoning = reasoning(c, &at, f.reasoning.as_ref(), ep, &output_tokens)?;
     Ok(FeaturePlan {
+        reasoning,
         name: name.to_string(),
         weight,
         endpoint,

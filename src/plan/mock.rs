@@ -83,6 +83,55 @@ pub(crate) fn mock_config(
         }
         cfg.stop_probability = p;
     }
+    if let Some(model::ModelFamily::Reasoning) = m.model_family {
+        cfg.model_family = mock_server::ModelFamily::Reasoning;
+    }
+    if let Some(r) = &m.reasoning {
+        let tokens = c.sampler(
+            &r.tokens.map(|v| *v as f64),
+            &at("reasoning.tokens"),
+            1_000_000.0,
+        )?;
+        let tps = r.tokens_per_second.unwrap_or(0.0);
+        if !tps.is_finite() || !(0.0..=1_000_000.0).contains(&tps) {
+            return Err(c.err(
+                &at("reasoning.tokens_per_second"),
+                "must be more than 0 and at most 1000000",
+            ));
+        }
+        cfg.reasoning = Some(mock_server::Reasoning {
+            tokens: match tokens {
+                Sampler::Fixed(v) => mock_server::TokenCount::Normal {
+                    mean: v,
+                    stddev: 0.0,
+                    min: 0.0,
+                    max: v,
+                },
+                Sampler::Normal {
+                    mean,
+                    stddev,
+                    min,
+                    max,
+                } => mock_server::TokenCount::Normal {
+                    mean,
+                    stddev,
+                    min,
+                    max,
+                },
+                Sampler::Uniform { min, max } => mock_server::TokenCount::Uniform { min, max },
+            },
+            visible: match r.visible.unwrap_or(model::ReasoningVisibility::Hidden) {
+                model::ReasoningVisibility::Hidden => mock_server::ReasoningVisibility::Hidden,
+                model::ReasoningVisibility::ReasoningContent => {
+                    mock_server::ReasoningVisibility::ReasoningContent
+                }
+                model::ReasoningVisibility::AnthropicThinking => {
+                    mock_server::ReasoningVisibility::AnthropicThinking
+                }
+            },
+            tokens_per_second: tps,
+        });
+    }
     if let Some(rl) = m.rate_limit {
         for (v, k) in [(rl.rpm, "rpm"), (rl.tpm, "tpm")] {
             if v == Some(0) {

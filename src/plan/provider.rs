@@ -45,6 +45,42 @@ pub struct OptionKey {
     pub what: &'static str,
 }
 
+/// The request field that caps an answer's length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenLimit {
+    MaxTokens,
+    /// OpenAI's and Azure's reasoning models (gpt-5*, o1*, o3*, o4*) refuse `max_tokens`.
+    MaxCompletionTokens,
+}
+
+impl TokenLimit {
+    pub fn key(self) -> &'static str {
+        match self {
+            TokenLimit::MaxTokens => "max_tokens",
+            TokenLimit::MaxCompletionTokens => "max_completion_tokens",
+        }
+    }
+
+    /// What a model of this name takes on a provider that has both.
+    pub fn for_model(model: &str) -> TokenLimit {
+        let m = model.to_ascii_lowercase();
+        // Names as deployed: `gpt-5-mini`, `o3-2025-04-16`, `openai/o4-mini`.
+        let name = m.rsplit('/').next().unwrap_or(&m);
+        let reasoning = name.starts_with("gpt-5")
+            || ["o1", "o3", "o4"].iter().any(|p| {
+                name == *p
+                    || name
+                        .strip_prefix(p)
+                        .is_some_and(|rest| rest.starts_with('-'))
+            });
+        if reasoning {
+            TokenLimit::MaxCompletionTokens
+        } else {
+            TokenLimit::MaxTokens
+        }
+    }
+}
+
 pub struct ProviderInfo {
     pub provider: Provider,
     /// As written in a scenario.
@@ -54,6 +90,11 @@ pub struct ProviderInfo {
     /// The header `api_key` is sent in, for messages.
     pub api_key_header: Option<&'static str>,
     pub options: &'static [OptionKey],
+    /// Whether it takes `max_completion_tokens` besides `max_tokens`.
+    pub max_completion_tokens: bool,
+    /// Whether it takes `reasoning_effort`, and Anthropic's `thinking` budget.
+    pub reasoning_effort: bool,
+    pub thinking_budget: bool,
 }
 
 /// The Azure OpenAI API version used when a scenario gives none (GA, with streamed usage).
@@ -66,6 +107,9 @@ pub const PROVIDERS: &[ProviderInfo] = &[
         auth: &[AuthKind::Bearer],
         api_key_header: None,
         options: &[],
+        max_completion_tokens: true,
+        reasoning_effort: true,
+        thinking_budget: false,
     },
     ProviderInfo {
         provider: Provider::AzureOpenAi,
@@ -86,6 +130,9 @@ pub const PROVIDERS: &[ProviderInfo] = &[
                 what: "a version such as 2024-10-21",
             },
         ],
+        max_completion_tokens: true,
+        reasoning_effort: true,
+        thinking_budget: false,
     },
     ProviderInfo {
         provider: Provider::Anthropic,
@@ -93,6 +140,9 @@ pub const PROVIDERS: &[ProviderInfo] = &[
         auth: &[AuthKind::ApiKey],
         api_key_header: Some("x-api-key"),
         options: &[],
+        max_completion_tokens: false,
+        reasoning_effort: false,
+        thinking_budget: true,
     },
 ];
 
@@ -190,4 +240,34 @@ pub(crate) fn resolve(
         options.push((o.key, value));
     }
     Ok((info, ProviderOptions(options)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TokenLimit::{self, *};
+
+    #[test]
+    fn reasoning_model_names_take_max_completion_tokens() {
+        for m in [
+            "gpt-5",
+            "gpt-5-mini",
+            "GPT-5.1",
+            "o1",
+            "o3-mini",
+            "o4-mini-2025-04-16",
+            "openai/o3",
+        ] {
+            assert_eq!(TokenLimit::for_model(m), MaxCompletionTokens, "{m}");
+        }
+        for m in [
+            "gpt-4o",
+            "gpt-4.1-mini",
+            "o1x",
+            "omni",
+            "llama-3.1-70b",
+            "claude-sonnet-4-5",
+        ] {
+            assert_eq!(TokenLimit::for_model(m), MaxTokens, "{m}");
+        }
+    }
 }

@@ -138,6 +138,18 @@ impl Sampler {
         }
     }
 
+    /// The smallest value it gives in practice: its minimum, or for a normal with spread
+    /// six standard deviations below the mean when its `min` is lower.
+    pub fn smallest(&self) -> f64 {
+        match *self {
+            Sampler::Fixed(v) => v,
+            Sampler::Normal {
+                mean, stddev, min, ..
+            } => (mean - 6.0 * stddev).max(min).min(mean),
+            Sampler::Uniform { min, .. } => min,
+        }
+    }
+
     /// The typical value: the mean, or the middle of a uniform range.
     pub fn typical(&self) -> f64 {
         match *self {

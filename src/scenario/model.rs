@@ -53,6 +53,10 @@ pub struct Endpoint {
     pub supports_vision: Option<bool>,
     pub region: Option<String>,
     pub timeout: Option<DurationStr>,
+    /// The request field that caps the answer: `max_tokens`, or `max_completion_tokens`
+    /// (OpenAI's and Azure's reasoning models refuse `max_tokens`). By default from the
+    /// model name.
+    pub token_limit_param: Option<TokenLimitParam>,
     /// `cl100k_base` or `o200k_base`; by default chosen from `model_name`.
     pub tokenizer: Option<String>,
     pub mock: Option<MockBehaviour>,
@@ -280,6 +284,8 @@ pub struct MockBehaviour {
     /// The chance that an answer reaching `max_tokens` ends on its own (`stop`) rather
     /// than being cut there (`length`); 1 by default.
     pub stop_probability: Option<f64>,
+    pub model_family: Option<ModelFamily>,
+    pub reasoning: Option<MockReasoningSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -298,6 +304,62 @@ pub struct Feature {
     pub residency: Option<Vec<String>>,
     /// Capabilities its endpoint (and every fallback) must declare.
     pub needs: Option<Vec<Capability>>,
+    /// How hard a reasoning model thinks: `effort` (OpenAI, Azure) or `budget_tokens`
+    /// (Anthropic's extended thinking).
+    pub reasoning: Option<ReasoningSpec>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenLimitParam {
+    MaxTokens,
+    MaxCompletionTokens,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct ReasoningSpec {
+    pub effort: Option<Effort>,
+    pub budget_tokens: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Effort {
+    Minimal,
+    Low,
+    Medium,
+    High,
+}
+
+/// The mock's kind of model: `chat`, or `reasoning` (refuses `max_tokens` as OpenAI's
+/// reasoning models do).
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelFamily {
+    Chat,
+    Reasoning,
+}
+
+/// How the mock reasons before it answers.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct MockReasoningSpec {
+    /// Reasoning tokens per answer.
+    pub tokens: Dist<u32>,
+    /// How the reasoning shows in a stream: not at all (`hidden`, OpenAI's o-series),
+    /// as `reasoning_content` deltas (vLLM, DeepSeek) or as Anthropic `thinking` blocks.
+    pub visible: Option<ReasoningVisibility>,
+    /// Reasoning tokens per second (by default the answer's own speed).
+    pub tokens_per_second: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasoningVisibility {
+    Hidden,
+    ReasoningContent,
+    AnthropicThinking,
 }
 
 /// A conversation: several turns, each resending the history.

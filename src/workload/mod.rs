@@ -65,6 +65,8 @@ pub struct CallSpec {
     /// Seeds the jitter of this call's retries: the same scenario seed gives the same
     /// retry schedule against a deterministic endpoint.
     pub retry_seed: u64,
+    /// What its feature asks a reasoning model for.
+    pub reasoning: crate::plan::feature::Reasoning,
 }
 
 /// What a finished turn gives back to its conversation.
@@ -303,6 +305,7 @@ impl Workload {
                 mix(mix(self.seed, s.key), Stream::Retry as u64),
                 turn as u64,
             ),
+            reasoning: f.reasoning,
         }
     }
 
