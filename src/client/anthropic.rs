@@ -74,6 +74,8 @@ impl From<WireUsage> for Usage {
                 + u.cache_read_input_tokens.unwrap_or(0),
             output_tokens: u.output_tokens,
             cached_input_tokens: u.cache_read_input_tokens.unwrap_or(0),
+            // Thinking is in `output_tokens`, not itemized.
+            reasoning_tokens: None,
         }
     }
 }
@@ -84,6 +86,8 @@ struct ContentBlock<'a> {
     kind: Cow<'a, str>,
     #[serde(default, borrow)]
     text: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    thinking: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -192,7 +196,14 @@ impl ProviderFormat for Anthropic {
             String::new()
         };
         let usage = m.usage.map(Usage::from);
-        Ok(Whole::new(text, usage, m.stop_reason.as_deref()))
+        let mut whole = Whole::new(text, usage, m.stop_reason.as_deref());
+        whole.reasoning = m
+            .content
+            .iter()
+            .filter(|b| b.kind == "thinking")
+            .filter_map(|b| b.thinking.as_deref())
+            .collect();
+        Ok(whole)
     }
 
     fn stream_event<'a>(
@@ -213,7 +224,7 @@ impl ProviderFormat for Anthropic {
             "content_block_delta" => {
                 if let Some(d) = ev.delta {
                     if let Some(t) = d.thinking {
-                        out.push(StreamStep::Delta(t));
+                        out.push(StreamStep::Reasoning(t));
                     }
                     if let Some(t) = d.text {
                         out.push(StreamStep::Delta(t));
@@ -262,6 +273,7 @@ mod tests {
                 input_tokens: 25,
                 output_tokens: 1,
                 cached_input_tokens: 0,
+                reasoning_tokens: None,
             })]
         );
         let delta = r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi \"there\""}}"#;
@@ -274,6 +286,7 @@ mod tests {
                     input_tokens: 0,
                     output_tokens: 15,
                     cached_input_tokens: 0,
+                    reasoning_tokens: None,
                 }),
                 StreamStep::Finished(FinishReason::Stop)
             ]
@@ -294,6 +307,7 @@ mod tests {
             text,
             usage,
             finish,
+            ..
         } = Anthropic.parse_body(body, true).unwrap();
         assert_eq!(text, "hello");
         assert_eq!(finish, Some(FinishReason::Stop));
@@ -303,6 +317,7 @@ mod tests {
                 input_tokens: 112,
                 output_tokens: 1,
                 cached_input_tokens: 100,
+                reasoning_tokens: None,
             })
         );
         assert!(Anthropic.parse_body(b"<html>", false).is_err());

@@ -26,6 +26,9 @@ pub struct Usage {
     pub output_tokens: u64,
     /// Of the prompt tokens, those read from the provider's cache (billed lower).
     pub cached_input_tokens: u64,
+    /// Of the output tokens, those the model spent reasoning, where the endpoint itemizes
+    /// them (OpenAI's `completion_tokens_details.reasoning_tokens`).
+    pub reasoning_tokens: Option<u64>,
 }
 
 impl Usage {
@@ -36,6 +39,7 @@ impl Usage {
             input_tokens: self.input_tokens.max(other.input_tokens),
             output_tokens: self.output_tokens.max(other.output_tokens),
             cached_input_tokens: self.cached_input_tokens.max(other.cached_input_tokens),
+            reasoning_tokens: self.reasoning_tokens.max(other.reasoning_tokens),
         }
     }
 }
@@ -47,6 +51,8 @@ pub struct Whole {
     pub text: String,
     pub usage: Option<Usage>,
     pub finish: Option<FinishReason>,
+    /// The reasoning it shows (vLLM's `reasoning_content`, Anthropic's thinking blocks).
+    pub reasoning: String,
 }
 
 impl Whole {
@@ -56,6 +62,7 @@ impl Whole {
             text,
             usage,
             finish: finish.map(FinishReason::from_wire),
+            reasoning: String::new(),
         }
     }
 }
@@ -66,13 +73,19 @@ pub struct Attempt {
     pub outcome: Outcome,
     pub status: Option<u16>,
     pub sent: Instant,
+    /// The first generated token of any kind, reasoning included.
     pub first_token: Option<Instant>,
+    /// The first token of the answer itself, when reasoning was streamed before it.
+    pub first_visible: Option<Instant>,
     pub end: Instant,
     /// Gaps between content deltas, in microseconds.
     pub itl_us: Vec<u64>,
     pub usage: Option<Usage>,
     /// The answer's text, kept to count tokens when `usage` is missing.
     pub text: String,
+    /// The reasoning shown, kept to count its tokens where the endpoint does not
+    /// itemize them.
+    pub reasoning: String,
     /// Content deltas received (a stream's chunk count).
     pub deltas: u64,
     /// Why the answer ended, as the endpoint said.
@@ -96,10 +109,12 @@ impl Attempt {
             status: None,
             sent: now,
             first_token: None,
+            first_visible: None,
             end: now,
             itl_us: Vec::new(),
             usage: None,
             text: String::new(),
+            reasoning: String::new(),
             deltas: 0,
             finish: None,
             error: None,

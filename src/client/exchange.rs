@@ -125,6 +125,7 @@ pub(super) async fn exchange(
         a.usage = whole.usage;
         a.text = whole.text;
         a.finish = whole.finish;
+        a.reasoning = whole.reasoning;
         Ok(())
     }
 }

@@ -52,6 +52,8 @@ struct WireUsage {
     completion_tokens: u64,
     #[serde(default)]
     prompt_tokens_details: Option<PromptDetails>,
+    #[serde(default)]
+    completion_tokens_details: Option<CompletionDetails>,
 }
 
 #[derive(Deserialize)]
@@ -60,12 +62,19 @@ struct PromptDetails {
     cached_tokens: u64,
 }
 
+#[derive(Deserialize)]
+struct CompletionDetails {
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
+}
+
 impl From<WireUsage> for Usage {
     fn from(u: WireUsage) -> Usage {
         Usage {
             input_tokens: u.prompt_tokens,
             output_tokens: u.completion_tokens,
             cached_input_tokens: u.prompt_tokens_details.map_or(0, |d| d.cached_tokens),
+            reasoning_tokens: u.completion_tokens_details.and_then(|d| d.reasoning_tokens),
         }
     }
 }
@@ -89,10 +98,12 @@ struct ChunkChoice<'a> {
 struct Delta<'a> {
     #[serde(default, borrow)]
     content: Option<Cow<'a, str>>,
-    /// Reasoning models served by vLLM stream their thinking here first; those are
-    /// generated tokens too.
+    /// Reasoning models served by vLLM (and DeepSeek) stream their thinking here
+    /// first, or in `reasoning` (newer vLLM); billed tokens that users do not see.
     #[serde(default, borrow)]
     reasoning_content: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    reasoning: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -114,6 +125,8 @@ struct CompletionChoice<'a> {
 struct CompletionMessage<'a> {
     #[serde(default, borrow)]
     content: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    reasoning_content: Option<Cow<'a, str>>,
 }
 
 impl ProviderFormat for OpenAi {
@@ -168,7 +181,12 @@ impl ProviderFormat for OpenAi {
             _ => String::new(),
         };
         let usage = c.usage.map(Usage::from);
-        Ok(Whole::new(text, usage, first.finish_reason.as_deref()))
+        let mut whole = Whole::new(text, usage, first.finish_reason.as_deref());
+        whole.reasoning = first
+            .message
+            .reasoning_content
+            .map_or(String::new(), Cow::into_owned);
+        Ok(whole)
     }
 
     fn stream_event<'a>(
@@ -193,8 +211,8 @@ impl ProviderFormat for OpenAi {
         }
         for choice in chunk.choices {
             if let Some(d) = choice.delta {
-                if let Some(r) = d.reasoning_content {
-                    out.push(StreamStep::Delta(r));
+                if let Some(r) = d.reasoning_content.or(d.reasoning) {
+                    out.push(StreamStep::Reasoning(r));
                 }
                 if let Some(c) = d.content {
                     out.push(StreamStep::Delta(c));
@@ -241,6 +259,7 @@ mod tests {
                 input_tokens: 12,
                 output_tokens: 5,
                 cached_input_tokens: 0,
+                reasoning_tokens: None,
             })]
         );
         assert_eq!(steps("[DONE]").unwrap(), vec![StreamStep::Done]);
@@ -264,6 +283,7 @@ mod tests {
                 input_tokens: 3,
                 output_tokens: 1,
                 cached_input_tokens: 0,
+                reasoning_tokens: None,
             })
         );
         let no_usage =
@@ -274,6 +294,7 @@ mod tests {
                 text: "he said \"hi\"".to_string(),
                 usage: None,
                 finish: None,
+                reasoning: String::new(),
             }
         );
         assert!(OpenAi.parse_body(b"<html>", false).is_err());

@@ -16,8 +16,12 @@ use hyper::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
 /// One step of a provider's stream, decoded from one event.
 #[derive(Debug, PartialEq)]
 pub enum StreamStep<'a> {
-    /// Generated text (may be empty for role-only chunks, which are not tokens).
+    /// Generated text of the answer (may be empty for role-only chunks, which are not
+    /// tokens).
     Delta(std::borrow::Cow<'a, str>),
+    /// Generated reasoning, streamed before the answer (vLLM's and DeepSeek's
+    /// `reasoning_content`, Anthropic's `thinking_delta`): billed, not shown to users.
+    Reasoning(std::borrow::Cow<'a, str>),
     /// The answer is complete (a finish reason was seen); more events may follow.
     Finished(FinishReason),
     Usage(Usage),

@@ -52,18 +52,19 @@ pub(super) async fn read_stream(
             }
             for step in steps.drain(..) {
                 match step {
-                    StreamStep::Delta(t) if !t.is_empty() => {
-                        match last_token {
-                            None => a.first_token = Some(now),
-                            Some(prev) => a.itl_us.push((now - prev).as_micros() as u64),
+                    StreamStep::Delta(t) | StreamStep::Reasoning(t) if t.is_empty() => {}
+                    StreamStep::Delta(t) => {
+                        token(a, &mut last_token, now);
+                        if a.first_visible.is_none() && !a.reasoning.is_empty() {
+                            a.first_visible = Some(now);
                         }
-                        last_token = Some(now);
-                        a.deltas += 1;
-                        if a.text.len() + t.len() <= MAX_TEXT_BYTES {
-                            a.text.push_str(&t);
-                        }
+                        keep(&mut a.text, &t);
                     }
-                    StreamStep::Delta(_) | StreamStep::Ignore => {}
+                    StreamStep::Reasoning(t) => {
+                        token(a, &mut last_token, now);
+                        keep(&mut a.reasoning, &t);
+                    }
+                    StreamStep::Ignore => {}
                     StreamStep::Finished(why) => {
                         finished = true;
                         a.finish = Some(why);
@@ -107,4 +108,21 @@ pub(super) async fn read_stream(
             a.deltas
         ),
     ))
+}
+
+/// A generated token arrived `now`: the first token's time, or a gap since the last.
+fn token(a: &mut Attempt, last: &mut Option<Instant>, now: Instant) {
+    match *last {
+        None => a.first_token = Some(now),
+        Some(prev) => a.itl_us.push((now - prev).as_micros() as u64),
+    }
+    *last = Some(now);
+    a.deltas += 1;
+}
+
+/// Appends to a kept text, up to its cap.
+fn keep(text: &mut String, more: &str) {
+    if text.len() + more.len() <= MAX_TEXT_BYTES {
+        text.push_str(more);
+    }
 }

@@ -39,7 +39,7 @@ pub struct CostSummary {
 }
 
 /// The factors the multiplier is made of; they multiply to it exactly:
-/// `model × prompt_growth × output_length × retries × fallback_pricing`.
+/// `model × prompt_growth × output_length × reasoning × retries × fallback_pricing`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Breakdown {
@@ -50,8 +50,13 @@ pub struct Breakdown {
     pub model: f64,
     /// Prompt tokens actually sent per billed attempt over the first turn's.
     pub prompt_growth: f64,
-    /// Answer tokens actually generated per billed attempt over the typical answer's.
+    /// Visible answer tokens actually generated per billed attempt over the typical
+    /// answer's.
     pub output_length: f64,
+    /// Billed output over visible output: what a reasoning model's hidden tokens add
+    /// (1 for a model that does not reason).
+    #[serde(default = "one")]
+    pub reasoning: f64,
     /// Billed attempts per call (retries of cut streams, failovers that generated tokens).
     pub retries: f64,
     /// The actual cost over all billed tokens priced at each call's first endpoint
@@ -74,6 +79,10 @@ pub struct Alert {
     pub message: String,
 }
 
+fn one() -> f64 {
+    1.0
+}
+
 fn ratio(a: f64, b: f64) -> Option<f64> {
     (b > 0.0 && a.is_finite()).then(|| a / b)
 }
@@ -87,6 +96,7 @@ pub fn breakdown(m: &Metrics, modeled: Option<f64>) -> Option<(f64, Breakdown)> 
     }
     let a0 = (m.modeled_input_usd + m.modeled_output_usd) / calls;
     let a1 = m.primary_input_usd / billed + m.modeled_output_usd / calls;
+    let visible = (m.primary_input_usd + m.primary_visible_output_usd) / billed;
     let a2 = (m.primary_input_usd + m.primary_output_usd) / billed;
     let per_call = m.cost_usd / calls;
     let retries = billed / calls;
@@ -95,7 +105,8 @@ pub fn breakdown(m: &Metrics, modeled: Option<f64>) -> Option<(f64, Breakdown)> 
         first_turn_usd: a0,
         model: ratio(a0, model)?,
         prompt_growth: ratio(a1, a0)?,
-        output_length: ratio(a2, a1)?,
+        output_length: ratio(visible, a1)?,
+        reasoning: ratio(a2, visible)?,
         retries,
         fallback_pricing: ratio(per_call, a2 * retries)?,
     };
@@ -258,21 +269,29 @@ mod tests {
             cost_usd: 0.9,
             primary_input_usd: 0.4,
             primary_output_usd: 0.3,
+            primary_visible_output_usd: 0.2,
             modeled_input_usd: 0.1,
             modeled_output_usd: 0.15,
             ..Metrics::default()
         };
         let (mult, b) = breakdown(&m, Some(0.02)).unwrap();
-        let product = b.model * b.prompt_growth * b.output_length * b.retries * b.fallback_pricing;
+        let product = b.model
+            * b.prompt_growth
+            * b.output_length
+            * b.reasoning
+            * b.retries
+            * b.fallback_pricing;
         assert!((product - mult).abs() < 1e-12, "{product} vs {mult}");
         // By hand: per call 0.09; first turn 0.025; model 0.025/0.02 = 1.25;
-        // a1 = 0.4/12 + 0.15/10 = 0.048333; a2 = 0.7/12 = 0.058333; retries 1.2;
+        // a1 = 0.4/12 + 0.15/10 = 0.048333; visible = 0.6/12 = 0.05; a2 = 0.7/12 =
+        // 0.058333 (a third of the output was reasoning); retries 1.2;
         // fallback 0.09 / (0.058333 * 1.2) = 1.285714.
         assert!((mult - 4.5).abs() < 1e-12);
         assert!((b.first_turn_usd - 0.025).abs() < 1e-12);
         assert!((b.model - 1.25).abs() < 1e-12);
         assert!((b.prompt_growth - 0.048_333_333 / 0.025).abs() < 1e-6);
-        assert!((b.output_length - 0.058_333_333 / 0.048_333_333).abs() < 1e-6);
+        assert!((b.output_length - 0.05 / 0.048_333_333).abs() < 1e-6);
+        assert!((b.reasoning - 0.058_333_333 / 0.05).abs() < 1e-6);
         assert!((b.retries - 1.2).abs() < 1e-12);
         assert!((b.fallback_pricing - 1.285_714_286).abs() < 1e-6);
     }

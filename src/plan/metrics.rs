@@ -10,6 +10,8 @@
 pub enum Histo {
     Latency,
     Ttft,
+    /// To the first visible token (reasoning models).
+    Ttfvt,
     Itl,
     ScheduleLag,
     ServiceTime,
@@ -60,9 +62,10 @@ pub enum ScopeKind {
     Feature,
 }
 
-const HISTOS: [(Histo, &str); 5] = [
+const HISTOS: [(Histo, &str); 6] = [
     (Histo::Latency, "latency"),
     (Histo::Ttft, "ttft"),
+    (Histo::Ttfvt, "ttfvt"),
     (Histo::Itl, "itl"),
     (Histo::ScheduleLag, "schedule_lag"),
     (Histo::ServiceTime, "service_time"),
@@ -172,7 +175,7 @@ impl Metric {
             ),
             ScopeKind::Feature => matches!(
                 self,
-                Metric::Percentile(Histo::Latency | Histo::Ttft, _)
+                Metric::Percentile(Histo::Latency | Histo::Ttft | Histo::Ttfvt, _)
                     | Metric::ErrorRate
                     | Metric::FallbackRate
                     | Metric::ResidencyViolations

@@ -15,6 +15,8 @@ pub struct Price {
     pub output: f64,
     /// Prompt tokens read from the provider's cache.
     pub cached_input: f64,
+    /// Reasoning tokens: output tokens unless a table prices them apart.
+    pub reasoning: f64,
 }
 
 impl Price {
@@ -23,16 +25,19 @@ impl Price {
             input: input / 1e6,
             output: output / 1e6,
             cached_input: cached.unwrap_or(input) / 1e6,
+            reasoning: output / 1e6,
         }
     }
 
     /// USD for `input` prompt tokens (of which `cached` came from the cache) and
-    /// `output` generated tokens.
-    pub fn cost(&self, input: u64, cached: u64, output: u64) -> f64 {
+    /// `output` generated tokens (of which `reasoning` were the model's reasoning).
+    pub fn cost(&self, input: u64, cached: u64, output: u64, reasoning: u64) -> f64 {
         let cached = cached.min(input);
+        let reasoning = reasoning.min(output);
         (input - cached) as f64 * self.input
             + cached as f64 * self.cached_input
-            + output as f64 * self.output
+            + (output - reasoning) as f64 * self.output
+            + reasoning as f64 * self.reasoning
     }
 }
 
@@ -86,6 +91,7 @@ impl PriceTable {
                         input,
                         output,
                         cached_input: num("cache_read_input_token_cost").unwrap_or(input),
+                        reasoning: num("output_cost_per_reasoning_token").unwrap_or(output),
                     },
                 );
             }
@@ -123,7 +129,7 @@ mod tests {
         let p = t.get("gpt-4o-mini").unwrap();
         assert_eq!((p.input, p.output), (1.5e-7, 6e-7));
         // 1M prompt tokens, half cached, and 1M answer tokens.
-        assert!((p.cost(1_000_000, 500_000, 1_000_000) - (0.075 + 0.0375 + 0.6)).abs() < 1e-9);
+        assert!((p.cost(1_000_000, 500_000, 1_000_000, 0) - (0.075 + 0.0375 + 0.6)).abs() < 1e-9);
         let err = t.get("gpt-4o-minii").unwrap_err();
         assert!(err.contains("closest: gpt-4o-mini"), "{err}");
 

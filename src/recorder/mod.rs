@@ -36,11 +36,18 @@ pub struct CallSample {
     pub intended: Instant,
     /// When its request actually left (for refused calls, when it was refused).
     pub started: Instant,
+    /// The first generated token, reasoning included.
     pub first_token: Option<Instant>,
+    /// The first token of the answer itself, when reasoning was streamed before it.
+    pub first_visible: Option<Instant>,
     pub end: Instant,
     pub itl_us: Vec<u64>,
     pub input_tokens: u64,
+    /// Every generated token billed as output, reasoning included.
     pub output_tokens: u64,
+    /// Of the output tokens, the reasoning (as itemized by the endpoint, else counted
+    /// from the reasoning it showed).
+    pub reasoning_tokens: u64,
     /// Tokens were counted by llm-drill because the endpoint reported no usage.
     pub tokens_estimated: bool,
     /// The prompt tokens llm-drill planned, for calls whose endpoint reported usage (0
@@ -73,12 +80,19 @@ impl CallSample {
         a: Attempt,
         encoding: Encoding,
     ) -> (CallSample, String) {
+        // Reasoning: as itemized, else counted from what was shown of it.
+        let shown = if a.reasoning.is_empty() {
+            0
+        } else {
+            encoding.count(&a.reasoning) as u64
+        };
+        let reasoning_tokens = a.usage.and_then(|u| u.reasoning_tokens).unwrap_or(shown);
         // Output tokens: as reported, else counted from the text (flagged as estimated).
         let (input_tokens, output_tokens, estimated) = match a.usage {
             Some(u) => (u.input_tokens, u.output_tokens, false),
             None if a.outcome == Outcome::Ok || !a.text.is_empty() => (
                 call.input_tokens as u64,
-                encoding.count(&a.text) as u64,
+                encoding.count(&a.text) as u64 + shown,
                 true,
             ),
             None => (0, 0, false),
@@ -91,10 +105,12 @@ impl CallSample {
             intended,
             started: a.sent,
             first_token: a.first_token,
+            first_visible: a.first_visible,
             end: a.end,
             itl_us: a.itl_us,
             input_tokens,
             output_tokens,
+            reasoning_tokens: reasoning_tokens.min(output_tokens),
             tokens_estimated: estimated,
             // Only where the endpoint reported usage can its count be compared with the
             // plan.
@@ -140,6 +156,8 @@ pub struct CallCost {
     /// The billed attempts' prompt and answer tokens, priced at the call's first endpoint.
     pub primary_input_usd: f64,
     pub primary_output_usd: f64,
+    /// Of those answer tokens, the visible ones (reasoning left out), at the same price.
+    pub primary_visible_output_usd: f64,
     /// A typical first turn of the call's feature, priced at its first endpoint.
     pub modeled_input_usd: f64,
     pub modeled_output_usd: f64,
@@ -168,8 +186,12 @@ pub struct Metrics {
     /// From the actual send to the answer, successful calls.
     pub service_time: Histogram<u64>,
     pub ttft: Histogram<u64>,
+    /// To the first visible token, of successful calls that streamed reasoning first.
+    pub ttfvt: Histogram<u64>,
     pub itl: Histogram<u64>,
     pub schedule_lag: Histogram<u64>,
+    /// Reasoning tokens per successful call of a reasoning model (counts, not times).
+    pub reasoning: Histogram<u64>,
     pub outcomes: [u64; Outcome::ALL.len()],
     pub calls: u64,
     pub attempts: u64,
@@ -189,10 +211,12 @@ pub struct Metrics {
     pub billed_attempts: u64,
     pub primary_input_usd: f64,
     pub primary_output_usd: f64,
+    pub primary_visible_output_usd: f64,
     pub modeled_input_usd: f64,
     pub modeled_output_usd: f64,
     pub input_tokens: u64,
     pub output_tokens: u64,
+    pub reasoning_tokens: u64,
     pub estimated_token_calls: u64,
     /// Over calls that reported usage: prompt tokens planned, and as the endpoint counted.
     pub planned_input_tokens: u64,
@@ -209,8 +233,10 @@ impl Default for Metrics {
             error_latency: new_histogram(),
             service_time: new_histogram(),
             ttft: new_histogram(),
+            ttfvt: new_histogram(),
             itl: new_histogram(),
             schedule_lag: new_histogram(),
+            reasoning: new_histogram(),
             outcomes: [0; Outcome::ALL.len()],
             calls: 0,
             attempts: 0,
@@ -225,10 +251,12 @@ impl Default for Metrics {
             billed_attempts: 0,
             primary_input_usd: 0.0,
             primary_output_usd: 0.0,
+            primary_visible_output_usd: 0.0,
             modeled_input_usd: 0.0,
             modeled_output_usd: 0.0,
             input_tokens: 0,
             output_tokens: 0,
+            reasoning_tokens: 0,
             estimated_token_calls: 0,
             planned_input_tokens: 0,
             reported_input_tokens: 0,
@@ -255,6 +283,7 @@ impl Metrics {
         self.billed_attempts += c.billed_attempts as u64;
         self.primary_input_usd += c.primary_input_usd;
         self.primary_output_usd += c.primary_output_usd;
+        self.primary_visible_output_usd += c.primary_visible_output_usd;
         self.modeled_input_usd += c.modeled_input_usd;
         self.modeled_output_usd += c.modeled_output_usd;
         self.record_served(s);
@@ -275,6 +304,7 @@ impl Metrics {
         self.calls += 1;
         self.input_tokens += s.input_tokens;
         self.output_tokens += s.output_tokens;
+        self.reasoning_tokens += s.reasoning_tokens;
         self.estimated_token_calls += s.tokens_estimated as u64;
         if s.planned_input_tokens > 0 {
             self.planned_input_tokens += s.planned_input_tokens;
@@ -295,6 +325,15 @@ impl Metrics {
             );
             if let Some(ft) = s.first_token {
                 record_us(&mut self.ttft, us(ft.saturating_duration_since(s.intended)));
+            }
+            if let Some(fv) = s.first_visible {
+                record_us(
+                    &mut self.ttfvt,
+                    us(fv.saturating_duration_since(s.intended)),
+                );
+            }
+            if s.reasoning_tokens > 0 {
+                record_us(&mut self.reasoning, s.reasoning_tokens);
             }
             for gap in &s.itl_us {
                 record_us(&mut self.itl, *gap);
@@ -337,8 +376,10 @@ impl Metrics {
             (&mut self.error_latency, &other.error_latency),
             (&mut self.service_time, &other.service_time),
             (&mut self.ttft, &other.ttft),
+            (&mut self.ttfvt, &other.ttfvt),
             (&mut self.itl, &other.itl),
             (&mut self.schedule_lag, &other.schedule_lag),
+            (&mut self.reasoning, &other.reasoning),
         ] {
             // Same bounds on both sides, so adding cannot fail.
             let _ = a.add(b);
@@ -361,10 +402,12 @@ impl Metrics {
         self.billed_attempts += other.billed_attempts;
         self.primary_input_usd += other.primary_input_usd;
         self.primary_output_usd += other.primary_output_usd;
+        self.primary_visible_output_usd += other.primary_visible_output_usd;
         self.modeled_input_usd += other.modeled_input_usd;
         self.modeled_output_usd += other.modeled_output_usd;
         self.input_tokens += other.input_tokens;
         self.output_tokens += other.output_tokens;
+        self.reasoning_tokens += other.reasoning_tokens;
         self.estimated_token_calls += other.estimated_token_calls;
         self.planned_input_tokens += other.planned_input_tokens;
         self.reported_input_tokens += other.reported_input_tokens;
@@ -550,10 +593,12 @@ mod tests {
             intended: t0,
             started: ms(10),
             first_token: (outcome == Outcome::Ok).then(|| ms(60)),
+            first_visible: None,
             end: ms(110),
             itl_us: vec![1_000, 2_000],
             input_tokens: 100,
             output_tokens: 10,
+            reasoning_tokens: 0,
             tokens_estimated: false,
             planned_input_tokens: 100,
             attempts: tried.len() as u32,

@@ -43,6 +43,7 @@ pub fn measure(metric: Metric, scope: &Scope, s: &Summary) -> Option<f64> {
                     match h {
                         Histo::Latency => &s.latency_ms,
                         Histo::Ttft => &s.ttft_ms,
+                        Histo::Ttfvt => s.ttfvt_ms.as_ref()?,
                         Histo::Itl => &s.itl_ms,
                         Histo::ScheduleLag => &s.schedule_lag_ms,
                         Histo::ServiceTime => &s.service_time_ms,
@@ -68,7 +69,7 @@ pub fn measure(metric: Metric, scope: &Scope, s: &Summary) -> Option<f64> {
                         Histo::Ttft => &e.ttft_ms,
                         Histo::Itl => &e.itl_ms,
                         Histo::ServiceTime => &e.service_time_ms,
-                        Histo::ScheduleLag => return None,
+                        Histo::ScheduleLag | Histo::Ttfvt => return None,
                     },
                     st,
                 ),
@@ -84,6 +85,7 @@ pub fn measure(metric: Metric, scope: &Scope, s: &Summary) -> Option<f64> {
             match metric {
                 Metric::Percentile(Histo::Latency, st) => stat(&f.latency_ms, st),
                 Metric::Percentile(Histo::Ttft, st) => stat(&f.ttft_ms, st),
+                Metric::Percentile(Histo::Ttfvt, st) => stat(f.ttfvt_ms.as_ref()?, st),
                 Metric::ErrorRate => share(f.calls - f.ok, f.calls),
                 Metric::FallbackRate => share(f.fallbacks, f.calls),
                 Metric::ResidencyViolations => Some(f.residency_violations as f64),

@@ -291,6 +291,7 @@ pub fn render(s: &Summary) -> String {
                     ("first turn vs model".into(), b.model),
                     ("context growth".into(), b.prompt_growth),
                     ("output length".into(), b.output_length),
+                    ("reasoning".into(), b.reasoning),
                     ("retries".into(), b.retries),
                     ("fallback pricing".into(), b.fallback_pricing),
                 ],

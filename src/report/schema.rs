@@ -111,7 +111,10 @@ pub struct Totals {
     /// Conversations started (a single-turn feature's call is a session of one turn).
     pub sessions: u64,
     pub input_tokens: u64,
+    /// Every token billed as output, reasoning included.
     pub output_tokens: u64,
+    /// Of the output tokens, those reasoning models spent reasoning.
+    pub reasoning_tokens: u64,
     /// Calls whose tokens llm-drill counted itself because the endpoint reported no usage.
     pub estimated_token_calls: u64,
     /// Prompt tokens llm-drill planned for the calls whose endpoint reported usage.
@@ -167,8 +170,18 @@ pub struct FeatureSummary {
     pub by_outcome: BTreeMap<String, u64>,
     pub latency_ms: Percentiles,
     pub ttft_ms: Percentiles,
+    /// To the first visible token, when the model streamed reasoning before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttfvt_ms: Option<Percentiles>,
     pub mean_input_tokens: f64,
     pub mean_output_tokens: f64,
+    /// Reasoning tokens per successful call that reasoned (`p50`, `p95`, ...: counts),
+    /// absent for a model that does not reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<Percentiles>,
+    /// Reasoning over all output tokens, absent when nothing reasoned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_share: Option<f64>,
     /// Conversations of this feature started.
     pub sessions: u64,
     pub cost_usd: f64,
@@ -277,8 +290,14 @@ pub struct Summary {
     pub service_time_ms: Percentiles,
     /// Failed calls that were sent, from intended start to the failure.
     pub error_latency_ms: Percentiles,
-    /// Successful streaming calls, from intended start to the first content token.
+    /// Successful streaming calls, from intended start to the first generated token
+    /// (reasoning included).
     pub ttft_ms: Percentiles,
+    /// Successful streaming calls that streamed reasoning first, from intended start to
+    /// the first token of the answer itself; absent when no model streamed reasoning
+    /// (then it is the TTFT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttfvt_ms: Option<Percentiles>,
     /// Gaps between content tokens of successful streams.
     pub itl_ms: Percentiles,
     /// Every call: how late it started against its intended start.

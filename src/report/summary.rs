@@ -15,7 +15,28 @@ pub(crate) fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
+/// A histogram's percentiles, or `None` when it recorded nothing.
+fn measured(h: &Histogram<u64>) -> Option<Percentiles> {
+    (!h.is_empty()).then(|| Percentiles::of(h))
+}
+
 impl Percentiles {
+    /// A histogram of counts (tokens) read as if its values were microseconds: back to
+    /// the counts themselves.
+    fn counts(self) -> Percentiles {
+        let n = |v: f64| (v * 1000.0).round();
+        Percentiles {
+            count: self.count,
+            mean: round3(self.mean * 1000.0),
+            p50: n(self.p50),
+            p90: n(self.p90),
+            p95: n(self.p95),
+            p99: n(self.p99),
+            p999: n(self.p999),
+            max: n(self.max),
+        }
+    }
+
     pub fn of(h: &Histogram<u64>) -> Percentiles {
         if h.is_empty() {
             return Percentiles::default();
@@ -224,6 +245,7 @@ impl Summary {
             sessions: facts.sessions,
             input_tokens: t.input_tokens,
             output_tokens: t.output_tokens,
+            reasoning_tokens: t.reasoning_tokens,
             estimated_token_calls: t.estimated_token_calls,
             planned_input_tokens: t.planned_input_tokens,
             input_token_ratio: (t.planned_input_tokens > 0).then(|| {
@@ -289,6 +311,10 @@ impl Summary {
                     by_outcome: by_outcome(m),
                     latency_ms: Percentiles::of(&m.latency),
                     ttft_ms: Percentiles::of(&m.ttft),
+                    ttfvt_ms: measured(&m.ttfvt),
+                    reasoning_tokens: measured(&m.reasoning).map(|p| p.counts()),
+                    reasoning_share: (m.reasoning_tokens > 0)
+                        .then(|| round3(m.reasoning_tokens as f64 / m.output_tokens as f64)),
                     mean_input_tokens: per_call(m.input_tokens),
                     mean_output_tokens: per_call(m.output_tokens),
                     sessions: turns.first().map_or(0, |t| t.calls),
@@ -328,6 +354,7 @@ impl Summary {
             service_time_ms: Percentiles::of(&t.service_time),
             error_latency_ms: Percentiles::of(&t.error_latency),
             ttft_ms: Percentiles::of(&t.ttft),
+            ttfvt_ms: measured(&t.ttfvt),
             itl_ms: Percentiles::of(&t.itl),
             schedule_lag_ms: Percentiles::of(&t.schedule_lag),
             endpoints,

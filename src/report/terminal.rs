@@ -135,6 +135,7 @@ fn cost(out: &mut String, c: &crate::cost::CostSummary) {
         let mut causes = vec![
             format!("context growth {:.2}×", b.prompt_growth),
             format!("output length {:.2}×", b.output_length),
+            format!("reasoning {:.2}×", b.reasoning),
             format!("retries {:.2}×", b.retries),
             format!("fallback pricing {:.2}×", b.fallback_pricing),
         ];
@@ -274,9 +275,13 @@ pub fn render(s: &Summary) -> String {
         ),
         None => String::new(),
     };
+    let reasoning = match t.reasoning_tokens {
+        0 => String::new(),
+        r => format!(" (of which reasoning {r})"),
+    };
     let _ = writeln!(
         out,
-        "tokens in {} · out {}{plan}{est}",
+        "tokens in {} · out {}{reasoning}{plan}{est}",
         t.input_tokens, t.output_tokens
     );
     let _ = writeln!(out, "outcomes: {}", outcomes(&t.by_outcome));
@@ -288,6 +293,9 @@ pub fn render(s: &Summary) -> String {
     );
     row(&mut out, "latency", &s.latency_ms);
     row(&mut out, "ttft", &s.ttft_ms);
+    if let Some(p) = &s.ttfvt_ms {
+        row(&mut out, "ttfvt (visible)", p);
+    }
     row(&mut out, "itl", &s.itl_ms);
     row(&mut out, "service time", &s.service_time_ms);
     row(&mut out, "schedule lag", &s.schedule_lag_ms);

@@ -35,6 +35,7 @@ impl Transport for FixedDelay {
             input_tokens: 10,
             output_tokens: 5,
             cached_input_tokens: 0,
+            reasoning_tokens: None,
         });
         a
     }
