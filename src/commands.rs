@@ -202,8 +202,9 @@ fn report_plan(path: &Path, plan: &Plan, ok: bool) -> String {
             .map_or("not declared".to_string(), |m| m.to_string());
         let _ = writeln!(
             out,
-            "  model {} · region {} · tools {} · vision {} · streaming {} · max context {context} · timeout {:?}",
+            "  model {} (answers capped by {}) · region {} · tools {} · vision {} · streaming {} · max context {context} · timeout {:?}",
             e.model_name,
+            e.token_limit.key(),
             e.region.as_deref().unwrap_or("not declared"),
             yes(e.capabilities.tools),
             yes(e.capabilities.vision),

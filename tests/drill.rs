@@ -12,6 +12,7 @@ mod drill {
     pub mod faults;
     pub mod layers;
     pub mod providers;
+    pub mod reasoning;
     pub mod registrations;
     pub mod review;
     pub mod scenarios;

@@ -53,8 +53,8 @@ pub struct Breakdown {
     /// Visible answer tokens actually generated per billed attempt over the typical
     /// answer's.
     pub output_length: f64,
-    /// Billed output over visible output: what a reasoning model's hidden tokens add
-    /// (1 for a model that does not reason).
+    /// What the billed attempts cost over what they would have cost without their
+    /// reasoning tokens (1 for a model that does not reason).
     #[serde(default = "one")]
     pub reasoning: f64,
     /// Billed attempts per call (retries of cut streams, failovers that generated tokens).
