@@ -25,6 +25,14 @@ struct MessagesRequest {
     messages: Vec<Message>,
     #[serde(default)]
     stream: bool,
+    #[serde(default)]
+    thinking: Option<ThinkingRequest>,
+}
+
+#[derive(Deserialize)]
+struct ThinkingRequest {
+    #[serde(default)]
+    budget_tokens: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -117,6 +125,8 @@ impl Wire for Anthropic {
             include_usage: true,
             max_tokens: Some(max_tokens),
             legacy_max_tokens: false,
+            effort: None,
+            thinking_budget: req.thinking.and_then(|t| t.budget_tokens),
         })
     }
 

@@ -29,6 +29,21 @@ pub(crate) struct Ask {
     pub max_tokens: Option<u32>,
     /// The cap came as `max_tokens` on OpenAI's wire, which its reasoning models refuse.
     pub legacy_max_tokens: bool,
+    /// How much reasoning the request asks for: OpenAI's `reasoning_effort` as a factor
+    /// of the configured tokens, and Anthropic's thinking budget as their cap.
+    pub effort: Option<f64>,
+    pub thinking_budget: Option<u32>,
+}
+
+/// The share of the configured reasoning (which is `medium`'s) that an effort asks for.
+pub(crate) fn effort_factor(effort: &str) -> Option<f64> {
+    match effort {
+        "minimal" => Some(0.25),
+        "low" => Some(0.5),
+        "medium" => Some(1.0),
+        "high" => Some(2.0),
+        _ => None,
+    }
 }
 
 /// Kinds of error a wire format can answer with, each in its provider's own body.
@@ -241,7 +256,9 @@ pub(crate) async fn answer(shared: Arc<Shared>, wire: &'static dyn Wire, body: B
     // Reasoning comes first: its tokens, then the answer's, later by its length.
     let thoughts = match &cfg.reasoning {
         Some(r) => {
-            meta.reasoning_tokens = r.tokens.sample(&mut rng);
+            let drawn = r.tokens.sample(&mut rng) as f64 * ask.effort.unwrap_or(1.0);
+            let cap = ask.thinking_budget.map_or(usize::MAX, |b| b as usize);
+            meta.reasoning_tokens = (drawn.round() as usize).min(cap);
             meta.thinking_shown = meta.reasoning_tokens > 0 && wire.shows(r.visible);
             let rate = if r.tokens_per_second > 0.0 {
                 r.tokens_per_second

@@ -27,6 +27,8 @@ struct ChatRequest {
     stream_options: Option<StreamOptions>,
     max_tokens: Option<u32>,
     max_completion_tokens: Option<u32>,
+    #[serde(default)]
+    reasoning_effort: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -88,6 +90,8 @@ fn parse(body: &[u8]) -> Result<Ask, String> {
         include_usage: req.stream_options.is_some_and(|o| o.include_usage),
         max_tokens: req.max_completion_tokens.or(req.max_tokens),
         legacy_max_tokens: req.max_tokens.is_some(),
+        effort: req.reasoning_effort.as_deref().and_then(chat::effort_factor),
+        thinking_budget: None,
     })
 }
 
