@@ -72,6 +72,7 @@ fn bench(c: &mut Criterion) {
                     text: Some(answer.clone()),
                     input_tokens: call.input_tokens as u64,
                     output_tokens: 240,
+                    tool_call: None,
                 };
                 w.answered(&mut s, a);
             }

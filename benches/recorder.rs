@@ -19,6 +19,7 @@ fn sample(i: u64, base: Instant) -> CallSample {
     CallSample {
         feature: (i % 2) as usize,
         turn: 1,
+        round: 1,
         endpoint: 0,
         outcome,
         intended,

@@ -265,7 +265,7 @@ async fn mock(listen: SocketAddr, scenario: Option<&Path>, stop: CancellationTok
                 .endpoints
                 .iter()
                 .filter_map(|e| match &e.target {
-                    Target::Mock(cfg) => Some((e.id.clone(), cfg.clone())),
+                    Target::Mock(cfg) => Some((e.id.clone(), (**cfg).clone())),
                     Target::Url(_) => None,
                 })
                 .collect(),

@@ -164,7 +164,7 @@ pub async fn run_loaded(
     for (e, secret) in plan.endpoints.iter().zip(secrets) {
         let base_url = match &e.target {
             Target::Mock(cfg) => {
-                let h = mock_server::spawn(cfg.clone()).await.map_err(|err| {
+                let h = mock_server::spawn((**cfg).clone()).await.map_err(|err| {
                     RunError::Fatal(format!(
                         "cannot start the embedded mock for `{}`: {err}",
                         e.id

@@ -27,6 +27,8 @@ struct MessagesRequest {
     stream: bool,
     #[serde(default)]
     thinking: Option<ThinkingRequest>,
+    #[serde(default)]
+    tools: Vec<ToolDefinition>,
 }
 
 #[derive(Deserialize)]
@@ -53,6 +55,34 @@ enum Text {
 struct Block {
     #[serde(default)]
     text: String,
+    /// A `tool_use` block's arguments.
+    #[serde(default)]
+    input: Option<serde_json::Value>,
+    /// A `tool_result` block's result: a string, or text blocks.
+    #[serde(default)]
+    content: Option<serde_json::Value>,
+}
+
+impl Block {
+    /// What the block says, as the prompt counts it: its text, a tool call's arguments
+    /// (JSON), or a tool's result.
+    fn into_text(self) -> String {
+        match (self.input, self.content) {
+            (Some(input), _) => input.to_string(),
+            (_, Some(serde_json::Value::String(s))) => s,
+            (_, Some(serde_json::Value::Array(parts))) => parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(|t| t.as_str()))
+                .collect(),
+            _ => self.text,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ToolDefinition {
+    #[serde(default)]
+    description: String,
 }
 
 pub(crate) struct Anthropic;
@@ -62,13 +92,26 @@ fn text_index(meta: &Meta) -> usize {
     usize::from(meta.thinking_shown)
 }
 
+/// The block the answer streams in: text, or the tool call.
+fn answer_block(meta: &Meta) -> serde_json::Value {
+    match meta.tool_call {
+        true => serde_json::json!({
+            "type": "tool_use", "id": crate::openai::tool_call_id(meta),
+            "name": "search_knowledge_base", "input": {},
+        }),
+        false => serde_json::json!({ "type": "text", "text": "" }),
+    }
+}
+
 /// Anthropic bills thinking as output tokens, in one count.
 fn output_tokens(meta: &Meta) -> usize {
     meta.completion_tokens + meta.reasoning_tokens
 }
 
 fn stop_reason(meta: &Meta) -> &'static str {
-    if meta.truncated {
+    if meta.tool_call {
+        "tool_use"
+    } else if meta.truncated {
         "max_tokens"
     } else {
         "end_turn"
@@ -113,7 +156,7 @@ impl Wire for Anthropic {
         for m in req.messages {
             let text = match m.content {
                 Text::Plain(s) => s,
-                Text::Blocks(b) => b.into_iter().map(|b| b.text).collect(),
+                Text::Blocks(b) => b.into_iter().map(Block::into_text).collect(),
             };
             messages.push((m.role, text));
         }
@@ -127,6 +170,9 @@ impl Wire for Anthropic {
             legacy_max_tokens: false,
             effort: None,
             thinking_budget: req.thinking.and_then(|t| t.budget_tokens),
+            tools: (!req.tools.is_empty())
+                .then(|| req.tools.iter().map(|t| t.description.as_str()).collect()),
+            tool_rounds_left: None,
         })
     }
 
@@ -146,7 +192,14 @@ impl Wire for Anthropic {
                 "signature": "mock",
             }));
         }
-        blocks.push(serde_json::json!({ "type": "text", "text": content }));
+        blocks.push(match meta.tool_call {
+            true => serde_json::json!({
+                "type": "tool_use", "id": crate::openai::tool_call_id(meta),
+                "name": "search_knowledge_base",
+                "input": serde_json::from_str::<serde_json::Value>(content).unwrap_or_default(),
+            }),
+            false => serde_json::json!({ "type": "text", "text": content }),
+        });
         serde_json::json!({
             "id": format!("msg_{}", meta.id), "type": "message", "role": "assistant",
             "model": meta.model,
@@ -170,7 +223,7 @@ impl Wire for Anthropic {
         )
     }
 
-    fn stream_thought_end(&self, _meta: &Meta) -> Vec<Bytes> {
+    fn stream_thought_end(&self, meta: &Meta) -> Vec<Bytes> {
         vec![
             named_event(
                 "content_block_delta",
@@ -187,7 +240,7 @@ impl Wire for Anthropic {
                 "content_block_start",
                 &serde_json::json!({
                     "type": "content_block_start", "index": 1,
-                    "content_block": { "type": "text", "text": "" },
+                    "content_block": answer_block(meta),
                 }),
             ),
         ]
@@ -210,7 +263,7 @@ impl Wire for Anthropic {
                     "type": "content_block_start", "index": 0,
                     "content_block": match meta.thinking_shown {
                         true => serde_json::json!({ "type": "thinking", "thinking": "" }),
-                        false => serde_json::json!({ "type": "text", "text": "" }),
+                        false => answer_block(meta),
                     },
                 }),
             ),
@@ -223,7 +276,10 @@ impl Wire for Anthropic {
             "content_block_delta",
             &serde_json::json!({
                 "type": "content_block_delta", "index": text_index(meta),
-                "delta": { "type": "text_delta", "text": text },
+                "delta": match meta.tool_call {
+                    true => serde_json::json!({ "type": "input_json_delta", "partial_json": text }),
+                    false => serde_json::json!({ "type": "text_delta", "text": text }),
+                },
             }),
         )
     }
@@ -250,6 +306,10 @@ impl Wire for Anthropic {
     }
 }
 
-pub(crate) async fn messages(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    chat::answer(shared, &Anthropic, body).await
+pub(crate) async fn messages(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    chat::answer(shared, &Anthropic, body, &headers).await
 }

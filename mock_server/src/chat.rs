@@ -33,6 +33,23 @@ pub(crate) struct Ask {
     /// of the configured tokens, and Anthropic's thinking budget as their cap.
     pub effort: Option<f64>,
     pub thinking_budget: Option<u32>,
+    /// The description of the tools offered, when any were (counted as prompt).
+    pub tools: Option<String>,
+    /// How many tool rounds the client's turn has left (llm-drill says so in the
+    /// `x-llm-drill-tool-rounds-left` header; without it the mock draws).
+    pub tool_rounds_left: Option<u32>,
+}
+
+/// The header llm-drill tells the mock with how many tool rounds its turn has left.
+pub(crate) const TOOL_ROUNDS_LEFT: &str = "x-llm-drill-tool-rounds-left";
+
+/// The tool call the mock makes: its arguments in the pieces it streams them in, each a
+/// whole number of tokens.
+fn tool_call_pieces(words: usize) -> Vec<&'static str> {
+    let mut pieces = vec!["{\"query\":\""];
+    pieces.extend((0..words).map(|i| ANSWER_WORDS[i % ANSWER_WORDS.len()]));
+    pieces.push("\"}");
+    pieces
 }
 
 /// The share of the configured reasoning (which is `medium`'s) that an effort asks for.
@@ -108,6 +125,8 @@ pub(crate) struct Meta {
     /// The reasoning is shown in this wire's own form (a stream's reasoning deltas, a
     /// whole answer's reasoning block).
     pub thinking_shown: bool,
+    /// The answer is a call of the offered tool (its arguments are the pieces).
+    pub tool_call: bool,
 }
 
 /// One provider's wire format.
@@ -147,7 +166,12 @@ impl Drop for InFlight {
     }
 }
 
-pub(crate) async fn answer(shared: Arc<Shared>, wire: &'static dyn Wire, body: Bytes) -> Response {
+pub(crate) async fn answer(
+    shared: Arc<Shared>,
+    wire: &'static dyn Wire,
+    body: Bytes,
+    headers: &axum::http::HeaderMap,
+) -> Response {
     let arrival = Instant::now();
     let index = shared.stats.request_received();
     shared.stats.request_body(&body);
@@ -165,6 +189,10 @@ pub(crate) async fn answer(shared: Arc<Shared>, wire: &'static dyn Wire, body: B
             );
         }
     };
+    let mut ask = ask;
+    ask.tool_rounds_left = headers
+        .get(TOOL_ROUNDS_LEFT)
+        .and_then(|v| v.to_str().ok()?.parse().ok());
     let cfg = &shared.config;
     if cfg.model_family == crate::ModelFamily::Reasoning && ask.legacy_max_tokens {
         return error(
@@ -182,7 +210,7 @@ pub(crate) async fn answer(shared: Arc<Shared>, wire: &'static dyn Wire, body: B
         ask.messages
             .iter()
             .map(|(role, text)| (role.as_str(), text.as_str())),
-    );
+    ) + ask.tools.as_deref().map_or(0, |t| encoding.count(t));
     let requested = ask.max_tokens.unwrap_or(cfg.default_output_tokens);
     let decision = if cfg.faults.is_empty() {
         Decision::default()
@@ -220,7 +248,24 @@ pub(crate) async fn answer(shared: Arc<Shared>, wire: &'static dyn Wire, body: B
             return refuse(&shared.stats, wire, &refusal(429, Some(wait)));
         }
     }
-    let n = requested.min(cfg.max_output_tokens) as usize;
+    // Offered a tool, the model calls it while the turn has rounds left (or, when the
+    // client does not say, with the configured chance).
+    let tool_call = ask.tools.is_some()
+        && match ask.tool_rounds_left {
+            Some(left) => left > 0,
+            None => {
+                let mut coin = ChaCha8Rng::seed_from_u64(cfg.seed ^ index.wrapping_mul(0x7001));
+                rand::Rng::random::<f64>(&mut coin) < cfg.tool_call_probability
+            }
+        };
+    let pieces = match tool_call {
+        true => tool_call_pieces((requested.min(cfg.max_output_tokens) as usize).min(8)),
+        false => Vec::new(),
+    };
+    let n = match tool_call {
+        true => pieces.len(),
+        false => requested.min(cfg.max_output_tokens) as usize,
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut offsets = cfg.latency.token_offsets(prompt_tokens, n, &mut rng);
     for o in &mut offsets {
@@ -246,12 +291,17 @@ pub(crate) async fn answer(shared: Arc<Shared>, wire: &'static dyn Wire, body: B
             ask.model.clone()
         },
         prompt_tokens,
-        completion_tokens: n,
-        truncated: ask
-            .max_tokens
-            .is_some_and(|m| n as u32 >= m && cut_at_limit(cfg.stop_probability, &mut rng)),
+        completion_tokens: match tool_call {
+            true => pieces.iter().map(|p| encoding.count(p)).sum(),
+            false => n,
+        },
+        truncated: !tool_call
+            && ask
+                .max_tokens
+                .is_some_and(|m| n as u32 >= m && cut_at_limit(cfg.stop_probability, &mut rng)),
         reasoning_tokens: 0,
         thinking_shown: false,
+        tool_call,
     };
     // Reasoning comes first: its tokens, then the answer's, later by its length.
     let thoughts = match &cfg.reasoning {
@@ -284,6 +334,10 @@ pub(crate) async fn answer(shared: Arc<Shared>, wire: &'static dyn Wire, body: B
         shared.stats.status(200);
         let plan = StreamPlan {
             offsets,
+            pieces: pieces
+                .iter()
+                .map(|p| (*p, encoding.count(p) as u64))
+                .collect(),
             thoughts,
             include_usage: ask.include_usage,
             cut,
@@ -296,12 +350,18 @@ pub(crate) async fn answer(shared: Arc<Shared>, wire: &'static dyn Wire, body: B
         }
         // Counted once the answer is ready: a client that gave up before then got nothing.
         shared.stats.status(200);
-        shared.stats.completion_tokens(cut.unwrap_or(n) as u64);
+        shared.stats.completion_tokens(match (tool_call, cut) {
+            (true, None) => meta.completion_tokens as u64,
+            _ => cut.unwrap_or(n) as u64,
+        });
         shared.stats.reasoning_tokens(meta.reasoning_tokens as u64);
         drop(guard);
-        let content: String = (0..n)
-            .map(|i| ANSWER_WORDS[i % ANSWER_WORDS.len()])
-            .collect();
+        let content: String = match tool_call {
+            true => pieces.concat(),
+            false => (0..n)
+                .map(|i| ANSWER_WORDS[i % ANSWER_WORDS.len()])
+                .collect(),
+        };
         let whole = wire.whole(&meta, &content);
         match cut {
             None => axum::Json(whole).into_response(),
@@ -340,6 +400,8 @@ enum Step {
 /// How a stream goes: its token times, and what the faults do to it.
 struct StreamPlan {
     offsets: Vec<Duration>,
+    /// A tool call's argument pieces and their tokens, sent in place of answer words.
+    pieces: Vec<(&'static str, u64)>,
     /// When each reasoning token shown goes out (empty when the reasoning is hidden).
     thoughts: Vec<Duration>,
     include_usage: bool,
@@ -436,7 +498,16 @@ fn stream(
                 if i == 0 {
                     s.reasoned();
                 }
-                s.shared.stats.completion_tokens(1);
+                let word = match s.plan.pieces.get(i) {
+                    Some((piece, tokens)) => {
+                        s.shared.stats.completion_tokens(*tokens);
+                        *piece
+                    }
+                    None => {
+                        s.shared.stats.completion_tokens(1);
+                        ANSWER_WORDS[i % ANSWER_WORDS.len()]
+                    }
+                };
                 let next = if s.plan.cut == Some(i + 1) {
                     Step::Cut
                 } else if i + 1 < s.plan.offsets.len() {
@@ -444,7 +515,6 @@ fn stream(
                 } else {
                     Step::End
                 };
-                let word = ANSWER_WORDS[i % ANSWER_WORDS.len()];
                 (s.wire.stream_token(&s.meta, word), next)
             }
             Step::End => {

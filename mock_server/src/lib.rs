@@ -58,6 +58,9 @@ pub struct MockConfig {
     pub model_family: ModelFamily,
     /// A reasoning phase before each answer.
     pub reasoning: Option<Reasoning>,
+    /// The chance it calls an offered tool when the request does not say, in the
+    /// `x-llm-drill-tool-rounds-left` header, how many rounds remain.
+    pub tool_call_probability: f64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -157,6 +160,7 @@ impl Default for MockConfig {
             stop_probability: 1.0,
             model_family: ModelFamily::Chat,
             reasoning: None,
+            tool_call_probability: 0.5,
         }
     }
 }

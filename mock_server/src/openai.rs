@@ -11,7 +11,7 @@ use crate::chat::{self, rate_limit_headers, Ask, Failure, Meta, Refusal, Wire};
 use crate::Shared;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -29,6 +29,28 @@ struct ChatRequest {
     max_completion_tokens: Option<u32>,
     #[serde(default)]
     reasoning_effort: Option<String>,
+    #[serde(default)]
+    tools: Vec<Tool>,
+}
+
+#[derive(Deserialize)]
+struct Tool {
+    #[serde(default)]
+    function: Option<Function>,
+}
+
+#[derive(Deserialize, Default)]
+struct Function {
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    arguments: String,
+}
+
+#[derive(Deserialize)]
+struct ToolCall {
+    #[serde(default)]
+    function: Function,
 }
 
 #[derive(Deserialize)]
@@ -42,6 +64,9 @@ struct ChatMessage {
     role: String,
     #[serde(default)]
     content: Content,
+    /// An assistant message that called tools: their arguments are its text.
+    #[serde(default)]
+    tool_calls: Vec<ToolCall>,
 }
 
 /// OpenAI accepts a message's content as a string or as an array of typed parts.
@@ -83,15 +108,32 @@ fn parse(body: &[u8]) -> Result<Ask, String> {
         messages: req
             .messages
             .iter()
-            .map(|m| (m.role.clone(), m.content.text().into_owned()))
+            .map(|m| {
+                let mut text = m.content.text().into_owned();
+                for t in &m.tool_calls {
+                    text.push_str(&t.function.arguments);
+                }
+                (m.role.clone(), text)
+            })
             .collect(),
         model: req.model,
         stream: req.stream,
         include_usage: req.stream_options.is_some_and(|o| o.include_usage),
         max_tokens: req.max_completion_tokens.or(req.max_tokens),
         legacy_max_tokens: req.max_tokens.is_some(),
-        effort: req.reasoning_effort.as_deref().and_then(chat::effort_factor),
+        effort: req
+            .reasoning_effort
+            .as_deref()
+            .and_then(chat::effort_factor),
         thinking_budget: None,
+        tools: (!req.tools.is_empty()).then(|| {
+            req.tools
+                .iter()
+                .filter_map(|t| t.function.as_ref())
+                .map(|f| f.description.as_str())
+                .collect()
+        }),
+        tool_rounds_left: None,
     })
 }
 
@@ -110,6 +152,18 @@ fn usage(meta: &Meta) -> serde_json::Value {
     u
 }
 
+/// The id of the call the mock makes in answer `meta`.
+pub(crate) fn tool_call_id(meta: &Meta) -> String {
+    format!("call_{}", meta.id)
+}
+
+fn tool_call(meta: &Meta, arguments: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": tool_call_id(meta), "type": "function",
+        "function": { "name": "search_knowledge_base", "arguments": arguments },
+    })
+}
+
 /// The reasoning as text, a word a token.
 pub(crate) fn thought_text(meta: &Meta) -> String {
     (0..meta.reasoning_tokens)
@@ -126,7 +180,9 @@ fn unsupported(param: &str, message: &str) -> serde_json::Value {
 }
 
 fn finish_reason(meta: &Meta) -> &'static str {
-    if meta.truncated {
+    if meta.tool_call {
+        "tool_calls"
+    } else if meta.truncated {
         "length"
     } else {
         "stop"
@@ -194,7 +250,13 @@ impl Wire for OpenAi {
     }
 
     fn whole(&self, meta: &Meta, content: &str) -> serde_json::Value {
-        let mut message = serde_json::json!({ "role": "assistant", "content": content });
+        let mut message = match meta.tool_call {
+            true => serde_json::json!({
+                "role": "assistant", "content": null,
+                "tool_calls": [tool_call(meta, content)],
+            }),
+            false => serde_json::json!({ "role": "assistant", "content": content }),
+        };
         if meta.thinking_shown {
             message["reasoning_content"] = thought_text(meta).into();
         }
@@ -216,15 +278,27 @@ impl Wire for OpenAi {
     }
 
     fn stream_start(&self, meta: &Meta) -> Vec<Bytes> {
-        vec![chunk(
-            meta,
-            serde_json::json!({ "role": "assistant", "content": "" }),
-            None,
-        )]
+        let delta = match meta.tool_call {
+            // The call's id and name come first, its arguments in the chunks after.
+            true => serde_json::json!({
+                "role": "assistant", "content": null,
+                "tool_calls": [{ "index": 0, "id": tool_call_id(meta), "type": "function",
+                                 "function": { "name": "search_knowledge_base", "arguments": "" } }],
+            }),
+            false => serde_json::json!({ "role": "assistant", "content": "" }),
+        };
+        vec![chunk(meta, delta, None)]
     }
 
     fn stream_token(&self, meta: &Meta, text: &str) -> Bytes {
-        chunk(meta, serde_json::json!({ "content": text }), None)
+        match meta.tool_call {
+            true => chunk(
+                meta,
+                serde_json::json!({ "tool_calls": [{ "index": 0, "function": { "arguments": text } }] }),
+                None,
+            ),
+            false => chunk(meta, serde_json::json!({ "content": text }), None),
+        }
     }
 
     fn stream_end(&self, meta: &Meta, include_usage: bool) -> Vec<Bytes> {
@@ -323,8 +397,12 @@ impl Wire for Azure {
     }
 }
 
-pub(crate) async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    chat::answer(shared, &OpenAi, body).await
+pub(crate) async fn chat_completions(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    chat::answer(shared, &OpenAi, body, &headers).await
 }
 
 /// `/openai/deployments/{deployment}/chat/completions?api-version=…`: any deployment name
@@ -332,6 +410,7 @@ pub(crate) async fn chat_completions(State(shared): State<Arc<Shared>>, body: By
 pub(crate) async fn azure_chat_completions(
     State(shared): State<Arc<Shared>>,
     uri: Uri,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let versioned = uri.query().is_some_and(|q| {
@@ -349,5 +428,5 @@ pub(crate) async fn azure_chat_completions(
             "Resource not found",
         );
     }
-    chat::answer(shared, &Azure, body).await
+    chat::answer(shared, &Azure, body, &headers).await
 }

@@ -10,7 +10,7 @@ use super::attempt::{Usage, Whole};
 use super::provider::{invalid_json, json_body, v1_url, ProviderFormat, StreamStep};
 use crate::outcome::FinishReason;
 use crate::plan::EndpointPlan;
-use crate::workload::{CallSpec, Role};
+use crate::workload::{CallSpec, Role, ToolCall, ToolPart, TOOL_NAME};
 use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use serde::{Deserialize, Serialize};
@@ -30,7 +30,15 @@ struct Block<'a> {
 #[derive(Serialize)]
 struct Message<'a> {
     role: &'static str,
-    content: &'a str,
+    content: Content<'a>,
+}
+
+/// A message's content: text, or the blocks of a tool round.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Content<'a> {
+    Text(&'a str),
+    Blocks([serde_json::Value; 1]),
 }
 
 #[derive(Serialize)]
@@ -44,6 +52,9 @@ struct Request<'a> {
     /// Extended thinking, when the feature gives a budget.
     #[serde(skip_serializing_if = "Option::is_none")]
     thinking: Option<Thinking>,
+    /// The tool an agentic feature offers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<[serde_json::Value; 1]>,
 }
 
 #[derive(Serialize)]
@@ -88,6 +99,12 @@ struct ContentBlock<'a> {
     text: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     thinking: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default)]
+    input: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -107,6 +124,9 @@ struct Event<'a> {
     message: Option<StartMessage>,
     #[serde(default, borrow)]
     delta: Option<Delta<'a>>,
+    /// A block's start: a tool call's id and name.
+    #[serde(default, borrow)]
+    content_block: Option<ContentBlock<'a>>,
     #[serde(default)]
     usage: Option<WireUsage>,
     #[serde(default)]
@@ -128,6 +148,34 @@ struct Delta<'a> {
     thinking: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     stop_reason: Option<Cow<'a, str>>,
+    /// A piece of a tool call's input.
+    #[serde(default, borrow)]
+    partial_json: Option<Cow<'a, str>>,
+}
+
+/// A message on Anthropic's wire: a tool call is a `tool_use` block of the assistant, its
+/// result a `tool_result` block of the user.
+fn message(m: &crate::workload::Message) -> Message<'_> {
+    match &m.tool {
+        None => Message {
+            role: m.role.as_str(),
+            content: Content::Text(&m.content),
+        },
+        Some(ToolPart::Call { id, name }) => Message {
+            role: "assistant",
+            content: Content::Blocks([serde_json::json!({
+                "type": "tool_use", "id": &**id, "name": &**name,
+                "input": serde_json::from_str::<serde_json::Value>(&m.content)
+                    .unwrap_or_else(|_| serde_json::json!({ "arguments": &*m.content })),
+            })]),
+        },
+        Some(ToolPart::Result { id }) => Message {
+            role: "user",
+            content: Content::Blocks([serde_json::json!({
+                "type": "tool_result", "tool_use_id": &**id, "content": &*m.content,
+            })]),
+        },
+    }
 }
 
 fn error_message(err: &serde_json::Value) -> String {
@@ -163,10 +211,7 @@ impl ProviderFormat for Anthropic {
                     kind: "text",
                     text: &m.content,
                 }),
-                Role::User | Role::Assistant => messages.push(Message {
-                    role: m.role.as_str(),
-                    content: &m.content,
-                }),
+                Role::User | Role::Assistant | Role::Tool => messages.push(message(m)),
             }
         }
         let req = Request {
@@ -178,6 +223,12 @@ impl ProviderFormat for Anthropic {
             thinking: call.reasoning.budget_tokens.map(|budget_tokens| Thinking {
                 kind: "enabled",
                 budget_tokens,
+            }),
+            tools: call.tools.as_deref().map(|description| {
+                [serde_json::json!({
+                    "name": TOOL_NAME, "description": description,
+                    "input_schema": super::provider::tool_parameters(),
+                })]
             }),
         };
         json_body(&req, call)
@@ -203,6 +254,15 @@ impl ProviderFormat for Anthropic {
             .filter(|b| b.kind == "thinking")
             .filter_map(|b| b.thinking.as_deref())
             .collect();
+        whole.tool_call = m
+            .content
+            .iter()
+            .find(|b| b.kind == "tool_use")
+            .map(|b| ToolCall {
+                id: b.id.as_deref().unwrap_or_default().to_string(),
+                name: b.name.as_deref().unwrap_or_default().to_string(),
+                arguments: b.input.as_ref().map_or(String::new(), |i| i.to_string()),
+            });
         Ok(whole)
     }
 
@@ -221,8 +281,23 @@ impl ProviderFormat for Anthropic {
                     out.push(StreamStep::Usage(u.into()));
                 }
             }
+            "content_block_start" => match ev.content_block {
+                Some(b) if b.kind == "tool_use" => out.push(StreamStep::ToolCall {
+                    id: b.id,
+                    name: b.name,
+                    arguments: Cow::Borrowed(""),
+                }),
+                _ => out.push(StreamStep::Ignore),
+            },
             "content_block_delta" => {
                 if let Some(d) = ev.delta {
+                    if let Some(j) = d.partial_json {
+                        out.push(StreamStep::ToolCall {
+                            id: None,
+                            name: None,
+                            arguments: j,
+                        });
+                    }
                     if let Some(t) = d.thinking {
                         out.push(StreamStep::Reasoning(t));
                     }

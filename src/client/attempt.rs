@@ -3,6 +3,7 @@
 //! every way of ending produces, a failure as much as a success.
 
 use crate::outcome::{FinishReason, Outcome};
+use crate::workload::ToolCall;
 use bytes::Bytes;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -53,6 +54,8 @@ pub struct Whole {
     pub finish: Option<FinishReason>,
     /// The reasoning it shows (vLLM's `reasoning_content`, Anthropic's thinking blocks).
     pub reasoning: String,
+    /// The tool it calls instead of answering.
+    pub tool_call: Option<ToolCall>,
 }
 
 impl Whole {
@@ -63,6 +66,7 @@ impl Whole {
             usage,
             finish: finish.map(FinishReason::from_wire),
             reasoning: String::new(),
+            tool_call: None,
         }
     }
 }
@@ -86,6 +90,8 @@ pub struct Attempt {
     /// The reasoning shown, kept to count its tokens where the endpoint does not
     /// itemize them.
     pub reasoning: String,
+    /// The tool the model called instead of answering.
+    pub tool_call: Option<ToolCall>,
     /// Content deltas received (a stream's chunk count).
     pub deltas: u64,
     /// Why the answer ended, as the endpoint said.
@@ -115,6 +121,7 @@ impl Attempt {
             usage: None,
             text: String::new(),
             reasoning: String::new(),
+            tool_call: None,
             deltas: 0,
             finish: None,
             error: None,

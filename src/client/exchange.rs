@@ -126,6 +126,7 @@ pub(super) async fn exchange(
         a.text = whole.text;
         a.finish = whole.finish;
         a.reasoning = whole.reasoning;
+        a.tool_call = whole.tool_call;
         Ok(())
     }
 }

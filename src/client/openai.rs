@@ -9,7 +9,7 @@ use super::provider::{invalid_json, json_body, v1_url, ProviderFormat, StreamSte
 use crate::outcome::FinishReason;
 use crate::plan::provider::TokenLimit;
 use crate::plan::EndpointPlan;
-use crate::workload::CallSpec;
+use crate::workload::{CallSpec, ToolCall, ToolPart, TOOL_NAME};
 use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,13 @@ pub struct OpenAi;
 #[derive(Serialize)]
 struct Message<'a> {
     role: &'a str,
-    content: &'a str,
+    /// Absent on an assistant message that calls a tool.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<[serde_json::Value; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_call_id: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -42,6 +48,9 @@ struct Request<'a> {
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,
+    /// The tool an agentic feature offers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<[serde_json::Value; 1]>,
 }
 
 #[derive(Deserialize)]
@@ -104,6 +113,25 @@ struct Delta<'a> {
     reasoning_content: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     reasoning: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    tool_calls: Vec<ToolCallDelta<'a>>,
+}
+
+/// A tool call, whole or (streamed) in pieces: the first carries its id and name.
+#[derive(Deserialize)]
+struct ToolCallDelta<'a> {
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    function: Option<FunctionDelta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct FunctionDelta<'a> {
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    arguments: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -127,6 +155,8 @@ struct CompletionMessage<'a> {
     content: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     reasoning_content: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    tool_calls: Vec<ToolCallDelta<'a>>,
 }
 
 impl ProviderFormat for OpenAi {
@@ -144,9 +174,28 @@ impl ProviderFormat for OpenAi {
         let messages = call
             .messages
             .iter()
-            .map(|m| Message {
-                role: m.role.as_str(),
-                content: &m.content,
+            .map(|m| match &m.tool {
+                None => Message {
+                    role: m.role.as_str(),
+                    content: Some(&m.content),
+                    tool_calls: None,
+                    tool_call_id: None,
+                },
+                Some(ToolPart::Call { id, name }) => Message {
+                    role: "assistant",
+                    content: None,
+                    tool_calls: Some([serde_json::json!({
+                        "id": &**id, "type": "function",
+                        "function": { "name": &**name, "arguments": &*m.content },
+                    })]),
+                    tool_call_id: None,
+                },
+                Some(ToolPart::Result { id }) => Message {
+                    role: "tool",
+                    content: Some(&m.content),
+                    tool_calls: None,
+                    tool_call_id: Some(id),
+                },
             })
             .collect();
         let completion = endpoint.token_limit == TokenLimit::MaxCompletionTokens;
@@ -159,6 +208,15 @@ impl ProviderFormat for OpenAi {
             stream: call.stream,
             stream_options: call.stream.then_some(StreamOptions {
                 include_usage: true,
+            }),
+            tools: call.tools.as_deref().map(|description| {
+                [serde_json::json!({
+                    "type": "function",
+                    "function": {
+                        "name": TOOL_NAME, "description": description,
+                        "parameters": super::provider::tool_parameters(),
+                    },
+                })]
             }),
         };
         // Sized up front: the texts plus ~160 bytes of JSON around them, so the buffer is
@@ -186,6 +244,18 @@ impl ProviderFormat for OpenAi {
             .message
             .reasoning_content
             .map_or(String::new(), Cow::into_owned);
+        whole.tool_call = first.message.tool_calls.into_iter().next().map(|t| {
+            let f = t.function;
+            ToolCall {
+                id: t.id.unwrap_or_default().into_owned(),
+                name: f
+                    .as_ref()
+                    .and_then(|f| f.name.clone())
+                    .unwrap_or_default()
+                    .into_owned(),
+                arguments: f.and_then(|f| f.arguments).unwrap_or_default().into_owned(),
+            }
+        });
         Ok(whole)
     }
 
@@ -216,6 +286,16 @@ impl ProviderFormat for OpenAi {
                 }
                 if let Some(c) = d.content {
                     out.push(StreamStep::Delta(c));
+                }
+                // One tool is offered: its first call is the one followed.
+                if let Some(t) = d.tool_calls.into_iter().next() {
+                    let f = t.function;
+                    let (name, arguments) = f.map_or((None, None), |f| (f.name, f.arguments));
+                    out.push(StreamStep::ToolCall {
+                        id: t.id,
+                        name,
+                        arguments: arguments.unwrap_or_default(),
+                    });
                 }
             }
             if let Some(why) = choice.finish_reason {
@@ -295,6 +375,7 @@ mod tests {
                 usage: None,
                 finish: None,
                 reasoning: String::new(),
+                tool_call: None,
             }
         );
         assert!(OpenAi.parse_body(b"<html>", false).is_err());

@@ -22,6 +22,13 @@ pub enum StreamStep<'a> {
     /// Generated reasoning, streamed before the answer (vLLM's and DeepSeek's
     /// `reasoning_content`, Anthropic's `thinking_delta`): billed, not shown to users.
     Reasoning(std::borrow::Cow<'a, str>),
+    /// A piece of a tool call: its id and name when it begins, then its arguments in
+    /// fragments of JSON.
+    ToolCall {
+        id: Option<std::borrow::Cow<'a, str>>,
+        name: Option<std::borrow::Cow<'a, str>>,
+        arguments: std::borrow::Cow<'a, str>,
+    },
     /// The answer is complete (a finish reason was seen); more events may follow.
     Finished(FinishReason),
     Usage(Usage),
@@ -133,4 +140,13 @@ pub(super) fn json_body(req: &impl serde::Serialize, call: &CallSpec) -> Bytes {
 pub(super) fn invalid_json(e: &serde_json::Error, data: &str) -> String {
     let head: String = data.chars().take(80).collect();
     format!("invalid JSON from the endpoint ({e}): {head}")
+}
+
+/// The JSON schema of the tool's arguments: one search query.
+pub(super) fn tool_parameters() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": { "query": { "type": "string" } },
+        "required": ["query"],
+    })
 }

@@ -30,7 +30,13 @@ pub struct Route {
     /// Faults injected before requests leave (real endpoints only: the mock acts its
     /// own out).
     pub(super) faults: Option<Injector>,
+    /// The embedded mock: told how many tool rounds a turn has left, which a real
+    /// model decides itself.
+    mock: bool,
 }
+
+/// Tells the embedded mock whether to call the offered tool.
+const TOOL_ROUNDS_LEFT: &str = "x-llm-drill-tool-rounds-left";
 
 impl Route {
     pub fn new(
@@ -74,6 +80,7 @@ impl Route {
             _ => None,
         };
         Ok(Route {
+            mock: matches!(endpoint.target, Target::Mock(_)),
             endpoint,
             base_url,
             path,
@@ -114,6 +121,11 @@ impl Route {
                 let _ = self
                     .format
                     .sign(&self.endpoint, &mut headers, &body, &c.current());
+                Some(Box::new(headers))
+            }
+            _ if self.mock && call.tools.is_some() => {
+                let mut headers = self.headers.clone();
+                headers.insert(TOOL_ROUNDS_LEFT, HeaderValue::from(call.rounds_left));
                 Some(Box::new(headers))
             }
             _ => None,

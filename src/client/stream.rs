@@ -64,6 +64,24 @@ pub(super) async fn read_stream(
                         token(a, &mut last_token, now);
                         keep(&mut a.reasoning, &t);
                     }
+                    StreamStep::ToolCall {
+                        id,
+                        name,
+                        arguments,
+                    } => {
+                        let call = a.tool_call.get_or_insert_with(Default::default);
+                        if let Some(id) = id {
+                            call.id = id.into_owned();
+                        }
+                        if let Some(name) = name {
+                            call.name = name.into_owned();
+                        }
+                        if !arguments.is_empty() {
+                            token(a, &mut last_token, now);
+                            let call = a.tool_call.get_or_insert_with(Default::default);
+                            keep(&mut call.arguments, &arguments);
+                        }
+                    }
                     StreamStep::Ignore => {}
                     StreamStep::Finished(why) => {
                         finished = true;

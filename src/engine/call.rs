@@ -35,7 +35,7 @@ impl<T: Transport> Engine<T> {
             intended,
         } = turn;
         let encoding = self.routes[call.endpoint].endpoint.encoding;
-        let (sample, text, reserved) = match ready {
+        let (sample, text, reserved, tool_call) = match ready {
             Ready::Refuse(outcome, why) => {
                 // Refused when its time came, as the product would refuse it.
                 let now = Instant::now().max(intended);
@@ -43,10 +43,14 @@ impl<T: Transport> Engine<T> {
                 let (mut s, _) = CallSample::new(&call, intended, attempt, encoding);
                 s.attempts = 0;
                 s.cost = crate::cost::modeled(&self.plan, &call);
-                (s, None, 1)
+                (s, None, 1, None)
             }
             Ready::Send(prepared) => {
-                let (attempt, done) = self.attempts(&call, prepared, hard).await;
+                let (mut attempt, done) = self.attempts(&call, prepared, hard).await;
+                let tool_call = match attempt.outcome {
+                    Outcome::Ok => attempt.tool_call.take(),
+                    _ => None,
+                };
                 let (mut s, text) = CallSample::new(&call, intended, attempt, encoding);
                 let served_in = self.routes[done.endpoint].endpoint.region.as_deref();
                 s.endpoint = done.endpoint;
@@ -57,7 +61,12 @@ impl<T: Transport> Engine<T> {
                 s.residency_violation = s.outcome == Outcome::Ok
                     && !self.plan.features[call.feature].allows_region(served_in);
                 s.tried = done.tried;
-                (s, call.keep_answer.then_some(text), done.reserved)
+                (
+                    s,
+                    call.keep_answer.then_some(text),
+                    done.reserved,
+                    tool_call,
+                )
             }
         };
         self.guard.settle(&call, sample.cost.usd, reserved);
@@ -68,6 +77,7 @@ impl<T: Transport> Engine<T> {
             text,
             input_tokens: sample.input_tokens,
             output_tokens: sample.output_tokens,
+            tool_call,
         };
         let end = sample.end;
         // The receiver lives until every call has finished; if it is gone the run is

@@ -136,6 +136,9 @@ mod tests {
             budget_left: None,
             retry_seed: 0,
             reasoning: Default::default(),
+            round: 1,
+            rounds_left: 0,
+            tools: None,
         }
     }
 

@@ -68,7 +68,7 @@ impl<T: Transport> Engine<T> {
             started += 1;
             self.progress.call_started();
             let (engine, stop, hard) = (self.clone(), stop.clone(), hard.clone());
-            if arrival.session.turns == 1 {
+            if arrival.session.turns == 1 && arrival.turn.call.rounds_left == 0 {
                 // One call: no conversation to keep.
                 sessions.spawn(async move {
                     engine.call(arrival.turn, &hard).await;

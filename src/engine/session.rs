@@ -15,7 +15,12 @@ use tokio_util::sync::CancellationToken;
 impl<T: Transport> Engine<T> {
     /// Builds the session's next turn, to start at `intended`.
     pub(super) fn turn(&self, session: &mut Session, intended: Instant) -> Turn {
-        let mut call = self.workload.next_call(session);
+        let call = self.workload.next_call(session);
+        self.ready_turn(call, intended)
+    }
+
+    /// A call built, made ready to start at `intended`.
+    fn ready_turn(&self, mut call: CallSpec, intended: Instant) -> Turn {
         let ready = self.ready(&call);
         // The texts are in the request body now; the call keeps only its figures — and
         // its texts when a fallback may need a body of its own format.
@@ -45,26 +50,42 @@ impl<T: Transport> Engine<T> {
         loop {
             // Boxed: the conversation's own future then stays small through its think
             // time, instead of carrying room for a whole call's state.
-            let (answer, end) = Box::pin(self.call(turn, hard)).await;
+            let (mut answer, end) = Box::pin(self.call(turn, hard)).await;
             drop(permit.take());
-            if !self.workload.answered(&mut session, answer)
-                || stop.is_cancelled()
-                || hard.is_cancelled()
-            {
-                return;
-            }
-            let intended = end + self.workload.think_time(&session);
-            // The next turn is built a moment before it is due — outside the timed
-            // region, yet not held through the think time: 50,000 conversations
-            // thinking must not each hold a request body. A stop during the think time
-            // ends the conversation: its next turn never started, so it is not a call.
-            let build_at = intended.checked_sub(BUILD_LEAD).unwrap_or(intended);
-            if !pause_until(build_at, stop, hard).await {
-                return;
-            }
-            turn = self.turn(&mut session, intended);
-            if !pause_until(intended, stop, hard).await {
-                return;
+            // The model called a tool and the user turn has rounds left: the tool's
+            // result goes back to it at once, in the same turn.
+            let round = match answer.tool_call.take() {
+                Some(called) if answer.ok => {
+                    self.workload.tool_round(&mut session, &answer, called)
+                }
+                _ => None,
+            };
+            if let Some(call) = round {
+                if stop.is_cancelled() || hard.is_cancelled() {
+                    return;
+                }
+                turn = self.ready_turn(call, end);
+            } else {
+                if !self.workload.answered(&mut session, answer)
+                    || stop.is_cancelled()
+                    || hard.is_cancelled()
+                {
+                    return;
+                }
+                let intended = end + self.workload.think_time(&session);
+                // The next turn is built a moment before it is due — outside the timed
+                // region, yet not held through the think time: 50,000 conversations
+                // thinking must not each hold a request body. A stop during the think
+                // time ends the conversation: its next turn never started, so it is not
+                // a call.
+                let build_at = intended.checked_sub(BUILD_LEAD).unwrap_or(intended);
+                if !pause_until(build_at, stop, hard).await {
+                    return;
+                }
+                turn = self.turn(&mut session, intended);
+                if !pause_until(intended, stop, hard).await {
+                    return;
+                }
             }
             if !self.guard.admit(&turn.call) {
                 stop.cancel();

@@ -20,7 +20,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Clone, Debug)]
 pub enum Target {
     /// The embedded mock server, started for the run with this behaviour.
-    Mock(MockConfig),
+    Mock(Box<MockConfig>),
     /// A real endpoint's base URL, without a trailing slash.
     Url(String),
 }
@@ -353,7 +353,7 @@ fn target(
     if e.base_url == "mock" {
         let mut cfg = mock_config(c, seed, id, e.mock.as_ref())?;
         cfg.encoding = Some(encoding);
-        return Ok(Target::Mock(cfg));
+        return Ok(Target::Mock(Box::new(cfg)));
     }
     let expected = |why: String| {
         c.err(

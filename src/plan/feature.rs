@@ -33,6 +33,59 @@ pub struct FeaturePlan {
     pub residency: Option<Vec<String>>,
     /// What it asks a reasoning model for.
     pub reasoning: Reasoning,
+    /// Its agentic playbook: tool-calling rounds per user turn.
+    pub tools: Option<ToolsPlan>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ToolsPlan {
+    /// Model calls per user turn, the final answer's included (at least 1).
+    pub rounds: Sampler,
+    pub result_tokens: Sampler,
+    /// Tokens of the tool definitions (their description) in every request.
+    pub definitions_tokens: u32,
+}
+
+const MAX_ROUNDS: f64 = 50.0;
+
+fn tools(
+    c: &Checker,
+    at: &dyn Fn(&str) -> String,
+    spec: Option<&model::ToolsSpec>,
+    ep: &EndpointPlan,
+) -> Result<Option<ToolsPlan>, ScenarioError> {
+    let Some(t) = spec else { return Ok(None) };
+    if !ep.capabilities.tools {
+        return Err(c.err(
+            &at("tools"),
+            format!(
+                "endpoint `{}` does not declare supports_tools: true, so it cannot be offered tools",
+                ep.id
+            ),
+        ));
+    }
+    let count = |d: &Dist<u32>| d.map(|v| *v as f64);
+    let rounds = c.sampler(&count(&t.rounds), &at("tools.rounds"), MAX_ROUNDS)?;
+    if rounds.smallest() < 1.0 {
+        return Err(c.err(&at("tools.rounds"), "a user turn needs at least 1 round"));
+    }
+    let result_tokens = c.sampler(
+        &count(&t.result_tokens),
+        &at("tools.result_tokens"),
+        MAX_TOKENS_PER_FIELD,
+    )?;
+    let definitions_tokens = t.definitions_tokens.unwrap_or(200);
+    if definitions_tokens == 0 || definitions_tokens as f64 > MAX_TOKENS_PER_FIELD {
+        return Err(c.err(
+            &at("tools.definitions_tokens"),
+            format!("must be from 1 to {MAX_TOKENS_PER_FIELD}"),
+        ));
+    }
+    Ok(Some(ToolsPlan {
+        rounds,
+        result_tokens,
+        definitions_tokens,
+    }))
 }
 
 /// How hard a reasoning model thinks: sent as `reasoning_effort` to providers that take
@@ -312,8 +365,10 @@ pub(crate) fn feature(
         }
     }
     let reasoning = reasoning(c, &at, f.reasoning.as_ref(), ep, &output_tokens)?;
+    let tools = tools(c, &at, f.tools.as_ref(), ep)?;
     Ok(FeaturePlan {
         reasoning,
+        tools,
         name: name.to_string(),
         weight,
         endpoint,

@@ -83,6 +83,12 @@ pub(crate) fn mock_config(
         }
         cfg.stop_probability = p;
     }
+    if let Some(p) = m.tool_call_probability {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(c.err(&at("tool_call_probability"), "must be from 0 to 1"));
+        }
+        cfg.tool_call_probability = p;
+    }
     if let Some(model::ModelFamily::Reasoning) = m.model_family {
         cfg.model_family = mock_server::ModelFamily::Reasoning;
     }

@@ -95,6 +95,8 @@ pub struct ProviderInfo {
     /// Whether it takes `reasoning_effort`, and Anthropic's `thinking` budget.
     pub reasoning_effort: bool,
     pub thinking_budget: bool,
+    /// The role a tool's result is sent as.
+    pub tool_result_role: &'static str,
 }
 
 /// The Azure OpenAI API version used when a scenario gives none (GA, with streamed usage).
@@ -110,6 +112,7 @@ pub const PROVIDERS: &[ProviderInfo] = &[
         max_completion_tokens: true,
         reasoning_effort: true,
         thinking_budget: false,
+        tool_result_role: "tool",
     },
     ProviderInfo {
         provider: Provider::AzureOpenAi,
@@ -133,6 +136,7 @@ pub const PROVIDERS: &[ProviderInfo] = &[
         max_completion_tokens: true,
         reasoning_effort: true,
         thinking_budget: false,
+        tool_result_role: "tool",
     },
     ProviderInfo {
         provider: Provider::Anthropic,
@@ -143,6 +147,7 @@ pub const PROVIDERS: &[ProviderInfo] = &[
         max_completion_tokens: false,
         reasoning_effort: false,
         thinking_budget: true,
+        tool_result_role: "user",
     },
 ];
 

@@ -31,6 +31,9 @@ pub struct CallSample {
     pub endpoint: usize,
     /// The turn of its conversation, from 1.
     pub turn: u32,
+    /// Its round within the turn, from 1 (agentic features call the model several
+    /// times a turn).
+    pub round: u32,
     pub outcome: Outcome,
     /// When the schedule meant the call to start.
     pub intended: Instant,
@@ -101,6 +104,7 @@ impl CallSample {
             feature: call.feature,
             endpoint: call.endpoint,
             turn: call.turn,
+            round: call.round,
             outcome: a.outcome,
             intended,
             started: a.sent,
@@ -426,6 +430,8 @@ impl Metrics {
 
 /// Turns past this one are recorded together, in the last row.
 pub const TURN_ROWS: usize = 50;
+/// Rounds of a turn past this one are recorded together.
+const MAX_ROUNDS: usize = 50;
 
 /// One turn number of one feature: enough to see prompts and latency grow with the
 /// conversation, without a whole `Metrics` per turn.
@@ -440,6 +446,16 @@ pub struct TurnMetrics {
     /// Successful calls, from the intended start.
     pub latency: Histogram<u64>,
     pub ttft: Histogram<u64>,
+    /// Agentic features: per round of the turn (from 1), calls, successful calls and
+    /// their prompt tokens.
+    pub rounds: Vec<RoundMetrics>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RoundMetrics {
+    pub calls: u64,
+    pub ok: u64,
+    pub input_tokens: u64,
 }
 
 impl Default for TurnMetrics {
@@ -452,12 +468,38 @@ impl Default for TurnMetrics {
             cost_usd: 0.0,
             latency: new_histogram(),
             ttft: new_histogram(),
+            rounds: Vec::new(),
         }
     }
 }
 
 impl TurnMetrics {
+    /// User turns: a turn's first round (every call, for features without tools).
+    pub fn user_turns(&self) -> u64 {
+        self.rounds.first().map_or(self.calls, |r| r.calls)
+    }
+
     fn record(&mut self, s: &CallSample) {
+        if s.round > 1 || !self.rounds.is_empty() {
+            let i = (s.round.max(1) as usize - 1).min(MAX_ROUNDS - 1);
+            if self.rounds.is_empty() {
+                // The rounds seen so far were all first rounds.
+                self.rounds.push(RoundMetrics {
+                    calls: self.calls,
+                    ok: self.outcomes[Outcome::Ok.index()],
+                    input_tokens: self.input_tokens,
+                });
+            }
+            if self.rounds.len() <= i {
+                self.rounds.resize(i + 1, RoundMetrics::default());
+            }
+            let r = &mut self.rounds[i];
+            r.calls += 1;
+            if s.outcome == Outcome::Ok {
+                r.ok += 1;
+                r.input_tokens += s.input_tokens;
+            }
+        }
         self.calls += 1;
         self.outcomes[s.outcome.index()] += 1;
         self.cost_usd += s.cost.usd;
@@ -589,6 +631,7 @@ mod tests {
             feature: f,
             endpoint,
             turn: 1,
+            round: 1,
             outcome,
             intended: t0,
             started: ms(10),

@@ -184,6 +184,9 @@ pub struct FeatureSummary {
     pub reasoning_share: Option<f64>,
     /// Conversations of this feature started.
     pub sessions: u64,
+    /// Model calls per user turn: above 1 when an agentic feature's turns loop through
+    /// tool calls.
+    pub calls_per_user_turn: f64,
     pub cost_usd: f64,
     /// Calls that moved to a fallback endpoint, and calls served outside `residency`.
     pub fallbacks: u64,
@@ -212,6 +215,20 @@ pub struct TurnSummary {
     pub mean_output_tokens: f64,
     pub latency_ms: Percentiles,
     pub ttft_ms: Percentiles,
+    /// Agentic features: each round of the turn, its calls and the prompt they sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<RoundSummary>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RoundSummary {
+    /// From 1: the user's request; later rounds follow tool calls.
+    pub round: u32,
+    pub calls: u64,
+    pub ok: u64,
+    /// Over the round's successful calls.
+    pub mean_input_tokens: f64,
 }
 
 /// The fallback drill: each fault window, and how the run got through it.

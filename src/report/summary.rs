@@ -139,6 +139,21 @@ fn turn_summary(turn: u32, t: &TurnMetrics) -> TurnSummary {
         mean_output_tokens: mean(t.output_tokens),
         latency_ms: Percentiles::of(&t.latency),
         ttft_ms: Percentiles::of(&t.ttft),
+        rounds: t
+            .rounds
+            .iter()
+            .enumerate()
+            .map(|(i, r)| RoundSummary {
+                round: i as u32 + 1,
+                calls: r.calls,
+                ok: r.ok,
+                mean_input_tokens: if r.ok > 0 {
+                    round3(r.input_tokens as f64 / r.ok as f64)
+                } else {
+                    0.0
+                },
+            })
+            .collect(),
     }
 }
 
@@ -317,7 +332,15 @@ impl Summary {
                         .then(|| round3(m.reasoning_tokens as f64 / m.output_tokens as f64)),
                     mean_input_tokens: per_call(m.input_tokens),
                     mean_output_tokens: per_call(m.output_tokens),
-                    sessions: turns.first().map_or(0, |t| t.calls),
+                    sessions: turns.first().map_or(0, |t| t.user_turns()),
+                    calls_per_user_turn: {
+                        let user_turns: u64 = turns.iter().map(|t| t.user_turns()).sum();
+                        if user_turns > 0 {
+                            round3(m.calls as f64 / user_turns as f64)
+                        } else {
+                            0.0
+                        }
+                    },
                     cost_usd: m.cost_usd,
                     fallbacks: m.fallbacks,
                     residency_violations: m.residency_violations,

@@ -185,6 +185,28 @@ fn tokens(n: f64) -> String {
     }
 }
 
+/// An agentic feature's calls per user turn, and its rounds' prompts.
+fn agentic(f: &super::summary::FeatureSummary) -> String {
+    if f.calls_per_user_turn <= 1.0 {
+        return String::new();
+    }
+    let prompts: Vec<String> = f
+        .turns
+        .first()
+        .map(|t| {
+            t.rounds
+                .iter()
+                .map(|r| format!("{:.0}", r.mean_input_tokens))
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        " ({:.2} per user turn; turn 1's rounds send {} prompt tokens)",
+        f.calls_per_user_turn,
+        prompts.join(" → ")
+    )
+}
+
 /// One statistic of `p` with a decimal, or a dash when `p` measured nothing.
 fn at(p: &Percentiles, v: f64) -> String {
     if p.measured() {
@@ -327,8 +349,8 @@ pub fn render(s: &Summary) -> String {
     for (name, f) in &s.features {
         let _ = writeln!(
             out,
-            "feature {name} → {}: calls {} · ok {} · in {:.0} / out {:.0} tokens per call · latency p50 {} p95 {} ms · ttft p95 {} ms",
-            f.endpoint, f.calls, f.ok, f.mean_input_tokens, f.mean_output_tokens, at(&f.latency_ms, f.latency_ms.p50), at(&f.latency_ms, f.latency_ms.p95), at(&f.ttft_ms, f.ttft_ms.p95)
+            "feature {name} → {}: calls {}{} · ok {} · in {:.0} / out {:.0} tokens per call · latency p50 {} p95 {} ms · ttft p95 {} ms",
+            f.endpoint, f.calls, agentic(f), f.ok, f.mean_input_tokens, f.mean_output_tokens, at(&f.latency_ms, f.latency_ms.p50), at(&f.latency_ms, f.latency_ms.p95), at(&f.ttft_ms, f.ttft_ms.p95)
         );
         // Conversations: how the prompt and the latency grow turn by turn.
         if f.turns.len() > 1 {

@@ -286,6 +286,9 @@ pub struct MockBehaviour {
     pub stop_probability: Option<f64>,
     pub model_family: Option<ModelFamily>,
     pub reasoning: Option<MockReasoningSpec>,
+    /// The chance it calls an offered tool, when the request does not say how many
+    /// rounds remain (llm-drill says; other clients do not).
+    pub tool_call_probability: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -307,6 +310,22 @@ pub struct Feature {
     /// How hard a reasoning model thinks: `effort` (OpenAI, Azure) or `budget_tokens`
     /// (Anthropic's extended thinking).
     pub reasoning: Option<ReasoningSpec>,
+    /// An agentic playbook: each user turn loops through tool calls.
+    pub tools: Option<ToolsSpec>,
+}
+
+/// Tool-calling rounds per user turn: the request offers tool definitions; while the
+/// model calls a tool and rounds remain, a tool result is appended and the model is
+/// called again.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolsSpec {
+    /// Model calls per user turn, the final answer's included.
+    pub rounds: Dist<u32>,
+    /// Size of each tool result appended.
+    pub result_tokens: Dist<u32>,
+    /// Size of the tool definitions every request carries.
+    pub definitions_tokens: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]

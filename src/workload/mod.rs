@@ -26,6 +26,8 @@ pub enum Role {
     System,
     User,
     Assistant,
+    /// A tool's result, given back to the model.
+    Tool,
 }
 
 impl Role {
@@ -34,6 +36,7 @@ impl Role {
             Role::System => "system",
             Role::User => "user",
             Role::Assistant => "assistant",
+            Role::Tool => "tool",
         }
     }
 }
@@ -41,8 +44,42 @@ impl Role {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Message {
     pub role: Role,
+    /// The text; for a tool call, its arguments (JSON).
     pub content: Arc<str>,
+    /// The model's tool call (an assistant message), or the id of the call a tool
+    /// message answers.
+    pub tool: Option<ToolPart>,
 }
+
+impl Message {
+    pub fn text(role: Role, content: Arc<str>) -> Message {
+        Message {
+            role,
+            content,
+            tool: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ToolPart {
+    /// The call the model made: its id and the tool's name.
+    Call { id: Arc<str>, name: Arc<str> },
+    /// The result of the call with this id.
+    Result { id: Arc<str> },
+}
+
+/// A tool call as a model made it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    /// JSON, as the model wrote it.
+    pub arguments: String,
+}
+
+/// The one tool an agentic feature offers.
+pub const TOOL_NAME: &str = "search_knowledge_base";
 
 /// One call (one turn of a conversation), ready for a client to turn into a request.
 #[derive(Clone, Debug, PartialEq)]
@@ -67,6 +104,13 @@ pub struct CallSpec {
     pub retry_seed: u64,
     /// What its feature asks a reasoning model for.
     pub reasoning: crate::plan::feature::Reasoning,
+    /// Its round within its user turn, from 1 (an agentic feature's tool-calling loop).
+    pub round: u32,
+    /// Rounds the user turn may still take after this one (0: this answer is final).
+    pub rounds_left: u32,
+    /// The description of the tool offered (its size is `tools.definitions_tokens`),
+    /// for agentic features.
+    pub tools: Option<Arc<str>>,
 }
 
 /// What a finished turn gives back to its conversation.
@@ -78,6 +122,8 @@ pub struct Answer {
     /// Tokens the turn used, as the endpoint reported them (or as planned and counted).
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// The tool the model called instead of answering.
+    pub tool_call: Option<ToolCall>,
 }
 
 /// One conversation in progress.
@@ -103,6 +149,12 @@ pub struct Session {
     pub used_tokens: u64,
     /// User tokens of the turn in flight.
     pending_user: u32,
+    /// The user turn's rounds (agentic features), and the one in flight.
+    rounds: u32,
+    round: u32,
+    /// The turn's tool calls and results so far, and their tokens, framing included.
+    tool_messages: Vec<Message>,
+    tool_tokens: u32,
 }
 
 #[derive(Debug)]
@@ -125,6 +177,8 @@ struct Framing {
     system: u32,
     user: u32,
     assistant: u32,
+    /// A tool result's message: `tool` on OpenAI's wire, a user turn on Anthropic's.
+    tool_result: u32,
 }
 
 struct FeatureWork {
@@ -132,6 +186,8 @@ struct FeatureWork {
     encoding: Encoding,
     text: &'static PromptText,
     framing: Framing,
+    /// The description of the tool an agentic feature offers, built once.
+    tools_text: Option<Arc<str>>,
     /// A fixed-size system prompt is the same text on every call of a feature, as a
     /// product's prompt template is; built once.
     fixed_system: Option<Arc<str>>,
@@ -147,6 +203,8 @@ enum Stream {
     Context,
     Think,
     Retry,
+    Tools,
+    ToolResult,
 }
 
 pub struct Workload {
@@ -184,9 +242,19 @@ impl Workload {
                         system: framing(Role::System),
                         user: framing(Role::User),
                         assistant: framing(Role::Assistant),
+                        tool_result: (TOKENS_PER_MESSAGE
+                            + encoding
+                                .count(plan.endpoints[f.endpoint].provider.info().tool_result_role))
+                            as u32,
                     },
                     fixed_system: None,
+                    tools_text: None,
                 };
+                if let Some(t) = &f.tools {
+                    let mut rng = TurnRng::seed_from_u64(mix(mix(plan.seed, 0x7001), i as u64));
+                    work.tools_text =
+                        Some(text.text(t.definitions_tokens as usize, &mut rng).into());
+                }
                 if let Sampler::Fixed(n) = f.system_tokens {
                     if n >= 1.0 {
                         work.fixed_system = Some(system_text(plan.seed, i, &work, n as u32));
@@ -232,14 +300,71 @@ impl Workload {
             history_tokens: 0,
             used_tokens: 0,
             pending_user: 0,
+            rounds: 1,
+            round: 1,
+            tool_messages: Vec::new(),
+            tool_tokens: 0,
         }
     }
 
     /// Builds the session's next turn. Call only while `s.started < s.turns`.
     pub fn next_call(&self, s: &mut Session) -> CallSpec {
+        let turn = s.started + 1;
+        s.started = turn;
+        s.tool_messages.clear();
+        s.tool_tokens = 0;
+        s.round = 1;
+        s.rounds = match &self.features[s.feature].plan.tools {
+            Some(t) => t
+                .rounds
+                .sample_count(&mut self.rng(s.key, Stream::Tools, turn))
+                .max(1),
+            None => 1,
+        };
+        self.call(s, turn)
+    }
+
+    /// The next round of the user turn in flight, after the model called a tool: the
+    /// call and a result of `tools.result_tokens` are added to the turn, and the model
+    /// is called again. `None` when the turn has no round left.
+    pub fn tool_round(&self, s: &mut Session, a: &Answer, call: ToolCall) -> Option<CallSpec> {
+        if s.round >= s.rounds {
+            return None;
+        }
+        s.used_tokens += a.input_tokens + a.output_tokens;
+        let fw = &self.features[s.feature];
+        let tools = fw.plan.tools.as_ref()?;
+        let key = (s.started as u64) << 8 | s.round as u64;
+        let mut rng = self.rng(s.key, Stream::ToolResult, key as u32);
+        let result_tokens = tools.result_tokens.sample_count(&mut rng).max(1);
+        let result = fw.text.text(result_tokens as usize, &mut rng);
+        let id: Arc<str> = call.id.into();
+        s.tool_tokens += fw.framing.assistant
+            + fw.encoding.count(&call.arguments) as u32
+            + fw.framing.tool_result
+            + result_tokens;
+        s.tool_messages.push(Message {
+            role: Role::Assistant,
+            content: call.arguments.into(),
+            tool: Some(ToolPart::Call {
+                id: id.clone(),
+                name: call.name.into(),
+            }),
+        });
+        s.tool_messages.push(Message {
+            role: Role::Tool,
+            content: result.into(),
+            tool: Some(ToolPart::Result { id }),
+        });
+        s.round += 1;
+        Some(self.call(s, s.started))
+    }
+
+    /// Turn `turn` of the session as it stands: its history, the turn's own messages
+    /// and any tool rounds so far.
+    fn call(&self, s: &mut Session, turn: u32) -> CallSpec {
         let fw = &self.features[s.feature];
         let f = &fw.plan;
-        let turn = s.started + 1;
         let (user_tokens, max_tokens) = self.turn_sizes(s, turn);
         let mut messages = Vec::with_capacity(3 + 2 * s.history.len());
         let mut input = REPLY_PRIMING_TOKENS as u32;
@@ -248,10 +373,7 @@ impl Workload {
                 Some(t) if f.system_tokens.typical() as u32 == s.system_tokens => t.clone(),
                 _ => system_text(self.seed, s.feature, fw, s.system_tokens),
             };
-            messages.push(Message {
-                role: Role::System,
-                content: text,
-            });
+            messages.push(Message::text(Role::System, text));
             input += fw.framing.system + s.system_tokens;
         }
         let context_tokens = scaled(s.context, s.drift);
@@ -259,18 +381,18 @@ impl Workload {
             // The same stream every turn: a grown context extends the previous one, as
             // retrieval that adds documents does.
             let mut rng = self.rng(s.key, Stream::Context, 0);
-            messages.push(Message {
-                role: Role::System,
-                content: fw.text.text(context_tokens as usize, &mut rng).into(),
-            });
+            messages.push(Message::text(
+                Role::System,
+                fw.text.text(context_tokens as usize, &mut rng).into(),
+            ));
             input += fw.framing.system + context_tokens;
         }
         for (j, ex) in s.history.iter().enumerate() {
             let j = j as u32 + 1;
-            messages.push(Message {
-                role: Role::User,
-                content: self.user_text(s.key, j, ex.user_tokens, fw).into(),
-            });
+            messages.push(Message::text(
+                Role::User,
+                self.user_text(s.key, j, ex.user_tokens, fw).into(),
+            ));
             let answer: Arc<str> = match &ex.answer {
                 AnswerText::Text(t) => Arc::from(&**t),
                 AnswerText::Length(n) => {
@@ -278,18 +400,19 @@ impl Workload {
                     fw.text.text(*n as usize, &mut rng).into()
                 }
             };
-            messages.push(Message {
-                role: Role::Assistant,
-                content: answer,
-            });
+            messages.push(Message::text(Role::Assistant, answer));
         }
         input += s.history_tokens;
-        messages.push(Message {
-            role: Role::User,
-            content: self.user_text(s.key, turn, user_tokens, fw).into(),
-        });
+        messages.push(Message::text(
+            Role::User,
+            self.user_text(s.key, turn, user_tokens, fw).into(),
+        ));
         input += fw.framing.user + user_tokens;
-        s.started = turn;
+        messages.extend(s.tool_messages.iter().cloned());
+        input += s.tool_tokens;
+        if fw.tools_text.is_some() {
+            input += f.tools.as_ref().map_or(0, |t| t.definitions_tokens);
+        }
         s.pending_user = user_tokens;
         CallSpec {
             feature: s.feature,
@@ -306,6 +429,9 @@ impl Workload {
                 turn as u64,
             ),
             reasoning: f.reasoning,
+            round: s.round,
+            rounds_left: s.rounds - s.round,
+            tools: fw.tools_text.clone(),
         }
     }
 
@@ -421,6 +547,7 @@ mod tests {
                     output_tokens: 4 * call.turn as u64,
                     input_tokens: call.input_tokens as u64,
                     text,
+                    tool_call: None,
                 };
                 calls.push(call);
                 if !w.answered(&mut s, answer) {

@@ -68,8 +68,12 @@ async fn factors_multiply_to_the_multiplier_on_every_shipped_scenario() {
             .await
             .unwrap();
         if let (Some(m), Some(b)) = (out.summary.cost.multiplier, &out.summary.cost.breakdown) {
-            let product =
-                b.model * b.prompt_growth * b.output_length * b.retries * b.fallback_pricing;
+            let product = b.model
+                * b.prompt_growth
+                * b.output_length
+                * b.reasoning
+                * b.retries
+                * b.fallback_pricing;
             assert!(
                 (product / m - 1.0).abs() < 0.001,
                 "{}: {product} vs {m}",
