@@ -4,6 +4,7 @@
 
 mod drill {
     pub mod accuracy;
+    pub mod agents;
     pub mod cli;
     pub mod cost;
     pub mod drills;
