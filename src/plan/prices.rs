@@ -144,6 +144,23 @@ mod tests {
         let p = t.get("acme/llm-1").unwrap();
         assert_eq!((p.input, p.output, p.cached_input), (1e-6, 2e-6, 1e-6));
         assert!(t.get("gpt-4o").is_ok(), "the built-in entries stay");
+        assert_eq!(
+            p.reasoning, p.output,
+            "reasoning at the output price by default"
+        );
+        // Where LiteLLM prices reasoning apart, it is billed at its own price.
+        std::fs::write(
+            &f,
+            r#"{"acme/thinker": {"input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06, "output_cost_per_reasoning_token": 3e-06}}"#,
+        )
+        .unwrap();
+        let p = PriceTable::with_file(&f)
+            .unwrap()
+            .get("acme/thinker")
+            .unwrap();
+        assert_eq!(p.reasoning, 3e-6);
+        // 10 prompt tokens; 100 output tokens of which 60 reasoned.
+        assert!((p.cost(10, 0, 100, 60) - (10e-6 + 40.0 * 2e-6 + 60.0 * 3e-6)).abs() < 1e-15);
         std::fs::write(&f, "[1, 2]").unwrap();
         assert!(PriceTable::with_file(&f).unwrap_err().contains("LiteLLM"));
     }
