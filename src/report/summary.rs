@@ -15,6 +15,14 @@ pub(crate) fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
+/// `total` per `n`, to three decimals; 0 when there is nothing to divide by.
+fn per(total: u64, n: u64) -> f64 {
+    match n {
+        0 => 0.0,
+        n => round3(total as f64 / n as f64),
+    }
+}
+
 /// A histogram's percentiles, or `None` when it recorded nothing.
 fn measured(h: &Histogram<u64>) -> Option<Percentiles> {
     (!h.is_empty()).then(|| Percentiles::of(h))
@@ -78,11 +86,7 @@ fn drill_summary(plan: &Plan, rec: &Recorder) -> DrillSummary {
                 calls: st.calls.clone(),
             })
             .collect(),
-        attempts_per_call: if t.calls > 0 {
-            round3(t.attempts as f64 / t.calls as f64)
-        } else {
-            0.0
-        },
+        attempts_per_call: per(t.attempts, t.calls),
         fallback_latency_ms: Percentiles::of(&rec.fallback_latency),
         direct_latency_ms: Percentiles::of(&rec.direct_latency),
         timeline: plan
@@ -118,13 +122,7 @@ fn by_outcome(m: &Metrics) -> BTreeMap<String, u64> {
 
 fn turn_summary(turn: u32, t: &TurnMetrics) -> TurnSummary {
     let ok = t.outcomes[Outcome::Ok.index()];
-    let mean = |n: u64| {
-        if ok > 0 {
-            round3(n as f64 / ok as f64)
-        } else {
-            0.0
-        }
-    };
+    let mean = |n: u64| per(n, ok);
     TurnSummary {
         turn,
         calls: t.calls,
@@ -147,11 +145,7 @@ fn turn_summary(turn: u32, t: &TurnMetrics) -> TurnSummary {
                 round: i as u32 + 1,
                 calls: r.calls,
                 ok: r.ok,
-                mean_input_tokens: if r.ok > 0 {
-                    round3(r.input_tokens as f64 / r.ok as f64)
-                } else {
-                    0.0
-                },
+                mean_input_tokens: per(r.input_tokens, r.ok),
             })
             .collect(),
     }
@@ -294,11 +288,7 @@ impl Summary {
                     residency_violations: m.residency_violations,
                     injected: m.injected,
                     cost_usd: m.cost_usd,
-                    attempts_per_call: if m.calls_tried > 0 {
-                        round3(m.attempts as f64 / m.calls_tried as f64)
-                    } else {
-                        0.0
-                    },
+                    attempts_per_call: per(m.attempts, m.calls_tried),
                     rate_429: super::gates::share(m.count(Outcome::Http429), m.attempts),
                     input_tokens: m.input_tokens,
                     output_tokens: m.output_tokens,
@@ -312,13 +302,7 @@ impl Summary {
             .zip(&rec.features)
             .zip(&rec.turns)
             .map(|((f, m), turns)| {
-                let per_call = |n: u64| {
-                    if m.calls > 0 {
-                        round3(n as f64 / m.calls as f64)
-                    } else {
-                        0.0
-                    }
-                };
+                let per_call = |n: u64| per(n, m.calls);
                 let s = FeatureSummary {
                     endpoint: plan.endpoints[f.endpoint].id.clone(),
                     calls: m.calls,
@@ -335,11 +319,7 @@ impl Summary {
                     sessions: turns.first().map_or(0, |t| t.user_turns()),
                     calls_per_user_turn: {
                         let user_turns: u64 = turns.iter().map(|t| t.user_turns()).sum();
-                        if user_turns > 0 {
-                            round3(m.calls as f64 / user_turns as f64)
-                        } else {
-                            0.0
-                        }
+                        per(m.calls, user_turns)
                     },
                     cost_usd: m.cost_usd,
                     fallbacks: m.fallbacks,
