@@ -306,7 +306,7 @@ pub(crate) async fn answer(
     // Reasoning comes first: its tokens, then the answer's, later by its length.
     let thoughts = match &cfg.reasoning {
         Some(r) => {
-            let drawn = r.tokens.sample(&mut rng) as f64 * ask.effort.unwrap_or(1.0);
+            let drawn = r.tokens.sample_count(&mut rng) as f64 * ask.effort.unwrap_or(1.0);
             let cap = ask.thinking_budget.map_or(usize::MAX, |b| b as usize);
             meta.reasoning_tokens = (drawn.round() as usize).min(cap);
             meta.thinking_shown = meta.reasoning_tokens > 0 && wire.shows(r.visible);

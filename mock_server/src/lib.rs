@@ -14,10 +14,12 @@ mod gate;
 mod latency;
 mod limiter;
 mod openai;
+mod sampler;
 mod stats;
 pub mod tokens;
 
 pub use latency::{LatencyModel, Spread};
+pub use sampler::Sampler;
 pub use stats::{Stats, StatsSnapshot};
 
 use axum::extract::State;
@@ -76,7 +78,8 @@ pub enum ModelFamily {
 /// Anthropic's for its `thinking` blocks), hidden elsewhere.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Reasoning {
-    pub tokens: TokenCount,
+    /// Reasoning tokens per answer (at medium effort).
+    pub tokens: Sampler,
     pub visible: ReasoningVisibility,
     pub tokens_per_second: f64,
 }
@@ -86,47 +89,6 @@ pub enum ReasoningVisibility {
     Hidden,
     ReasoningContent,
     AnthropicThinking,
-}
-
-/// How a token count is drawn.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum TokenCount {
-    /// Normal, clamped to `[min, max]`.
-    Normal {
-        mean: f64,
-        stddev: f64,
-        min: f64,
-        max: f64,
-    },
-    Uniform {
-        min: f64,
-        max: f64,
-    },
-}
-
-impl TokenCount {
-    pub fn sample<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> usize {
-        let v = match *self {
-            TokenCount::Normal {
-                mean,
-                stddev,
-                min,
-                max,
-            } => {
-                let v = if stddev > 0.0 {
-                    rand_distr::Normal::new(mean, stddev)
-                        .map(|n| rand_distr::Distribution::sample(&n, rng))
-                        .unwrap_or(mean)
-                } else {
-                    mean
-                };
-                v.clamp(min, max)
-            }
-            TokenCount::Uniform { min, max } if max > min => rng.random_range(min..=max),
-            TokenCount::Uniform { min, .. } => min,
-        };
-        v.round().clamp(0.0, 10_000_000.0) as usize
-    }
 }
 
 /// Requests and tokens per minute. Tokens are counted at admission as the prompt plus

@@ -96,7 +96,7 @@ impl Checker<'_> {
         path: &str,
         max: f64,
     ) -> Result<Sampler, ScenarioError> {
-        let s = Sampler::new(dist, 0.0).map_err(|m| self.err(path, m))?;
+        let s = super::sampler::sampler(dist, 0.0).map_err(|m| self.err(path, m))?;
         match s {
             Sampler::Normal {
                 mean,

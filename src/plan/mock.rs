@@ -21,7 +21,7 @@ pub(crate) fn mock_config(
     let Some(m) = m else { return Ok(cfg) };
     let at = |k: &str| format!("endpoints.{id}.mock.{k}");
     if let Some(ttft) = &m.ttft {
-        let s = Sampler::new(&ttft.map(|d| d.0.as_secs_f64()), 0.0)
+        let s = super::sampler::sampler(&ttft.map(|d| d.0.as_secs_f64()), 0.0)
             .map_err(|e| c.err(&at("ttft"), e))?;
         let secs = Duration::from_secs_f64;
         cfg.latency.ttft = match s {
@@ -106,26 +106,7 @@ pub(crate) fn mock_config(
             ));
         }
         cfg.reasoning = Some(mock_server::Reasoning {
-            tokens: match tokens {
-                Sampler::Fixed(v) => mock_server::TokenCount::Normal {
-                    mean: v,
-                    stddev: 0.0,
-                    min: 0.0,
-                    max: v,
-                },
-                Sampler::Normal {
-                    mean,
-                    stddev,
-                    min,
-                    max,
-                } => mock_server::TokenCount::Normal {
-                    mean,
-                    stddev,
-                    min,
-                    max,
-                },
-                Sampler::Uniform { min, max } => mock_server::TokenCount::Uniform { min, max },
-            },
+            tokens,
             visible: match r.visible.unwrap_or(model::ReasoningVisibility::Hidden) {
                 model::ReasoningVisibility::Hidden => mock_server::ReasoningVisibility::Hidden,
                 model::ReasoningVisibility::ReasoningContent => {
