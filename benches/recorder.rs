@@ -40,6 +40,7 @@ fn sample(i: u64, base: Instant) -> CallSample {
             outcome,
             injected: false,
             opened_breaker: false,
+            served_region: Some("westeurope"),
             cost_usd: 0.0,
             sent: started,
             end: started + Duration::from_millis(900 + i % 700),
@@ -48,6 +49,7 @@ fn sample(i: u64, base: Instant) -> CallSample {
         first_endpoint: 0,
         cost: Default::default(),
         residency_violation: false,
+        residency_observed: false,
         finish: Some(llm_drill::outcome::FinishReason::Stop),
     }
 }

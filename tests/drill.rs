@@ -13,6 +13,7 @@ mod drill {
     pub mod faults;
     pub mod layers;
     pub mod providers;
+    pub mod reach;
     pub mod reasoning;
     pub mod registrations;
     pub mod review;

@@ -156,6 +156,39 @@ pub(crate) trait Wire: Send + Sync + 'static {
     fn stream_thought_end(&self, _meta: &Meta) -> Vec<Bytes> {
         Vec::new()
     }
+    /// The header that says which region served an answer (Azure's `x-ms-region`).
+    fn region_header(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+/// The region that serves request `index`, by the configured shares (its index in
+/// `mock.served_regions`); drawn apart from the answer's own draws.
+fn served_region(cfg: &crate::MockConfig, index: u64) -> Option<usize> {
+    let total: f64 = cfg.served_regions.iter().map(|(_, w)| w).sum();
+    if cfg.served_regions.is_empty() || total <= 0.0 {
+        return None;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ index.wrapping_mul(0x4E61_6D65));
+    let mut pick = rand::Rng::random::<f64>(&mut rng) * total;
+    for (i, (_, w)) in cfg.served_regions.iter().enumerate() {
+        if pick < *w {
+            return Some(i);
+        }
+        pick -= w;
+    }
+    Some(cfg.served_regions.len() - 1)
+}
+
+/// Says on `resp` which region served it, where the wire has a header for it.
+fn mark_region(resp: &mut Response, wire: &dyn Wire, shared: &Shared, region: Option<usize>) {
+    if let (Some(name), Some(i)) = (wire.region_header(), region) {
+        if let Ok(v) = HeaderValue::from_str(&shared.config.served_regions[i].0) {
+            resp.headers_mut()
+                .insert(header::HeaderName::from_static(name), v);
+            shared.stats.served_from(i);
+        }
+    }
 }
 
 /// Decrements the in-flight gauge however the request ends (answered, streamed, or dropped).
@@ -343,7 +376,10 @@ pub(crate) async fn answer(
             cut,
             add_end: decision.add_end,
         };
-        stream(shared.clone(), wire, guard, meta, arrival, plan)
+        let region = served_region(cfg, index);
+        let mut resp = stream(shared.clone(), wire, guard, meta, arrival, plan);
+        mark_region(&mut resp, wire, &shared, region);
+        resp
     } else {
         if let Some(last) = offsets.last() {
             sleep_until(arrival + *last + decision.add_end).await;
@@ -364,7 +400,11 @@ pub(crate) async fn answer(
         };
         let whole = wire.whole(&meta, &content);
         match cut {
-            None => axum::Json(whole).into_response(),
+            None => {
+                let mut resp = axum::Json(whole).into_response();
+                mark_region(&mut resp, wire, &shared, served_region(cfg, index));
+                resp
+            }
             Some(_) => {
                 // The body breaks off halfway: the client reads a truncated answer.
                 shared.stats.stream_cut();

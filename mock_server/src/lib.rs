@@ -63,6 +63,9 @@ pub struct MockConfig {
     /// The chance it calls an offered tool when the request does not say, in the
     /// `x-llm-drill-tool-rounds-left` header, how many rounds remain.
     pub tool_call_probability: f64,
+    /// Regions it says answers came from, with their shares, in the provider's own
+    /// header (Azure's `x-ms-region`); none: no header.
+    pub served_regions: Vec<(String, f64)>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -123,6 +126,7 @@ impl Default for MockConfig {
             model_family: ModelFamily::Chat,
             reasoning: None,
             tool_call_probability: 0.5,
+            served_regions: Vec::new(),
         }
     }
 }
@@ -154,8 +158,8 @@ impl StatsHandle {
 pub fn router(config: MockConfig) -> (Router, StatsHandle) {
     let shared = Arc::new(Shared {
         limiter: config.rate_limit.map(limiter::Limiter::new),
+        stats: Stats::with_regions(&config.served_regions),
         config,
-        stats: Stats::default(),
         clock: gate::Clock::new(),
     });
     let router = Router::new()

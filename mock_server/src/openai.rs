@@ -384,6 +384,10 @@ impl Wire for Azure {
         OpenAi.stream_token(meta, text)
     }
 
+    fn region_header(&self) -> Option<&'static str> {
+        Some("x-ms-region")
+    }
+
     fn shows(&self, visible: crate::ReasoningVisibility) -> bool {
         OpenAi.shows(visible)
     }

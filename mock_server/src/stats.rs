@@ -25,6 +25,8 @@ pub struct Stats {
     refused: AtomicU64,
     /// By fault kind (`FAULT_KINDS`), plus the rate limiter's refusals.
     faults: [AtomicU64; FAULT_KINDS.len()],
+    /// Answers by the region they said served them (`mock.served_regions`).
+    served_regions: Vec<(String, AtomicU64)>,
 }
 
 /// Fault kinds counted in `faults`, as scenarios name them; `rate_limiter` is the
@@ -75,6 +77,9 @@ pub struct StatsSnapshot {
     /// that sent byte-identical requests have the same digest.
     #[serde(default)]
     pub request_digest: String,
+    /// Answers by the region the mock said served them (Azure's `x-ms-region`).
+    #[serde(default)]
+    pub served_regions: BTreeMap<String, u64>,
 }
 
 impl Default for Stats {
@@ -93,11 +98,27 @@ impl Default for Stats {
             streams_cut: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             faults: Default::default(),
+            served_regions: Vec::new(),
         }
     }
 }
 
 impl Stats {
+    /// Counters for the regions the mock says it serves from.
+    pub(crate) fn with_regions(regions: &[(String, f64)]) -> Stats {
+        Stats {
+            served_regions: regions
+                .iter()
+                .map(|(r, _)| (r.clone(), AtomicU64::new(0)))
+                .collect(),
+            ..Stats::default()
+        }
+    }
+    pub(crate) fn served_from(&self, region: usize) {
+        if let Some((_, n)) = self.served_regions.get(region) {
+            n.fetch_add(1, Relaxed);
+        }
+    }
     pub(crate) fn request_received(&self) -> u64 {
         self.in_flight.fetch_add(1, Relaxed);
         self.requests.fetch_add(1, Relaxed)
@@ -172,6 +193,14 @@ impl Stats {
             request_digest: format!("{:016x}", self.request_digest.load(Relaxed)),
             streams_cut: self.streams_cut.load(Relaxed),
             refused: self.refused.load(Relaxed),
+            served_regions: self
+                .served_regions
+                .iter()
+                .filter_map(|(r, n)| {
+                    let n = n.load(Relaxed);
+                    (n > 0).then(|| (r.clone(), n))
+                })
+                .collect(),
             faults: FAULT_KINDS
                 .iter()
                 .zip(&self.faults)

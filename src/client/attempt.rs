@@ -105,6 +105,9 @@ pub struct Attempt {
     pub quota_exhausted: bool,
     /// The fault was injected by llm-drill: nothing was sent.
     pub injected: bool,
+    /// The region the endpoint said served the answer, canonical (`westeurope`), or
+    /// `unrecognized` when llm-drill does not know the name.
+    pub served_region: Option<&'static str>,
 }
 
 impl Attempt {
@@ -128,6 +131,7 @@ impl Attempt {
             retry_after: None,
             quota_exhausted: false,
             injected: false,
+            served_region: None,
         }
     }
 

@@ -40,6 +40,13 @@ impl ProviderFormat for AzureOpenAi {
         OpenAi.headers(endpoint)
     }
 
+    /// Azure OpenAI says which region processed a request; a Global or Data Zone
+    /// deployment may answer from another region than its resource's.
+    fn served_region(&self, headers: &HeaderMap) -> Option<String> {
+        let v = headers.get("x-ms-region")?.to_str().ok()?.trim();
+        (!v.is_empty()).then(|| v.to_string())
+    }
+
     fn body(&self, endpoint: &EndpointPlan, call: &CallSpec) -> Bytes {
         OpenAi.body(endpoint, call)
     }

@@ -61,6 +61,9 @@ pub(super) async fn exchange(
     };
     let status = resp.status().as_u16();
     a.status = Some(status);
+    if let Some(r) = route.format.served_region(resp.headers()) {
+        a.served_region = Some(crate::plan::regions::canonical(&r).unwrap_or("unrecognized"));
+    }
     let too_large = resp
         .headers()
         .get(hyper::header::CONTENT_LENGTH)

@@ -90,6 +90,12 @@ pub trait ProviderFormat: Send + Sync {
         Ok(())
     }
 
+    /// The region that served an answer, where the provider says so in a response
+    /// header (Azure's `x-ms-region`).
+    fn served_region(&self, _headers: &HeaderMap) -> Option<String> {
+        None
+    }
+
     /// How the stream's bytes are framed into events.
     fn framing(&self) -> Framing {
         Framing::Sse

@@ -51,6 +51,7 @@ impl<T: Transport> Engine<T> {
                     Outcome::Ok => attempt.tool_call.take(),
                     _ => None,
                 };
+                let observed = attempt.served_region;
                 let (mut s, text) = CallSample::new(&call, intended, attempt, encoding);
                 let served_in = self.routes[done.endpoint].endpoint.region.as_deref();
                 s.endpoint = done.endpoint;
@@ -58,8 +59,14 @@ impl<T: Transport> Engine<T> {
                 s.attempts = done.tried.len() as u32;
                 s.fallbacks = done.fallbacks;
                 s.cost = done.cost;
-                s.residency_violation = s.outcome == Outcome::Ok
-                    && !self.plan.features[call.feature].allows_region(served_in);
+                // Outside by the endpoint's declared region, or by the region the
+                // endpoint said served the call.
+                let feature = &self.plan.features[call.feature];
+                let ok = s.outcome == Outcome::Ok;
+                let declared = ok && !feature.allows_region(served_in);
+                s.residency_observed =
+                    ok && !declared && observed.is_some_and(|r| !feature.allows_region(Some(r)));
+                s.residency_violation = declared || s.residency_observed;
                 s.tried = done.tried;
                 (
                     s,
@@ -149,6 +156,7 @@ impl<T: Transport> Engine<T> {
                     sent: a.sent,
                     end: a.end,
                     opened_breaker: opened,
+                    served_region: a.served_region,
                 });
                 let retryable = retry.retry_on.contains(&a.outcome) && !a.quota_exhausted;
                 if a.outcome == Outcome::Ok || !retryable || n >= attempts_here || opened {

@@ -353,6 +353,9 @@ fn target(
     if e.base_url == "mock" {
         let mut cfg = mock_config(c, seed, id, e.mock.as_ref())?;
         cfg.encoding = Some(encoding);
+        if let (true, Some(region)) = (cfg.served_regions.is_empty(), &e.region) {
+            cfg.served_regions.push((region.clone(), 1.0));
+        }
         return Ok(Target::Mock(Box::new(cfg)));
     }
     let expected = |why: String| {

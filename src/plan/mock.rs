@@ -83,6 +83,15 @@ pub(crate) fn mock_config(
         }
         cfg.stop_probability = p;
     }
+    for (region, share) in m.served_regions.iter().flatten() {
+        if !share.is_finite() || *share <= 0.0 {
+            return Err(c.err(
+                &at(&format!("served_regions.{region}")),
+                "must be a positive share",
+            ));
+        }
+        cfg.served_regions.push((region.clone(), *share));
+    }
     if let Some(p) = m.tool_call_probability {
         if !(0.0..=1.0).contains(&p) {
             return Err(c.err(&at("tool_call_probability"), "must be from 0 to 1"));

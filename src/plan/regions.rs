@@ -98,11 +98,27 @@ const GCP: &[&str] = &[
 /// (case-insensitive), or `None` when llm-drill does not know it.
 pub fn canonical(region: &str) -> Option<&'static str> {
     let r = region.trim().to_ascii_lowercase();
+    // Azure's display names ("West Europe", as `x-ms-region` says it) without spaces.
+    let r = if r.contains(' ') {
+        r.replace(' ', "")
+    } else {
+        r
+    };
     AZURE
         .iter()
         .find(|(name, aliases)| *name == r || aliases.contains(&r.as_str()))
         .map(|(name, _)| *name)
         .or_else(|| AWS.iter().chain(GCP).find(|n| **n == r).copied())
+}
+
+#[cfg(test)]
+mod display_names {
+    #[test]
+    fn azure_display_names_are_canonical() {
+        assert_eq!(super::canonical("West Europe"), Some("westeurope"));
+        assert_eq!(super::canonical("Sweden Central"), Some("swedencentral"));
+        assert_eq!(super::canonical("eu-west-1"), Some("eu-west-1"));
+    }
 }
 
 /// Whether two region names mean the same region (unknown names: the same text).

@@ -70,8 +70,10 @@ pub struct CallSample {
     /// The endpoint its feature routes it to first.
     pub first_endpoint: usize,
     pub cost: CallCost,
-    /// Served by an endpoint outside its feature's residency list.
+    /// Served by an endpoint outside its feature's residency list: by its declared
+    /// region, or (`residency_observed`) by the region it said served the call.
     pub residency_violation: bool,
+    pub residency_observed: bool,
     /// Why its answer ended, as the endpoint said.
     pub finish: Option<FinishReason>,
 }
@@ -132,6 +134,7 @@ impl CallSample {
             first_endpoint: call.endpoint,
             cost: CallCost::default(),
             residency_violation: false,
+            residency_observed: false,
             finish: a.finish,
         };
         (sample, a.text)
@@ -151,6 +154,8 @@ pub struct Tried {
     pub opened_breaker: bool,
     /// What the attempt cost (0 unless it generated tokens: successes and cut streams).
     pub cost_usd: f64,
+    /// The region the endpoint said served it (canonical, or `unrecognized`).
+    pub served_region: Option<&'static str>,
 }
 
 /// What a call cost, and the figures the cost multiplier is made of (USD).
@@ -182,6 +187,14 @@ pub fn record_us(h: &mut Histogram<u64>, v: u64) {
     let _ = h.record(v.clamp(1, MAX_TRACKABLE_US));
 }
 
+/// Adds `n` to `region`'s count: a handful of regions, so a short list.
+fn count_region(counts: &mut Vec<(&'static str, u64)>, region: &'static str, n: u64) {
+    match counts.iter_mut().find(|(r, _)| *r == region) {
+        Some((_, c)) => *c += n,
+        None => counts.push((region, n)),
+    }
+}
+
 /// Histograms and counters for one scope (all calls, one endpoint, one feature).
 #[derive(Clone)]
 pub struct Metrics {
@@ -206,6 +219,10 @@ pub struct Metrics {
     /// Moves to a fallback endpoint.
     pub fallbacks: u64,
     pub residency_violations: u64,
+    /// Of those, the ones seen only in the region the endpoint said served the call.
+    pub residency_observed: u64,
+    /// Attempts by the region the endpoint said served them.
+    pub served_regions: Vec<(&'static str, u64)>,
     /// Attempts failed by an injected fault (nothing sent).
     pub injected: u64,
     /// Calls that made at least one attempt here.
@@ -249,6 +266,8 @@ impl Default for Metrics {
             retries: 0,
             fallbacks: 0,
             residency_violations: 0,
+            residency_observed: 0,
+            served_regions: Vec::new(),
             injected: 0,
             calls_tried: 0,
             cost_usd: 0.0,
@@ -280,6 +299,7 @@ impl Metrics {
         self.retries += (s.attempts as u64).saturating_sub(1 + s.fallbacks as u64);
         self.fallbacks += s.fallbacks as u64;
         self.residency_violations += s.residency_violation as u64;
+        self.residency_observed += s.residency_observed as u64;
         let c = &s.cost;
         self.cost_usd += c.usd;
         // Micro-dollars, at least 1 so that free calls still count.
@@ -298,6 +318,9 @@ impl Metrics {
     /// Records one attempt in an endpoint's scope: endpoints count attempts and their
     /// outcomes, whatever became of the call.
     pub fn record_attempt(&mut self, t: &Tried) {
+        if let Some(r) = t.served_region {
+            count_region(&mut self.served_regions, r, 1);
+        }
         self.attempts += 1;
         self.outcomes[t.outcome.index()] += 1;
         self.injected += t.injected as u64;
@@ -401,6 +424,10 @@ impl Metrics {
         self.retries += other.retries;
         self.fallbacks += other.fallbacks;
         self.residency_violations += other.residency_violations;
+        self.residency_observed += other.residency_observed;
+        for (r, n) in &other.served_regions {
+            count_region(&mut self.served_regions, r, *n);
+        }
         self.injected += other.injected;
         self.calls_tried += other.calls_tried;
         self.cost_usd += other.cost_usd;
@@ -485,6 +512,7 @@ impl Recorder {
         if let Some(m) = self.endpoints.get_mut(s.endpoint) {
             m.record_served(s);
             m.residency_violations += s.residency_violation as u64;
+            m.residency_observed += s.residency_observed as u64;
         }
         if let Some(m) = self.features.get_mut(s.feature) {
             m.record(s);
@@ -568,6 +596,7 @@ mod tests {
                     sent: ms(10),
                     end: ms(110),
                     opened_breaker: false,
+                    served_region: None,
                     cost_usd: if *o == Outcome::Ok { 0.01 } else { 0.0 },
                 })
                 .collect(),
@@ -579,6 +608,7 @@ mod tests {
                 ..CallCost::default()
             },
             residency_violation: endpoint == 1 && outcome == Outcome::Ok,
+            residency_observed: false,
             finish: (outcome == Outcome::Ok).then_some(FinishReason::Stop),
         }
     }

@@ -91,6 +91,9 @@ pub struct Totals {
     pub retries: u64,
     pub fallbacks: u64,
     pub residency_violations: u64,
+    /// The violations by what showed them: the endpoint's declared region, or the
+    /// region it said served the call (`x-ms-region`) while its declared one is inside.
+    pub residency_violations_by_kind: BTreeMap<String, u64>,
     /// Calls per second the schedule asked for (open mode; absent in closed mode, and
     /// when conversations have several turns: then answer and think times decide when
     /// later turns come, and the schedule fixes only `target_sessions_per_s`).
@@ -146,6 +149,10 @@ pub struct EndpointSummary {
     pub residency_violations: u64,
     /// Attempts failed by a fault llm-drill injected (real endpoints: nothing was sent).
     pub injected: u64,
+    /// Attempts by the region the endpoint said served them (Azure's `x-ms-region`),
+    /// canonical names; empty when it says nothing.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub served_regions: BTreeMap<String, u64>,
     /// Retry amplification: attempts here per call that tried this endpoint.
     pub attempts_per_call: f64,
     /// What its billed attempts cost.

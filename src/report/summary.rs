@@ -235,6 +235,14 @@ impl Summary {
             retries: t.retries,
             fallbacks: t.fallbacks,
             residency_violations: t.residency_violations,
+            residency_violations_by_kind: [
+                ("declared", t.residency_violations - t.residency_observed),
+                ("observed", t.residency_observed),
+            ]
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (k.to_string(), n))
+            .collect(),
             target_rps: plan
                 .load
                 .target_rps(plan.duration)
@@ -287,6 +295,11 @@ impl Summary {
                     calls: m.calls,
                     residency_violations: m.residency_violations,
                     injected: m.injected,
+                    served_regions: m
+                        .served_regions
+                        .iter()
+                        .map(|(r, n)| (r.to_string(), *n))
+                        .collect(),
                     cost_usd: m.cost_usd,
                     attempts_per_call: per(m.attempts, m.calls_tried),
                     rate_429: super::gates::share(m.count(Outcome::Http429), m.attempts),

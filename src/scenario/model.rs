@@ -289,6 +289,9 @@ pub struct MockBehaviour {
     /// The chance it calls an offered tool, when the request does not say how many
     /// rounds remain (llm-drill says; other clients do not).
     pub tool_call_probability: Option<f64>,
+    /// Regions it says answered (Azure's `x-ms-region`), with their shares; by default
+    /// the endpoint's `region`.
+    pub served_regions: Option<BTreeMap<String, f64>>,
 }
 
 #[derive(Debug, Deserialize)]
