@@ -15,8 +15,11 @@ pub enum Outcome {
     Http429,
     /// Any 5xx (and 529).
     Http5xx,
-    /// Any other 4xx: 400, 401, 404, ...
+    /// Any other 4xx: 400, 404, 413, ...
     Http4xx,
+    /// 401 or 403: the credential was refused. Never retried, never sent to a fallback
+    /// (another endpoint would not make the key valid; it would hide the failure).
+    Auth,
     /// Skipped because the endpoint's circuit breaker was open: nothing was sent.
     BreakerOpen,
     /// The attempt ran past the endpoint's timeout.
@@ -39,11 +42,12 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 13] = [
+    pub const ALL: [Outcome; 14] = [
         Outcome::Ok,
         Outcome::Http429,
         Outcome::Http5xx,
         Outcome::Http4xx,
+        Outcome::Auth,
         Outcome::BreakerOpen,
         Outcome::Timeout,
         Outcome::Connect,
@@ -61,6 +65,7 @@ impl Outcome {
             Outcome::Http429 => "http_429",
             Outcome::Http5xx => "http_5xx",
             Outcome::Http4xx => "http_4xx",
+            Outcome::Auth => "auth",
             Outcome::BreakerOpen => "breaker_open",
             Outcome::Timeout => "timeout",
             Outcome::Connect => "connect",
@@ -81,6 +86,7 @@ impl Outcome {
         match status {
             200..=299 => Outcome::Ok,
             429 => Outcome::Http429,
+            401 | 403 => Outcome::Auth,
             500..=599 => Outcome::Http5xx,
             400..=499 => Outcome::Http4xx,
             _ => Outcome::Protocol,
@@ -151,6 +157,8 @@ mod tests {
         assert_eq!(Outcome::from_status(429), Outcome::Http429);
         assert_eq!(Outcome::from_status(503), Outcome::Http5xx);
         assert_eq!(Outcome::from_status(404), Outcome::Http4xx);
+        assert_eq!(Outcome::from_status(401), Outcome::Auth);
+        assert_eq!(Outcome::from_status(403), Outcome::Auth);
         // Issue 11: 1xx and 3xx were counted as http_4xx.
         assert_eq!(Outcome::from_status(101), Outcome::Protocol);
         assert_eq!(Outcome::from_status(302), Outcome::Protocol);

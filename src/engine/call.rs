@@ -172,7 +172,12 @@ impl<T: Transport> Engine<T> {
                 }
             };
             done.endpoint = ep;
-            if matches!(last.outcome, Outcome::Ok | Outcome::Interrupted) {
+            // A refused credential is the endpoint's own: no fallback would fix it, and
+            // sending the call elsewhere would hide it.
+            if matches!(
+                last.outcome,
+                Outcome::Ok | Outcome::Interrupted | Outcome::Auth
+            ) {
                 return (last, done);
             }
             match (route.endpoint.fallback_policy, route.endpoint.fallback) {

@@ -43,3 +43,30 @@ async fn served_regions_are_the_mocks_and_observed_residency_breaches_are_counte
     );
     assert_eq!(s.totals.residency_violations, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_credential_is_auth_never_retried_never_sent_to_the_fallback() {
+    use super::drills::{drill, ok, server};
+    use super::support::outcome;
+    for status in [401, 403] {
+        let refused = wiremock::ResponseTemplate::new(status)
+            .set_body_raw(r#"{"error":{"code":"401","message":"Access denied due to invalid subscription key."}}"#, "application/json");
+        let p = server(None, refused).await;
+        let b = server(None, ok()).await;
+        let retry = "retry: { max_attempts: 3, backoff: { base: 10ms, max: 20ms } }\n";
+        let (s, _d) = run(&drill(&p.uri(), &b.uri(), "", retry, 4)).await;
+        assert_eq!(
+            outcome(&s, "auth"),
+            4,
+            "{status}: {:?}",
+            s.totals.by_outcome
+        );
+        assert_eq!(s.totals.attempts, 4, "{status}: not retried");
+        assert_eq!(s.totals.fallbacks, 0, "{status}");
+        assert_eq!(
+            b.received_requests().await.unwrap().len(),
+            0,
+            "{status}: the fallback never sees it"
+        );
+    }
+}
