@@ -229,6 +229,36 @@ fn report_plan(path: &Path, plan: &Plan, ok: bool) -> String {
             (Some(_), FallbackPolicy::Fallback) => chain.join(" → "),
         };
         let _ = writeln!(out, "  credential {credential} · fallback {fallback}");
+        if matches!(&e.target, Target::Url(u) if u.starts_with("https")) {
+            let t = &e.tls;
+            let mut trust = match t.roots {
+                crate::plan::Roots::Mozilla => "Mozilla's roots".to_string(),
+                crate::plan::Roots::System => "the system's trust store".to_string(),
+                crate::plan::Roots::Both => {
+                    "Mozilla's roots and the system's trust store".to_string()
+                }
+            };
+            if let Some(ca) = &t.ca_file {
+                trust.push_str(&format!(" + {}", ca.display()));
+            }
+            let client = t.client_cert.as_ref().map_or("none".to_string(), |c| {
+                format!(
+                    "{} (key from {})",
+                    c.display(),
+                    t.client_key
+                        .as_ref()
+                        .map_or(String::new(), |k| k.to_string())
+                )
+            });
+            let name = t
+                .server_name
+                .as_ref()
+                .map_or(String::new(), |n| format!(" · verified as {n}"));
+            let _ = writeln!(
+                out,
+                "  TLS trusts {trust} · client certificate {client}{name}"
+            );
+        }
     }
     for f in &plan.features {
         let chain: Vec<&str> = plan.endpoints[f.endpoint]

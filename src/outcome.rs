@@ -26,6 +26,9 @@ pub enum Outcome {
     Timeout,
     /// The connection could not be made, or closed before any response.
     Connect,
+    /// The TLS handshake failed: an untrusted or expired certificate, a name mismatch,
+    /// a client certificate required or refused. The error says which.
+    Tls,
     /// A stream ended (or reported an error) before its answer was complete.
     StreamCut,
     /// The endpoint answered something that is not its wire format (a 1xx or 3xx
@@ -42,7 +45,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 14] = [
+    pub const ALL: [Outcome; 15] = [
         Outcome::Ok,
         Outcome::Http429,
         Outcome::Http5xx,
@@ -51,6 +54,7 @@ impl Outcome {
         Outcome::BreakerOpen,
         Outcome::Timeout,
         Outcome::Connect,
+        Outcome::Tls,
         Outcome::StreamCut,
         Outcome::Protocol,
         Outcome::FailClosed,
@@ -69,6 +73,7 @@ impl Outcome {
             Outcome::BreakerOpen => "breaker_open",
             Outcome::Timeout => "timeout",
             Outcome::Connect => "connect",
+            Outcome::Tls => "tls",
             Outcome::StreamCut => "stream_cut",
             Outcome::Protocol => "protocol",
             Outcome::FailClosed => "fail_closed",

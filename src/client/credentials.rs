@@ -66,17 +66,19 @@ pub enum ClientError {
 
 /// Resolves an endpoint's credential reference (env:NAME or file:PATH).
 pub fn resolve_credential(e: &EndpointPlan) -> Result<Option<Secret>, ClientError> {
-    let Some(r) = e.auth.credential() else {
-        return Ok(None);
-    };
+    e.auth.credential().map(|r| resolve(r, &e.id)).transpose()
+}
+
+/// The secret a reference points at, for endpoint `endpoint`.
+pub fn resolve(r: &CredentialRef, endpoint: &str) -> Result<Secret, ClientError> {
     let value = match r {
         CredentialRef::Env(name) => std::env::var(name).map_err(|_| ClientError::MissingEnv {
-            endpoint: e.id.clone(),
+            endpoint: endpoint.to_string(),
             name: name.clone(),
         })?,
         CredentialRef::File(p) => {
             std::fs::read_to_string(p).map_err(|err| ClientError::CredentialFile {
-                endpoint: e.id.clone(),
+                endpoint: endpoint.to_string(),
                 path: p.display().to_string(),
                 reason: err.kind().to_string(),
             })?
@@ -85,8 +87,8 @@ pub fn resolve_credential(e: &EndpointPlan) -> Result<Option<Secret>, ClientErro
     let value = value.trim().to_string();
     if value.is_empty() {
         return Err(ClientError::EmptyCredential {
-            endpoint: e.id.clone(),
+            endpoint: endpoint.to_string(),
         });
     }
-    Ok(Some(Secret(value)))
+    Ok(Secret(value))
 }

@@ -23,16 +23,13 @@ pub(super) async fn exchange(
     a: &mut Attempt,
     answered: &mut Option<Instant>,
 ) -> Result<(), (Outcome, String)> {
-    let (mut sender, mut reused) = match route.pool.take_idle() {
-        Some(s) => (s, true),
-        None => (
-            route
-                .pool
-                .connect()
-                .await
-                .map_err(|e| (Outcome::Connect, e.0))?,
-            false,
-        ),
+    // A fresh connection comes with where its task leaves why it ended.
+    let (mut sender, mut ended) = match route.pool.take_idle() {
+        Some(s) => (s, None),
+        None => {
+            let (s, e) = route.pool.connect().await.map_err(connect_failure)?;
+            (s, Some(e))
+        }
     };
     let resp = loop {
         let sent = match sender.ready().await {
@@ -43,20 +40,11 @@ pub(super) async fn exchange(
             Ok(r) => break r,
             // A kept-alive connection the server had already closed: the request never
             // left, so send it on a fresh connection (once).
-            Err(e) if reused && (e.is_canceled() || e.is_closed()) => {
-                sender = route
-                    .pool
-                    .connect()
-                    .await
-                    .map_err(|e| (Outcome::Connect, e.0))?;
-                reused = false;
+            Err(e) if ended.is_none() && (e.is_canceled() || e.is_closed()) => {
+                let (s, e) = route.pool.connect().await.map_err(connect_failure)?;
+                (sender, ended) = (s, Some(e));
             }
-            Err(e) => {
-                return Err((
-                    Outcome::Connect,
-                    format!("no response: {}", http::error_chain(&e)),
-                ))
-            }
+            Err(e) => return Err(send_failure(&e, ended.as_ref()).await),
         }
     };
     let status = resp.status().as_u16();
@@ -132,6 +120,40 @@ pub(super) async fn exchange(
         a.tool_call = whole.tool_call;
         Ok(())
     }
+}
+
+/// Why a request found no response. TLS 1.3 refuses a missing client certificate only
+/// after the handshake, as the first response: the fresh connection's task then ends
+/// with that refusal, given a moment to say so.
+async fn send_failure(e: &hyper::Error, ended: Option<&http::Ended>) -> (Outcome, String) {
+    let tls = |why: String| (Outcome::Tls, format!("TLS: {why}"));
+    if let Some(why) = super::tls::failure(e) {
+        return tls(why);
+    }
+    if let Some(ended) = ended {
+        for _ in 0..10 {
+            if let Some(why) = ended.get() {
+                if let Some(t) = why.strip_prefix("TLS: ") {
+                    return tls(t.to_string());
+                }
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    (
+        Outcome::Connect,
+        format!("no response: {}", http::error_chain(e)),
+    )
+}
+
+fn connect_failure(e: http::ConnectError) -> (Outcome, String) {
+    let outcome = if e.tls {
+        Outcome::Tls
+    } else {
+        Outcome::Connect
+    };
+    (outcome, e.message)
 }
 
 /// Why a body could not be read whole; carries what was read.

@@ -1,6 +1,5 @@
 //! HTTP/1.1 to one endpoint: a pool of keep-alive connections driven through hyper's
-//! connection API, TCP or TLS (rustls with the webpki roots; no OpenSSL, no system
-//! certificates needed).
+//! connection API, TCP or TLS (rustls, configured by `tls`; no OpenSSL).
 //!
 //! Why not reqwest: on the 2-core machines llm-drill is built on, reqwest tops out near
 //! 52k requests/s against a zero-delay nginx where oha does 96k; hyper's connection API
@@ -12,7 +11,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::{self, pki_types::ServerName};
 
@@ -46,25 +45,6 @@ impl Origin {
     }
 }
 
-fn tls_config() -> Arc<rustls::ClientConfig> {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let roots = rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            };
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .expect("ring supports the default TLS versions")
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-            Arc::new(cfg)
-        })
-        .clone()
-}
-
 thread_local! {
     static SHARD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
@@ -81,18 +61,30 @@ pub fn set_shard(shard: usize) {
 /// runtime that drives it runs.
 pub struct Pool {
     origin: Origin,
+    /// For https: the configuration and the name verified.
+    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
     idle: Vec<Mutex<Vec<Sender>>>,
 }
 
-/// A transport failure before any response arrived.
+/// A transport failure before any response arrived; `tls` when the TLS handshake
+/// failed, with why.
 #[derive(Debug)]
-pub struct ConnectError(pub String);
+pub struct ConnectError {
+    pub message: String,
+    pub tls: bool,
+}
 
 impl Pool {
-    pub fn new(origin: Origin) -> Pool {
+    /// A pool for `origin`; an https origin needs its TLS configuration and the name to
+    /// verify (the host, unless the scenario names another).
+    pub fn new(
+        origin: Origin,
+        tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+    ) -> Pool {
         let shards = std::thread::available_parallelism().map_or(1, |n| n.get()) + 1;
         Pool {
             origin,
+            tls,
             idle: (0..shards).map(|_| Mutex::new(Vec::new())).collect(),
         }
     }
@@ -126,36 +118,65 @@ impl Pool {
     }
 
     /// Opens a new connection (TCP, then TLS for https, then the HTTP/1.1 handshake).
-    pub async fn connect(&self) -> Result<Sender, ConnectError> {
+    /// With it comes where its task leaves why it ended, when an error ended it: TLS 1.3
+    /// refuses a missing client certificate only after the handshake, and that reason
+    /// is the connection's, not the request's.
+    pub async fn connect(&self) -> Result<(Sender, Ended), ConnectError> {
         let o = &self.origin;
-        let err = |what: &str, e: &dyn std::fmt::Display| {
-            ConnectError(format!("{what} {}:{}: {e}", o.host, o.port))
+        let err = |what: &str, e: &dyn std::fmt::Display| ConnectError {
+            message: format!("{what} {}:{}: {e}", o.host, o.port),
+            tls: false,
         };
         let tcp = TcpStream::connect((o.host.as_str(), o.port))
             .await
             .map_err(|e| err("cannot connect to", &e))?;
         let _ = tcp.set_nodelay(true);
-        let (sender, conn_task) = if o.https {
-            let name = ServerName::try_from(o.host.clone())
-                .map_err(|e| err("invalid TLS server name", &e))?;
-            let tls = tokio_rustls::TlsConnector::from(tls_config())
-                .connect(name, tcp)
+        let (sender, conn_task) = if let Some((config, name)) = &self.tls {
+            let tls = tokio_rustls::TlsConnector::from(config.clone())
+                .connect(name.clone(), tcp)
                 .await
-                .map_err(|e| err("TLS handshake failed with", &e))?;
+                .map_err(|e| match super::tls::failure(&e) {
+                    Some(why) => ConnectError {
+                        message: format!("TLS handshake with {}:{} failed: {why}", o.host, o.port),
+                        tls: true,
+                    },
+                    None => err("TLS handshake failed with", &e),
+                })?;
             let (s, c) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
                 .await
                 .map_err(|e| err("HTTP handshake failed with", &e))?;
-            (s, tokio::spawn(async move { drop(c.await) }))
+            (s, watch(c))
         } else {
             let (s, c) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
                 .await
                 .map_err(|e| err("HTTP handshake failed with", &e))?;
-            (s, tokio::spawn(async move { drop(c.await) }))
+            (s, watch(c))
         };
-        // The connection task ends by itself when the sender is dropped or the peer closes.
-        drop(conn_task);
-        Ok(sender)
+        Ok((sender, conn_task))
     }
+}
+
+/// Why a connection's task ended, once it has: its TLS failure in words, or its error.
+pub type Ended = Arc<std::sync::OnceLock<String>>;
+
+/// Runs a connection's task, which ends by itself when its sender is dropped or the
+/// peer closes, and keeps why when an error ended it.
+fn watch<F>(conn: F) -> Ended
+where
+    F: std::future::Future<Output = Result<(), hyper::Error>> + Send + 'static,
+{
+    let ended: Ended = Arc::default();
+    let slot = ended.clone();
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            let why = match super::tls::failure(&e) {
+                Some(tls) => format!("TLS: {tls}"),
+                None => error_chain(&e),
+            };
+            let _ = slot.set(why);
+        }
+    });
+    ended
 }
 
 /// The error with its causes, e.g. "connection error: connection reset by peer".

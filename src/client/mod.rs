@@ -24,6 +24,7 @@ mod retry_after;
 mod route;
 pub mod sse;
 mod stream;
+mod tls;
 
 pub use attempt::{Attempt, Prepared, Usage, Whole};
 pub use credentials::{resolve_credential, ClientError, Credential, Secret};

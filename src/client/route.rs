@@ -14,6 +14,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderMap, HeaderValue, HOST, USER_AGENT};
 use tokio::time::Instant;
+use tokio_rustls::rustls;
 
 pub struct Route {
     pub endpoint: EndpointPlan,
@@ -79,13 +80,31 @@ impl Route {
             (Target::Url(_), false) => Some(Injector::new(endpoint.faults.clone())),
             _ => None,
         };
+        let tls = match origin.https {
+            false => None,
+            true => {
+                let key = match &endpoint.tls.client_key {
+                    Some(r) => Some(super::credentials::resolve(r, &endpoint.id)?),
+                    None => None,
+                };
+                let config = super::tls::client_config(&endpoint.tls, key.as_ref()).map_err(bad)?;
+                let host = endpoint
+                    .tls
+                    .server_name
+                    .clone()
+                    .unwrap_or_else(|| origin.host.clone());
+                let name = rustls::pki_types::ServerName::try_from(host)
+                    .map_err(|e| bad(format!("invalid TLS server name: {e}")))?;
+                Some((config, name))
+            }
+        };
         Ok(Route {
             mock: matches!(endpoint.target, Target::Mock(_)),
             endpoint,
             base_url,
             path,
             headers,
-            pool: http::Pool::new(origin),
+            pool: http::Pool::new(origin, tls),
             faults,
             format,
             credential: secret.map(Credential::new),

@@ -15,6 +15,7 @@ pub mod feature;
 pub mod load;
 pub mod metrics;
 mod mock;
+pub mod pem;
 pub mod preflight;
 pub mod prices;
 pub mod provider;
@@ -27,8 +28,8 @@ pub mod thresholds;
 pub use arrivals::{Arrival, ArrivalSchedule, Stage};
 pub use cost::CostPlan;
 pub use endpoint::{
-    Auth, Capabilities, Capability, CredentialRef, EndpointPlan, FallbackPolicy, Target,
-    DEFAULT_TIMEOUT,
+    Auth, Capabilities, Capability, CredentialRef, EndpointPlan, FallbackPolicy, Roots, Target,
+    TlsPlan, DEFAULT_TIMEOUT,
 };
 pub use feature::{ContextPlan, FeaturePlan, SessionPlan, DEFAULT_OUTPUT_TOKENS};
 pub use load::{LoadPlan, DEFAULT_MAX_IN_FLIGHT};

@@ -78,6 +78,34 @@ impl Findings<'_> {
     }
 }
 
+/// The endpoint's TLS files: each readable, and PEM of the right kind. The client key is
+/// a secret: its errors never show it.
+fn tls_files(e: &super::EndpointPlan, at: &dyn Fn(&str) -> String, f: &mut Findings) {
+    for (path, key) in [
+        (&e.tls.ca_file, "tls.ca_file"),
+        (&e.tls.client_cert, "tls.client_cert"),
+    ] {
+        if let Some(p) = path {
+            if let Err(why) = super::pem::certificates(p) {
+                f.error(&at(key), why);
+            }
+        }
+    }
+    if let Some(r) = &e.tls.client_key {
+        let text = match r {
+            super::CredentialRef::Env(name) => {
+                std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
+            }
+            super::CredentialRef::File(p) => std::fs::read_to_string(p)
+                .map_err(|err| format!("cannot read {}: {}", p.display(), err.kind())),
+        };
+        match text.and_then(|t| super::pem::private_key(&t).map_err(|m| format!("{r} {m}"))) {
+            Ok(_) => {}
+            Err(why) => f.error(&at("tls.client_key_ref"), why),
+        }
+    }
+}
+
 /// Every finding for `plan`, errors first, each in file order.
 pub fn check(plan: &Plan, source: &Source, creds: &dyn Credentials) -> Vec<Finding> {
     let mut f = Findings {
@@ -112,6 +140,7 @@ fn endpoints(plan: &Plan, creds: &dyn Credentials, f: &mut Findings) {
                 _ => {}
             }
         }
+        tls_files(e, &at, f);
         let Target::Url(base) = &e.target else {
             continue;
         };

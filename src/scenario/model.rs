@@ -53,6 +53,8 @@ pub struct Endpoint {
     pub supports_vision: Option<bool>,
     pub region: Option<String>,
     pub timeout: Option<DurationStr>,
+    /// Trust and client certificates for TLS.
+    pub tls: Option<TlsSpec>,
     /// The request field that caps the answer: `max_tokens`, or `max_completion_tokens`
     /// (OpenAI's and Azure's reasoning models refuse `max_tokens`). By default from the
     /// model name.
@@ -329,6 +331,31 @@ pub struct ToolsSpec {
     pub result_tokens: Dist<u32>,
     /// Size of the tool definitions every request carries.
     pub definitions_tokens: Option<u32>,
+}
+
+/// TLS to one endpoint: whose certificates to trust, and a client certificate to show.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSpec {
+    /// PEM roots added to the trusted ones (an internal CA).
+    pub ca_file: Option<String>,
+    /// `mozilla`, `system` or `both` (the default).
+    pub roots: Option<TlsRoots>,
+    /// PEM certificate (chain) presented to an endpoint that asks for one (mTLS).
+    pub client_cert: Option<String>,
+    /// Its private key, by reference (`file:PATH` or `env:NAME`).
+    pub client_key_ref: Option<String>,
+    /// The name to verify the certificate against (and send as SNI), for an endpoint
+    /// reached by IP or through another name.
+    pub server_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsRoots {
+    Mozilla,
+    System,
+    Both,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]

@@ -70,3 +70,251 @@ async fn a_refused_credential_is_auth_never_retried_never_sent_to_the_fallback()
         );
     }
 }
+
+/// A CA made for the test, and certificates it signed: the server's (for `localhost`)
+/// and a client's.
+struct Pki {
+    ca: String,
+    server: (String, String),
+    client: (String, String),
+}
+
+fn pki() -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "llm-drill test CA");
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let leaf = |name: &str| {
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec![name.to_string()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    Pki {
+        ca: ca.pem(),
+        server: leaf("localhost"),
+        client: leaf("llm-drill-client"),
+    }
+}
+
+/// An HTTPS endpoint on 127.0.0.1 answering every chat request with one OpenAI answer;
+/// with `client_ca`, it requires a client certificate that CA signed. Counts the
+/// requests it answered.
+async fn tls_server(
+    pki: &Pki,
+    client_ca: bool,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls::{self, pki_types::pem::PemObject, pki_types::*};
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(pki.server.0.as_bytes())
+            .collect::<Result<_, _>>()
+            .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(pki.server.1.as_bytes()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap();
+    let builder = if client_ca {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(pki.ca.as_bytes()).unwrap())
+            .unwrap();
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
+                .build()
+                .unwrap();
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let config = builder.with_single_cert(certs, key).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = std::sync::Arc::new(AtomicU64::new(0));
+    let count = served.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, count) = (acceptor.clone(), count.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    // One request: its head, then its body by Content-Length.
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match tls.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap_or(0));
+                    while buf.len() < end + 4 + len {
+                        match tls.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.drain(..end + 4 + len);
+                    count.fetch_add(1, Ordering::Relaxed);
+                    let body = r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1}}"#;
+                    let resp = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+                    if tls.write_all(resp.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, served)
+}
+
+/// Four non-streaming calls to `url` with `tls` keys (a YAML flow mapping, or empty).
+fn tls_scenario(url: &str, tls: &str) -> String {
+    let tls = if tls.is_empty() {
+        String::new()
+    } else {
+        format!("    tls: {tls}\n")
+    };
+    format!("name: tls\nseed: 1\nduration: 1s\nendpoints:\n  e:\n    provider: openai\n    base_url: {url}\n    model_name: gpt-4o\n    timeout: 5s\n{tls}features:\n  f:\n    endpoint: e\n    stream: false\n    prompt: {{ user_tokens: 8 }}\n    output_tokens: 4\nload: {{ rate: 4 }}\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_internal_ca_is_trusted_only_when_given_and_failures_say_why() {
+    use super::support::outcome;
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca).unwrap();
+    let (port, served) = tls_server(&pki, false).await;
+    let url = format!("https://localhost:{port}");
+    // Not trusted by Mozilla's roots nor the system's: refused as `tls`, unknown issuer.
+    let (s, _d) = run(&tls_scenario(&url, "")).await;
+    assert_eq!(
+        outcome(&s, "tls"),
+        4,
+        "{:?} {:?}",
+        s.totals.by_outcome,
+        s.errors
+    );
+    assert!(
+        s.errors[0].message.contains("unknown issuer"),
+        "{:?}",
+        s.errors
+    );
+    assert_eq!(served.load(std::sync::atomic::Ordering::Relaxed), 0);
+    // With its CA: served.
+    let with_ca = format!("{{ ca_file: {} }}", ca.display());
+    let (s, _d) = run(&tls_scenario(&url, &with_ca)).await;
+    assert_eq!(outcome(&s, "ok"), 4, "{:?}", s.errors);
+    assert_eq!(served.load(std::sync::atomic::Ordering::Relaxed), 4);
+    // Reached by IP, the certificate (for localhost) does not match...
+    let by_ip = format!("https://127.0.0.1:{port}");
+    let (s, _d) = run(&tls_scenario(&by_ip, &with_ca)).await;
+    assert_eq!(outcome(&s, "tls"), 4, "{:?}", s.errors);
+    assert!(
+        s.errors[0].message.contains("name mismatch"),
+        "{:?}",
+        s.errors
+    );
+    // ...unless the name to verify is given.
+    let named = format!("{{ ca_file: {}, server_name: localhost }}", ca.display());
+    let (s, _d) = run(&tls_scenario(&by_ip, &named)).await;
+    assert_eq!(outcome(&s, "ok"), 4, "{:?}", s.errors);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_that_requires_a_client_certificate_gets_one() {
+    use super::support::outcome;
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = (
+        dir.path().join("ca.pem"),
+        dir.path().join("client.pem"),
+        dir.path().join("client.key"),
+    );
+    std::fs::write(&ca, &pki.ca).unwrap();
+    std::fs::write(&cert, &pki.client.0).unwrap();
+    std::fs::write(&key, &pki.client.1).unwrap();
+    let (port, served) = tls_server(&pki, true).await;
+    let url = format!("https://localhost:{port}");
+    let (s, _d) = run(&tls_scenario(
+        &url,
+        &format!("{{ ca_file: {} }}", ca.display()),
+    ))
+    .await;
+    assert_eq!(
+        outcome(&s, "tls"),
+        4,
+        "{:?} {:?}",
+        s.totals.by_outcome,
+        s.errors
+    );
+    assert!(
+        s.errors[0].message.contains("client certificate"),
+        "{:?}",
+        s.errors
+    );
+    let mtls = format!(
+        "{{ ca_file: {}, client_cert: {}, client_key_ref: file:{} }}",
+        ca.display(),
+        cert.display(),
+        key.display()
+    );
+    let (s, _d) = run(&tls_scenario(&url, &mtls)).await;
+    assert_eq!(outcome(&s, "ok"), 4, "{:?}", s.errors);
+    assert_eq!(served.load(std::sync::atomic::Ordering::Relaxed), 4);
+}
+
+#[test]
+fn validate_refuses_unreadable_or_unparsable_pem_at_its_key() {
+    use super::support::{llm_drill, scenario};
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.pem");
+    std::fs::write(&bad, "not a certificate").unwrap();
+    for (tls, expect) in [
+        (
+            format!("{{ ca_file: {} }}", bad.display()),
+            "endpoints.e.tls.ca_file: ",
+        ),
+        (
+            "{ ca_file: /nonexistent/ca.pem }".to_string(),
+            "cannot read /nonexistent/ca.pem",
+        ),
+        (
+            format!(
+                "{{ client_cert: {0}, client_key_ref: file:{0} }}",
+                bad.display()
+            ),
+            "endpoints.e.tls.client_cert: ",
+        ),
+    ] {
+        let s = scenario(&tls_scenario("https://llm.internal.example", &tls));
+        let (code, _, err) = llm_drill(&["validate".as_ref(), s.path.as_os_str()]);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains(expect), "expected `{expect}` in {err}");
+    }
+    let s = scenario(&tls_scenario(
+        "https://llm.internal.example",
+        &format!("{{ client_cert: {} }}", bad.display()),
+    ));
+    let (code, _, err) = llm_drill(&["validate".as_ref(), s.path.as_os_str()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("needs both client_cert and client_key_ref"),
+        "{err}"
+    );
+}
