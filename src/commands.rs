@@ -229,6 +229,25 @@ fn report_plan(path: &Path, plan: &Plan, ok: bool) -> String {
             (Some(_), FallbackPolicy::Fallback) => chain.join(" → "),
         };
         let _ = writeln!(out, "  credential {credential} · fallback {fallback}");
+        if let Target::Url(u) = &e.target {
+            let how = match url::Url::parse(u) {
+                Ok(url) => {
+                    match crate::plan::proxy::decide(&e.proxy, &url, &|n| std::env::var(n).ok()) {
+                        crate::plan::proxy::Route::Direct(why) => format!("direct ({why})"),
+                        crate::plan::proxy::Route::Via { proxy, from } => {
+                            let auth = match (&e.proxy_credential, proxy.userinfo.is_some()) {
+                                (Some(r), _) => format!(", credential from {r}"),
+                                (None, true) => ", credential in the URL".to_string(),
+                                (None, false) => String::new(),
+                            };
+                            format!("through {proxy} (from {from}{auth})")
+                        }
+                    }
+                }
+                Err(_) => "direct".to_string(),
+            };
+            let _ = writeln!(out, "  network {how}");
+        }
         if matches!(&e.target, Target::Url(u) if u.starts_with("https")) {
             let t = &e.tls;
             let mut trust = match t.roots {

@@ -29,6 +29,9 @@ pub enum Outcome {
     /// The TLS handshake failed: an untrusted or expired certificate, a name mismatch,
     /// a client certificate required or refused. The error says which.
     Tls,
+    /// The proxy refused or failed: unreachable, 407, a refused `CONNECT`. Not the
+    /// endpoint's doing.
+    Proxy,
     /// A stream ended (or reported an error) before its answer was complete.
     StreamCut,
     /// The endpoint answered something that is not its wire format (a 1xx or 3xx
@@ -45,7 +48,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 15] = [
+    pub const ALL: [Outcome; 16] = [
         Outcome::Ok,
         Outcome::Http429,
         Outcome::Http5xx,
@@ -55,6 +58,7 @@ impl Outcome {
         Outcome::Timeout,
         Outcome::Connect,
         Outcome::Tls,
+        Outcome::Proxy,
         Outcome::StreamCut,
         Outcome::Protocol,
         Outcome::FailClosed,
@@ -74,6 +78,7 @@ impl Outcome {
             Outcome::Timeout => "timeout",
             Outcome::Connect => "connect",
             Outcome::Tls => "tls",
+            Outcome::Proxy => "proxy",
             Outcome::StreamCut => "stream_cut",
             Outcome::Protocol => "protocol",
             Outcome::FailClosed => "fail_closed",
@@ -92,6 +97,8 @@ impl Outcome {
             200..=299 => Outcome::Ok,
             429 => Outcome::Http429,
             401 | 403 => Outcome::Auth,
+            // Only a proxy asks for its own authentication.
+            407 => Outcome::Proxy,
             500..=599 => Outcome::Http5xx,
             400..=499 => Outcome::Http4xx,
             _ => Outcome::Protocol,

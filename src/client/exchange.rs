@@ -148,10 +148,10 @@ async fn send_failure(e: &hyper::Error, ended: Option<&http::Ended>) -> (Outcome
 }
 
 fn connect_failure(e: http::ConnectError) -> (Outcome, String) {
-    let outcome = if e.tls {
-        Outcome::Tls
-    } else {
-        Outcome::Connect
+    let outcome = match e.kind {
+        http::Failed::Connect => Outcome::Connect,
+        http::Failed::Tls => Outcome::Tls,
+        http::Failed::Proxy => Outcome::Proxy,
     };
     (outcome, e.message)
 }

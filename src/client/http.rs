@@ -61,17 +61,37 @@ pub fn set_shard(shard: usize) {
 /// runtime that drives it runs.
 pub struct Pool {
     origin: Origin,
+    /// The proxy connections go through: a `CONNECT` tunnel for https, requests in
+    /// absolute form for http.
+    proxy: Option<Proxy>,
     /// For https: the configuration and the name verified.
     tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
     idle: Vec<Mutex<Vec<Sender>>>,
 }
 
-/// A transport failure before any response arrived; `tls` when the TLS handshake
-/// failed, with why.
+/// A transport failure before any response arrived, and whose it was.
 #[derive(Debug)]
 pub struct ConnectError {
     pub message: String,
-    pub tls: bool,
+    pub kind: Failed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failed {
+    /// The endpoint could not be reached.
+    Connect,
+    /// Its TLS handshake failed (the message says why).
+    Tls,
+    /// The proxy could not be reached or refused the tunnel.
+    Proxy,
+}
+
+/// A proxy between llm-drill and an endpoint, and its `Proxy-Authorization` value.
+#[derive(Clone)]
+pub struct Proxy {
+    pub host: String,
+    pub port: u16,
+    pub authorization: Option<hyper::header::HeaderValue>,
 }
 
 impl Pool {
@@ -80,11 +100,13 @@ impl Pool {
     pub fn new(
         origin: Origin,
         tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+        proxy: Option<Proxy>,
     ) -> Pool {
         let shards = std::thread::available_parallelism().map_or(1, |n| n.get()) + 1;
         Pool {
             origin,
             tls,
+            proxy,
             idle: (0..shards).map(|_| Mutex::new(Vec::new())).collect(),
         }
     }
@@ -125,11 +147,26 @@ impl Pool {
         let o = &self.origin;
         let err = |what: &str, e: &dyn std::fmt::Display| ConnectError {
             message: format!("{what} {}:{}: {e}", o.host, o.port),
-            tls: false,
+            kind: Failed::Connect,
         };
-        let tcp = TcpStream::connect((o.host.as_str(), o.port))
-            .await
-            .map_err(|e| err("cannot connect to", &e))?;
+        let tcp = match &self.proxy {
+            None => TcpStream::connect((o.host.as_str(), o.port))
+                .await
+                .map_err(|e| err("cannot connect to", &e))?,
+            Some(p) => {
+                let tcp = TcpStream::connect((p.host.as_str(), p.port))
+                    .await
+                    .map_err(|e| ConnectError {
+                        message: format!("cannot connect to the proxy {}:{}: {e}", p.host, p.port),
+                        kind: Failed::Proxy,
+                    })?;
+                if self.tls.is_some() {
+                    tunnel(tcp, p, o).await?
+                } else {
+                    tcp
+                }
+            }
+        };
         let _ = tcp.set_nodelay(true);
         let (sender, conn_task) = if let Some((config, name)) = &self.tls {
             let tls = tokio_rustls::TlsConnector::from(config.clone())
@@ -138,7 +175,7 @@ impl Pool {
                 .map_err(|e| match super::tls::failure(&e) {
                     Some(why) => ConnectError {
                         message: format!("TLS handshake with {}:{} failed: {why}", o.host, o.port),
-                        tls: true,
+                        kind: Failed::Tls,
                     },
                     None => err("TLS handshake failed with", &e),
                 })?;
@@ -153,6 +190,66 @@ impl Pool {
             (s, watch(c))
         };
         Ok((sender, conn_task))
+    }
+}
+
+/// Opens a `CONNECT` tunnel to `o` through the proxy on `tcp`; TLS then runs end to end
+/// with the endpoint inside it.
+async fn tunnel(mut tcp: TcpStream, p: &Proxy, o: &Origin) -> Result<TcpStream, ConnectError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let refused = |message: String| ConnectError {
+        message,
+        kind: Failed::Proxy,
+    };
+    let target = if o.host.contains(':') {
+        format!("[{}]:{}", o.host, o.port)
+    } else {
+        format!("{}:{}", o.host, o.port)
+    };
+    let mut request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
+    if let Some(auth) = p.authorization.as_ref().and_then(|v| v.to_str().ok()) {
+        request.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
+    }
+    request.push_str("\r\n");
+    tcp.write_all(request.as_bytes())
+        .await
+        .map_err(|e| refused(format!("the proxy {}:{} failed: {e}", p.host, p.port)))?;
+    // The proxy's answer, up to its blank line; nothing follows until the tunnel is used.
+    let mut head = Vec::with_capacity(256);
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > 16 << 10 {
+            return Err(refused(format!(
+                "the proxy {}:{} sent an endless answer to CONNECT",
+                p.host, p.port
+            )));
+        }
+        match tcp.read(&mut byte).await {
+            Ok(1) => head.push(byte[0]),
+            Ok(_) => {
+                return Err(refused(format!(
+                    "the proxy {}:{} closed the connection instead of answering CONNECT",
+                    p.host, p.port
+                )))
+            }
+            Err(e) => {
+                return Err(refused(format!(
+                    "the proxy {}:{} failed: {e}",
+                    p.host, p.port
+                )))
+            }
+        }
+    }
+    let head = String::from_utf8_lossy(&head);
+    let status_line = head.lines().next().unwrap_or_default();
+    match status_line.split_whitespace().nth(1) {
+        Some(code) if code.starts_with('2') => Ok(tcp),
+        _ => Err(refused(format!(
+            "the proxy {}:{} refused CONNECT to {target}: {}",
+            p.host,
+            p.port,
+            status_line.trim()
+        ))),
     }
 }
 

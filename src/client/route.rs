@@ -98,13 +98,66 @@ impl Route {
                 Some((config, name))
             }
         };
+        // The embedded mock is reached directly; a real endpoint as its proxy setting and
+        // the environment say.
+        let proxy = match &endpoint.target {
+            Target::Mock(_) => None,
+            Target::Url(_) => {
+                match crate::plan::proxy::decide(&endpoint.proxy, &url, &|n| std::env::var(n).ok())
+                {
+                    crate::plan::proxy::Route::Direct(_) => None,
+                    crate::plan::proxy::Route::Via { proxy, .. } => {
+                        let userinfo = match &endpoint.proxy_credential {
+                            Some(r) => Some(
+                                super::credentials::resolve(r, &endpoint.id)?
+                                    .expose()
+                                    .to_string(),
+                            ),
+                            None => proxy.userinfo.clone(),
+                        };
+                        let authorization = match userinfo {
+                            Some(u) => {
+                                use base64::Engine;
+                                let b64 = base64::engine::general_purpose::STANDARD.encode(u);
+                                let mut v = HeaderValue::from_str(&format!("Basic {b64}"))
+                                    .map_err(|e| bad(e.to_string()))?;
+                                v.set_sensitive(true);
+                                Some(v)
+                            }
+                            None => None,
+                        };
+                        Some(http::Proxy {
+                            host: proxy.host,
+                            port: proxy.port,
+                            authorization,
+                        })
+                    }
+                }
+            }
+        };
+        // Plain http through a proxy: requests in absolute form, with the proxy's
+        // credential; https goes through a CONNECT tunnel instead.
+        let (path, headers) = match (&proxy, origin.https) {
+            (Some(p), false) => {
+                let absolute = url
+                    .as_str()
+                    .parse::<hyper::Uri>()
+                    .map_err(|e| bad(e.to_string()))?;
+                let mut headers = headers;
+                if let Some(auth) = &p.authorization {
+                    headers.insert(hyper::header::PROXY_AUTHORIZATION, auth.clone());
+                }
+                (absolute, headers)
+            }
+            _ => (path, headers),
+        };
         Ok(Route {
             mock: matches!(endpoint.target, Target::Mock(_)),
             endpoint,
             base_url,
             path,
             headers,
-            pool: http::Pool::new(origin, tls),
+            pool: http::Pool::new(origin, tls, proxy),
             faults,
             format,
             credential: secret.map(Credential::new),

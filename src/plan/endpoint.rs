@@ -171,6 +171,10 @@ pub struct EndpointPlan {
     /// The field that caps an answer's length in its requests.
     pub token_limit: TokenLimit,
     pub tls: TlsPlan,
+    /// The proxy its traffic goes through (the embedded mock is always reached
+    /// directly), and the proxy's `user:password` by reference.
+    pub proxy: super::proxy::ProxySetting,
+    pub proxy_credential: Option<CredentialRef>,
     pub encoding: Encoding,
     pub max_context_tokens: Option<u32>,
     pub region: Option<String>,
@@ -277,6 +281,11 @@ pub(crate) fn endpoint(
             }
         };
     let tls = tls_plan(c, &at, e.tls.as_ref())?;
+    let proxy = super::proxy::setting(c, &at, e.proxy.as_deref())?;
+    let proxy_credential = match &e.proxy_credential_ref {
+        Some(r) => Some(credential_ref(c, &at("proxy_credential_ref"), r)?),
+        None => None,
+    };
     let token_limit = match e.token_limit_param {
         None if info.max_completion_tokens => TokenLimit::for_model(&e.model_name),
         None | Some(model::TokenLimitParam::MaxTokens) => TokenLimit::MaxTokens,
@@ -308,6 +317,8 @@ pub(crate) fn endpoint(
         timeout,
         token_limit,
         tls,
+        proxy,
+        proxy_credential,
         encoding,
         max_context_tokens: e.max_context_tokens,
         region: e.region.clone(),

@@ -19,6 +19,7 @@ pub mod pem;
 pub mod preflight;
 pub mod prices;
 pub mod provider;
+pub mod proxy;
 pub mod regions;
 pub mod regression;
 pub mod retry;

@@ -123,16 +123,19 @@ pub fn check(plan: &Plan, source: &Source, creds: &dyn Credentials) -> Vec<Findi
 fn endpoints(plan: &Plan, creds: &dyn Credentials, f: &mut Findings) {
     for e in &plan.endpoints {
         let at = |k: &str| format!("endpoints.{}.{k}", e.id);
-        if let Some(r) = e.auth.credential() {
+        for (r, key) in [
+            (e.auth.credential(), "credential_ref"),
+            (e.proxy_credential.as_ref(), "proxy_credential_ref"),
+        ] {
             match r {
-                super::CredentialRef::Env(name) if !creds.env_present(name) => f.error(
-                    &at("credential_ref"),
+                Some(super::CredentialRef::Env(name)) if !creds.env_present(name) => f.error(
+                    &at(key),
                     format!("environment variable {name} is not set (or empty): export it before the run"),
                 ),
-                super::CredentialRef::File(p) => {
+                Some(super::CredentialRef::File(p)) => {
                     if let Err(why) = creds.file_readable(p) {
                         f.error(
-                            &at("credential_ref"),
+                            &at(key),
                             format!("cannot read the credential file {}: {why}", p.display()),
                         );
                     }

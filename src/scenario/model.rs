@@ -55,6 +55,11 @@ pub struct Endpoint {
     pub timeout: Option<DurationStr>,
     /// Trust and client certificates for TLS.
     pub tls: Option<TlsSpec>,
+    /// `http://host:port` (over the environment's `HTTPS_PROXY` and the like), or
+    /// `none` to bypass any proxy.
+    pub proxy: Option<String>,
+    /// `user:password` for the proxy, by reference (`env:NAME` or `file:PATH`).
+    pub proxy_credential_ref: Option<String>,
     /// The request field that caps the answer: `max_tokens`, or `max_completion_tokens`
     /// (OpenAI's and Azure's reasoning models refuse `max_tokens`). By default from the
     /// model name.

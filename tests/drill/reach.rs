@@ -171,10 +171,12 @@ async fn tls_server(
                     buf.drain(..end + 4 + len);
                     count.fetch_add(1, Ordering::Relaxed);
                     let body = r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1}}"#;
-                    let resp = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
-                    if tls.write_all(resp.as_bytes()).await.is_err() {
-                        return;
-                    }
+                    // One answer a connection: every call opens its own, so a proxy's
+                    // tunnels count the calls.
+                    let resp = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+                    let _ = tls.write_all(resp.as_bytes()).await;
+                    let _ = tls.shutdown().await;
+                    return;
                 }
             });
         }
@@ -317,4 +319,248 @@ fn validate_refuses_unreadable_or_unparsable_pem_at_its_key() {
         err.contains("needs both client_cert and client_key_ref"),
         "{err}"
     );
+}
+
+/// An HTTP proxy on 127.0.0.1 that opens `CONNECT` tunnels, counting them; with
+/// `password`, it wants `Proxy-Authorization: Basic` for `alice:<password>` and answers
+/// 407 without it.
+async fn connect_proxy(
+    password: Option<&'static str>,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use base64::Engine;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tunnels = std::sync::Arc::new(AtomicU64::new(0));
+    let count = tunnels.clone();
+    let expected = password.map(|p| {
+        format!(
+            "basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("alice:{p}"))
+        )
+    });
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let (count, expected) = (count.clone(), expected.clone());
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_string();
+                let target = head
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_string();
+                if let Some(rest) = target.strip_prefix("http://") {
+                    // Plain http comes in absolute form: forward it, then close.
+                    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    let mut body = vec![0u8; len];
+                    if client.read_exact(&mut body).await.is_err() {
+                        return;
+                    }
+                    let Ok(mut upstream) = tokio::net::TcpStream::connect(authority).await else {
+                        return;
+                    };
+                    count.fetch_add(1, Ordering::Relaxed);
+                    let mut forwarded = format!("POST /{path} HTTP/1.1\r\n");
+                    for line in head.lines().skip(1).filter(|l| !l.is_empty()) {
+                        let lower = line.to_ascii_lowercase();
+                        if !lower.starts_with("proxy-authorization")
+                            && !lower.starts_with("connection")
+                        {
+                            forwarded.push_str(line);
+                            forwarded.push_str("\r\n");
+                        }
+                    }
+                    forwarded.push_str("connection: close\r\n\r\n");
+                    let _ = upstream.write_all(forwarded.as_bytes()).await;
+                    let _ = upstream.write_all(&body).await;
+                    let mut answer = Vec::new();
+                    let _ = upstream.read_to_end(&mut answer).await;
+                    let _ = client.write_all(&answer).await;
+                    return;
+                }
+                let auth = head.lines().find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("proxy-authorization:")
+                        .map(|v| v.trim().to_string())
+                });
+                if expected.is_some()
+                    && auth.as_ref().map(|a| a.to_ascii_lowercase())
+                        != expected.as_ref().map(|e| e.to_ascii_lowercase())
+                {
+                    let _ = client
+                        .write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\n\r\n")
+                        .await;
+                    return;
+                }
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(&target).await else {
+                    let _ = client
+                        .write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+                        .await;
+                    return;
+                };
+                count.fetch_add(1, Ordering::Relaxed);
+                let _ = client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await;
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            });
+        }
+    });
+    (port, tunnels)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_goes_through_the_proxy_in_a_connect_tunnel_and_its_refusals_are_its_own() {
+    use super::support::outcome;
+    use std::sync::atomic::Ordering;
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca).unwrap();
+    let (server, served) = tls_server(&pki, false).await;
+    let (proxy, tunnels) = connect_proxy(None).await;
+    let url = format!("https://localhost:{server}");
+    let tls = format!(
+        "{{ ca_file: {} }}\n    proxy: http://127.0.0.1:{proxy}",
+        ca.display()
+    );
+    let (s, _d) = run(&tls_scenario(&url, &tls)).await;
+    assert_eq!(outcome(&s, "ok"), 4, "{:?}", s.errors);
+    // TLS ran end to end through the tunnels: one a call, as the server closes each.
+    assert_eq!(tunnels.load(Ordering::Relaxed), s.totals.attempts);
+    assert_eq!(served.load(Ordering::Relaxed), 4);
+    // A proxy that wants a password: 407 is the proxy's refusal, not the endpoint's.
+    let (guarded, guarded_tunnels) = connect_proxy(Some("s3cret-proxy-pass")).await;
+    let tls = format!(
+        "{{ ca_file: {} }}\n    proxy: http://127.0.0.1:{guarded}",
+        ca.display()
+    );
+    let (s, _d) = run(&tls_scenario(&url, &tls)).await;
+    assert_eq!(
+        outcome(&s, "proxy"),
+        4,
+        "{:?} {:?}",
+        s.totals.by_outcome,
+        s.errors
+    );
+    assert!(s.errors[0].message.contains("407"), "{:?}", s.errors);
+    // With its credential, by reference.
+    let pass = dir.path().join("proxy-pass");
+    std::fs::write(&pass, "alice:s3cret-proxy-pass\n").unwrap();
+    let tls = format!(
+        "{{ ca_file: {} }}\n    proxy: http://127.0.0.1:{guarded}\n    proxy_credential_ref: file:{}",
+        ca.display(),
+        pass.display()
+    );
+    let (s, _d) = run(&tls_scenario(&url, &tls)).await;
+    assert_eq!(outcome(&s, "ok"), 4, "{:?}", s.errors);
+    assert_eq!(guarded_tunnels.load(Ordering::Relaxed), 4);
+    // A proxy that is not there.
+    let tls = format!(
+        "{{ ca_file: {} }}\n    proxy: http://127.0.0.1:9",
+        ca.display()
+    );
+    let (s, _d) = run(&tls_scenario(&url, &tls)).await;
+    assert_eq!(outcome(&s, "proxy"), 4, "{:?}", s.errors);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_environment_proxy_is_honoured_no_proxy_bypasses_it_and_its_password_never_shows() {
+    use std::sync::atomic::Ordering;
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca).unwrap();
+    let (server, served) = tls_server(&pki, false).await;
+    const PASSWORD: &str = "pr0xy-PASSWORD-never-printed";
+    let (proxy, tunnels) = connect_proxy(Some(PASSWORD)).await;
+    let s = super::support::scenario(&tls_scenario(
+        &format!("https://localhost:{server}"),
+        &format!("{{ ca_file: {} }}", ca.display()),
+    ));
+    let results = dir.path().join("out");
+    let run = |no_proxy: &str| {
+        let out = std::process::Command::new(super::support::BIN)
+            .args(["run", "--no-progress", "--out"])
+            .arg(&results)
+            .arg(&s.path)
+            .env(
+                "HTTPS_PROXY",
+                format!("http://alice:{PASSWORD}@127.0.0.1:{proxy}"),
+            )
+            .env("NO_PROXY", no_proxy)
+            .output()
+            .unwrap();
+        let mut bytes = out.stdout.clone();
+        bytes.extend(&out.stderr);
+        for f in std::fs::read_dir(&results).unwrap() {
+            bytes.extend(std::fs::read(f.unwrap().path()).unwrap());
+        }
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(PASSWORD),
+            "the proxy's password appeared in the output"
+        );
+        out
+    };
+    let out = tokio::task::block_in_place(|| run("example.com"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        tunnels.load(Ordering::Relaxed),
+        4,
+        "through the proxy, with its password"
+    );
+    let out = tokio::task::block_in_place(|| run("localhost"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(tunnels.load(Ordering::Relaxed), 4, "NO_PROXY bypassed it");
+    assert_eq!(served.load(Ordering::Relaxed), 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_goes_through_the_proxy_in_absolute_form() {
+    use super::support::outcome;
+    use std::sync::atomic::Ordering;
+    let upstream = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/v1/chat/completions"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_raw(
+            r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1}}"#,
+            "application/json",
+        ))
+        .mount(&upstream)
+        .await;
+    let (proxy, forwarded) = connect_proxy(None).await;
+    let (s, _d) = run(&tls_scenario(&upstream.uri(), "").replace(
+        "    timeout: 5s\n",
+        &format!("    timeout: 5s\n    proxy: http://127.0.0.1:{proxy}\n"),
+    ))
+    .await;
+    assert_eq!(outcome(&s, "ok"), 4, "{:?}", s.errors);
+    assert_eq!(forwarded.load(Ordering::Relaxed), 4);
+    assert_eq!(upstream.received_requests().await.unwrap().len(), 4);
 }
