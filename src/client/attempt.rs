@@ -79,19 +79,15 @@ pub struct Attempt {
     pub sent: Instant,
     /// The first generated token of any kind, reasoning included.
     pub first_token: Option<Instant>,
-    /// The first token of the answer itself, when reasoning was streamed before it.
-    pub first_visible: Option<Instant>,
     pub end: Instant,
     /// Gaps between content deltas, in microseconds.
     pub itl_us: Vec<u64>,
     pub usage: Option<Usage>,
     /// The answer's text, kept to count tokens when `usage` is missing.
     pub text: String,
-    /// The reasoning shown, kept to count its tokens where the endpoint does not
-    /// itemize them.
-    pub reasoning: String,
-    /// The tool the model called instead of answering.
-    pub tool_call: Option<ToolCall>,
+    /// What only some answers have (reasoning, a tool call, the serving region), boxed:
+    /// an attempt moves through every call's future, and a small one is cheap to move.
+    pub extra: Option<Box<Extra>>,
     /// Content deltas received (a stream's chunk count).
     pub deltas: u64,
     /// Why the answer ended, as the endpoint said.
@@ -105,6 +101,18 @@ pub struct Attempt {
     pub quota_exhausted: bool,
     /// The fault was injected by llm-drill: nothing was sent.
     pub injected: bool,
+}
+
+/// The parts of an attempt that only some answers have.
+#[derive(Debug, Default)]
+pub struct Extra {
+    /// The first token of the answer itself, when reasoning was streamed before it.
+    pub first_visible: Option<Instant>,
+    /// The reasoning shown, kept to count its tokens where the endpoint does not
+    /// itemize them.
+    pub reasoning: String,
+    /// The tool the model called instead of answering.
+    pub tool_call: Option<ToolCall>,
     /// The region the endpoint said served the answer, canonical (`westeurope`), or
     /// `unrecognized` when llm-drill does not know the name.
     pub served_region: Option<&'static str>,
@@ -118,20 +126,17 @@ impl Attempt {
             status: None,
             sent: now,
             first_token: None,
-            first_visible: None,
             end: now,
             itl_us: Vec::new(),
             usage: None,
             text: String::new(),
-            reasoning: String::new(),
-            tool_call: None,
+            extra: None,
             deltas: 0,
             finish: None,
             error: None,
             retry_after: None,
             quota_exhausted: false,
             injected: false,
-            served_region: None,
         }
     }
 
@@ -144,6 +149,24 @@ impl Attempt {
         }
     }
 
+    /// The extra parts, made on first use.
+    pub fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Default::default)
+    }
+
+    /// The reasoning shown, or "".
+    pub fn reasoning(&self) -> &str {
+        self.extra.as_ref().map_or("", |e| e.reasoning.as_str())
+    }
+
+    pub fn first_visible(&self) -> Option<Instant> {
+        self.extra.as_ref().and_then(|e| e.first_visible)
+    }
+
+    pub fn served_region(&self) -> Option<&'static str> {
+        self.extra.as_ref().and_then(|e| e.served_region)
+    }
+
     /// A failure llm-drill made up itself: nothing was sent.
     pub fn injected(now: Instant, outcome: Outcome, why: impl Into<String>) -> Attempt {
         Attempt {
@@ -152,3 +175,4 @@ impl Attempt {
         }
     }
 }
+

@@ -50,7 +50,8 @@ pub(super) async fn exchange(
     let status = resp.status().as_u16();
     a.status = Some(status);
     if let Some(r) = route.format.served_region(resp.headers()) {
-        a.served_region = Some(crate::plan::regions::canonical(&r).unwrap_or("unrecognized"));
+        a.extra_mut().served_region =
+            Some(crate::plan::regions::canonical(&r).unwrap_or("unrecognized"));
     }
     let too_large = resp
         .headers()
@@ -116,8 +117,11 @@ pub(super) async fn exchange(
         a.usage = whole.usage;
         a.text = whole.text;
         a.finish = whole.finish;
-        a.reasoning = whole.reasoning;
-        a.tool_call = whole.tool_call;
+        if !whole.reasoning.is_empty() || whole.tool_call.is_some() {
+            let x = a.extra_mut();
+            x.reasoning = whole.reasoning;
+            x.tool_call = whole.tool_call;
+        }
         Ok(())
     }
 }

@@ -55,21 +55,23 @@ pub(super) async fn read_stream(
                     StreamStep::Delta(t) | StreamStep::Reasoning(t) if t.is_empty() => {}
                     StreamStep::Delta(t) => {
                         token(a, &mut last_token, now);
-                        if a.first_visible.is_none() && !a.reasoning.is_empty() {
-                            a.first_visible = Some(now);
+                        if let Some(x) = a.extra.as_deref_mut() {
+                            if x.first_visible.is_none() && !x.reasoning.is_empty() {
+                                x.first_visible = Some(now);
+                            }
                         }
                         keep(&mut a.text, &t);
                     }
                     StreamStep::Reasoning(t) => {
                         token(a, &mut last_token, now);
-                        keep(&mut a.reasoning, &t);
+                        keep(&mut a.extra_mut().reasoning, &t);
                     }
                     StreamStep::ToolCall {
                         id,
                         name,
                         arguments,
                     } => {
-                        let call = a.tool_call.get_or_insert_with(Default::default);
+                        let call = a.extra_mut().tool_call.get_or_insert_with(Default::default);
                         if let Some(id) = id {
                             call.id = id.into_owned();
                         }
@@ -78,7 +80,7 @@ pub(super) async fn read_stream(
                         }
                         if !arguments.is_empty() {
                             token(a, &mut last_token, now);
-                            let call = a.tool_call.get_or_insert_with(Default::default);
+                            let call = a.extra_mut().tool_call.get_or_insert_with(Default::default);
                             keep(&mut call.arguments, &arguments);
                         }
                     }

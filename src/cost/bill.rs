@@ -23,15 +23,15 @@ pub fn bill(plan: &Plan, call: &CallSpec, ep: usize, a: &Attempt, cost: &mut Cal
             u.input_tokens,
             u.cached_input_tokens,
             u.output_tokens,
-            u.reasoning_tokens.unwrap_or_else(|| shown(&a.reasoning)),
+            u.reasoning_tokens.unwrap_or_else(|| shown(a.reasoning())),
         ),
         (Outcome::Ok, None) => {
-            let reasoning = shown(&a.reasoning);
+            let reasoning = shown(a.reasoning());
             let output = shown(&a.text) + reasoning;
             (call.input_tokens as u64, 0, output, reasoning)
         }
         (Outcome::StreamCut, _) if a.deltas > 0 && !a.injected => {
-            (call.input_tokens as u64, 0, a.deltas, shown(&a.reasoning))
+            (call.input_tokens as u64, 0, a.deltas, shown(a.reasoning()))
         }
         _ => return 0.0,
     };

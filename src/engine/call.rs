@@ -48,10 +48,10 @@ impl<T: Transport> Engine<T> {
             Ready::Send(prepared) => {
                 let (mut attempt, done) = self.attempts(&call, prepared, hard).await;
                 let tool_call = match attempt.outcome {
-                    Outcome::Ok => attempt.tool_call.take(),
+                    Outcome::Ok => attempt.extra.as_mut().and_then(|x| x.tool_call.take()),
                     _ => None,
                 };
-                let observed = attempt.served_region;
+                let observed = attempt.served_region();
                 let (mut s, text) = CallSample::new(&call, intended, attempt, encoding);
                 let served_in = self.routes[done.endpoint].endpoint.region.as_deref();
                 s.endpoint = done.endpoint;
@@ -156,7 +156,7 @@ impl<T: Transport> Engine<T> {
                     sent: a.sent,
                     end: a.end,
                     opened_breaker: opened,
-                    served_region: a.served_region,
+                    served_region: a.served_region(),
                 });
                 let retryable = retry.retry_on.contains(&a.outcome) && !a.quota_exhausted;
                 if a.outcome == Outcome::Ok || !retryable || n >= attempts_here || opened {

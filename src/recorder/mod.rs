@@ -88,10 +88,9 @@ impl CallSample {
         encoding: Encoding,
     ) -> (CallSample, String) {
         // Reasoning: as itemized, else counted from what was shown of it.
-        let shown = if a.reasoning.is_empty() {
-            0
-        } else {
-            encoding.count(&a.reasoning) as u64
+        let shown = match a.reasoning() {
+            "" => 0,
+            r => encoding.count(r) as u64,
         };
         let reasoning_tokens = a.usage.and_then(|u| u.reasoning_tokens).unwrap_or(shown);
         // Output tokens: as reported, else counted from the text (flagged as estimated).
@@ -113,7 +112,7 @@ impl CallSample {
             intended,
             started: a.sent,
             first_token: a.first_token,
-            first_visible: a.first_visible,
+            first_visible: a.first_visible(),
             end: a.end,
             itl_us: a.itl_us,
             input_tokens,
