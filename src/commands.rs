@@ -310,14 +310,17 @@ async fn mock(listen: SocketAddr, scenario: Option<&Path>, stop: CancellationTok
     let configs: Vec<(String, MockConfig)> = match scenario {
         None => vec![("mock".to_string(), MockConfig::default())],
         Some(path) => match run::load_plan(path, &[], None) {
-            Ok((plan, _)) => plan
-                .endpoints
-                .iter()
-                .filter_map(|e| match &e.target {
-                    Target::Mock(cfg) => Some((e.id.clone(), (**cfg).clone())),
-                    Target::Url(_) => None,
-                })
-                .collect(),
+            Ok((plan, _)) => {
+                let mut configs = Vec::new();
+                for e in &plan.endpoints {
+                    match run::mock_config(e) {
+                        Ok(Some(cfg)) => configs.push((e.id.clone(), cfg)),
+                        Ok(None) => {}
+                        Err(err) => return error_exit(&err),
+                    }
+                }
+                configs
+            }
             Err(e) => return error_exit(&e),
         },
     };

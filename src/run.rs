@@ -122,6 +122,27 @@ pub fn load(opts: &RunOptions) -> Result<Loaded, RunError> {
     })
 }
 
+/// The embedded mock's configuration for endpoint `e` (none for a real endpoint), with
+/// the keys it accepts resolved from their references.
+pub fn mock_config(
+    e: &crate::plan::EndpointPlan,
+) -> Result<Option<mock_server::MockConfig>, RunError> {
+    let Target::Mock(cfg) = &e.target else {
+        return Ok(None);
+    };
+    let mut cfg = (**cfg).clone();
+    for k in &e.mock_keys {
+        let key = crate::client::resolve(&k.key, &e.id)
+            .map_err(|err| RunError::Invalid(err.to_string()))?;
+        cfg.auth_keys.push(mock_server::AuthKey {
+            key: key.expose().to_string(),
+            from: k.from,
+            until: k.until,
+        });
+    }
+    Ok(Some(cfg))
+}
+
 pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput, RunError> {
     let loaded = load(opts)?;
     run_loaded(opts, loaded, stop).await
@@ -163,8 +184,9 @@ pub async fn run_loaded(
     let mut routes = Vec::new();
     for (e, secret) in plan.endpoints.iter().zip(secrets) {
         let base_url = match &e.target {
-            Target::Mock(cfg) => {
-                let h = mock_server::spawn((**cfg).clone()).await.map_err(|err| {
+            Target::Mock(_) => {
+                let cfg = mock_config(e)?.expect("a mock endpoint has a mock configuration");
+                let h = mock_server::spawn(cfg).await.map_err(|err| {
                     RunError::Fatal(format!(
                         "cannot start the embedded mock for `{}`: {err}",
                         e.id
@@ -192,6 +214,10 @@ pub async fn run_loaded(
     }
     for r in engine.routes.iter() {
         r.start_faults(start);
+        // A key rotated on disk during the run takes effect without a restart.
+        if let Some(watch) = r.watch_credential() {
+            tokio::spawn(watch);
+        }
     }
     let (n_endpoints, n_features) = (plan.endpoints.len(), plan.features.len());
     let endpoint_ids: Vec<String> = plan.endpoints.iter().map(|e| e.id.clone()).collect();

@@ -177,9 +177,10 @@ impl Wire for Anthropic {
     }
 
     fn error_body(&self, _: StatusCode, failure: Failure, message: &str) -> serde_json::Value {
-        let kind = match failure {
-            Failure::Invalid | Failure::Unsupported(_) => "invalid_request_error",
-            Failure::NotFound => "not_found_error",
+        let (kind, message) = match failure {
+            Failure::Invalid | Failure::Unsupported(_) => ("invalid_request_error", message),
+            Failure::NotFound => ("not_found_error", message),
+            Failure::Unauthorized => ("authentication_error", "invalid x-api-key"),
         };
         serde_json::json!({ "type": "error", "error": { "type": kind, "message": message } })
     }
@@ -211,6 +212,10 @@ impl Wire for Anthropic {
 
     fn shows(&self, visible: crate::ReasoningVisibility) -> bool {
         visible == crate::ReasoningVisibility::AnthropicThinking
+    }
+
+    fn key<'a>(&self, headers: &'a axum::http::HeaderMap) -> Option<&'a str> {
+        headers.get("x-api-key")?.to_str().ok()
     }
 
     fn stream_thought(&self, _meta: &Meta, text: &str) -> Bytes {

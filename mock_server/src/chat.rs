@@ -72,6 +72,8 @@ pub(crate) enum Failure {
     NotFound,
     /// A parameter this model does not take (400), named.
     Unsupported(&'static str),
+    /// No valid key (401).
+    Unauthorized,
 }
 
 /// What a refusal is about.
@@ -156,10 +158,23 @@ pub(crate) trait Wire: Send + Sync + 'static {
     fn stream_thought_end(&self, _meta: &Meta) -> Vec<Bytes> {
         Vec::new()
     }
+    /// The key a request carries, in this provider's header.
+    fn key<'a>(&self, headers: &'a axum::http::HeaderMap) -> Option<&'a str> {
+        bearer(headers)
+    }
     /// The header that says which region served an answer (Azure's `x-ms-region`).
     fn region_header(&self) -> Option<&'static str> {
         None
     }
+}
+
+/// A bearer token from `Authorization`.
+pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
 }
 
 /// The region that serves request `index`, by the configured shares (its index in
@@ -209,6 +224,23 @@ pub(crate) async fn answer(
     let index = shared.stats.request_received();
     shared.stats.request_body(&body);
     let guard = InFlight(shared.clone());
+    if !shared.config.auth_keys.is_empty() {
+        let (ok, overlap) = crate::check_key(
+            &shared.config.auth_keys,
+            wire.key(headers),
+            shared.clock.elapsed(),
+        );
+        shared.stats.auth(ok, overlap);
+        if !ok {
+            return error(
+                &shared.stats,
+                wire,
+                StatusCode::UNAUTHORIZED,
+                Failure::Unauthorized,
+                "",
+            );
+        }
+    }
     let ask = match wire.parse(&body) {
         Ok(a) => a,
         Err(e) => {

@@ -66,6 +66,45 @@ pub struct MockConfig {
     /// Regions it says answers came from, with their shares, in the provider's own
     /// header (Azure's `x-ms-region`); none: no header.
     pub served_regions: Vec<(String, f64)>,
+    /// The keys it accepts, each in its window of the run; none: any (or no) key.
+    pub auth_keys: Vec<AuthKey>,
+}
+
+/// A key the mock accepts from `from` until `until` (the run's clock), to rehearse a
+/// rotation: the old key's window and the new one's may overlap.
+#[derive(Clone, PartialEq)]
+pub struct AuthKey {
+    pub key: String,
+    pub from: Duration,
+    pub until: Option<Duration>,
+}
+
+impl std::fmt::Debug for AuthKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AuthKey(<redacted>, {:?}..{:?})", self.from, self.until)
+    }
+}
+
+impl AuthKey {
+    fn valid_at(&self, t: Duration) -> bool {
+        t >= self.from && self.until.is_none_or(|u| t < u)
+    }
+}
+
+/// Whether `key` is accepted at `t`, and whether only because windows overlap: the key
+/// is an older one (its window ends before another's) while a newer key is valid too.
+pub(crate) fn check_key(keys: &[AuthKey], key: Option<&str>, t: Duration) -> (bool, bool) {
+    let Some(k) = keys
+        .iter()
+        .find(|k| Some(k.key.as_str()) == key && k.valid_at(t))
+    else {
+        return (false, false);
+    };
+    let ends = k.until.unwrap_or(Duration::MAX);
+    let overlap = keys
+        .iter()
+        .any(|o| o.key != k.key && o.valid_at(t) && o.until.unwrap_or(Duration::MAX) > ends);
+    (true, overlap)
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -127,6 +166,7 @@ impl Default for MockConfig {
             reasoning: None,
             tool_call_probability: 0.5,
             served_regions: Vec::new(),
+            auth_keys: Vec::new(),
         }
     }
 }

@@ -242,6 +242,11 @@ impl Wire for OpenAi {
     fn error_body(&self, _: StatusCode, failure: Failure, message: &str) -> serde_json::Value {
         let kind = match failure {
             Failure::Unsupported(param) => return unsupported(param, message),
+            Failure::Unauthorized => {
+                return serde_json::json!({ "error": {
+                    "message": "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.",
+                    "type": "invalid_request_error", "param": null, "code": "invalid_api_key" } })
+            }
             Failure::Invalid | Failure::NotFound => "invalid_request_error",
         };
         serde_json::json!({
@@ -359,6 +364,10 @@ impl Wire for Azure {
         let code = match failure {
             // Azure's reasoning deployments answer this one in OpenAI's words.
             Failure::Unsupported(param) => return unsupported(param, message),
+            Failure::Unauthorized => {
+                return serde_json::json!({ "error": { "code": "401",
+                    "message": "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource." } })
+            }
             Failure::Invalid => "BadRequest".to_string(),
             Failure::NotFound => status.as_u16().to_string(),
         };
@@ -386,6 +395,14 @@ impl Wire for Azure {
 
     fn region_header(&self) -> Option<&'static str> {
         Some("x-ms-region")
+    }
+
+    /// Azure takes a key in `api-key`, or an Entra ID token as a bearer.
+    fn key<'a>(&self, headers: &'a HeaderMap) -> Option<&'a str> {
+        match headers.get("api-key") {
+            Some(v) => v.to_str().ok(),
+            None => chat::bearer(headers),
+        }
     }
 
     fn shows(&self, visible: crate::ReasoningVisibility) -> bool {

@@ -16,6 +16,8 @@ pub struct Stats {
     prompt_tokens: AtomicU64,
     completion_tokens: AtomicU64,
     reasoning_tokens: AtomicU64,
+    auth_refused: AtomicU64,
+    auth_overlap: AtomicU64,
     streams_started: AtomicU64,
     streams_completed: AtomicU64,
     streams_aborted: AtomicU64,
@@ -57,6 +59,13 @@ pub struct StatsSnapshot {
     /// completion tokens, shown or not).
     #[serde(default)]
     pub reasoning_tokens: u64,
+    /// Requests refused for their key (401), with `mock.auth`.
+    #[serde(default)]
+    pub auth_refused: u64,
+    /// Requests accepted with an old key only because its window overlaps the new
+    /// one's: without the overlap, they would have been refused.
+    #[serde(default)]
+    pub auth_overlap: u64,
     pub streams_started: u64,
     /// Streams that reached `data: [DONE]`.
     pub streams_completed: u64,
@@ -90,6 +99,8 @@ impl Default for Stats {
             prompt_tokens: AtomicU64::new(0),
             completion_tokens: AtomicU64::new(0),
             reasoning_tokens: AtomicU64::new(0),
+            auth_refused: AtomicU64::new(0),
+            auth_overlap: AtomicU64::new(0),
             streams_started: AtomicU64::new(0),
             streams_completed: AtomicU64::new(0),
             streams_aborted: AtomicU64::new(0),
@@ -159,6 +170,14 @@ impl Stats {
     pub(crate) fn reasoning_tokens(&self, n: u64) {
         self.reasoning_tokens.fetch_add(n, Relaxed);
     }
+    /// A request's key: refused, or accepted only thanks to an overlap of key windows.
+    pub(crate) fn auth(&self, accepted: bool, overlap: bool) {
+        if !accepted {
+            self.auth_refused.fetch_add(1, Relaxed);
+        } else if overlap {
+            self.auth_overlap.fetch_add(1, Relaxed);
+        }
+    }
     pub(crate) fn stream_started(&self) {
         self.streams_started.fetch_add(1, Relaxed);
     }
@@ -186,6 +205,8 @@ impl Stats {
             prompt_tokens: self.prompt_tokens.load(Relaxed),
             completion_tokens: self.completion_tokens.load(Relaxed),
             reasoning_tokens: self.reasoning_tokens.load(Relaxed),
+            auth_refused: self.auth_refused.load(Relaxed),
+            auth_overlap: self.auth_overlap.load(Relaxed),
             streams_started: self.streams_started.load(Relaxed),
             streams_completed: self.streams_completed.load(Relaxed),
             streams_aborted: self.streams_aborted.load(Relaxed),

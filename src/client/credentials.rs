@@ -28,23 +28,38 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// An endpoint's credential for the run: the secret it holds now. Cloning shares it, so
-/// a refresh is seen by every route and call at once.
+/// An endpoint's credential for the run: the secret it holds now, and every one it held
+/// (to keep them all out of messages). Cloning shares it, so a rotation is seen by every
+/// route and call at once.
 #[derive(Clone, Debug)]
-pub struct Credential(Arc<RwLock<Secret>>);
+pub struct Credential(Arc<RwLock<(Secret, Vec<Secret>)>>);
 
 impl Credential {
     pub fn new(secret: Secret) -> Credential {
-        Credential(Arc::new(RwLock::new(secret)))
+        Credential(Arc::new(RwLock::new((secret, Vec::new()))))
     }
 
     pub fn current(&self) -> Secret {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.0.read().unwrap_or_else(|p| p.into_inner()).0.clone()
     }
 
-    /// Replaces the secret (a refreshed token); requests built from now on carry it.
+    /// Replaces the secret (a rotated key, a refreshed token); requests built from now
+    /// on carry it.
     pub fn replace(&self, secret: Secret) {
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = secret;
+        let mut g = self.0.write().unwrap_or_else(|p| p.into_inner());
+        let old = std::mem::replace(&mut g.0, secret);
+        g.1.push(old);
+    }
+
+    /// `message` with every secret this credential has held replaced by `[redacted]`.
+    pub fn redact(&self, mut message: String) -> String {
+        let g = self.0.read().unwrap_or_else(|p| p.into_inner());
+        for s in std::iter::once(&g.0).chain(&g.1) {
+            if !s.0.is_empty() && message.contains(&s.0) {
+                message = message.replace(&s.0, "[redacted]");
+            }
+        }
+        message
     }
 }
 

@@ -27,7 +27,7 @@ mod stream;
 mod tls;
 
 pub use attempt::{Attempt, Prepared, Usage, Whole};
-pub use credentials::{resolve_credential, ClientError, Credential, Secret};
+pub use credentials::{resolve, resolve_credential, ClientError, Credential, Secret};
 pub use provider::{format, Framing, ProviderFormat, StreamStep};
 pub use retry_after::retry_after;
 pub use route::Route;

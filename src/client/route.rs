@@ -8,11 +8,13 @@ use super::credentials::{ClientError, Credential, Secret};
 use super::http;
 use super::inject::Injector;
 use super::provider::{format, ProviderFormat};
-use crate::plan::{EndpointPlan, Target};
+use crate::plan::{CredentialRef, EndpointPlan, Target};
 use crate::workload::CallSpec;
 use bytes::Bytes;
 use http_body_util::Full;
+use hyper::header::HeaderName;
 use hyper::header::{HeaderMap, HeaderValue, HOST, USER_AGENT};
+use std::sync::{Arc, RwLock};
 use tokio::time::Instant;
 use tokio_rustls::rustls;
 
@@ -21,8 +23,12 @@ pub struct Route {
     pub base_url: String,
     /// The request target in origin form (`/v1/chat/completions?...`).
     path: hyper::Uri,
-    /// Every request's headers, the credential's included unless requests are signed.
+    /// Every request's headers, the credential's included unless requests are signed or
+    /// the credential can change during the run.
     headers: HeaderMap,
+    /// The credential's header when the credential can change (a `file:` key rotated on
+    /// disk): read per request.
+    live: Option<Arc<RwLock<(HeaderName, HeaderValue)>>>,
     pub(super) pool: http::Pool,
     pub(super) format: &'static dyn ProviderFormat,
     /// Kept to sign requests and to strip it from error messages (an endpoint may echo
@@ -57,11 +63,19 @@ impl Route {
             .parse::<hyper::Uri>()
             .map_err(|e| bad(e.to_string()))?;
         let mut headers = format.headers(&endpoint);
+        let mut live = None;
         if let (Some(kind), Some(s), false) =
             (endpoint.auth.kind(), &secret, format.signs_requests())
         {
             if let Some((name, value)) = format.credential_header(&endpoint, kind, s) {
-                headers.insert(name, value);
+                match endpoint.auth.credential() {
+                    Some(CredentialRef::File(_)) => {
+                        live = Some(Arc::new(RwLock::new((name, value))));
+                    }
+                    _ => {
+                        headers.insert(name, value);
+                    }
+                }
             }
         }
         let host = match url.port() {
@@ -161,6 +175,7 @@ impl Route {
             faults,
             format,
             credential: secret.map(Credential::new),
+            live,
         })
     }
 
@@ -171,14 +186,57 @@ impl Route {
         }
     }
 
-    /// `message` with the endpoint's secret, if it appears, replaced by `[redacted]`.
+    /// `message` with the endpoint's secrets, if one appears, replaced by `[redacted]`.
     pub fn redact(&self, message: String) -> String {
-        match self.credential.as_ref().map(Credential::current) {
-            Some(s) if !s.expose().is_empty() && message.contains(s.expose()) => {
-                message.replace(s.expose(), "[redacted]")
-            }
-            _ => message,
+        match &self.credential {
+            Some(c) => c.redact(message),
+            None => message,
         }
+    }
+
+    /// A task that re-reads a `file:` credential when the file changes, so a key
+    /// rotated on disk takes effect without a restart; it ends with the route. `None`
+    /// for credentials that cannot change.
+    pub fn watch_credential(
+        &self,
+    ) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+        let (Some(CredentialRef::File(path)), Some(kind), Some(live), Some(credential)) = (
+            self.endpoint.auth.credential(),
+            self.endpoint.auth.kind(),
+            self.live.clone(),
+            self.credential.clone(),
+        ) else {
+            return None;
+        };
+        let (path, format, endpoint) = (path.clone(), self.format, self.endpoint.clone());
+        let stamp = |p: &std::path::Path| {
+            std::fs::metadata(p)
+                .ok()
+                .map(|m| (m.modified().ok(), m.len()))
+        };
+        Some(async move {
+            let mut seen = stamp(&path);
+            // Ends when the route is gone (the watcher holds the only other reference).
+            while Arc::strong_count(&live) > 1 {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                let now = stamp(&path);
+                if now == seen {
+                    continue;
+                }
+                seen = now;
+                let Ok(text) = std::fs::read_to_string(&path) else {
+                    continue;
+                };
+                let secret = Secret::new(text.trim());
+                if secret.expose().is_empty() || secret == credential.current() {
+                    continue;
+                }
+                if let Some(header) = format.credential_header(&endpoint, kind, &secret) {
+                    *live.write().unwrap_or_else(|p| p.into_inner()) = header;
+                    credential.replace(secret);
+                }
+            }
+        })
     }
 
     /// The call's request, ready to send: its body, and its signature when the provider
@@ -218,6 +276,10 @@ impl Route {
             Some(h) => (**h).clone(),
             None => self.headers.clone(),
         };
+        if let Some(live) = &self.live {
+            let (name, value) = live.read().unwrap_or_else(|p| p.into_inner()).clone();
+            r.headers_mut().insert(name, value);
+        }
         r
     }
 }

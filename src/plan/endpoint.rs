@@ -129,6 +129,14 @@ impl Capability {
     }
 }
 
+/// A key the embedded mock accepts, from `from` until `until`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MockKey {
+    pub key: CredentialRef,
+    pub from: Duration,
+    pub until: Option<Duration>,
+}
+
 /// What an endpoint declares it can do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Capabilities {
@@ -175,6 +183,8 @@ pub struct EndpointPlan {
     /// directly), and the proxy's `user:password` by reference.
     pub proxy: super::proxy::ProxySetting,
     pub proxy_credential: Option<CredentialRef>,
+    /// The keys an embedded mock accepts, by reference, each in its window of the run.
+    pub mock_keys: Vec<MockKey>,
     pub encoding: Encoding,
     pub max_context_tokens: Option<u32>,
     pub region: Option<String>,
@@ -281,6 +291,27 @@ pub(crate) fn endpoint(
             }
         };
     let tls = tls_plan(c, &at, e.tls.as_ref())?;
+    let mut mock_keys = Vec::new();
+    for (i, k) in e
+        .mock
+        .as_ref()
+        .and_then(|m| m.auth.as_ref())
+        .map_or(&[][..], |a| a.keys.as_slice())
+        .iter()
+        .enumerate()
+    {
+        let at_key = |k: &str| at(&format!("mock.auth.keys.{i}.{k}"));
+        let from = k.from.map_or(Duration::ZERO, |d| d.0);
+        let until = k.until.map(|d| d.0);
+        if until.is_some_and(|u| u <= from) {
+            return Err(c.err(&at_key("until"), "must be later than `from`"));
+        }
+        mock_keys.push(MockKey {
+            key: credential_ref(c, &at_key("key_ref"), &k.key_ref)?,
+            from,
+            until,
+        });
+    }
     let proxy = super::proxy::setting(c, &at, e.proxy.as_deref())?;
     let proxy_credential = match &e.proxy_credential_ref {
         Some(r) => Some(credential_ref(c, &at("proxy_credential_ref"), r)?),
@@ -319,6 +350,7 @@ pub(crate) fn endpoint(
         tls,
         proxy,
         proxy_credential,
+        mock_keys,
         encoding,
         max_context_tokens: e.max_context_tokens,
         region: e.region.clone(),

@@ -123,10 +123,22 @@ pub fn check(plan: &Plan, source: &Source, creds: &dyn Credentials) -> Vec<Findi
 fn endpoints(plan: &Plan, creds: &dyn Credentials, f: &mut Findings) {
     for e in &plan.endpoints {
         let at = |k: &str| format!("endpoints.{}.{k}", e.id);
+        let mock_keys = e
+            .mock_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (Some(&k.key), format!("mock.auth.keys.{i}.key_ref")));
         for (r, key) in [
-            (e.auth.credential(), "credential_ref"),
-            (e.proxy_credential.as_ref(), "proxy_credential_ref"),
-        ] {
+            (e.auth.credential(), "credential_ref".to_string()),
+            (
+                e.proxy_credential.as_ref(),
+                "proxy_credential_ref".to_string(),
+            ),
+        ]
+        .into_iter()
+        .chain(mock_keys)
+        {
+            let key = key.as_str();
             match r {
                 Some(super::CredentialRef::Env(name)) if !creds.env_present(name) => f.error(
                     &at(key),

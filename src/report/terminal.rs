@@ -379,6 +379,16 @@ pub fn render(s: &Summary) -> String {
             }
         }
     }
+    // A credential rotation rehearsed on the mock: what its keys' windows did.
+    for (id, m) in &s.mock_server {
+        if m.auth_refused + m.auth_overlap > 0 {
+            let _ = writeln!(
+                out,
+                "\ncredential rotation on `{id}`: {} requests refused for their key (the endpoint answered 401); {} used the old key while the new one was already valid — without the overlap they would have failed",
+                m.auth_refused, m.auth_overlap
+            );
+        }
+    }
     let d = &s.drill;
     if !d.windows.is_empty() || d.fallback_latency_ms.count > 0 {
         let _ = writeln!(

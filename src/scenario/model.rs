@@ -299,6 +299,23 @@ pub struct MockBehaviour {
     /// Regions it says answered (Azure's `x-ms-region`), with their shares; by default
     /// the endpoint's `region`.
     pub served_regions: Option<BTreeMap<String, f64>>,
+    /// The keys it accepts, each in a window of the run (a rotation to rehearse).
+    pub auth: Option<MockAuthSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MockAuthSpec {
+    pub keys: Vec<MockKeySpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MockKeySpec {
+    /// `env:NAME` or `file:PATH`, never the key itself.
+    pub key_ref: String,
+    pub from: Option<DurationStr>,
+    pub until: Option<DurationStr>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -564,3 +564,62 @@ async fn plain_http_goes_through_the_proxy_in_absolute_form() {
     assert_eq!(forwarded.load(Ordering::Relaxed), 4);
     assert_eq!(upstream.received_requests().await.unwrap().len(), 4);
 }
+
+/// A mock that accepts key `old` until `old_until` and `new` from `new_from`, reached
+/// with the key in `file`, 10 calls a second for 4 s.
+fn rotation(file: &std::path::Path, old_until: &str, new_from: &str) -> String {
+    format!("name: rotation\nseed: 3\nduration: 4s\ngraceful_stop: 10s\nendpoints:\n  g:\n    provider: azure_openai\n    base_url: mock\n    deployment: d\n    model_name: gpt-4o\n    auth_type: api_key\n    credential_ref: file:{}\n    mock:\n      ttft: 5ms\n      tokens_per_second: 2000\n      jitter: 0\n      auth:\n        keys:\n          - {{ key_ref: file:{dir}/old, until: {old_until} }}\n          - {{ key_ref: file:{dir}/new, from: {new_from} }}\nfeatures:\n  f:\n    endpoint: g\n    stream: false\n    prompt: {{ user_tokens: 8 }}\n    output_tokens: 4\nload: {{ rate: 10 }}\n", file.display(), dir = file.parent().unwrap().display())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotated_on_disk_takes_effect_and_the_overlap_is_what_saves_the_calls() {
+    use super::support::outcome;
+    let dir = tempfile::tempdir().unwrap();
+    // The mock's keys, by reference like any secret.
+    std::fs::write(dir.path().join("old"), "old-key-0001").unwrap();
+    std::fs::write(dir.path().join("new"), "new-key-0002").unwrap();
+    let key = dir.path().join("key");
+    let rotate = |at_ms: u64| {
+        let key = key.clone();
+        std::fs::write(&key, "old-key-0001\n").unwrap();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(at_ms)).await;
+            std::fs::write(&key, "new-key-0002\n").unwrap();
+        })
+    };
+    // Both keys are valid for the whole run (old until 10 s, new from 0 s); the file is
+    // rotated about halfway: no call fails, and every call made with the old key while
+    // the new one was valid is one the overlap saved.
+    let writer = rotate(2500);
+    let (s, _d) = run(&rotation(&key, "10s", "0s")).await;
+    writer.await.unwrap();
+    let m = &s.mock_server["g"];
+    assert_eq!(
+        (s.totals.calls, outcome(&s, "ok")),
+        (40, 40),
+        "{:?}",
+        s.errors
+    );
+    assert_eq!(m.auth_refused, 0);
+    assert!(
+        (1..40).contains(&m.auth_overlap),
+        "both keys were used: {m:?}"
+    );
+    // No overlap: the old key ends when the new one starts, at 0.5 s, and the file
+    // still changes later. The calls in between fail as `auth`, exactly the mock's 401s.
+    let writer = rotate(2500);
+    let (s, _d) = run(&rotation(&key, "500ms", "500ms")).await;
+    writer.await.unwrap();
+    let m = &s.mock_server["g"];
+    let refused = outcome(&s, "auth");
+    assert!(refused >= 5, "{:?}", s.totals.by_outcome);
+    assert_eq!(refused, m.auth_refused);
+    assert_eq!(m.by_status.get(&401), Some(&refused));
+    assert_eq!(outcome(&s, "ok") + refused, 40);
+    assert!(
+        s.errors.iter().any(|e| e.message.contains("Access denied")),
+        "{:?}",
+        s.errors
+    );
+    assert_eq!(m.auth_overlap, 0);
+}
