@@ -212,6 +212,34 @@ pub async fn run_loaded(
     for (_, h) in &mocks {
         h.start_clock(start.into_std());
     }
+    // OAuth endpoints get their first token before anything is sent, then a fresh one
+    // at 80% of each token's life.
+    for (i, r) in engine.routes.iter().enumerate() {
+        if !r.has_oauth() {
+            continue;
+        }
+        let lifetime = r.refresh_token().await.map_err(|m| {
+            RunError::Fatal(format!(
+                "endpoint `{}`: cannot get an OAuth token: {m}",
+                r.endpoint.id
+            ))
+        })?;
+        let routes = engine.routes.clone();
+        tokio::spawn(async move {
+            let mut wait = lifetime.mul_f64(0.8);
+            loop {
+                tokio::time::sleep(wait).await;
+                // Ends with the run (this task holds the last reference).
+                if Arc::strong_count(&routes) == 1 {
+                    break;
+                }
+                wait = match routes[i].refresh_token().await {
+                    Ok(l) => l.mul_f64(0.8),
+                    Err(_) => Duration::from_secs(1),
+                };
+            }
+        });
+    }
     for r in engine.routes.iter() {
         r.start_faults(start);
         // A key rotated on disk during the run takes effect without a restart.
@@ -262,6 +290,11 @@ pub async fn run_loaded(
     let report = engine.clone().drive(start, stop).await;
     // Dropping the engine drops the last sample sender (every call has finished) and the
     // HTTP client's idle connections, so the recorder and the mocks can wind down.
+    let engine_tokens: std::collections::BTreeMap<String, crate::client::TokenStats> = engine
+        .routes
+        .iter()
+        .filter_map(|r| Some((r.endpoint.id.clone(), r.token_stats()?)))
+        .collect();
     drop(engine);
     let rec = recorder
         .await
@@ -274,6 +307,7 @@ pub async fn run_loaded(
         mock_stats.insert(id, h.stats());
         let _ = tokio::time::timeout(Duration::from_secs(2), h.shutdown()).await;
     }
+    let token_stats = engine_tokens;
     let facts = RunFacts {
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         scheduled_calls: report.started,
@@ -283,6 +317,7 @@ pub async fn run_loaded(
         guard_stopped: report.guard_stopped,
         mock_server: mock_stats,
         baseline,
+        token_stats,
     };
     let summary = Summary::build(&plan, &rec, &facts);
     if let Err(e) = report::write_all(&dir, &summary, &rec, &source.as_run()) {

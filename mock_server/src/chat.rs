@@ -224,7 +224,19 @@ pub(crate) async fn answer(
     let index = shared.stats.request_received();
     shared.stats.request_body(&body);
     let guard = InFlight(shared.clone());
-    if !shared.config.auth_keys.is_empty() {
+    if shared.config.oauth2_token_lifetime.is_some() {
+        let ok = crate::token_valid(&shared, bearer(headers));
+        shared.stats.auth(ok, false);
+        if !ok {
+            return error(
+                &shared.stats,
+                wire,
+                StatusCode::UNAUTHORIZED,
+                Failure::Unauthorized,
+                "",
+            );
+        }
+    } else if !shared.config.auth_keys.is_empty() {
         let (ok, overlap) = crate::check_key(
             &shared.config.auth_keys,
             wire.key(headers),

@@ -68,6 +68,8 @@ pub struct MockConfig {
     pub served_regions: Vec<(String, f64)>,
     /// The keys it accepts, each in its window of the run; none: any (or no) key.
     pub auth_keys: Vec<AuthKey>,
+    /// Serve `POST /oauth2/token` with tokens of this lifetime, and accept only those.
+    pub oauth2_token_lifetime: Option<Duration>,
 }
 
 /// A key the mock accepts from `from` until `until` (the run's clock), to rehearse a
@@ -167,6 +169,7 @@ impl Default for MockConfig {
             tool_call_probability: 0.5,
             served_regions: Vec::new(),
             auth_keys: Vec::new(),
+            oauth2_token_lifetime: None,
         }
     }
 }
@@ -176,6 +179,87 @@ pub(crate) struct Shared {
     pub(crate) stats: Stats,
     pub(crate) clock: gate::Clock,
     pub(crate) limiter: Option<limiter::Limiter>,
+    /// Tokens its OAuth endpoint issued, and when each expires.
+    pub(crate) tokens: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+}
+
+/// `POST /oauth2/token`: the client-credentials grant. Any client id and secret get a
+/// token that lives `mock.oauth2.token_lifetime`; the chat routes then accept only
+/// tokens it issued and that have not expired.
+async fn token(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    use axum::response::IntoResponse;
+    let Some(lifetime) = shared.config.oauth2_token_lifetime else {
+        return (axum::http::StatusCode::NOT_FOUND, "no OAuth endpoint").into_response();
+    };
+    let form: std::collections::HashMap<String, String> = url_form(&body);
+    if form.get("grant_type").map(String::as_str) != Some("client_credentials")
+        || form.get("client_id").is_none_or(|c| c.is_empty())
+        || form.get("client_secret").is_none_or(|s| s.is_empty())
+    {
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({ "error": "invalid_client" })),
+        )
+            .into_response();
+    }
+    let n = shared.stats.token_issued();
+    let token = format!("mock-token-{:016x}-{n}", shared.config.seed);
+    shared
+        .tokens
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(token.clone(), std::time::Instant::now() + lifetime);
+    axum::Json(serde_json::json!({
+        "access_token": token, "token_type": "Bearer",
+        "expires_in": lifetime.as_secs_f64(), "ext_expires_in": lifetime.as_secs_f64(),
+    }))
+    .into_response()
+}
+
+/// `a=1&b=2` into its pairs (percent-decoded).
+fn url_form(body: &[u8]) -> std::collections::HashMap<String, String> {
+    let text = String::from_utf8_lossy(body);
+    text.split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let s = s.replace('+', " ");
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1..i + 3)) {
+            (b'%', Some(hex)) => match u8::from_str_radix(&String::from_utf8_lossy(hex), 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 3;
+                }
+                Err(_) => {
+                    out.push(b'%');
+                    i += 1;
+                }
+            },
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether `token` is one this mock issued and still valid.
+pub(crate) fn token_valid(shared: &Shared, token: Option<&str>) -> bool {
+    let Some(t) = token else { return false };
+    shared
+        .tokens
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(t)
+        .is_some_and(|expiry| std::time::Instant::now() < *expiry)
 }
 
 /// A view of a running mock's counters, valid for as long as the caller keeps it.
@@ -198,6 +282,7 @@ impl StatsHandle {
 pub fn router(config: MockConfig) -> (Router, StatsHandle) {
     let shared = Arc::new(Shared {
         limiter: config.rate_limit.map(limiter::Limiter::new),
+        tokens: Default::default(),
         stats: Stats::with_regions(&config.served_regions),
         config,
         clock: gate::Clock::new(),
@@ -212,6 +297,7 @@ pub fn router(config: MockConfig) -> (Router, StatsHandle) {
         .route("/v1/messages", post(anthropic::messages))
         .route("/stats", get(stats_handler))
         .route("/health", get(|| async { "ok" }))
+        .route("/oauth2/token", post(token))
         .fallback(not_found)
         .with_state(shared.clone());
     (router, StatsHandle(shared))

@@ -18,6 +18,7 @@ pub struct Stats {
     reasoning_tokens: AtomicU64,
     auth_refused: AtomicU64,
     auth_overlap: AtomicU64,
+    tokens_issued: AtomicU64,
     streams_started: AtomicU64,
     streams_completed: AtomicU64,
     streams_aborted: AtomicU64,
@@ -66,6 +67,9 @@ pub struct StatsSnapshot {
     /// one's: without the overlap, they would have been refused.
     #[serde(default)]
     pub auth_overlap: u64,
+    /// Tokens its OAuth endpoint issued (`mock.oauth2`).
+    #[serde(default)]
+    pub tokens_issued: u64,
     pub streams_started: u64,
     /// Streams that reached `data: [DONE]`.
     pub streams_completed: u64,
@@ -101,6 +105,7 @@ impl Default for Stats {
             reasoning_tokens: AtomicU64::new(0),
             auth_refused: AtomicU64::new(0),
             auth_overlap: AtomicU64::new(0),
+            tokens_issued: AtomicU64::new(0),
             streams_started: AtomicU64::new(0),
             streams_completed: AtomicU64::new(0),
             streams_aborted: AtomicU64::new(0),
@@ -178,6 +183,10 @@ impl Stats {
             self.auth_overlap.fetch_add(1, Relaxed);
         }
     }
+    /// A token issued; returns its number.
+    pub(crate) fn token_issued(&self) -> u64 {
+        self.tokens_issued.fetch_add(1, Relaxed)
+    }
     pub(crate) fn stream_started(&self) {
         self.streams_started.fetch_add(1, Relaxed);
     }
@@ -207,6 +216,7 @@ impl Stats {
             reasoning_tokens: self.reasoning_tokens.load(Relaxed),
             auth_refused: self.auth_refused.load(Relaxed),
             auth_overlap: self.auth_overlap.load(Relaxed),
+            tokens_issued: self.tokens_issued.load(Relaxed),
             streams_started: self.streams_started.load(Relaxed),
             streams_completed: self.streams_completed.load(Relaxed),
             streams_aborted: self.streams_aborted.load(Relaxed),

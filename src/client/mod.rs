@@ -18,6 +18,7 @@ mod credentials;
 mod exchange;
 mod http;
 mod inject;
+mod oauth;
 mod openai;
 mod provider;
 mod retry_after;
@@ -28,6 +29,7 @@ mod tls;
 
 pub use attempt::{Attempt, Prepared, Usage, Whole};
 pub use credentials::{resolve, resolve_credential, ClientError, Credential, Secret};
+pub use oauth::TokenStats;
 pub use provider::{format, Framing, ProviderFormat, StreamStep};
 pub use retry_after::retry_after;
 pub use route::Route;

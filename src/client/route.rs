@@ -15,6 +15,7 @@ use http_body_util::Full;
 use hyper::header::HeaderName;
 use hyper::header::{HeaderMap, HeaderValue, HOST, USER_AGENT};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 use tokio::time::Instant;
 use tokio_rustls::rustls;
 
@@ -29,6 +30,8 @@ pub struct Route {
     /// The credential's header when the credential can change (a `file:` key rotated on
     /// disk): read per request.
     live: Option<Arc<RwLock<(HeaderName, HeaderValue)>>>,
+    /// Where an OAuth endpoint's tokens come from.
+    tokens: Option<super::oauth::TokenSource>,
     pub(super) pool: http::Pool,
     pub(super) format: &'static dyn ProviderFormat,
     /// Kept to sign requests and to strip it from error messages (an endpoint may echo
@@ -64,7 +67,18 @@ impl Route {
             .map_err(|e| bad(e.to_string()))?;
         let mut headers = format.headers(&endpoint);
         let mut live = None;
-        if let (Some(kind), Some(s), false) =
+        let mut tokens = None;
+        if let (Some(o), Some(client_secret)) = (endpoint.auth.oauth2(), &secret) {
+            // The token comes once the run starts (`refresh_token`); until then none.
+            tokens = Some(
+                super::oauth::TokenSource::new(o, client_secret.clone(), &endpoint.tls)
+                    .map_err(bad)?,
+            );
+            live = Some(Arc::new(RwLock::new((
+                hyper::header::AUTHORIZATION,
+                HeaderValue::from_static("Bearer pending"),
+            ))));
+        } else if let (Some(kind), Some(s), false) =
             (endpoint.auth.kind(), &secret, format.signs_requests())
         {
             if let Some((name, value)) = format.credential_header(&endpoint, kind, s) {
@@ -176,6 +190,7 @@ impl Route {
             format,
             credential: secret.map(Credential::new),
             live,
+            tokens,
         })
     }
 
@@ -192,6 +207,40 @@ impl Route {
             Some(c) => c.redact(message),
             None => message,
         }
+    }
+
+    /// Whether its credential is an OAuth token (refreshed on a 401).
+    pub fn has_oauth(&self) -> bool {
+        self.tokens.is_some()
+    }
+
+    /// Its token requests so far, for an OAuth endpoint.
+    pub fn token_stats(&self) -> Option<super::oauth::TokenStats> {
+        self.tokens.as_ref().map(|t| t.stats())
+    }
+
+    /// Fetches a new OAuth token and sends it from now on; returns how long it lives.
+    /// Concurrent callers (several 401s at once) wait for one refresh.
+    pub async fn refresh_token(&self) -> Result<Duration, String> {
+        let (Some(tokens), Some(live), Some(credential)) =
+            (&self.tokens, &self.live, &self.credential)
+        else {
+            return Err("not an OAuth endpoint".into());
+        };
+        let before = credential.current();
+        let _one = tokens.lock().await;
+        if credential.current() != before {
+            // Another call refreshed it while this one waited.
+            return Ok(Duration::from_secs(60));
+        }
+        let (token, lifetime) = tokens.fetch().await?;
+        let header = self
+            .format
+            .credential_header(&self.endpoint, crate::plan::AuthKind::Bearer, &token)
+            .ok_or("the token cannot be sent in a header")?;
+        *live.write().unwrap_or_else(|p| p.into_inner()) = header;
+        credential.replace(token);
+        Ok(lifetime)
     }
 
     /// A task that re-reads a `file:` credential when the file changes, so a key

@@ -116,6 +116,8 @@ impl<T: Transport> Engine<T> {
         };
         // Seeded per call, so that the same seed gives the same retry schedule.
         let mut jitter = rand_pcg::Pcg32::seed_from_u64(call.retry_seed);
+        // An OAuth endpoint's 401 gets a fresh token and the attempt once more.
+        let mut reauthed = false;
         loop {
             let route = &self.routes[ep];
             let retry = &route.endpoint.retry;
@@ -158,6 +160,14 @@ impl<T: Transport> Engine<T> {
                     opened_breaker: opened,
                     served_region: a.served_region(),
                 });
+                if a.outcome == Outcome::Auth && !reauthed && route.has_oauth() {
+                    reauthed = true;
+                    if route.refresh_token().await.is_ok() {
+                        // The repeat is not a retry: it does not use the retry budget.
+                        n -= 1;
+                        continue;
+                    }
+                }
                 let retryable = retry.retry_on.contains(&a.outcome) && !a.quota_exhausted;
                 if a.outcome == Outcome::Ok || !retryable || n >= attempts_here || opened {
                     break a;

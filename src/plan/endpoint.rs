@@ -45,20 +45,44 @@ pub enum Auth {
     None,
     /// A credential, sent the way `kind` says.
     With(AuthKind, CredentialRef),
+    /// A bearer token from an OAuth 2.0 client-credentials grant.
+    OAuth2(OAuth2Plan),
+}
+
+/// The client-credentials grant: where tokens come from, and as whom.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OAuth2Plan {
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: CredentialRef,
+    pub scope: Option<String>,
 }
 
 impl Auth {
+    /// The reference to the secret the run reads at its start (an OAuth client's
+    /// secret, not a token).
     pub fn credential(&self) -> Option<&CredentialRef> {
         match self {
             Auth::None => None,
             Auth::With(_, r) => Some(r),
+            Auth::OAuth2(o) => Some(&o.client_secret),
         }
     }
 
+    /// How a request carries its credential: a static one (`With`) in the provider's
+    /// header; an OAuth token as a bearer, set once fetched.
     pub fn kind(&self) -> Option<AuthKind> {
         match self {
             Auth::None => None,
             Auth::With(k, _) => Some(*k),
+            Auth::OAuth2(_) => Some(AuthKind::Bearer),
+        }
+    }
+
+    pub fn oauth2(&self) -> Option<&OAuth2Plan> {
+        match self {
+            Auth::OAuth2(o) => Some(o),
+            _ => None,
         }
     }
 }
@@ -257,6 +281,7 @@ pub(crate) fn endpoint(
     let target = target(c, &at, seed, id, e, encoding)?;
     let auth =
         match (e.auth_type, &e.credential_ref) {
+            (AuthType::Oauth2, _) => oauth2(c, &at, e, info)?,
             (AuthType::None, None) => Auth::None,
             (AuthType::None, Some(_)) => return Err(c.err(
                 &at("credential_ref"),
@@ -330,6 +355,9 @@ pub(crate) fn endpoint(
             ))
         }
     };
+    if e.oauth2.is_some() && e.auth_type != AuthType::Oauth2 {
+        return Err(c.err(&at("oauth2"), "applies with auth_type: oauth2 only"));
+    }
     let timeout = e.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
     if timeout.is_zero() || timeout > Duration::from_secs(3600) {
         return Err(c.err(&at("timeout"), "must be more than 0 and at most 1h"));
@@ -430,6 +458,51 @@ fn rustls_name(name: &str) -> Option<()> {
                     && l.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
             }));
     ok.then_some(())
+}
+
+/// `auth_type: oauth2` and its `oauth2:` block.
+fn oauth2(
+    c: &Checker,
+    at: &dyn Fn(&str) -> String,
+    e: &model::Endpoint,
+    info: &provider::ProviderInfo,
+) -> Result<Auth, ScenarioError> {
+    if e.credential_ref.is_some() {
+        return Err(c.err(
+            &at("credential_ref"),
+            "does not apply with auth_type: oauth2 (the token comes from oauth2.token_url)",
+        ));
+    }
+    let o = e.oauth2.as_ref().ok_or_else(|| {
+        c.err(
+            &at("auth_type"),
+            "oauth2 needs an `oauth2: { token_url, client_id, client_secret_ref, scope }` block",
+        )
+    })?;
+    let url = url::Url::parse(&o.token_url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"));
+    if url.is_none() {
+        return Err(c.err(
+            &at("oauth2.token_url"),
+            format!("expected an http(s) URL, found `{}`", o.token_url),
+        ));
+    }
+    if o.client_id.trim().is_empty() {
+        return Err(c.err(&at("oauth2.client_id"), "must not be empty"));
+    }
+    if !info.auth.contains(&AuthKind::Bearer) {
+        return Err(c.err(
+            &at("auth_type"),
+            format!("an {} endpoint does not take bearer tokens", info.key),
+        ));
+    }
+    Ok(Auth::OAuth2(OAuth2Plan {
+        token_url: o.token_url.clone(),
+        client_id: o.client_id.clone(),
+        client_secret: credential_ref(c, &at("oauth2.client_secret_ref"), &o.client_secret_ref)?,
+        scope: o.scope.clone(),
+    }))
 }
 
 /// The endpoint's price: inline (checked), or looked up by `price_ref`.

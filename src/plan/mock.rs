@@ -92,6 +92,12 @@ pub(crate) fn mock_config(
         }
         cfg.served_regions.push((region.clone(), *share));
     }
+    if let Some(o) = &m.oauth2 {
+        if o.token_lifetime.0 < Duration::from_millis(100) {
+            return Err(c.err(&at("oauth2.token_lifetime"), "must be at least 100ms"));
+        }
+        cfg.oauth2_token_lifetime = Some(o.token_lifetime.0);
+    }
     if let Some(p) = m.tool_call_probability {
         if !(0.0..=1.0).contains(&p) {
             return Err(c.err(&at("tool_call_probability"), "must be from 0 to 1"));

@@ -29,8 +29,8 @@ pub mod thresholds;
 pub use arrivals::{Arrival, ArrivalSchedule, Stage};
 pub use cost::CostPlan;
 pub use endpoint::{
-    Auth, Capabilities, Capability, CredentialRef, EndpointPlan, FallbackPolicy, MockKey, Roots,
-    Target, TlsPlan, DEFAULT_TIMEOUT,
+    Auth, Capabilities, Capability, CredentialRef, EndpointPlan, FallbackPolicy, MockKey,
+    OAuth2Plan, Roots, Target, TlsPlan, DEFAULT_TIMEOUT,
 };
 pub use feature::{ContextPlan, FeaturePlan, SessionPlan, DEFAULT_OUTPUT_TOKENS};
 pub use load::{LoadPlan, DEFAULT_MAX_IN_FLIGHT};

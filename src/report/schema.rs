@@ -153,12 +153,23 @@ pub struct EndpointSummary {
     /// canonical names; empty when it says nothing.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub served_regions: BTreeMap<String, u64>,
+    /// An OAuth endpoint's token requests (not calls): count, failures, mean time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthSummary>,
     /// Retry amplification: attempts here per call that tried this endpoint.
     pub attempts_per_call: f64,
     /// What its billed attempts cost.
     pub cost_usd: f64,
     pub input_tokens: u64,
     pub output_tokens: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthSummary {
+    pub token_requests: u64,
+    pub token_failures: u64,
+    pub token_mean_ms: Option<f64>,
 }
 
 impl EndpointSummary {

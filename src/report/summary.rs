@@ -208,6 +208,8 @@ pub struct RunFacts {
     pub mock_server: BTreeMap<String, mock_server::StatsSnapshot>,
     /// A baseline to compare with, and the name it is shown by.
     pub baseline: Option<(Summary, String)>,
+    /// OAuth endpoints' token requests, by endpoint id.
+    pub token_stats: BTreeMap<String, crate::client::TokenStats>,
 }
 
 fn finish_reasons(m: &Metrics) -> BTreeMap<String, u64> {
@@ -295,6 +297,11 @@ impl Summary {
                     calls: m.calls,
                     residency_violations: m.residency_violations,
                     injected: m.injected,
+                    auth: facts.token_stats.get(&e.id).map(|t| AuthSummary {
+                        token_requests: t.requests,
+                        token_failures: t.failures,
+                        token_mean_ms: t.mean_ms.map(round3),
+                    }),
                     served_regions: m
                         .served_regions
                         .iter()

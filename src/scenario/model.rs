@@ -35,6 +35,19 @@ pub enum AuthType {
     None,
     ApiKey,
     Bearer,
+    /// OAuth 2.0 client credentials (Entra ID for Azure OpenAI): a bearer token fetched
+    /// from `oauth2.token_url` and refreshed before it expires.
+    Oauth2,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2Spec {
+    pub token_url: String,
+    pub client_id: String,
+    /// By reference: `env:NAME` or `file:PATH`.
+    pub client_secret_ref: String,
+    pub scope: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,6 +60,8 @@ pub struct Endpoint {
     #[serde(default)]
     pub auth_type: AuthType,
     pub credential_ref: Option<String>,
+    /// With `auth_type: oauth2`.
+    pub oauth2: Option<OAuth2Spec>,
     pub model_name: String,
     pub max_context_tokens: Option<u32>,
     pub supports_tools: Option<bool>,
@@ -301,6 +316,15 @@ pub struct MockBehaviour {
     pub served_regions: Option<BTreeMap<String, f64>>,
     /// The keys it accepts, each in a window of the run (a rotation to rehearse).
     pub auth: Option<MockAuthSpec>,
+    /// A client-credentials token endpoint (`POST /oauth2/token`) whose tokens it then
+    /// requires, each valid for `token_lifetime`.
+    pub oauth2: Option<MockOAuth2Spec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MockOAuth2Spec {
+    pub token_lifetime: DurationStr,
 }
 
 #[derive(Debug, Deserialize)]

@@ -623,3 +623,62 @@ async fn a_key_rotated_on_disk_takes_effect_and_the_overlap_is_what_saves_the_ca
     );
     assert_eq!(m.auth_overlap, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_tokens_that_expire_every_second_are_refreshed_before_they_do() {
+    use super::support::outcome;
+    // A standalone mock with its token endpoint: tokens live 1 s.
+    let h = mock_server::spawn(mock_server::MockConfig {
+        oauth2_token_lifetime: Some(std::time::Duration::from_secs(1)),
+        latency: mock_server::LatencyModel {
+            ttft: mock_server::Spread::fixed(std::time::Duration::from_millis(5)),
+            tokens_per_second: 2000.0,
+            jitter: 0.0,
+            prefill_tokens_per_second: 0.0,
+        },
+        ..mock_server::MockConfig::default()
+    })
+    .await
+    .unwrap();
+    h.start_clock(std::time::Instant::now());
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("client-secret");
+    std::fs::write(&secret, "oauth-client-secret-0003\n").unwrap();
+    let url = h.base_url();
+    let yaml = format!("name: oauth\nseed: 2\nduration: 8s\nendpoints:\n  e:\n    provider: azure_openai\n    base_url: {url}\n    deployment: d\n    model_name: gpt-4o\n    auth_type: oauth2\n    oauth2: {{ token_url: {url}/oauth2/token, client_id: llm-drill, client_secret_ref: file:{}, scope: https://cognitiveservices.azure.com/.default }}\nfeatures:\n  f:\n    endpoint: e\n    stream: true\n    prompt: {{ user_tokens: 8 }}\n    output_tokens: 4\nload: {{ rate: 10 }}\n", secret.display());
+    let (s, _d) = run(&yaml).await;
+    let truth = h.stats();
+    assert_eq!(
+        (s.totals.calls, outcome(&s, "ok")),
+        (80, 80),
+        "{:?}",
+        s.errors
+    );
+    assert_eq!((outcome(&s, "auth"), truth.auth_refused), (0, 0));
+    // The first token, then one every 0.8 s of the 8 s: about 11.
+    let auth = s.endpoints["e"]
+        .auth
+        .as_ref()
+        .expect("an OAuth endpoint reports its tokens");
+    assert!((9..=13).contains(&auth.token_requests), "{auth:?}");
+    assert_eq!(auth.token_requests, truth.tokens_issued);
+    assert_eq!(auth.token_failures, 0);
+    h.shutdown().await;
+}
+
+#[test]
+fn validate_refuses_an_oauth_endpoint_without_its_token_url() {
+    use super::support::{llm_drill, scenario};
+    let base = "name: o\nduration: 1s\nendpoints:\n  e:\n    provider: openai\n    base_url: https://llm.example.com\n    model_name: gpt-4o\n    auth_type: oauth2\nOAUTH\nfeatures:\n  f:\n    endpoint: e\n    prompt: { user_tokens: 8 }\nload: { rate: 1 }\n";
+    for (oauth, expect) in [
+        ("", "endpoints.e.auth_type: oauth2 needs an `oauth2:"),
+        ("    oauth2: { token_url: not-a-url, client_id: x, client_secret_ref: env:S }", "endpoints.e.oauth2.token_url: expected an http(s) URL"),
+        ("    oauth2: { token_url: https://login.example.com/t, client_id: x, client_secret_ref: hunter2 }", "oauth2.client_secret_ref: expected env:NAME or file:PATH"),
+    ] {
+        let s = scenario(&base.replace("OAUTH\n", &format!("{oauth}\n")).replace("\n\n", "\n"));
+        let (code, _, err) = llm_drill(&["validate".as_ref(), s.path.as_os_str()]);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains(expect), "expected `{expect}` in {err}");
+        assert!(!err.contains("hunter2"), "a secret written inline is never echoed");
+    }
+}
