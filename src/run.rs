@@ -212,18 +212,21 @@ pub async fn run_loaded(
     for (_, h) in &mocks {
         h.start_clock(start.into_std());
     }
-    // OAuth endpoints get their first token before anything is sent, then a fresh one
-    // at 80% of each token's life.
+    // Credentials that expire (OAuth tokens, `exec:` output with an expiry) are fetched
+    // before anything is sent, then again at 80% of their life.
     for (i, r) in engine.routes.iter().enumerate() {
-        if !r.has_oauth() {
+        if !r.fetches_credential() {
             continue;
         }
         let lifetime = r.refresh_token().await.map_err(|m| {
             RunError::Fatal(format!(
-                "endpoint `{}`: cannot get an OAuth token: {m}",
-                r.endpoint.id
+                "endpoint `{}`: cannot get its credential: {}",
+                r.endpoint.id,
+                r.redact(m)
             ))
         })?;
+        // A credential that never says when it expires is fetched once.
+        let Some(lifetime) = lifetime else { continue };
         let routes = engine.routes.clone();
         tokio::spawn(async move {
             let mut wait = lifetime.mul_f64(0.8);
@@ -234,7 +237,8 @@ pub async fn run_loaded(
                     break;
                 }
                 wait = match routes[i].refresh_token().await {
-                    Ok(l) => l.mul_f64(0.8),
+                    Ok(Some(l)) => l.mul_f64(0.8),
+                    Ok(None) => break,
                     Err(_) => Duration::from_secs(1),
                 };
             }

@@ -75,13 +75,19 @@ pub enum ClientError {
     },
     #[error("endpoint `{endpoint}`: the credential is empty")]
     EmptyCredential { endpoint: String },
+    #[error("endpoint `{endpoint}`: the credential command {why}")]
+    Exec { endpoint: String, why: String },
     #[error("cannot build the HTTP client: {0}")]
     Build(String),
 }
 
-/// Resolves an endpoint's credential reference (env:NAME or file:PATH).
+/// Resolves an endpoint's credential reference (env:NAME or file:PATH). An `exec:`
+/// command is run when the run starts (`Route::refresh_token`), not here.
 pub fn resolve_credential(e: &EndpointPlan) -> Result<Option<Secret>, ClientError> {
-    e.auth.credential().map(|r| resolve(r, &e.id)).transpose()
+    match e.auth.credential() {
+        Some(CredentialRef::Exec(_)) | None => Ok(None),
+        Some(r) => resolve(r, &e.id).map(Some),
+    }
 }
 
 /// The secret a reference points at, for endpoint `endpoint`.
@@ -98,6 +104,14 @@ pub fn resolve(r: &CredentialRef, endpoint: &str) -> Result<Secret, ClientError>
                 reason: err.kind().to_string(),
             })?
         }
+        CredentialRef::Exec(cmd) => {
+            return run_command(cmd)
+                .map(|(s, _)| s)
+                .map_err(|why| ClientError::Exec {
+                    endpoint: endpoint.to_string(),
+                    why,
+                })
+        }
     };
     let value = value.trim().to_string();
     if value.is_empty() {
@@ -106,4 +120,51 @@ pub fn resolve(r: &CredentialRef, endpoint: &str) -> Result<Secret, ClientError>
         });
     }
     Ok(Secret(value))
+}
+
+/// Runs a credential command (`sh -c`): its output is the secret, or — when it is JSON
+/// with a token, as `az account get-access-token -o json` prints — the token and how
+/// long it lives. The output never appears in an error.
+pub fn run_command(cmd: &str) -> Result<(Secret, Option<std::time::Duration>), String> {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("`{cmd}` cannot start: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("`{cmd}` failed ({})", out.status));
+    }
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let json = serde_json::from_str::<serde_json::Value>(&text).ok();
+    let (token, lifetime) = match json.as_ref().and_then(|j| j.as_object()) {
+        Some(o) => {
+            let token = ["accessToken", "access_token", "token"]
+                .iter()
+                .find_map(|k| o.get(*k)?.as_str())
+                .ok_or_else(|| {
+                    format!("`{cmd}` printed JSON without accessToken, access_token or token")
+                })?;
+            // `expires_on` (epoch seconds, as a number or a string) or `expires_in`.
+            let number = |k: &str| match o.get(k)? {
+                serde_json::Value::Number(n) => n.as_f64(),
+                serde_json::Value::String(s) => s.parse().ok(),
+                _ => None,
+            };
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            let lifetime = number("expires_on")
+                .map(|at| at - now)
+                .or_else(|| number("expires_in"))
+                .filter(|s| s.is_finite() && *s > 0.0)
+                .map(|s| std::time::Duration::from_secs_f64(s.min(365.0 * 86_400.0)));
+            (token.to_string(), lifetime)
+        }
+        None => (text, None),
+    };
+    if token.is_empty() {
+        return Err(format!("`{cmd}` printed nothing"));
+    }
+    Ok((Secret(token), lifetime))
 }

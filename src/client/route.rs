@@ -19,6 +19,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_rustls::rustls;
 
+/// A credential fetched again before it expires.
+enum Refresh {
+    OAuth(Box<super::oauth::TokenSource>),
+    Exec(String),
+}
+
 pub struct Route {
     pub endpoint: EndpointPlan,
     pub base_url: String,
@@ -30,8 +36,8 @@ pub struct Route {
     /// The credential's header when the credential can change (a `file:` key rotated on
     /// disk): read per request.
     live: Option<Arc<RwLock<(HeaderName, HeaderValue)>>>,
-    /// Where an OAuth endpoint's tokens come from.
-    tokens: Option<super::oauth::TokenSource>,
+    /// Where a credential that expires comes from: an OAuth grant, or a command.
+    tokens: Option<Refresh>,
     pub(super) pool: http::Pool,
     pub(super) format: &'static dyn ProviderFormat,
     /// Kept to sign requests and to strip it from error messages (an endpoint may echo
@@ -70,14 +76,24 @@ impl Route {
         let mut tokens = None;
         if let (Some(o), Some(client_secret)) = (endpoint.auth.oauth2(), &secret) {
             // The token comes once the run starts (`refresh_token`); until then none.
-            tokens = Some(
+            tokens = Some(Refresh::OAuth(Box::new(
                 super::oauth::TokenSource::new(o, client_secret.clone(), &endpoint.tls)
                     .map_err(bad)?,
-            );
+            )));
             live = Some(Arc::new(RwLock::new((
                 hyper::header::AUTHORIZATION,
                 HeaderValue::from_static("Bearer pending"),
             ))));
+        } else if let (Some(CredentialRef::Exec(cmd)), Some(kind)) =
+            (endpoint.auth.credential(), endpoint.auth.kind())
+        {
+            // The command runs once the run starts (`refresh_token`), and again before
+            // what it printed expires.
+            tokens = Some(Refresh::Exec(cmd.clone()));
+            let (name, value) = format
+                .credential_header(&endpoint, kind, &Secret::new("pending"))
+                .ok_or_else(|| bad("the credential cannot be sent in a header".into()))?;
+            live = Some(Arc::new(RwLock::new((name, value))));
         } else if let (Some(kind), Some(s), false) =
             (endpoint.auth.kind(), &secret, format.signs_requests())
         {
@@ -188,7 +204,9 @@ impl Route {
             pool: http::Pool::new(origin, tls, proxy),
             faults,
             format,
-            credential: secret.map(Credential::new),
+            credential: secret
+                .or_else(|| matches!(tokens, Some(Refresh::Exec(_))).then(|| Secret::new("")))
+                .map(Credential::new),
             live,
             tokens,
         })
@@ -211,33 +229,58 @@ impl Route {
 
     /// Whether its credential is an OAuth token (refreshed on a 401).
     pub fn has_oauth(&self) -> bool {
+        matches!(self.tokens, Some(Refresh::OAuth(_)))
+    }
+
+    /// Whether its credential is fetched when the run starts (OAuth, `exec:`).
+    pub fn fetches_credential(&self) -> bool {
         self.tokens.is_some()
     }
 
     /// Its token requests so far, for an OAuth endpoint.
     pub fn token_stats(&self) -> Option<super::oauth::TokenStats> {
-        self.tokens.as_ref().map(|t| t.stats())
+        match &self.tokens {
+            Some(Refresh::OAuth(t)) => Some(t.stats()),
+            _ => None,
+        }
     }
 
-    /// Fetches a new OAuth token and sends it from now on; returns how long it lives.
-    /// Concurrent callers (several 401s at once) wait for one refresh.
-    pub async fn refresh_token(&self) -> Result<Duration, String> {
+    /// Fetches a new credential (an OAuth token, a command's output) and sends it from
+    /// now on; returns how long it lives, when that is known. Concurrent callers
+    /// (several 401s at once) wait for one refresh.
+    pub async fn refresh_token(&self) -> Result<Option<Duration>, String> {
         let (Some(tokens), Some(live), Some(credential)) =
             (&self.tokens, &self.live, &self.credential)
         else {
-            return Err("not an OAuth endpoint".into());
+            return Err("its credential does not expire".into());
         };
-        let before = credential.current();
-        let _one = tokens.lock().await;
-        if credential.current() != before {
-            // Another call refreshed it while this one waited.
-            return Ok(Duration::from_secs(60));
-        }
-        let (token, lifetime) = tokens.fetch().await?;
+        let (token, lifetime) = match tokens {
+            Refresh::OAuth(t) => {
+                let before = credential.current();
+                let _one = t.lock().await;
+                if credential.current() != before {
+                    // Another call refreshed it while this one waited.
+                    return Ok(Some(Duration::from_secs(60)));
+                }
+                let (token, lifetime) = t.fetch().await?;
+                (token, Some(lifetime))
+            }
+            Refresh::Exec(cmd) => {
+                let cmd = cmd.clone();
+                tokio::task::spawn_blocking(move || super::credentials::run_command(&cmd))
+                    .await
+                    .map_err(|e| e.to_string())??
+            }
+        };
+        let kind = self
+            .endpoint
+            .auth
+            .kind()
+            .unwrap_or(crate::plan::AuthKind::Bearer);
         let header = self
             .format
-            .credential_header(&self.endpoint, crate::plan::AuthKind::Bearer, &token)
-            .ok_or("the token cannot be sent in a header")?;
+            .credential_header(&self.endpoint, kind, &token)
+            .ok_or("the credential cannot be sent in a header")?;
         *live.write().unwrap_or_else(|p| p.into_inner()) = header;
         credential.replace(token);
         Ok(lifetime)

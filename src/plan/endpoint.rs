@@ -29,6 +29,9 @@ pub enum Target {
 pub enum CredentialRef {
     Env(String),
     File(PathBuf),
+    /// A command whose output is the secret (or JSON with a token and its expiry, as
+    /// `az account get-access-token -o json` prints).
+    Exec(String),
 }
 
 impl std::fmt::Display for CredentialRef {
@@ -36,6 +39,7 @@ impl std::fmt::Display for CredentialRef {
         match self {
             CredentialRef::Env(name) => write!(f, "env:{name}"),
             CredentialRef::File(p) => write!(f, "file:{}", p.display()),
+            CredentialRef::Exec(cmd) => write!(f, "exec:{cmd}"),
         }
     }
 }
@@ -643,10 +647,14 @@ fn credential_ref(c: &Checker, path: &str, r: &str) -> Result<CredentialRef, Sce
         if !p.is_empty() {
             return Ok(CredentialRef::File(PathBuf::from(p)));
         }
+    } else if let Some(cmd) = r.strip_prefix("exec:") {
+        if !cmd.trim().is_empty() {
+            return Ok(CredentialRef::Exec(cmd.trim().to_string()));
+        }
     }
     // Never echo the value: it may be the secret itself, pasted inline.
     Err(c.err(
         path,
-        "expected env:NAME or file:PATH (a reference, never the secret itself)",
+        "expected env:NAME, file:PATH or exec:COMMAND (a reference, never the secret itself)",
     ))
 }

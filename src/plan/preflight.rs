@@ -98,11 +98,37 @@ fn tls_files(e: &super::EndpointPlan, at: &dyn Fn(&str) -> String, f: &mut Findi
             }
             super::CredentialRef::File(p) => std::fs::read_to_string(p)
                 .map_err(|err| format!("cannot read {}: {}", p.display(), err.kind())),
+            // Not run by validate: checked when the run starts.
+            super::CredentialRef::Exec(_) => return,
         };
         match text.and_then(|t| super::pem::private_key(&t).map_err(|m| format!("{r} {m}"))) {
             Ok(_) => {}
             Err(why) => f.error(&at("tls.client_key_ref"), why),
         }
+    }
+}
+
+/// Whether the program an `exec:` command starts with can be started: a path that is an
+/// executable file, or a name found on `PATH`. Nothing is run.
+fn program_found(cmd: &str) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let program = cmd.split_whitespace().next().unwrap_or_default();
+    let executable = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let found = if program.contains('/') {
+        executable(std::path::Path::new(program))
+    } else {
+        std::env::var_os("PATH").is_some_and(|paths| {
+            std::env::split_paths(&paths).any(|d| executable(&d.join(program)))
+        })
+    };
+    if found {
+        Ok(())
+    } else {
+        Err(format!(
+            "cannot start `{program}`: no such executable (on PATH or at that path)"
+        ))
     }
 }
 
@@ -144,6 +170,13 @@ fn endpoints(plan: &Plan, creds: &dyn Credentials, f: &mut Findings) {
                     &at(key),
                     format!("environment variable {name} is not set (or empty): export it before the run"),
                 ),
+                Some(super::CredentialRef::Exec(cmd)) => match program_found(cmd) {
+                    Ok(()) => f.warning(
+                        &at(key),
+                        format!("runs `{cmd}` when the run starts (and again before its token expires) to get the credential"),
+                    ),
+                    Err(why) => f.error(&at(key), why),
+                },
                 Some(super::CredentialRef::File(p)) => {
                     if let Err(why) = creds.file_readable(p) {
                         f.error(

@@ -682,3 +682,48 @@ fn validate_refuses_an_oauth_endpoint_without_its_token_url() {
         assert!(!err.contains("hunter2"), "a secret written inline is never echoed");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exec_credential_runs_its_command_and_again_before_the_token_expires() {
+    use super::support::outcome;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    // The command prints a token that lives 1 s, as `az account get-access-token -o
+    // json` prints one that lives an hour; each run is counted.
+    std::fs::write(
+        dir.path().join("token.sh"),
+        format!("echo run >> {d}/runs\nprintf '{{\"accessToken\": \"exec-token-0004\", \"expires_in\": 1, \"tokenType\": \"Bearer\"}}'\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("accepted"), "exec-token-0004").unwrap();
+    let yaml = format!("name: exec\nseed: 2\nduration: 4s\nendpoints:\n  e:\n    provider: azure_openai\n    base_url: mock\n    deployment: d\n    model_name: gpt-4o\n    auth_type: bearer\n    credential_ref: exec:sh {d}/token.sh\n    mock:\n      ttft: 5ms\n      auth: {{ keys: [ {{ key_ref: file:{d}/accepted }} ] }}\nfeatures:\n  f:\n    endpoint: e\n    stream: false\n    prompt: {{ user_tokens: 8 }}\n    output_tokens: 4\nload: {{ rate: 5 }}\n");
+    let (s, _d) = run(&yaml).await;
+    assert_eq!(
+        (s.totals.calls, outcome(&s, "ok")),
+        (20, 20),
+        "{:?}",
+        s.errors
+    );
+    assert_eq!(s.mock_server["e"].auth_refused, 0);
+    // Once at the start, then every 0.8 s of the 4 s run.
+    let runs = std::fs::read_to_string(dir.path().join("runs"))
+        .unwrap()
+        .lines()
+        .count();
+    assert!((4..=7).contains(&runs), "{runs} runs of the command");
+    // validate names the command it would run, and refuses one that cannot start.
+    let s = super::support::scenario(&yaml);
+    let (code, out, err) = super::support::llm_drill(&["validate".as_ref(), s.path.as_os_str()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("runs `sh "), "{out}");
+    let s = super::support::scenario(&yaml.replace(
+        &format!("exec:sh {d}/token.sh"),
+        "exec:no-such-program-llm-drill --json",
+    ));
+    let (code, _, err) = super::support::llm_drill(&["validate".as_ref(), s.path.as_os_str()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("endpoints.e.credential_ref: cannot start `no-such-program-llm-drill`"),
+        "{err}"
+    );
+}
