@@ -727,3 +727,58 @@ async fn an_exec_credential_runs_its_command_and_again_before_the_token_expires(
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_of_any_kind_appears_in_any_byte_of_output() {
+    // An OAuth client secret and the tokens it buys, a client key, and an exec command's
+    // token: none may show in stdout, stderr or the results folder, even in errors.
+    const CLIENT_SECRET: &str = "oauth-client-SECRET-7731";
+    const EXEC_TOKEN: &str = "exec-TOKEN-9120";
+    let h = mock_server::spawn(mock_server::MockConfig {
+        oauth2_token_lifetime: Some(std::time::Duration::from_millis(500)),
+        ..mock_server::MockConfig::default()
+    })
+    .await
+    .unwrap();
+    h.start_clock(std::time::Instant::now());
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    std::fs::write(dir.path().join("secret"), CLIENT_SECRET).unwrap();
+    std::fs::write(dir.path().join("exec-token"), EXEC_TOKEN).unwrap();
+    std::fs::write(dir.path().join("client.key"), &pki.client.1).unwrap();
+    std::fs::write(dir.path().join("client.pem"), &pki.client.0).unwrap();
+    let url = h.base_url();
+    let yaml = format!("name: leak\nseed: 2\nduration: 2s\nendpoints:\n  oauth:\n    provider: openai\n    base_url: {url}\n    model_name: gpt-4o\n    timeout: 5s\n    auth_type: oauth2\n    oauth2: {{ token_url: {url}/oauth2/token, client_id: c, client_secret_ref: file:{d}/secret }}\n  exec:\n    provider: openai\n    base_url: https://127.0.0.1:9\n    model_name: gpt-4o\n    timeout: 2s\n    auth_type: bearer\n    credential_ref: exec:cat {d}/exec-token\n    tls: {{ client_cert: {d}/client.pem, client_key_ref: file:{d}/client.key }}\nfeatures:\n  a:\n    endpoint: oauth\n    stream: false\n    prompt: {{ user_tokens: 8 }}\n    output_tokens: 4\n  b:\n    endpoint: exec\n    stream: false\n    prompt: {{ user_tokens: 8 }}\n    output_tokens: 4\nload: {{ rate: 4 }}\n");
+    let s = super::support::scenario(&yaml);
+    let results = dir.path().join("out");
+    let out = tokio::task::block_in_place(|| {
+        std::process::Command::new(super::support::BIN)
+            .args(["run", "--no-progress", "--out"])
+            .arg(&results)
+            .arg(&s.path)
+            .output()
+            .unwrap()
+    });
+    let mut bytes = out.stdout.clone();
+    bytes.extend(&out.stderr);
+    for f in std::fs::read_dir(&results).unwrap() {
+        bytes.extend(std::fs::read(f.unwrap().path()).unwrap());
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("calls"), "the run wrote its results: {text}");
+    let key_body: String = pki.client.1.lines().nth(1).unwrap().to_string();
+    for (what, secret) in [
+        ("the OAuth client secret", CLIENT_SECRET),
+        ("an OAuth token", "mock-token-"),
+        ("the exec command's token", EXEC_TOKEN),
+        ("the client key", key_body.as_str()),
+    ] {
+        assert!(!text.contains(secret), "{what} appeared in the output");
+    }
+    assert!(
+        h.stats().tokens_issued >= 2,
+        "tokens were bought and refreshed"
+    );
+    h.shutdown().await;
+}
