@@ -673,7 +673,7 @@ fn validate_refuses_an_oauth_endpoint_without_its_token_url() {
     for (oauth, expect) in [
         ("", "endpoints.e.auth_type: oauth2 needs an `oauth2:"),
         ("    oauth2: { token_url: not-a-url, client_id: x, client_secret_ref: env:S }", "endpoints.e.oauth2.token_url: expected an http(s) URL"),
-        ("    oauth2: { token_url: https://login.example.com/t, client_id: x, client_secret_ref: hunter2 }", "oauth2.client_secret_ref: expected env:NAME or file:PATH"),
+        ("    oauth2: { token_url: https://login.example.com/t, client_id: x, client_secret_ref: hunter2 }", "oauth2.client_secret_ref: expected env:NAME, file:PATH or exec:COMMAND"),
     ] {
         let s = scenario(&base.replace("OAUTH\n", &format!("{oauth}\n")).replace("\n\n", "\n"));
         let (code, _, err) = llm_drill(&["validate".as_ref(), s.path.as_os_str()]);
