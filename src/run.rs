@@ -292,13 +292,14 @@ pub async fn run_loaded(
         .progress
         .then(|| ProgressDisplay::start(&plan.name, plan.duration, engine.progress.clone()));
     let report = engine.clone().drive(start, stop).await;
-    // Dropping the engine drops the last sample sender (every call has finished) and the
-    // HTTP client's idle connections, so the recorder and the mocks can wind down.
-    let engine_tokens: std::collections::BTreeMap<String, crate::client::TokenStats> = engine
+    // OAuth endpoints' token requests, read before the routes go.
+    let token_stats: std::collections::BTreeMap<String, crate::client::TokenStats> = engine
         .routes
         .iter()
         .filter_map(|r| Some((r.endpoint.id.clone(), r.token_stats()?)))
         .collect();
+    // Dropping the engine drops the last sample sender (every call has finished) and the
+    // HTTP client's idle connections, so the recorder and the mocks can wind down.
     drop(engine);
     let rec = recorder
         .await
@@ -311,7 +312,6 @@ pub async fn run_loaded(
         mock_stats.insert(id, h.stats());
         let _ = tokio::time::timeout(Duration::from_secs(2), h.shutdown()).await;
     }
-    let token_stats = engine_tokens;
     let facts = RunFacts {
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         scheduled_calls: report.started,
