@@ -8,6 +8,7 @@
 
 use crate::faults::{self, Decision};
 use crate::stats::Stats;
+use crate::stream::{stream, StreamPlan};
 use crate::tokens::{Encoding, ANSWER_WORDS};
 use crate::Shared;
 use axum::body::{Body, Bytes};
@@ -160,21 +161,12 @@ pub(crate) trait Wire: Send + Sync + 'static {
     }
     /// The key a request carries, in this provider's header.
     fn key<'a>(&self, headers: &'a axum::http::HeaderMap) -> Option<&'a str> {
-        bearer(headers)
+        crate::auth::bearer(headers)
     }
     /// The header that says which region served an answer (Azure's `x-ms-region`).
     fn region_header(&self) -> Option<&'static str> {
         None
     }
-}
-
-/// A bearer token from `Authorization`.
-pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
 }
 
 /// The region that serves request `index`, by the configured shares (its index in
@@ -207,7 +199,7 @@ fn mark_region(resp: &mut Response, wire: &dyn Wire, shared: &Shared, region: Op
 }
 
 /// Decrements the in-flight gauge however the request ends (answered, streamed, or dropped).
-struct InFlight(Arc<Shared>);
+pub(crate) struct InFlight(pub(crate) Arc<Shared>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.stats.request_done();
@@ -224,34 +216,14 @@ pub(crate) async fn answer(
     let index = shared.stats.request_received();
     shared.stats.request_body(&body);
     let guard = InFlight(shared.clone());
-    if shared.config.oauth2_token_lifetime.is_some() {
-        let ok = crate::token_valid(&shared, bearer(headers));
-        shared.stats.auth(ok, false);
-        if !ok {
-            return error(
-                &shared.stats,
-                wire,
-                StatusCode::UNAUTHORIZED,
-                Failure::Unauthorized,
-                "",
-            );
-        }
-    } else if !shared.config.auth_keys.is_empty() {
-        let (ok, overlap) = crate::check_key(
-            &shared.config.auth_keys,
-            wire.key(headers),
-            shared.clock.elapsed(),
+    if !crate::auth::authorized(&shared, wire, headers) {
+        return error(
+            &shared.stats,
+            wire,
+            StatusCode::UNAUTHORIZED,
+            Failure::Unauthorized,
+            "",
         );
-        shared.stats.auth(ok, overlap);
-        if !ok {
-            return error(
-                &shared.stats,
-                wire,
-                StatusCode::UNAUTHORIZED,
-                Failure::Unauthorized,
-                "",
-            );
-        }
     }
     let ask = match wire.parse(&body) {
         Ok(a) => a,
@@ -467,172 +439,6 @@ pub(crate) async fn answer(
             }
         }
     }
-}
-
-/// What the stream still has to send.
-enum Step {
-    Start,
-    /// A reasoning token, shown.
-    Thought(usize),
-    Token(usize),
-    End,
-    Closed,
-    /// Stopped on purpose by a `stream_cut` fault.
-    Cut,
-}
-
-/// How a stream goes: its token times, and what the faults do to it.
-struct StreamPlan {
-    offsets: Vec<Duration>,
-    /// A tool call's argument pieces and their tokens, sent in place of answer words.
-    pieces: Vec<(&'static str, u64)>,
-    /// When each reasoning token shown goes out (empty when the reasoning is hidden).
-    thoughts: Vec<Duration>,
-    include_usage: bool,
-    cut: Option<usize>,
-    add_end: Duration,
-}
-
-struct StreamState {
-    shared: Arc<Shared>,
-    wire: &'static dyn Wire,
-    _in_flight: InFlight,
-    meta: Meta,
-    arrival: Instant,
-    plan: StreamPlan,
-    step: Step,
-}
-
-impl StreamState {
-    /// What follows the reasoning: the first token, or the end of an empty answer.
-    fn after_thoughts(&self) -> Step {
-        if self.plan.offsets.is_empty() {
-            Step::End
-        } else {
-            Step::Token(0)
-        }
-    }
-
-    /// The reasoning is over: its tokens are counted once the answer begins.
-    fn reasoned(&self) {
-        self.shared
-            .stats
-            .reasoning_tokens(self.meta.reasoning_tokens as u64);
-    }
-}
-
-impl Drop for StreamState {
-    fn drop(&mut self) {
-        match self.step {
-            Step::Cut => self.shared.stats.stream_cut(),
-            Step::Closed => self.shared.stats.stream_ended(true),
-            _ => self.shared.stats.stream_ended(false),
-        }
-    }
-}
-
-fn stream(
-    shared: Arc<Shared>,
-    wire: &'static dyn Wire,
-    guard: InFlight,
-    meta: Meta,
-    arrival: Instant,
-    plan: StreamPlan,
-) -> Response {
-    shared.stats.stream_started();
-    let state = StreamState {
-        shared,
-        wire,
-        _in_flight: guard,
-        meta,
-        arrival,
-        plan,
-        step: Step::Start,
-    };
-    let stream = futures_util::stream::unfold(state, |mut s| async move {
-        let (bytes, next) = match s.step {
-            // What precedes the first token (OpenAI's role chunk, Anthropic's
-            // message_start) goes out at once: it carries no content, so a client must
-            // not take it for the first token.
-            Step::Start => (
-                concat(s.wire.stream_start(&s.meta)),
-                match s.plan.cut {
-                    _ if !s.plan.thoughts.is_empty() => Step::Thought(0),
-                    Some(0) => Step::Cut,
-                    _ => s.after_thoughts(),
-                },
-            ),
-            Step::Thought(i) => {
-                sleep_until(s.arrival + s.plan.thoughts[i]).await;
-                let word = ANSWER_WORDS[i % ANSWER_WORDS.len()];
-                let mut parts = vec![s.wire.stream_thought(&s.meta, word)];
-                let next = if i + 1 < s.plan.thoughts.len() {
-                    Step::Thought(i + 1)
-                } else {
-                    parts.extend(s.wire.stream_thought_end(&s.meta));
-                    match s.plan.cut {
-                        Some(0) => Step::Cut,
-                        _ => s.after_thoughts(),
-                    }
-                };
-                (concat(parts), next)
-            }
-            Step::Token(i) => {
-                sleep_until(s.arrival + s.plan.offsets[i]).await;
-                if i == 0 {
-                    s.reasoned();
-                }
-                let word = match s.plan.pieces.get(i) {
-                    Some((piece, tokens)) => {
-                        s.shared.stats.completion_tokens(*tokens);
-                        *piece
-                    }
-                    None => {
-                        s.shared.stats.completion_tokens(1);
-                        ANSWER_WORDS[i % ANSWER_WORDS.len()]
-                    }
-                };
-                let next = if s.plan.cut == Some(i + 1) {
-                    Step::Cut
-                } else if i + 1 < s.plan.offsets.len() {
-                    Step::Token(i + 1)
-                } else {
-                    Step::End
-                };
-                (s.wire.stream_token(&s.meta, word), next)
-            }
-            Step::End => {
-                if s.plan.offsets.is_empty() {
-                    s.reasoned();
-                }
-                if !s.plan.add_end.is_zero() {
-                    tokio::time::sleep(s.plan.add_end).await;
-                }
-                (
-                    concat(s.wire.stream_end(&s.meta, s.plan.include_usage)),
-                    Step::Closed,
-                )
-            }
-            Step::Closed | Step::Cut => return None,
-        };
-        s.step = next;
-        Some((Ok::<_, std::convert::Infallible>(bytes), s))
-    });
-    let mut resp = Body::from_stream(stream).into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    resp
-}
-
-fn concat(parts: Vec<Bytes>) -> Bytes {
-    if parts.len() == 1 {
-        return parts.into_iter().next().unwrap_or_default();
-    }
-    Bytes::from(parts.concat())
 }
 
 /// An SSE event with a name (Anthropic's framing).

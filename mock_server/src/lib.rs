@@ -8,6 +8,7 @@
 //! This crate must not depend on llm-drill: the harness depends on it.
 
 mod anthropic;
+mod auth;
 mod chat;
 pub mod faults;
 mod gate;
@@ -16,8 +17,10 @@ mod limiter;
 mod openai;
 mod sampler;
 mod stats;
+mod stream;
 pub mod tokens;
 
+pub use auth::AuthKey;
 pub use latency::{LatencyModel, Spread};
 pub use sampler::Sampler;
 pub use stats::{Stats, StatsSnapshot};
@@ -70,43 +73,6 @@ pub struct MockConfig {
     pub auth_keys: Vec<AuthKey>,
     /// Serve `POST /oauth2/token` with tokens of this lifetime, and accept only those.
     pub oauth2_token_lifetime: Option<Duration>,
-}
-
-/// A key the mock accepts from `from` until `until` (the run's clock), to rehearse a
-/// rotation: the old key's window and the new one's may overlap.
-#[derive(Clone, PartialEq)]
-pub struct AuthKey {
-    pub key: String,
-    pub from: Duration,
-    pub until: Option<Duration>,
-}
-
-impl std::fmt::Debug for AuthKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "AuthKey(<redacted>, {:?}..{:?})", self.from, self.until)
-    }
-}
-
-impl AuthKey {
-    fn valid_at(&self, t: Duration) -> bool {
-        t >= self.from && self.until.is_none_or(|u| t < u)
-    }
-}
-
-/// Whether `key` is accepted at `t`, and whether only because windows overlap: the key
-/// is an older one (its window ends before another's) while a newer key is valid too.
-pub(crate) fn check_key(keys: &[AuthKey], key: Option<&str>, t: Duration) -> (bool, bool) {
-    let Some(k) = keys
-        .iter()
-        .find(|k| Some(k.key.as_str()) == key && k.valid_at(t))
-    else {
-        return (false, false);
-    };
-    let ends = k.until.unwrap_or(Duration::MAX);
-    let overlap = keys
-        .iter()
-        .any(|o| o.key != k.key && o.valid_at(t) && o.until.unwrap_or(Duration::MAX) > ends);
-    (true, overlap)
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -183,85 +149,6 @@ pub(crate) struct Shared {
     pub(crate) tokens: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
-/// `POST /oauth2/token`: the client-credentials grant. Any client id and secret get a
-/// token that lives `mock.oauth2.token_lifetime`; the chat routes then accept only
-/// tokens it issued and that have not expired.
-async fn token(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
-    use axum::response::IntoResponse;
-    let Some(lifetime) = shared.config.oauth2_token_lifetime else {
-        return (axum::http::StatusCode::NOT_FOUND, "no OAuth endpoint").into_response();
-    };
-    let form: std::collections::HashMap<String, String> = url_form(&body);
-    if form.get("grant_type").map(String::as_str) != Some("client_credentials")
-        || form.get("client_id").is_none_or(|c| c.is_empty())
-        || form.get("client_secret").is_none_or(|s| s.is_empty())
-    {
-        return (
-            axum::http::StatusCode::BAD_REQUEST,
-            axum::Json(serde_json::json!({ "error": "invalid_client" })),
-        )
-            .into_response();
-    }
-    let n = shared.stats.token_issued();
-    let token = format!("mock-token-{:016x}-{n}", shared.config.seed);
-    shared
-        .tokens
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(token.clone(), std::time::Instant::now() + lifetime);
-    axum::Json(serde_json::json!({
-        "access_token": token, "token_type": "Bearer",
-        "expires_in": lifetime.as_secs_f64(), "ext_expires_in": lifetime.as_secs_f64(),
-    }))
-    .into_response()
-}
-
-/// `a=1&b=2` into its pairs (percent-decoded).
-fn url_form(body: &[u8]) -> std::collections::HashMap<String, String> {
-    let text = String::from_utf8_lossy(body);
-    text.split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (decode(k), decode(v)))
-        .collect()
-}
-
-fn decode(s: &str) -> String {
-    let s = s.replace('+', " ");
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match (bytes[i], bytes.get(i + 1..i + 3)) {
-            (b'%', Some(hex)) => match u8::from_str_radix(&String::from_utf8_lossy(hex), 16) {
-                Ok(b) => {
-                    out.push(b);
-                    i += 3;
-                }
-                Err(_) => {
-                    out.push(b'%');
-                    i += 1;
-                }
-            },
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Whether `token` is one this mock issued and still valid.
-pub(crate) fn token_valid(shared: &Shared, token: Option<&str>) -> bool {
-    let Some(t) = token else { return false };
-    shared
-        .tokens
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(t)
-        .is_some_and(|expiry| std::time::Instant::now() < *expiry)
-}
-
 /// A view of a running mock's counters, valid for as long as the caller keeps it.
 #[derive(Clone)]
 pub struct StatsHandle(Arc<Shared>);
@@ -297,7 +184,7 @@ pub fn router(config: MockConfig) -> (Router, StatsHandle) {
         .route("/v1/messages", post(anthropic::messages))
         .route("/stats", get(stats_handler))
         .route("/health", get(|| async { "ok" }))
-        .route("/oauth2/token", post(token))
+        .route("/oauth2/token", post(auth::token))
         .fallback(not_found)
         .with_state(shared.clone());
     (router, StatsHandle(shared))

@@ -401,7 +401,7 @@ impl Wire for Azure {
     fn key<'a>(&self, headers: &'a HeaderMap) -> Option<&'a str> {
         match headers.get("api-key") {
             Some(v) => v.to_str().ok(),
-            None => chat::bearer(headers),
+            None => crate::auth::bearer(headers),
         }
     }
 

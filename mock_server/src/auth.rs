@@ -1,0 +1,119 @@
+//! Who the mock lets in: the keys of a rehearsed rotation, each in its window of the
+//! run, or the tokens its own OAuth endpoint (`POST /oauth2/token`) issued.
+
+use crate::chat::Wire;
+use crate::Shared;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A key the mock accepts from `from` until `until` (the run's clock), to rehearse a
+/// rotation: the old key's window and the new one's may overlap.
+#[derive(Clone, PartialEq)]
+pub struct AuthKey {
+    pub key: String,
+    pub from: Duration,
+    pub until: Option<Duration>,
+}
+
+impl std::fmt::Debug for AuthKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AuthKey(<redacted>, {:?}..{:?})", self.from, self.until)
+    }
+}
+
+impl AuthKey {
+    fn valid_at(&self, t: Duration) -> bool {
+        t >= self.from && self.until.is_none_or(|u| t < u)
+    }
+}
+
+/// Whether `key` is accepted at `t`, and whether only because windows overlap: the key
+/// is an older one (its window ends before another's) while a newer key is valid too.
+fn check_key(keys: &[AuthKey], key: Option<&str>, t: Duration) -> (bool, bool) {
+    let Some(k) = keys
+        .iter()
+        .find(|k| Some(k.key.as_str()) == key && k.valid_at(t))
+    else {
+        return (false, false);
+    };
+    let ends = k.until.unwrap_or(Duration::MAX);
+    let overlap = keys
+        .iter()
+        .any(|o| o.key != k.key && o.valid_at(t) && o.until.unwrap_or(Duration::MAX) > ends);
+    (true, overlap)
+}
+
+/// A bearer token from `Authorization`.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+}
+
+/// Whether a chat request may be answered, counted in `/stats`: with OAuth on, only a
+/// live token this mock issued passes; with keys configured, only a key in its window;
+/// otherwise anything does.
+pub(crate) fn authorized(shared: &Shared, wire: &dyn Wire, headers: &HeaderMap) -> bool {
+    let (ok, overlap) = if shared.config.oauth2_token_lifetime.is_some() {
+        (token_valid(shared, bearer(headers)), false)
+    } else if !shared.config.auth_keys.is_empty() {
+        check_key(
+            &shared.config.auth_keys,
+            wire.key(headers),
+            shared.clock.elapsed(),
+        )
+    } else {
+        return true;
+    };
+    shared.stats.auth(ok, overlap);
+    ok
+}
+
+/// `POST /oauth2/token`: the client-credentials grant. Any client id and secret get a
+/// token that lives `mock.oauth2.token_lifetime`; the chat routes then accept only
+/// tokens it issued and that have not expired.
+pub(crate) async fn token(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    let Some(lifetime) = shared.config.oauth2_token_lifetime else {
+        return (StatusCode::NOT_FOUND, "no OAuth endpoint").into_response();
+    };
+    let form: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(&body).into_owned().collect();
+    if form.get("grant_type").map(String::as_str) != Some("client_credentials")
+        || form.get("client_id").is_none_or(|c| c.is_empty())
+        || form.get("client_secret").is_none_or(|s| s.is_empty())
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({ "error": "invalid_client" })),
+        )
+            .into_response();
+    }
+    let n = shared.stats.token_issued();
+    let token = format!("mock-token-{:016x}-{n}", shared.config.seed);
+    shared
+        .tokens
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(token.clone(), Instant::now() + lifetime);
+    axum::Json(serde_json::json!({
+        "access_token": token, "token_type": "Bearer",
+        "expires_in": lifetime.as_secs_f64(), "ext_expires_in": lifetime.as_secs_f64(),
+    }))
+    .into_response()
+}
+
+/// Whether `token` is one this mock issued and still valid.
+fn token_valid(shared: &Shared, token: Option<&str>) -> bool {
+    let Some(t) = token else { return false };
+    shared
+        .tokens
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(t)
+        .is_some_and(|expiry| Instant::now() < *expiry)
+}
