@@ -2,17 +2,18 @@
 //! provider and credentials, capabilities, timeout, price, retry policy and fallback.
 //! Fallback references are resolved here too, refusing unknown ids and cycles.
 
+use super::auth::{auth, credential_ref, mock_keys, Auth, CredentialRef, MockKey};
 use super::check::{number, Checker};
 use super::mock::mock_config;
 use super::prices::{Price, PriceTable};
-use super::provider::{self, AuthKind, Provider, ProviderOptions, TokenLimit};
+use super::provider::{self, Provider, ProviderOptions, TokenLimit};
 use super::retry::{breaker_plan, retry_plan, BreakerPlan, RetryPlan};
+use super::tls::{tls_plan, TlsPlan};
 use crate::scenario::model::{self, AuthType};
 use crate::scenario::{Scenario, ScenarioError};
 use mock_server::faults::FaultSchedule;
 use mock_server::tokens::Encoding;
 use mock_server::MockConfig;
-use std::path::PathBuf;
 use std::time::Duration;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -23,103 +24,6 @@ pub enum Target {
     Mock(Box<MockConfig>),
     /// A real endpoint's base URL, without a trailing slash.
     Url(String),
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum CredentialRef {
-    Env(String),
-    File(PathBuf),
-    /// A command whose output is the secret (or JSON with a token and its expiry, as
-    /// `az account get-access-token -o json` prints).
-    Exec(String),
-}
-
-impl std::fmt::Display for CredentialRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CredentialRef::Env(name) => write!(f, "env:{name}"),
-            CredentialRef::File(p) => write!(f, "file:{}", p.display()),
-            CredentialRef::Exec(cmd) => write!(f, "exec:{cmd}"),
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Auth {
-    None,
-    /// A credential, sent the way `kind` says.
-    With(AuthKind, CredentialRef),
-    /// A bearer token from an OAuth 2.0 client-credentials grant.
-    OAuth2(OAuth2Plan),
-}
-
-/// The client-credentials grant: where tokens come from, and as whom.
-#[derive(Clone, Debug, PartialEq)]
-pub struct OAuth2Plan {
-    pub token_url: String,
-    pub client_id: String,
-    pub client_secret: CredentialRef,
-    pub scope: Option<String>,
-}
-
-impl Auth {
-    /// The reference to the secret the run reads at its start (an OAuth client's
-    /// secret, not a token).
-    pub fn credential(&self) -> Option<&CredentialRef> {
-        match self {
-            Auth::None => None,
-            Auth::With(_, r) => Some(r),
-            Auth::OAuth2(o) => Some(&o.client_secret),
-        }
-    }
-
-    /// How a request carries its credential: a static one (`With`) in the provider's
-    /// header; an OAuth token as a bearer, set once fetched.
-    pub fn kind(&self) -> Option<AuthKind> {
-        match self {
-            Auth::None => None,
-            Auth::With(k, _) => Some(*k),
-            Auth::OAuth2(_) => Some(AuthKind::Bearer),
-        }
-    }
-
-    pub fn oauth2(&self) -> Option<&OAuth2Plan> {
-        match self {
-            Auth::OAuth2(o) => Some(o),
-            _ => None,
-        }
-    }
-}
-
-/// Whose certificates an endpoint's TLS trusts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Roots {
-    /// Mozilla's roots, shipped with llm-drill.
-    Mozilla,
-    /// The platform's trust store: where corporate CAs and TLS-inspecting proxies live.
-    System,
-    #[default]
-    Both,
-}
-
-/// TLS to one endpoint.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct TlsPlan {
-    pub roots: Roots,
-    /// PEM roots added to them.
-    pub ca_file: Option<PathBuf>,
-    /// A client certificate (PEM) and its key, for endpoints that require one.
-    pub client_cert: Option<PathBuf>,
-    pub client_key: Option<CredentialRef>,
-    /// The name verified (and sent as SNI) instead of the URL's host.
-    pub server_name: Option<String>,
-}
-
-impl TlsPlan {
-    /// Whether it is anything but the default (Mozilla's and the platform's roots).
-    pub fn is_default(&self) -> bool {
-        *self == TlsPlan::default()
-    }
 }
 
 /// A capability a feature can need and an endpoint can declare.
@@ -155,14 +59,6 @@ impl Capability {
             .find(|(_, x, _)| *x == m)
             .map_or(Capability::Tools, |(c, ..)| *c)
     }
-}
-
-/// A key the embedded mock accepts, from `from` until `until`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MockKey {
-    pub key: CredentialRef,
-    pub from: Duration,
-    pub until: Option<Duration>,
 }
 
 /// What an endpoint declares it can do.
@@ -283,64 +179,9 @@ pub(crate) fn endpoint(
         })?,
     };
     let target = target(c, &at, seed, id, e, encoding)?;
-    let auth =
-        match (e.auth_type, &e.credential_ref) {
-            (AuthType::Oauth2, _) => oauth2(c, &at, e, info)?,
-            (AuthType::None, None) => Auth::None,
-            (AuthType::None, Some(_)) => return Err(c.err(
-                &at("credential_ref"),
-                "is set but auth_type is `none`: set auth_type (bearer or api_key), or remove it",
-            )),
-            (_, None) => {
-                return Err(c.err(
-                    &at("auth_type"),
-                    "needs a credential_ref such as env:OPENAI_API_KEY or file:/run/secrets/key",
-                ))
-            }
-            (given, Some(r)) => {
-                let kind = match given {
-                    AuthType::Bearer => AuthKind::Bearer,
-                    _ => AuthKind::ApiKey,
-                };
-                if !info.auth.contains(&kind) {
-                    let takes: Vec<String> = info
-                        .auth
-                        .iter()
-                        .map(|k| match (k, info.api_key_header) {
-                            (AuthKind::ApiKey, Some(h)) => format!("`api_key` (sent as {h})"),
-                            _ => format!("`{}`", k.key()),
-                        })
-                        .collect();
-                    return Err(c.err(
-                        &at("auth_type"),
-                        format!("an {} endpoint takes {}", info.key, takes.join(" or ")),
-                    ));
-                }
-                Auth::With(kind, credential_ref(c, &at("credential_ref"), r)?)
-            }
-        };
+    let auth = auth(c, &at, e, info)?;
     let tls = tls_plan(c, &at, e.tls.as_ref())?;
-    let mut mock_keys = Vec::new();
-    for (i, k) in e
-        .mock
-        .as_ref()
-        .and_then(|m| m.auth.as_ref())
-        .map_or(&[][..], |a| a.keys.as_slice())
-        .iter()
-        .enumerate()
-    {
-        let at_key = |k: &str| at(&format!("mock.auth.keys.{i}.{k}"));
-        let from = k.from.map_or(Duration::ZERO, |d| d.0);
-        let until = k.until.map(|d| d.0);
-        if until.is_some_and(|u| u <= from) {
-            return Err(c.err(&at_key("until"), "must be later than `from`"));
-        }
-        mock_keys.push(MockKey {
-            key: credential_ref(c, &at_key("key_ref"), &k.key_ref)?,
-            from,
-            until,
-        });
-    }
+    let mock_keys = mock_keys(c, &at, e)?;
     let proxy = super::proxy::setting(c, &at, e.proxy.as_deref())?;
     let proxy_credential = match &e.proxy_credential_ref {
         Some(r) => Some(credential_ref(c, &at("proxy_credential_ref"), r)?),
@@ -406,107 +247,6 @@ pub(crate) fn endpoint(
         price_ref: e.price_ref.clone(),
         breaker: breaker_plan(c, &at("circuit_breaker"), e.circuit_breaker)?,
     })
-}
-
-fn tls_plan(
-    c: &Checker,
-    at: &dyn Fn(&str) -> String,
-    spec: Option<&model::TlsSpec>,
-) -> Result<TlsPlan, ScenarioError> {
-    let Some(t) = spec else {
-        return Ok(TlsPlan::default());
-    };
-    let path = |p: &Option<String>, key: &str| match p.as_deref().map(str::trim) {
-        Some("") => Err(c.err(&at(&format!("tls.{key}")), "must name a file")),
-        other => Ok(other.map(PathBuf::from)),
-    };
-    let client_key = match &t.client_key_ref {
-        Some(r) => Some(credential_ref(c, &at("tls.client_key_ref"), r)?),
-        None => None,
-    };
-    if t.client_cert.is_some() != client_key.is_some() {
-        return Err(c.err(
-            &at("tls"),
-            "a client certificate needs both client_cert and client_key_ref",
-        ));
-    }
-    if let Some(name) = &t.server_name {
-        if rustls_name(name).is_none() {
-            return Err(c.err(
-                &at("tls.server_name"),
-                format!("`{name}` is not a DNS name or an IP address"),
-            ));
-        }
-    }
-    Ok(TlsPlan {
-        roots: match t.roots.unwrap_or(model::TlsRoots::Both) {
-            model::TlsRoots::Mozilla => Roots::Mozilla,
-            model::TlsRoots::System => Roots::System,
-            model::TlsRoots::Both => Roots::Both,
-        },
-        ca_file: path(&t.ca_file, "ca_file")?,
-        client_cert: path(&t.client_cert, "client_cert")?,
-        client_key,
-        server_name: t.server_name.clone(),
-    })
-}
-
-/// Whether `name` can name a TLS server: a DNS name or an IP address.
-fn rustls_name(name: &str) -> Option<()> {
-    let ok = name.parse::<std::net::IpAddr>().is_ok()
-        || (!name.is_empty()
-            && name.len() <= 253
-            && name.split('.').all(|l| {
-                !l.is_empty()
-                    && l.len() <= 63
-                    && l.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
-            }));
-    ok.then_some(())
-}
-
-/// `auth_type: oauth2` and its `oauth2:` block.
-fn oauth2(
-    c: &Checker,
-    at: &dyn Fn(&str) -> String,
-    e: &model::Endpoint,
-    info: &provider::ProviderInfo,
-) -> Result<Auth, ScenarioError> {
-    if e.credential_ref.is_some() {
-        return Err(c.err(
-            &at("credential_ref"),
-            "does not apply with auth_type: oauth2 (the token comes from oauth2.token_url)",
-        ));
-    }
-    let o = e.oauth2.as_ref().ok_or_else(|| {
-        c.err(
-            &at("auth_type"),
-            "oauth2 needs an `oauth2: { token_url, client_id, client_secret_ref, scope }` block",
-        )
-    })?;
-    let url = url::Url::parse(&o.token_url)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https"));
-    if url.is_none() {
-        return Err(c.err(
-            &at("oauth2.token_url"),
-            format!("expected an http(s) URL, found `{}`", o.token_url),
-        ));
-    }
-    if o.client_id.trim().is_empty() {
-        return Err(c.err(&at("oauth2.client_id"), "must not be empty"));
-    }
-    if !info.auth.contains(&AuthKind::Bearer) {
-        return Err(c.err(
-            &at("auth_type"),
-            format!("an {} endpoint does not take bearer tokens", info.key),
-        ));
-    }
-    Ok(Auth::OAuth2(OAuth2Plan {
-        token_url: o.token_url.clone(),
-        client_id: o.client_id.clone(),
-        client_secret: credential_ref(c, &at("oauth2.client_secret_ref"), &o.client_secret_ref)?,
-        scope: o.scope.clone(),
-    }))
 }
 
 /// The endpoint's price: inline (checked), or looked up by `price_ref`.
@@ -632,29 +372,4 @@ pub(crate) fn fallbacks(
         }
     }
     Ok(())
-}
-
-fn credential_ref(c: &Checker, path: &str, r: &str) -> Result<CredentialRef, ScenarioError> {
-    if let Some(name) = r.strip_prefix("env:") {
-        if !name.is_empty()
-            && name
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
-        {
-            return Ok(CredentialRef::Env(name.to_string()));
-        }
-    } else if let Some(p) = r.strip_prefix("file:") {
-        if !p.is_empty() {
-            return Ok(CredentialRef::File(PathBuf::from(p)));
-        }
-    } else if let Some(cmd) = r.strip_prefix("exec:") {
-        if !cmd.trim().is_empty() {
-            return Ok(CredentialRef::Exec(cmd.trim().to_string()));
-        }
-    }
-    // Never echo the value: it may be the secret itself, pasted inline.
-    Err(c.err(
-        path,
-        "expected env:NAME, file:PATH or exec:COMMAND (a reference, never the secret itself)",
-    ))
 }

@@ -7,6 +7,7 @@
 //! when the run starts. Each section has its builder in a file of its own.
 
 pub mod arrivals;
+pub mod auth;
 mod check;
 pub mod cost;
 pub mod endpoint;
@@ -25,12 +26,13 @@ pub mod regression;
 pub mod retry;
 mod sampler;
 pub mod thresholds;
+pub mod tls;
 
 pub use arrivals::{Arrival, ArrivalSchedule, Stage};
+pub use auth::{Auth, CredentialRef, MockKey, OAuth2Plan};
 pub use cost::CostPlan;
 pub use endpoint::{
-    Auth, Capabilities, Capability, CredentialRef, EndpointPlan, FallbackPolicy, MockKey,
-    OAuth2Plan, Roots, Target, TlsPlan, DEFAULT_TIMEOUT,
+    Capabilities, Capability, EndpointPlan, FallbackPolicy, Target, DEFAULT_TIMEOUT,
 };
 pub use feature::{ContextPlan, FeaturePlan, SessionPlan, DEFAULT_OUTPUT_TOKENS};
 pub use load::{LoadPlan, DEFAULT_MAX_IN_FLIGHT};
@@ -39,6 +41,7 @@ pub use provider::{AuthKind, Provider, DEFAULT_AZURE_API_VERSION};
 pub use regression::Policy;
 pub use retry::{BreakerPlan, RetryPlan};
 pub use sampler::Sampler;
+pub use tls::{Roots, TlsPlan};
 
 use crate::scenario::{Scenario, ScenarioError, Source};
 use check::Checker;
