@@ -36,6 +36,23 @@ pub fn outcome(s: &Summary, key: &str) -> u64 {
     s.totals.by_outcome.get(key).copied().unwrap_or(0)
 }
 
+/// Asserts that `n` calls ended as `key` and that the first error recorded says `says`.
+#[track_caller]
+pub fn assert_failed(s: &Summary, key: &str, n: u64, says: &str) {
+    assert_eq!(
+        outcome(s, key),
+        n,
+        "{:?} {:?}",
+        s.totals.by_outcome,
+        s.errors
+    );
+    assert!(
+        s.errors.first().is_some_and(|e| e.message.contains(says)),
+        "expected the first error to say `{says}`: {:?}",
+        s.errors
+    );
+}
+
 /// A one-endpoint scenario against `base_url`: `rate` calls per second for `secs`.
 pub fn simple(base_url: &str, stream: bool, timeout: &str, rate: u32, secs: u32) -> String {
     format!(
