@@ -1,5 +1,6 @@
-//! Credentials: a reference (`env:NAME`, `file:PATH`) resolved into a `Secret` when the
-//! run starts, never printed, and stripped from any error message that echoes it.
+//! Credentials: a reference (`env:NAME`, `file:PATH`, `exec:COMMAND`) resolved into a
+//! `Secret` when the run starts, never printed, and stripped from any error message that
+//! echoes it.
 //!
 //! A credential that expires during a run (an OAuth token) is a `Credential` whose
 //! secret changes: routes ask it for the current header on every request that needs it.
