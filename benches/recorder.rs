@@ -41,6 +41,7 @@ fn sample(i: u64, base: Instant) -> CallSample {
             injected: false,
             opened_breaker: false,
             served_region: Some("westeurope"),
+            http_version: Some(llm_drill::client::Spoken::Http2),
             cost_usd: 0.0,
             sent: started,
             end: started + Duration::from_millis(900 + i % 700),

@@ -2,7 +2,7 @@
 //! returns the exit code of SPEC.md ("Exit codes"). `main` only maps it to the process.
 
 use crate::cli::Command;
-use crate::plan::{preflight, Auth, AuthKind, FallbackPolicy, LoadPlan, Plan, Target};
+use crate::plan::{preflight, Auth, AuthKind, FallbackPolicy, HttpVersion, LoadPlan, Plan, Target};
 use crate::report::{terminal, Summary};
 use crate::run::{self, RunError, RunOptions};
 use mock_server::MockConfig;
@@ -252,7 +252,16 @@ fn report_plan(path: &Path, plan: &Plan, ok: bool) -> String {
             };
             let _ = writeln!(out, "  network {how}");
         }
-        if matches!(&e.target, Target::Url(u) if u.starts_with("https")) {
+        let https = matches!(&e.target, Target::Url(u) if u.starts_with("https"));
+        let protocol = match (e.http_version, https) {
+            (HttpVersion::Auto, true) => "h2 where the endpoint offers it (ALPN), else HTTP/1.1",
+            (HttpVersion::Auto, false) => "HTTP/1.1 (plain http; http_version: http2 for h2c)",
+            (HttpVersion::Http1, _) => "HTTP/1.1",
+            (HttpVersion::Http2, true) => "h2",
+            (HttpVersion::Http2, false) => "h2c (prior knowledge)",
+        };
+        let _ = writeln!(out, "  protocol {protocol}");
+        if https {
             let t = &e.tls;
             let mut trust = match t.roots {
                 crate::plan::Roots::Mozilla => "Mozilla's roots".to_string(),

@@ -11,6 +11,7 @@ mod drill {
     pub mod endpoints;
     pub mod engine;
     pub mod faults;
+    pub mod http2;
     pub mod layers;
     pub mod providers;
     pub mod reach;

@@ -63,6 +63,7 @@ impl axum::serve::Listener for GatedListener {
     async fn accept(&mut self) -> (GatedIo, SocketAddr) {
         let (io, addr) = axum::serve::Listener::accept(&mut self.inner).await;
         let _ = io.set_nodelay(true);
+        self.shared.stats.connection();
         (
             GatedIo {
                 io,

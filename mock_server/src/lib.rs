@@ -18,12 +18,14 @@ mod openai;
 mod sampler;
 mod stats;
 mod stream;
+mod tls;
 pub mod tokens;
 
 pub use auth::AuthKey;
 pub use latency::{LatencyModel, Spread};
 pub use sampler::Sampler;
 pub use stats::{Stats, StatsSnapshot};
+pub use tls::TlsIdentity;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -174,7 +176,7 @@ pub fn router(config: MockConfig) -> (Router, StatsHandle) {
         config,
         clock: gate::Clock::new(),
     });
-    let router = Router::new()
+    let chat = Router::new()
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/chat/completions", post(openai::chat_completions))
         .route(
@@ -182,12 +184,30 @@ pub fn router(config: MockConfig) -> (Router, StatsHandle) {
             post(openai::azure_chat_completions),
         )
         .route("/v1/messages", post(anthropic::messages))
+        .route_layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            count_version,
+        ));
+    let router = Router::new()
+        .merge(chat)
         .route("/stats", get(stats_handler))
         .route("/health", get(|| async { "ok" }))
         .route("/oauth2/token", post(auth::token))
         .fallback(not_found)
         .with_state(shared.clone());
     (router, StatsHandle(shared))
+}
+
+/// Counts a chat request by the HTTP it came in.
+async fn count_version(
+    State(shared): State<Arc<Shared>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    shared
+        .stats
+        .http_version(req.version() == axum::http::Version::HTTP_2);
+    next.run(req).await
 }
 
 async fn stats_handler(State(shared): State<Arc<Shared>>) -> Response {
@@ -207,6 +227,7 @@ async fn not_found(State(shared): State<Arc<Shared>>) -> Response {
 /// A mock server running on a background task; dropping the handle shuts it down.
 pub struct MockHandle {
     addr: SocketAddr,
+    https: bool,
     stats: StatsHandle,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -216,9 +237,10 @@ impl MockHandle {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
-    /// `http://127.0.0.1:PORT`, the base URL a client uses.
+    /// `http://127.0.0.1:PORT` (`https://` over TLS), the base URL a client uses.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
     pub fn stats(&self) -> StatsSnapshot {
         self.stats.snapshot()
@@ -247,23 +269,60 @@ impl Drop for MockHandle {
     }
 }
 
-/// Starts the mock on `addr` (use port 0 for any free port) on the current runtime.
+/// Starts the mock on `addr` (use port 0 for any free port) on the current runtime. It
+/// speaks HTTP/1.1 and h2c (prior knowledge).
 pub async fn spawn_on(addr: SocketAddr, config: MockConfig) -> std::io::Result<MockHandle> {
+    spawn_with(addr, config, None).await
+}
+
+/// Starts the mock on `addr`, over TLS with `identity` when given (h2 or HTTP/1.1, as
+/// the client's ALPN asks), else in plain text.
+pub async fn spawn_with(
+    addr: SocketAddr,
+    config: MockConfig,
+    identity: Option<TlsIdentity>,
+) -> std::io::Result<MockHandle> {
+    let tls = match &identity {
+        Some(i) => Some(i.server_config().map_err(std::io::Error::other)?),
+        None => None,
+    };
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
+    // Loading a tokenizer takes a tenth of a second: done before the first request, not
+    // inside its time to first token.
+    let encodings = match config.encoding {
+        Some(e) => vec![e],
+        None => vec![Encoding::Cl100kBase, Encoding::O200kBase],
+    };
+    let _ = tokio::task::spawn_blocking(move || {
+        for e in encodings {
+            e.count("Warm up: the tokenizer's 1st pass, 2025-01-01.");
+        }
+    })
+    .await;
     let (router, stats) = router(config);
-    // Refuse-mode outages close connections at the socket, before HTTP.
+    // Refuse-mode outages close connections at the socket, before HTTP (and TLS).
     let listener = gate::GatedListener::new(listener, stats.0.clone());
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await;
-    });
+    let stop = async move {
+        let _ = rx.await;
+    };
+    let https = tls.is_some();
+    let task = match tls {
+        None => tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(stop)
+                .await;
+        }),
+        Some(config) => tokio::spawn(async move {
+            let _ = axum::serve(tls::TlsListener::new(listener, config), router)
+                .with_graceful_shutdown(stop)
+                .await;
+        }),
+    };
     Ok(MockHandle {
         addr,
+        https,
         stats,
         shutdown: Some(tx),
         task: Some(task),

@@ -39,6 +39,13 @@ struct Args {
     /// `stop`) rather than being cut (`length`), from 0 to 1.
     #[arg(long, default_value_t = 1.0)]
     stop_probability: f64,
+    /// Serve https with this PEM certificate (chain), h2 or HTTP/1.1 by ALPN; needs
+    /// --tls-key. Without it the mock speaks plain HTTP/1.1 and h2c.
+    #[arg(long, requires = "tls_key", value_name = "PEM")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's PEM private key.
+    #[arg(long, requires = "tls_cert", value_name = "PEM")]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 /// A flag's value checked into its range, or the one-line error that names it.
@@ -119,7 +126,17 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let handle = match mock_server::spawn_on(a.listen, config).await {
+    let identity = match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => match mock_server::TlsIdentity::from_files(cert, key) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                eprintln!("error: --tls-cert/--tls-key: {e}");
+                std::process::exit(2);
+            }
+        },
+        _ => None,
+    };
+    let handle = match mock_server::spawn_with(a.listen, config, identity).await {
         Ok(h) => h,
         Err(e) => {
             eprintln!("error: cannot listen on {}: {e}", a.listen);

@@ -26,10 +26,13 @@ pub struct Stats {
     request_digest: AtomicU64,
     streams_cut: AtomicU64,
     refused: AtomicU64,
+    connections: AtomicU64,
     /// By fault kind (`FAULT_KINDS`), plus the rate limiter's refusals.
     faults: [AtomicU64; FAULT_KINDS.len()],
     /// Answers by the region they said served them (`mock.served_regions`).
     served_regions: Vec<(String, AtomicU64)>,
+    /// Chat requests by the HTTP they came in: HTTP/1.x, h2.
+    http_versions: [AtomicU64; 2],
 }
 
 /// Fault kinds counted in `faults`, as scenarios name them; `rate_limiter` is the
@@ -83,6 +86,9 @@ pub struct StatsSnapshot {
     /// Connections closed without an answer during a `refuse` outage.
     #[serde(default)]
     pub refused: u64,
+    /// TCP connections accepted (admin ones included): over h2 many requests share one.
+    #[serde(default)]
+    pub connections: u64,
     /// Requests each fault kind hit (and the rate limiter's 429s, as `rate_limiter`).
     #[serde(default)]
     pub faults: BTreeMap<String, u64>,
@@ -93,6 +99,9 @@ pub struct StatsSnapshot {
     /// Answers by the region the mock said served them (Azure's `x-ms-region`).
     #[serde(default)]
     pub served_regions: BTreeMap<String, u64>,
+    /// Chat requests by the HTTP they came in (`http1`, `http2`).
+    #[serde(default)]
+    pub http_versions: BTreeMap<String, u64>,
 }
 
 impl Default for Stats {
@@ -113,8 +122,10 @@ impl Default for Stats {
             request_digest: AtomicU64::new(0),
             streams_cut: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
             faults: Default::default(),
             served_regions: Vec::new(),
+            http_versions: Default::default(),
         }
     }
 }
@@ -135,6 +146,10 @@ impl Stats {
             n.fetch_add(1, Relaxed);
         }
     }
+    /// A chat request arrived over h2 (`true`) or HTTP/1.x.
+    pub(crate) fn http_version(&self, h2: bool) {
+        self.http_versions[h2 as usize].fetch_add(1, Relaxed);
+    }
     pub(crate) fn request_received(&self) -> u64 {
         self.in_flight.fetch_add(1, Relaxed);
         self.requests.fetch_add(1, Relaxed)
@@ -154,6 +169,9 @@ impl Stats {
     }
     pub(crate) fn stream_cut(&self) {
         self.streams_cut.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn connection(&self) {
+        self.connections.fetch_add(1, Relaxed);
     }
     pub(crate) fn refused(&self) {
         self.refused.fetch_add(1, Relaxed);
@@ -224,6 +242,7 @@ impl Stats {
             request_digest: format!("{:016x}", self.request_digest.load(Relaxed)),
             streams_cut: self.streams_cut.load(Relaxed),
             refused: self.refused.load(Relaxed),
+            connections: self.connections.load(Relaxed),
             served_regions: self
                 .served_regions
                 .iter()
@@ -232,14 +251,20 @@ impl Stats {
                     (n > 0).then(|| (r.clone(), n))
                 })
                 .collect(),
-            faults: FAULT_KINDS
-                .iter()
-                .zip(&self.faults)
-                .filter_map(|(k, n)| {
-                    let n = n.load(Relaxed);
-                    (n > 0).then(|| (k.to_string(), n))
-                })
-                .collect(),
+            http_versions: nonzero(&["http1", "http2"], &self.http_versions),
+            faults: nonzero(&FAULT_KINDS, &self.faults),
         }
     }
+}
+
+/// The counters above zero, by name.
+fn nonzero(names: &[&str], counts: &[AtomicU64]) -> BTreeMap<String, u64> {
+    names
+        .iter()
+        .zip(counts)
+        .filter_map(|(k, n)| {
+            let n = n.load(Relaxed);
+            (n > 0).then(|| (k.to_string(), n))
+        })
+        .collect()
 }

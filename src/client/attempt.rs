@@ -101,6 +101,31 @@ pub struct Attempt {
     pub quota_exhausted: bool,
     /// The fault was injected by llm-drill: nothing was sent.
     pub injected: bool,
+    /// The protocol its answer came in; `None` when none came.
+    pub http_version: Option<Spoken>,
+}
+
+/// The HTTP an answer came in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spoken {
+    Http1,
+    Http2,
+}
+
+impl Spoken {
+    pub const ALL: [Spoken; 2] = [Spoken::Http1, Spoken::Http2];
+
+    /// Its name in the summary: the `http_version` key's words.
+    pub fn key(self) -> &'static str {
+        match self {
+            Spoken::Http1 => "http1",
+            Spoken::Http2 => "http2",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
 }
 
 /// The parts of an attempt that only some answers have.
@@ -137,6 +162,7 @@ impl Attempt {
             retry_after: None,
             quota_exhausted: false,
             injected: false,
+            http_version: None,
         }
     }
 

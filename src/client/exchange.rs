@@ -2,7 +2,7 @@
 //! answer read whole or as a stream — every body read capped, so a 50 MB answer or an
 //! endless one ends as a classified outcome, never a stall.
 
-use super::attempt::{Attempt, Prepared};
+use super::attempt::{Attempt, Prepared, Spoken};
 use super::http;
 use super::retry_after::retry_after;
 use super::route::Route;
@@ -24,16 +24,10 @@ pub(super) async fn exchange(
     answered: &mut Option<Instant>,
 ) -> Result<(), (Outcome, String)> {
     // A fresh connection comes with where its task leaves why it ended.
-    let (mut sender, mut ended) = match route.pool.take_idle() {
-        Some(s) => (s, None),
-        None => {
-            let (s, e) = route.pool.connect().await.map_err(connect_failure)?;
-            (s, Some(e))
-        }
-    };
+    let (mut sender, mut ended) = route.pool.checkout().await.map_err(connect_failure)?;
     let resp = loop {
         let sent = match sender.ready().await {
-            Ok(()) => sender.send_request(route.request(&req)).await,
+            Ok(()) => sender.send(route.request(&req, sender.is_h2())).await,
             Err(e) => Err(e),
         };
         match sent {
@@ -47,6 +41,11 @@ pub(super) async fn exchange(
             Err(e) => return Err(send_failure(&e, ended.as_ref()).await),
         }
     };
+    a.http_version = Some(if resp.version() == hyper::Version::HTTP_2 {
+        Spoken::Http2
+    } else {
+        Spoken::Http1
+    });
     let status = resp.status().as_u16();
     a.status = Some(status);
     if let Some(r) = route.format.served_region(resp.headers()) {

@@ -1,5 +1,7 @@
-//! HTTP/1.1 to one endpoint: a pool of keep-alive connections driven through hyper's
-//! connection API, TCP or TLS (rustls, configured by `tls`; no OpenSSL).
+//! HTTP to one endpoint, 1.1 or 2: connections driven through hyper's connection API,
+//! TCP or TLS (rustls, configured by `tls`; no OpenSSL). HTTP/1.1 connections carry one
+//! call at a time and wait in a pool when idle; an h2 connection carries many calls at
+//! once, each on its own stream, up to `STREAMS_PER_CONNECTION`.
 //!
 //! Why not reqwest: on the 2-core machines llm-drill is built on, reqwest tops out near
 //! 52k requests/s against a zero-delay nginx where oha does 96k; hyper's connection API
@@ -7,15 +9,67 @@
 //! bottleneck it measures. This module moves bytes and reports transport failures; it
 //! knows nothing of providers or outcomes.
 
+use crate::plan::HttpVersion;
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::{self, pki_types::ServerName};
 
-pub type Sender = SendRequest<Full<Bytes>>;
+type H1 = http1::SendRequest<Full<Bytes>>;
+type H2 = http2::SendRequest<Full<Bytes>>;
+
+/// Calls one h2 connection carries at once before another is opened. RFC 9113 asks
+/// servers to allow at least 100 concurrent streams; nginx allows 128, vLLM's servers
+/// 100. A call beyond the server's limit would wait inside the connection, unseen.
+pub const STREAMS_PER_CONNECTION: usize = 100;
+
+/// A connection a call sends its request on: its own HTTP/1.1 connection, or a stream
+/// of a shared h2 connection (the stream's place is held until this is dropped).
+pub enum Sender {
+    H1(H1),
+    H2 { sender: H2, _stream: Stream },
+}
+
+/// A call's place on an h2 connection: counted while it lives.
+pub struct Stream(Arc<AtomicUsize>);
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Sender {
+    /// Waits until the connection can take a request.
+    pub async fn ready(&mut self) -> Result<(), hyper::Error> {
+        match self {
+            Sender::H1(s) => s.ready().await,
+            Sender::H2 { sender: s, .. } => s.ready().await,
+        }
+    }
+
+    /// Sends `req`. Over h2 the request target must be in absolute form (its scheme and
+    /// authority are the stream's `:scheme` and `:authority`); `send` makes it so.
+    pub async fn send(
+        &mut self,
+        req: hyper::Request<Full<Bytes>>,
+    ) -> Result<hyper::Response<Incoming>, hyper::Error> {
+        match self {
+            Sender::H1(s) => s.send_request(req).await,
+            Sender::H2 { sender: s, .. } => s.send_request(req).await,
+        }
+    }
+
+    /// Whether requests on it go as h2 streams.
+    pub fn is_h2(&self) -> bool {
+        matches!(self, Sender::H2 { .. })
+    }
+}
 
 /// Where an endpoint lives, parsed once.
 #[derive(Clone, Debug)]
@@ -55,18 +109,57 @@ pub fn set_shard(shard: usize) {
     SHARD.with(|s| s.set(shard));
 }
 
-/// Idle keep-alive connections to one origin. A call takes one (or opens one) and gives
-/// it back once its response has been read to the end. Connections are kept per shard
-/// (the main runtime, or one per-core runtime), so a connection is only used where the
+/// Connections to one origin. A call takes an idle HTTP/1.1 connection, or a stream on
+/// an h2 connection with room, or opens a connection; it gives an HTTP/1.1 connection
+/// back once its response has been read to the end. Connections are kept per shard (the
+/// main runtime, or one per-core runtime), so a connection is only used where the
 /// runtime that drives it runs.
 pub struct Pool {
     origin: Origin,
-    /// The proxy connections go through: a `CONNECT` tunnel for https, requests in
-    /// absolute form for http.
+    /// The proxy connections go through: a `CONNECT` tunnel for https (and h2c), requests
+    /// in absolute form for plain HTTP/1.1.
     proxy: Option<Proxy>,
     /// For https: the configuration and the name verified.
     tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
-    idle: Vec<Mutex<Vec<Sender>>>,
+    version: HttpVersion,
+    /// What the endpoint last spoke: `UNKNOWN` until a connection is open.
+    spoken: AtomicU8,
+    shards: Vec<Shard>,
+}
+
+const UNKNOWN: u8 = 0;
+const SPOKE_H1: u8 = 1;
+const SPOKE_H2: u8 = 2;
+
+#[derive(Default)]
+struct Shard {
+    idle: Mutex<Idle>,
+    /// Held while an h2 connection (or one that may turn out h2) is opened, so that
+    /// calls arriving together share it instead of each opening their own.
+    opening: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct Idle {
+    h1: Vec<H1>,
+    /// h2 connections and how many streams each carries now.
+    h2: Vec<(H2, Arc<AtomicUsize>)>,
+}
+
+impl Idle {
+    /// A stream on an open h2 connection with room for one more.
+    fn stream(&mut self) -> Option<Sender> {
+        self.h2.retain(|(s, _)| !s.is_closed());
+        let (s, n) = self
+            .h2
+            .iter()
+            .find(|(_, n)| n.load(Ordering::Relaxed) < STREAMS_PER_CONNECTION)?;
+        n.fetch_add(1, Ordering::Relaxed);
+        Some(Sender::H2 {
+            sender: s.clone(),
+            _stream: Stream(n.clone()),
+        })
+    }
 }
 
 /// A transport failure before any response arrived, and whose it was.
@@ -95,54 +188,94 @@ pub struct Proxy {
 }
 
 impl Pool {
-    /// A pool for `origin`; an https origin needs its TLS configuration and the name to
-    /// verify (the host, unless the scenario names another).
+    /// A pool for `origin`; an https origin needs its TLS configuration (which offers
+    /// the protocols `version` allows) and the name to verify (the host, unless the
+    /// scenario names another).
     pub fn new(
         origin: Origin,
         tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
         proxy: Option<Proxy>,
+        version: HttpVersion,
     ) -> Pool {
         let shards = std::thread::available_parallelism().map_or(1, |n| n.get()) + 1;
         Pool {
             origin,
             tls,
             proxy,
-            idle: (0..shards).map(|_| Mutex::new(Vec::new())).collect(),
+            version,
+            spoken: AtomicU8::new(UNKNOWN),
+            shards: (0..shards).map(|_| Shard::default()).collect(),
         }
     }
 
-    fn shard(&self) -> &Mutex<Vec<Sender>> {
-        &self.idle[SHARD.with(|s| s.get()) % self.idle.len()]
+    fn shard(&self) -> &Shard {
+        &self.shards[SHARD.with(|s| s.get()) % self.shards.len()]
     }
 
-    /// An idle connection that is still open, if any.
+    /// A stream on an h2 connection with room, or an idle HTTP/1.1 connection that is
+    /// still open, if any.
     pub fn take_idle(&self) -> Option<Sender> {
-        let mut idle = self.shard().lock().unwrap_or_else(|p| p.into_inner());
-        while let Some(s) = idle.pop() {
+        let mut idle = self.shard().idle.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = idle.stream() {
+            return Some(s);
+        }
+        while let Some(s) = idle.h1.pop() {
             if !s.is_closed() {
-                return Some(s);
+                return Some(Sender::H1(s));
             }
         }
         None
     }
 
-    /// Returns a connection whose last response was read completely.
+    /// A connection to send on: one that is there (`None` beside it), or a new one with
+    /// where its task leaves why it ended (see `connect`).
+    pub async fn checkout(&self) -> Result<(Sender, Option<Ended>), ConnectError> {
+        if let Some(s) = self.take_idle() {
+            return Ok((s, None));
+        }
+        let shared = match self.version {
+            HttpVersion::Http1 => false,
+            HttpVersion::Http2 => true,
+            // Until the first handshake says, an https endpoint may speak h2.
+            HttpVersion::Auto => {
+                self.tls.is_some() && self.spoken.load(Ordering::Relaxed) != SPOKE_H1
+            }
+        };
+        if !shared {
+            let (s, e) = self.connect().await?;
+            return Ok((s, Some(e)));
+        }
+        let _one = self.shard().opening.lock().await;
+        if let Some(s) = self.take_idle() {
+            return Ok((s, None));
+        }
+        let (s, e) = self.connect().await?;
+        Ok((s, Some(e)))
+    }
+
+    /// Returns a connection whose last response was read completely. (An h2 stream's
+    /// place is freed when it is dropped: its connection stays shared.)
     pub fn give_back(&self, sender: Sender) {
         // Not `is_ready()`: just after a response's last byte the connection task may not
         // have marked the connection ready yet, and dropping it then means a new
         // connection per call. The next user waits for `ready()` before sending.
-        if !sender.is_closed() {
-            self.shard()
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(sender);
+        if let Sender::H1(s) = sender {
+            if !s.is_closed() {
+                self.shard()
+                    .idle
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .h1
+                    .push(s);
+            }
         }
     }
 
-    /// Opens a new connection (TCP, then TLS for https, then the HTTP/1.1 handshake).
-    /// With it comes where its task leaves why it ended, when an error ended it: TLS 1.3
-    /// refuses a missing client certificate only after the handshake, and that reason
-    /// is the connection's, not the request's.
+    /// Opens a new connection (TCP, then TLS for https, then the HTTP handshake: h2 where
+    /// ALPN chose it or the scenario asks for it, else HTTP/1.1); an h2 connection is
+    /// shared from then on. With it comes where its task leaves why it ended, when an
+    /// error ended it: TLS 1.3 refuses a missing client certificate only after the
+    /// handshake, and that reason is the connection's, not the request's.
     pub async fn connect(&self) -> Result<(Sender, Ended), ConnectError> {
         let o = &self.origin;
         let err = |what: &str, e: &dyn std::fmt::Display| ConnectError {
@@ -160,7 +293,9 @@ impl Pool {
                         message: format!("cannot connect to the proxy {}:{}: {e}", p.host, p.port),
                         kind: Failed::Proxy,
                     })?;
-                if self.tls.is_some() {
+                // h2c cannot be forwarded request by request: it goes through a tunnel
+                // too.
+                if self.tls.is_some() || self.version == HttpVersion::Http2 {
                     tunnel(tcp, p, o).await?
                 } else {
                     tcp
@@ -168,7 +303,7 @@ impl Pool {
             }
         };
         let _ = tcp.set_nodelay(true);
-        let (sender, conn_task) = if let Some((config, name)) = &self.tls {
+        let (sender, ended) = if let Some((config, name)) = &self.tls {
             let tls = tokio_rustls::TlsConnector::from(config.clone())
                 .connect(name.clone(), tcp)
                 .await
@@ -179,17 +314,51 @@ impl Pool {
                     },
                     None => err("TLS handshake failed with", &e),
                 })?;
-            let (s, c) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-                .await
-                .map_err(|e| err("HTTP handshake failed with", &e))?;
-            (s, watch(c))
+            // `http2` offers h2 alone: a server that answers no ALPN gets h2 anyway.
+            let h2 = match self.version {
+                HttpVersion::Http2 => true,
+                HttpVersion::Http1 => false,
+                HttpVersion::Auto => tls.get_ref().1.alpn_protocol() == Some(b"h2"),
+            };
+            self.speak(tls, h2).await
         } else {
-            let (s, c) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-                .await
-                .map_err(|e| err("HTTP handshake failed with", &e))?;
-            (s, watch(c))
+            self.speak(tcp, self.version == HttpVersion::Http2).await
+        }
+        .map_err(|e| err("HTTP handshake failed with", &e))?;
+        let spoke = if sender.is_h2() { SPOKE_H2 } else { SPOKE_H1 };
+        self.spoken.store(spoke, Ordering::Relaxed);
+        Ok((sender, ended))
+    }
+
+    /// The HTTP handshake on an open connection: h2 (then shared) or HTTP/1.1.
+    async fn speak<T>(&self, io: T, h2: bool) -> Result<(Sender, Ended), hyper::Error>
+    where
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        Ok(if h2 {
+            let (s, c) = http2::handshake(TokioExecutor::new(), TokioIo::new(io)).await?;
+            (self.share(s), watch(c))
+        } else {
+            let (s, c) = http1::handshake(TokioIo::new(io)).await?;
+            (Sender::H1(s), watch(c))
+        })
+    }
+
+    /// Keeps a new h2 connection for the calls that follow, and a stream on it for this
+    /// one.
+    fn share(&self, s: H2) -> Sender {
+        let n = Arc::new(AtomicUsize::new(1));
+        let stream = Sender::H2 {
+            sender: s.clone(),
+            _stream: Stream(n.clone()),
         };
-        Ok((sender, conn_task))
+        self.shard()
+            .idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .h2
+            .push((s, n));
+        stream
     }
 }
 

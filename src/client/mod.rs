@@ -27,7 +27,7 @@ pub mod sse;
 mod stream;
 mod tls;
 
-pub use attempt::{Attempt, Prepared, Usage, Whole};
+pub use attempt::{Attempt, Prepared, Spoken, Usage, Whole};
 pub use credentials::{resolve, resolve_credential, ClientError, Credential, Secret};
 pub use oauth::TokenStats;
 pub use provider::{format, Framing, ProviderFormat, StreamStep};

@@ -5,7 +5,7 @@
 
 use super::credentials::Secret;
 use super::http::{self, Origin, Pool};
-use crate::plan::{OAuth2Plan, TlsPlan};
+use crate::plan::{HttpVersion, OAuth2Plan, TlsPlan};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -52,7 +52,7 @@ impl TokenSource {
         let tls = match origin.https {
             false => None,
             true => {
-                let config = super::tls::client_config(tls, None)?;
+                let config = super::tls::client_config(tls, None, HttpVersion::Http1)?;
                 let name =
                     tokio_rustls::rustls::pki_types::ServerName::try_from(origin.host.clone())
                         .map_err(|e| format!("oauth2.token_url: {e}"))?;
@@ -63,7 +63,7 @@ impl TokenSource {
             plan: plan.clone(),
             client_secret,
             url,
-            pool: Pool::new(origin, tls, None),
+            pool: Pool::new(origin, tls, None, HttpVersion::Http1),
             requests: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             micros: AtomicU64::new(0),
@@ -129,7 +129,7 @@ impl TokenSource {
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| e.to_string())?;
         sender.ready().await.map_err(|e| http::error_chain(&e))?;
-        let resp = tokio::time::timeout(Duration::from_secs(30), sender.send_request(req))
+        let resp = tokio::time::timeout(Duration::from_secs(30), sender.send(req))
             .await
             .map_err(|_| "the token endpoint did not answer within 30 s".to_string())?
             .map_err(|e| http::error_chain(&e))?;

@@ -28,8 +28,11 @@ enum Refresh {
 pub struct Route {
     pub endpoint: EndpointPlan,
     pub base_url: String,
-    /// The request target in origin form (`/v1/chat/completions?...`).
+    /// The request target in origin form (`/v1/chat/completions?...`), or absolute form
+    /// through a plain-http proxy.
     path: hyper::Uri,
+    /// The request target in absolute form, for h2 (`:scheme`, `:authority`, `:path`).
+    absolute: hyper::Uri,
     /// Every request's headers, the credential's included unless requests are signed or
     /// the credential can change during the run.
     headers: HeaderMap,
@@ -69,6 +72,10 @@ impl Route {
             None => url.path().to_string(),
         };
         let path = target
+            .parse::<hyper::Uri>()
+            .map_err(|e| bad(e.to_string()))?;
+        let absolute = url
+            .as_str()
             .parse::<hyper::Uri>()
             .map_err(|e| bad(e.to_string()))?;
         let mut headers = format.headers(&endpoint);
@@ -131,7 +138,9 @@ impl Route {
                     Some(r) => Some(super::credentials::resolve(r, &endpoint.id)?),
                     None => None,
                 };
-                let config = super::tls::client_config(&endpoint.tls, key.as_ref()).map_err(bad)?;
+                let config =
+                    super::tls::client_config(&endpoint.tls, key.as_ref(), endpoint.http_version)
+                        .map_err(bad)?;
                 let host = endpoint
                     .tls
                     .server_name
@@ -181,27 +190,26 @@ impl Route {
         };
         // Plain http through a proxy: requests in absolute form, with the proxy's
         // credential; https goes through a CONNECT tunnel instead.
-        let (path, headers) = match (&proxy, origin.https) {
+        let tunnelled = origin.https || endpoint.http_version == crate::plan::HttpVersion::Http2;
+        let (path, headers) = match (&proxy, tunnelled) {
             (Some(p), false) => {
-                let absolute = url
-                    .as_str()
-                    .parse::<hyper::Uri>()
-                    .map_err(|e| bad(e.to_string()))?;
                 let mut headers = headers;
                 if let Some(auth) = &p.authorization {
                     headers.insert(hyper::header::PROXY_AUTHORIZATION, auth.clone());
                 }
-                (absolute, headers)
+                (absolute.clone(), headers)
             }
             _ => (path, headers),
         };
+        let version = endpoint.http_version;
         Ok(Route {
             mock: matches!(endpoint.target, Target::Mock(_)),
             endpoint,
             base_url,
             path,
+            absolute,
             headers,
-            pool: http::Pool::new(origin, tls, proxy),
+            pool: http::Pool::new(origin, tls, proxy, version),
             faults,
             format,
             credential: secret
@@ -360,14 +368,21 @@ impl Route {
         }
     }
 
-    pub(super) fn request(&self, req: &Prepared) -> hyper::Request<Full<Bytes>> {
+    /// The request on the wire; over h2 its target is in absolute form, which carries
+    /// the host (`:authority`) in place of a `Host` header.
+    pub(super) fn request(&self, req: &Prepared, h2: bool) -> hyper::Request<Full<Bytes>> {
         let mut r = hyper::Request::new(Full::new(req.body.clone()));
         *r.method_mut() = hyper::Method::POST;
-        *r.uri_mut() = self.path.clone();
         *r.headers_mut() = match &req.headers {
             Some(h) => (**h).clone(),
             None => self.headers.clone(),
         };
+        if h2 {
+            *r.uri_mut() = self.absolute.clone();
+            r.headers_mut().remove(HOST);
+        } else {
+            *r.uri_mut() = self.path.clone();
+        }
         if let Some(live) = &self.live {
             let (name, value) = live.read().unwrap_or_else(|p| p.into_inner()).clone();
             r.headers_mut().insert(name, value);

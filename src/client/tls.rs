@@ -4,35 +4,45 @@
 //! to skip verification. A handshake that fails says why, in words a person can act on.
 
 use super::credentials::Secret;
-use crate::plan::{pem, Roots, TlsPlan};
+use crate::plan::{pem, HttpVersion, Roots, TlsPlan};
 use std::sync::{Arc, OnceLock};
 use tokio_rustls::rustls::{self, pki_types::CertificateDer};
 
-/// The client configuration for an endpoint's TLS, with its client key resolved.
+/// The client configuration for an endpoint's TLS, with its client key resolved, offering
+/// the protocols `version` allows by ALPN.
 pub fn client_config(
     tls: &TlsPlan,
     key: Option<&Secret>,
+    version: HttpVersion,
 ) -> Result<Arc<rustls::ClientConfig>, String> {
     if tls.ca_file.is_none() && tls.client_cert.is_none() {
-        // The common cases are built once and shared.
-        static MOZILLA: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-        static BOTH: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-        static SYSTEM: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-        let cell = match tls.roots {
-            Roots::Mozilla => &MOZILLA,
-            Roots::Both => &BOTH,
-            Roots::System => &SYSTEM,
+        // The common cases are built once and shared: one per roots and protocol offer.
+        static COMMON: [OnceLock<Arc<rustls::ClientConfig>>; 9] = [const { OnceLock::new() }; 9];
+        let roots = match tls.roots {
+            Roots::Mozilla => 0,
+            Roots::Both => 1,
+            Roots::System => 2,
         };
+        let offer = match version {
+            HttpVersion::Auto => 0,
+            HttpVersion::Http1 => 1,
+            HttpVersion::Http2 => 2,
+        };
+        let cell = &COMMON[roots * 3 + offer];
         if let Some(c) = cell.get() {
             return Ok(c.clone());
         }
-        let c = build(tls, None)?;
+        let c = build(tls, None, version)?;
         return Ok(cell.get_or_init(|| c).clone());
     }
-    build(tls, key)
+    build(tls, key, version)
 }
 
-fn build(tls: &TlsPlan, key: Option<&Secret>) -> Result<Arc<rustls::ClientConfig>, String> {
+fn build(
+    tls: &TlsPlan,
+    key: Option<&Secret>,
+    version: HttpVersion,
+) -> Result<Arc<rustls::ClientConfig>, String> {
     let mut roots = rustls::RootCertStore::empty();
     if matches!(tls.roots, Roots::Mozilla | Roots::Both) {
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -69,7 +79,11 @@ fn build(tls: &TlsPlan, key: Option<&Secret>) -> Result<Arc<rustls::ClientConfig
         }
         _ => builder.with_no_client_auth(),
     };
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    cfg.alpn_protocols = match version {
+        HttpVersion::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        HttpVersion::Http1 => vec![b"http/1.1".to_vec()],
+        HttpVersion::Http2 => vec![b"h2".to_vec()],
+    };
     Ok(Arc::new(cfg))
 }
 

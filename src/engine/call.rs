@@ -159,6 +159,7 @@ impl<T: Transport> Engine<T> {
                     end: a.end,
                     opened_breaker: opened,
                     served_region: a.served_region(),
+                    http_version: a.http_version,
                 });
                 if a.outcome == Outcome::Auth && !reauthed && route.has_oauth() {
                     reauthed = true;

@@ -89,6 +89,27 @@ pub enum FallbackPolicy {
     FailClosed,
 }
 
+/// Which HTTP an endpoint is spoken to in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum HttpVersion {
+    /// h2 where TLS negotiates it (ALPN), HTTP/1.1 otherwise: what curl and the SDKs do.
+    #[default]
+    Auto,
+    Http1,
+    /// h2 always: over plain http, h2c with prior knowledge.
+    Http2,
+}
+
+impl HttpVersion {
+    pub fn key(self) -> &'static str {
+        match self {
+            HttpVersion::Auto => "auto",
+            HttpVersion::Http1 => "http1",
+            HttpVersion::Http2 => "http2",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct EndpointPlan {
     pub id: String,
@@ -107,6 +128,7 @@ pub struct EndpointPlan {
     /// directly), and the proxy's `user:password` by reference.
     pub proxy: super::proxy::ProxySetting,
     pub proxy_credential: Option<CredentialRef>,
+    pub http_version: HttpVersion,
     /// The keys an embedded mock accepts, by reference, each in its window of the run.
     pub mock_keys: Vec<MockKey>,
     pub encoding: Encoding,
@@ -223,6 +245,11 @@ pub(crate) fn endpoint(
         tls,
         proxy,
         proxy_credential,
+        http_version: match e.http_version {
+            None | Some(model::HttpVersionSpec::Auto) => HttpVersion::Auto,
+            Some(model::HttpVersionSpec::Http1) => HttpVersion::Http1,
+            Some(model::HttpVersionSpec::Http2) => HttpVersion::Http2,
+        },
         mock_keys,
         encoding,
         max_context_tokens: e.max_context_tokens,

@@ -32,7 +32,7 @@ pub use arrivals::{Arrival, ArrivalSchedule, Stage};
 pub use auth::{Auth, CredentialRef, MockKey, OAuth2Plan};
 pub use cost::CostPlan;
 pub use endpoint::{
-    Capabilities, Capability, EndpointPlan, FallbackPolicy, Target, DEFAULT_TIMEOUT,
+    Capabilities, Capability, EndpointPlan, FallbackPolicy, HttpVersion, Target, DEFAULT_TIMEOUT,
 };
 pub use feature::{ContextPlan, FeaturePlan, SessionPlan, DEFAULT_OUTPUT_TOKENS};
 pub use load::{LoadPlan, DEFAULT_MAX_IN_FLIGHT};

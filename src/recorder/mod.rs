@@ -11,7 +11,7 @@ mod turns;
 pub use series::{SecondStats, Series};
 pub use turns::{RoundMetrics, TurnMetrics, TURN_ROWS};
 
-use crate::client::Attempt;
+use crate::client::{Attempt, Spoken};
 use crate::outcome::{FinishReason, Outcome};
 use crate::workload::CallSpec;
 use hdrhistogram::Histogram;
@@ -155,6 +155,8 @@ pub struct Tried {
     pub cost_usd: f64,
     /// The region the endpoint said served it (canonical, or `unrecognized`).
     pub served_region: Option<&'static str>,
+    /// The HTTP its answer came in, when one came.
+    pub http_version: Option<Spoken>,
 }
 
 /// What a call cost, and the figures the cost multiplier is made of (USD).
@@ -222,6 +224,8 @@ pub struct Metrics {
     pub residency_observed: u64,
     /// Attempts by the region the endpoint said served them.
     pub served_regions: Vec<(&'static str, u64)>,
+    /// Answered attempts by the HTTP they came in (`Spoken::index`).
+    pub http_versions: [u64; Spoken::ALL.len()],
     /// Attempts failed by an injected fault (nothing sent).
     pub injected: u64,
     /// Calls that made at least one attempt here.
@@ -267,6 +271,7 @@ impl Default for Metrics {
             residency_violations: 0,
             residency_observed: 0,
             served_regions: Vec::new(),
+            http_versions: [0; Spoken::ALL.len()],
             injected: 0,
             calls_tried: 0,
             cost_usd: 0.0,
@@ -319,6 +324,9 @@ impl Metrics {
     pub fn record_attempt(&mut self, t: &Tried) {
         if let Some(r) = t.served_region {
             count_region(&mut self.served_regions, r, 1);
+        }
+        if let Some(v) = t.http_version {
+            self.http_versions[v.index()] += 1;
         }
         self.attempts += 1;
         self.outcomes[t.outcome.index()] += 1;
@@ -426,6 +434,9 @@ impl Metrics {
         self.residency_observed += other.residency_observed;
         for (r, n) in &other.served_regions {
             count_region(&mut self.served_regions, r, *n);
+        }
+        for (mine, theirs) in self.http_versions.iter_mut().zip(other.http_versions) {
+            *mine += theirs;
         }
         self.injected += other.injected;
         self.calls_tried += other.calls_tried;
@@ -596,6 +607,7 @@ mod tests {
                     end: ms(110),
                     opened_breaker: false,
                     served_region: None,
+                    http_version: None,
                     cost_usd: if *o == Outcome::Ok { 0.01 } else { 0.0 },
                 })
                 .collect(),

@@ -153,6 +153,10 @@ pub struct EndpointSummary {
     /// canonical names; empty when it says nothing.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub served_regions: BTreeMap<String, u64>,
+    /// Answered attempts by the HTTP they came in (`http1`, `http2`); empty when none
+    /// was answered.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub http_versions: BTreeMap<String, u64>,
     /// An OAuth endpoint's token requests (not calls): count, failures, mean time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthSummary>,

@@ -5,6 +5,7 @@
 pub use super::schema::*;
 
 use super::compare::Comparison;
+use crate::client::Spoken;
 use crate::outcome::{FinishReason, Outcome};
 use crate::plan::{LoadPlan, Plan, Target};
 use crate::recorder::{Metrics, Recorder, TurnMetrics};
@@ -306,6 +307,11 @@ impl Summary {
                         .served_regions
                         .iter()
                         .map(|(r, n)| (r.to_string(), *n))
+                        .collect(),
+                    http_versions: Spoken::ALL
+                        .iter()
+                        .filter(|v| m.http_versions[v.index()] > 0)
+                        .map(|v| (v.key().to_string(), m.http_versions[v.index()]))
                         .collect(),
                     cost_usd: m.cost_usd,
                     attempts_per_call: per(m.attempts, m.calls_tried),

@@ -75,6 +75,9 @@ pub struct Endpoint {
     pub proxy: Option<String>,
     /// `user:password` for the proxy, by reference (`env:NAME` or `file:PATH`).
     pub proxy_credential_ref: Option<String>,
+    /// `auto` (h2 where TLS negotiates it, else HTTP/1.1), `http1` or `http2` (over
+    /// plain http: h2c with prior knowledge).
+    pub http_version: Option<HttpVersionSpec>,
     /// The request field that caps the answer: `max_tokens`, or `max_completion_tokens`
     /// (OpenAI's and Azure's reasoning models refuse `max_tokens`). By default from the
     /// model name.
@@ -394,6 +397,14 @@ pub struct TlsSpec {
     /// The name to verify the certificate against (and send as SNI), for an endpoint
     /// reached by IP or through another name.
     pub server_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpVersionSpec {
+    Auto,
+    Http1,
+    Http2,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]

@@ -73,13 +73,13 @@ async fn a_refused_credential_is_auth_never_retried_never_sent_to_the_fallback()
 
 /// A CA made for the test, and certificates it signed: the server's (for `localhost`)
 /// and a client's.
-struct Pki {
-    ca: String,
-    server: (String, String),
-    client: (String, String),
+pub(super) struct Pki {
+    pub(super) ca: String,
+    pub(super) server: (String, String),
+    pub(super) client: (String, String),
 }
 
-fn pki() -> Pki {
+pub(super) fn pki() -> Pki {
     use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -297,7 +297,7 @@ fn validate_refuses_unreadable_or_unparsable_pem_at_its_key() {
 /// An HTTP proxy on 127.0.0.1 that opens `CONNECT` tunnels, counting them; with
 /// `password`, it wants `Proxy-Authorization: Basic` for `alice:<password>` and answers
 /// 407 without it.
-async fn connect_proxy(
+pub(super) async fn connect_proxy(
     password: Option<&'static str>,
 ) -> (u16, std::sync::Arc<std::sync::atomic::AtomicU64>) {
     use base64::Engine;
