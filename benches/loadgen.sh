@@ -3,7 +3,7 @@
 # not llm-drill: nginx's access log, the mock's /stats, and oha / wrk on the same server
 # in the same session. Loopback only; every run is bounded in time.
 #
-#   benches/loadgen.sh [throughput|ab|accuracy|streams|memory|sessions|all]    (default: all)
+#   benches/loadgen.sh [throughput|h2|ab|accuracy|streams|memory|sessions|all]    (default: all)
 #   DURATION=10 CONNS=64 benches/loadgen.sh throughput
 #   LLM_DRILL_BIN=/path/to/older/llm-drill benches/loadgen.sh throughput   (another build)
 #   BASE_BIN=/tmp/llm-drill-before benches/loadgen.sh ab   (that build against this one and
@@ -17,6 +17,7 @@ WHAT=${1:-all}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-64}
 PORT=${PORT:-18080}
+H2PORT=$((PORT + 1))
 cargo build --release -q
 # Server and load generators on separate cores where the machine allows it: without
 # pinning they fight over the same cores and a run-to-run spread of +-10% drowns the
@@ -48,7 +49,7 @@ json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval
 SERVER=""
 if command -v nginx >/dev/null && [ -f /usr/lib/nginx/modules/ngx_http_echo_module.so ]; then
   mkdir -p "$WORK/nginx"
-  sed "s#@PREFIX@#$WORK/nginx#g; s#@PORT@#$PORT#g; s#^worker_processes .*#worker_processes $SERVER_WORKERS;#" \
+  sed "s#@PREFIX@#$WORK/nginx#g; s#@PORT@#$PORT#g; s#@H2PORT@#$H2PORT#g; s#^worker_processes .*#worker_processes $SERVER_WORKERS;#" \
     benches/nginx/nginx.conf.in > "$WORK/nginx/nginx.conf"
   $SERVER_PIN nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" -g 'daemon off;' &
   NGINX_PID=$!
@@ -63,6 +64,8 @@ else
 fi
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
 URL="http://127.0.0.1:$PORT"
+# h2c with prior knowledge: nginx's second server, or the mock (which speaks both).
+if [ "$SERVER" = nginx ]; then H2URL="http://127.0.0.1:$H2PORT"; else H2URL="$URL"; fi
 
 served() { # requests the reference server logged since the last reset
   if [ "$SERVER" = nginx ]; then wc -l < "$ACCESS_LOG"; else curl -s "$URL/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])'; fi
@@ -108,6 +111,42 @@ ours, oha, wrk, n = (float(v) for v in sys.argv[1:])
 print(f"mean llm-drill {ours / n:.0f} calls/s")
 print(f"ratio llm-drill / oha = {ours / oha:.3f}" if oha else "oha: not installed (cargo install oha)")
 print(f"ratio llm-drill / wrk = {ours / wrk:.3f}" if wrk else "wrk: not installed (apt-get install wrk)")
+PY
+}
+
+# The same closed loop over h2c: llm-drill's 64 users share one connection per core
+# (streams, not connections); oha is given the same shape, connections x streams.
+h2() {
+  local rounds=${ROUNDS:-3} ours_sum=0 oha_sum=0 shards=$(( $(nproc) - 1 > 0 ? $(nproc) - 1 : 1 ))
+  [ -z "$CLIENT" ] && shards=$(nproc)
+  echo "== h2: closed loop over h2c, $CONNS users, ${DURATION}s x $rounds rounds, zero-delay $SERVER"
+  for round in $(seq "$rounds"); do
+    reset_log
+    $BIN run benches/scenarios/closed-64.yaml --no-progress --out "$WORK/h2-$round" \
+      --set "endpoints.fast.base_url=$H2URL" --set endpoints.fast.mock=null \
+      --set endpoints.fast.http_version=http2 \
+      --set "load.concurrency=$CONNS" --set "duration=${DURATION}s" > /dev/null
+    local ours calls versions served_n line
+    ours=$(json "$WORK/h2-$round/summary.json" "d['totals']['throughput_rps']")
+    calls=$(json "$WORK/h2-$round/summary.json" "d['totals']['attempts']")
+    versions=$(json "$WORK/h2-$round/summary.json" "d['endpoints']['fast'].get('http_versions')")
+    served_n=$(served)
+    line="round $round: llm-drill $ours calls/s ($calls attempts $versions, $SERVER served $served_n)"
+    ours_sum=$(python3 -c "print($ours_sum + $ours)")
+    if command -v oha >/dev/null; then
+      local oha_rps
+      oha_rps=$($CLIENT oha -z "${DURATION}s" -c "$shards" -p $((CONNS / shards)) --http2 --no-tui -m POST \
+        -H 'content-type: application/json' -d "$BODY" "$H2URL/v1/chat/completions" | awk '/Requests\/sec/ {print $2}')
+      line="$line · oha $oha_rps (-c $shards -p $((CONNS / shards)))"
+      oha_sum=$(python3 -c "print($oha_sum + $oha_rps)")
+    fi
+    echo "$line"
+  done
+  python3 - "$ours_sum" "$oha_sum" "$rounds" <<'PY'
+import sys
+ours, oha, n = (float(v) for v in sys.argv[1:])
+print(f"mean llm-drill over h2c {ours / n:.0f} calls/s")
+print(f"ratio llm-drill / oha over h2c = {ours / oha:.3f}" if oha else "oha: not installed (cargo install oha)")
 PY
 }
 
@@ -202,11 +241,12 @@ sessions() {
 
 case "$WHAT" in
   throughput) throughput ;;
+  h2) h2 ;;
   ab) ab ;;
   accuracy) accuracy ;;
   streams) streams ;;
   memory) memory ;;
   sessions) sessions ;;
-  all) throughput; accuracy; streams; memory; sessions ;;
-  *) echo "usage: $0 [throughput|ab|accuracy|streams|memory|sessions|all]" >&2; exit 2 ;;
+  all) throughput; h2; accuracy; streams; memory; sessions ;;
+  *) echo "usage: $0 [throughput|h2|ab|accuracy|streams|memory|sessions|all]" >&2; exit 2 ;;
 esac

@@ -63,8 +63,19 @@ impl Source {
     /// A located error for a key path found invalid after parsing.
     pub fn error(&self, path: &str, message: impl Into<String>) -> ScenarioError {
         let mut message = message.into();
+        // `a.b` is within `a` (not within `a2`).
+        let within = |inner: &str, outer: &str| {
+            outer.is_empty()
+                || inner == outer
+                || inner.starts_with(outer) && inner[outer.len()..].starts_with('.')
+        };
+        // The override of this key or one around it; or one inside it that the message
+        // names (`unknown field `http_versoin``), not any override below the key.
         let overridden = self.overrides.iter().rev().find(|(k, _)| {
-            path.starts_with(k.as_str()) || (!path.is_empty() && k.starts_with(path))
+            within(path, k)
+                || (!path.is_empty()
+                    && within(k, path)
+                    && message.contains(k.rsplit('.').next().unwrap_or(k)))
         });
         // A key set by --set may not be in the file at all: then no line is claimed.
         let fallback = match overridden {
@@ -292,5 +303,43 @@ fn strip_location_suffix(msg: &str) -> &str {
     match msg.rfind(" at line ") {
         Some(i) if msg[i..].contains(", column ") => &msg[..i],
         _ => msg,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Source;
+
+    fn source(overrides: &[(&str, &str)]) -> Source {
+        Source {
+            file: "s.yaml".into(),
+            text: "endpoints:\n  fast:\n    provider: openai\n  fast2:\n    provider: openai\n"
+                .into(),
+            overrides: overrides
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn an_override_is_blamed_only_for_what_it_set() {
+        let s = source(&[("endpoints.fast.http_version", "http2")]);
+        // A finding about the endpoint that the override did not cause.
+        let e = s.error("endpoints.fast", "has no price or price_ref");
+        assert!(!e.message.contains("--set"), "{}", e.message);
+        // The override's own key, and a parent's error naming it.
+        let e = s.error("endpoints.fast.http_version", "unknown variant `h3`");
+        assert!(e
+            .message
+            .contains("(set by --set endpoints.fast.http_version=http2)"));
+        let e = s.error("endpoints.fast", "unknown field `http_version`");
+        assert!(e.message.contains("--set"), "{}", e.message);
+        // `fast2` is not within `fast`.
+        let s = source(&[("endpoints.fast", "null")]);
+        let e = s.error("endpoints.fast2.provider", "unknown provider");
+        assert!(!e.message.contains("--set"), "{}", e.message);
+        let e = s.error("endpoints.fast.provider", "unknown provider");
+        assert!(e.message.contains("--set"), "{}", e.message);
     }
 }
