@@ -23,8 +23,12 @@ pub(super) async fn exchange(
     a: &mut Attempt,
     answered: &mut Option<Instant>,
 ) -> Result<(), (Outcome, String)> {
-    // A fresh connection comes with where its task leaves why it ended.
-    let (mut sender, mut ended) = route.pool.checkout().await.map_err(connect_failure)?;
+    // A fresh connection comes with where its task leaves why it ended. Opening one is
+    // rare and its future large: boxed, so that every call's future stays small.
+    let (mut sender, mut ended) = match route.pool.take_idle() {
+        Some(s) => (s, None),
+        None => Box::pin(route.pool.open()).await.map_err(connect_failure)?,
+    };
     let resp = loop {
         let sent = match sender.ready().await {
             Ok(()) => sender.send(route.request(&req, sender.is_h2())).await,
@@ -35,7 +39,9 @@ pub(super) async fn exchange(
             // A kept-alive connection the server had already closed: the request never
             // left, so send it on a fresh connection (once).
             Err(e) if ended.is_none() && (e.is_canceled() || e.is_closed()) => {
-                let (s, e) = route.pool.connect().await.map_err(connect_failure)?;
+                let (s, e) = Box::pin(route.pool.connect())
+                    .await
+                    .map_err(connect_failure)?;
                 (sender, ended) = (s, Some(e));
             }
             Err(e) => return Err(send_failure(&e, ended.as_ref()).await),

@@ -47,21 +47,25 @@ impl Drop for Stream {
 impl Sender {
     /// Waits until the connection can take a request.
     pub async fn ready(&mut self) -> Result<(), hyper::Error> {
-        match self {
-            Sender::H1(s) => s.ready().await,
-            Sender::H2 { sender: s, .. } => s.ready().await,
-        }
+        std::future::poll_fn(|cx| match self {
+            Sender::H1(s) => s.poll_ready(cx),
+            Sender::H2 { sender: s, .. } => s.poll_ready(cx),
+        })
+        .await
     }
 
     /// Sends `req`. Over h2 the request target must be in absolute form (its scheme and
-    /// authority are the stream's `:scheme` and `:authority`); `send` makes it so.
-    pub async fn send(
+    /// authority are the stream's `:scheme` and `:authority`). Not an `async fn`: the
+    /// request moves straight into hyper's future, with no state machine around it to
+    /// copy on every call.
+    pub fn send(
         &mut self,
         req: hyper::Request<Full<Bytes>>,
-    ) -> Result<hyper::Response<Incoming>, hyper::Error> {
+    ) -> impl std::future::Future<Output = Result<hyper::Response<Incoming>, hyper::Error>> {
+        use futures_util::future::Either;
         match self {
-            Sender::H1(s) => s.send_request(req).await,
-            Sender::H2 { sender: s, .. } => s.send_request(req).await,
+            Sender::H1(s) => Either::Left(s.send_request(req)),
+            Sender::H2 { sender: s, .. } => Either::Right(s.send_request(req)),
         }
     }
 
@@ -227,12 +231,11 @@ impl Pool {
         None
     }
 
-    /// A connection to send on: one that is there (`None` beside it), or a new one with
-    /// where its task leaves why it ended (see `connect`).
-    pub async fn checkout(&self) -> Result<(Sender, Option<Ended>), ConnectError> {
-        if let Some(s) = self.take_idle() {
-            return Ok((s, None));
-        }
+    /// A new connection for a call that found none with room: where an h2 connection
+    /// may come of it, calls arriving together wait for the one being opened and share
+    /// it rather than each opening their own. With it comes where its task leaves why it
+    /// ended (see `connect`), or `None` when another call's connection was shared.
+    pub async fn open(&self) -> Result<(Sender, Option<Ended>), ConnectError> {
         let shared = match self.version {
             HttpVersion::Http1 => false,
             HttpVersion::Http2 => true,
@@ -241,12 +244,11 @@ impl Pool {
                 self.tls.is_some() && self.spoken.load(Ordering::Relaxed) != SPOKE_H1
             }
         };
-        if !shared {
-            let (s, e) = self.connect().await?;
-            return Ok((s, Some(e)));
-        }
-        let _one = self.shard().opening.lock().await;
-        if let Some(s) = self.take_idle() {
+        let _one = match shared {
+            true => Some(self.shard().opening.lock().await),
+            false => None,
+        };
+        if let Some(s) = shared.then(|| self.take_idle()).flatten() {
             return Ok((s, None));
         }
         let (s, e) = self.connect().await?;
