@@ -326,9 +326,18 @@ pub fn render(s: &Summary) -> String {
     }
     let _ = writeln!(out);
     for (id, e) in &s.endpoints {
+        // What the endpoint said of itself: the protocol its answers came in, and where
+        // they were served.
+        let counted = |label: &str, m: &std::collections::BTreeMap<String, u64>| {
+            if m.is_empty() {
+                return String::new();
+            }
+            let parts: Vec<String> = m.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            format!(" · {label} {}", parts.join(", "))
+        };
         let _ = writeln!(
             out,
-            "endpoint {id} — {} [{}] {}: attempts {}{} ({:.2} per call) · ok {} · 429 rate {} · latency p50 {} p99 {} ms",
+            "endpoint {id} — {} [{}] {}: attempts {}{} ({:.2} per call) · ok {} · 429 rate {} · latency p50 {} p99 {} ms{}{}",
             e.display_name,
             e.model_name,
             e.base_url,
@@ -343,7 +352,9 @@ pub fn render(s: &Summary) -> String {
             e.rate_429
                 .map_or("-".to_string(), |r| format!("{:.1}%", r * 100.0)),
             at(&e.latency_ms, e.latency_ms.p50),
-            at(&e.latency_ms, e.latency_ms.p99)
+            at(&e.latency_ms, e.latency_ms.p99),
+            counted("answered over", &e.http_versions),
+            counted("served from", &e.served_regions),
         );
     }
     for (name, f) in &s.features {
