@@ -271,9 +271,11 @@ pub async fn run_loaded(
                 })
         })
         .collect();
+    let goodput = plan.goodput;
     let recorder = tokio::spawn(async move {
         let mut rec = Recorder::new(start, n_endpoints, n_features);
         rec.drill = Drill::new(windows, n_endpoints);
+        rec.goodput = goodput;
         rec.intervals = Some(crate::recorder::hlog::IntervalLogs::new(&endpoint_ids));
         // Drain on a short tick instead of awaiting each sample: a parked receiver would
         // make every finished call wake this task (a context switch per call at 80k

@@ -38,6 +38,8 @@ pub enum Metric {
     FallbackRate,
     ResidencyViolations,
     AchievedRps,
+    /// Calls a second within every `goodput` limit.
+    Goodput,
     /// USD.
     CostPerCall,
     CostPerSession,
@@ -81,12 +83,13 @@ const STATS: [(Stat, &str); 7] = [
     (Stat::Mean, "mean"),
 ];
 
-const PLAIN: [(Metric, &str); 8] = [
+const PLAIN: [(Metric, &str); 9] = [
     (Metric::Rate429, "rate_429"),
     (Metric::ErrorRate, "error_rate"),
     (Metric::FallbackRate, "fallback_rate"),
     (Metric::ResidencyViolations, "residency_violations"),
     (Metric::AchievedRps, "achieved_rps"),
+    (Metric::Goodput, "goodput"),
     (Metric::CostPerCall, "cost.per_call"),
     (Metric::CostPerSession, "cost.per_session"),
     (Metric::CostProjectedDaily, "cost.projected_daily"),
@@ -154,7 +157,7 @@ impl Metric {
             Metric::Percentile(..) => Unit::Ms,
             Metric::Rate429 | Metric::ErrorRate | Metric::FallbackRate => Unit::Fraction,
             Metric::ResidencyViolations => Unit::Count,
-            Metric::AchievedRps => Unit::PerSecond,
+            Metric::AchievedRps | Metric::Goodput => Unit::PerSecond,
             Metric::CostPerCall | Metric::CostPerSession | Metric::CostProjectedDaily => Unit::Usd,
         }
     }
@@ -181,6 +184,7 @@ impl Metric {
                     | Metric::ResidencyViolations
                     | Metric::CostPerCall
                     | Metric::CostPerSession
+                    | Metric::Goodput
             ),
         }
     }
@@ -219,7 +223,8 @@ impl Metric {
                 None => number(v),
             },
             Unit::Usd => number(v.strip_prefix('$').unwrap_or(v)),
-            Unit::Count | Unit::PerSecond => number(v),
+            Unit::PerSecond => number(v.strip_suffix("/s").unwrap_or(v)),
+            Unit::Count => number(v),
         }
     }
 }

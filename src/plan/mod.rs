@@ -13,6 +13,7 @@ pub mod cost;
 pub mod endpoint;
 mod faults;
 pub mod feature;
+pub mod goodput;
 pub mod load;
 pub mod metrics;
 mod mock;
@@ -35,6 +36,7 @@ pub use endpoint::{
     Capabilities, Capability, EndpointPlan, FallbackPolicy, HttpVersion, Target, DEFAULT_TIMEOUT,
 };
 pub use feature::{ContextPlan, FeaturePlan, SessionPlan, DEFAULT_OUTPUT_TOKENS};
+pub use goodput::GoodputPlan;
 pub use load::{LoadPlan, DEFAULT_MAX_IN_FLIGHT};
 pub use prices::{Price, PriceTable};
 pub use provider::{AuthKind, Provider, DEFAULT_AZURE_API_VERSION};
@@ -64,6 +66,8 @@ pub struct Plan {
     pub cost: CostPlan,
     pub thresholds: Vec<thresholds::Threshold>,
     pub regression: Policy,
+    /// Per-call limits for goodput; `None`: goodput is not measured.
+    pub goodput: Option<GoodputPlan>,
 }
 
 impl Plan {
@@ -133,7 +137,20 @@ impl Plan {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let regression = regression::policy(&c, sc)?;
+        let goodput = goodput::goodput(&c, sc.goodput.as_ref())?;
+        if let (Some(i), None) = (
+            thresholds
+                .iter()
+                .position(|t| t.metric == metrics::Metric::Goodput),
+            goodput,
+        ) {
+            return Err(c.err(
+                &format!("thresholds.{i}"),
+                "goodput is measured against per-call limits: add `goodput: { latency: 8s, ttft: 1500ms, itl: 100ms }` (any of them)",
+            ));
+        }
         Ok(Plan {
+            goodput,
             cost,
             thresholds,
             regression,

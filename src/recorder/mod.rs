@@ -13,6 +13,7 @@ pub use turns::{RoundMetrics, TurnMetrics, TURN_ROWS};
 
 use crate::client::{Attempt, Spoken};
 use crate::outcome::{FinishReason, Outcome};
+use crate::plan::GoodputPlan;
 use crate::workload::CallSpec;
 use hdrhistogram::Histogram;
 use mock_server::tokens::Encoding;
@@ -250,6 +251,8 @@ pub struct Metrics {
     pub errors: Vec<(Outcome, String, u64)>,
     /// Calls by why their answer ended (`FinishReason::index`), where the endpoint said.
     pub finish: [u64; FinishReason::ALL.len()],
+    /// Calls that met every goodput limit (counted only when the plan sets them).
+    pub good: u64,
 }
 
 impl Default for Metrics {
@@ -291,6 +294,7 @@ impl Default for Metrics {
             reported_input_tokens: 0,
             errors: Vec::new(),
             finish: [0; FinishReason::ALL.len()],
+            good: 0,
         }
     }
 }
@@ -427,6 +431,7 @@ impl Metrics {
             *a += b;
         }
         self.calls += other.calls;
+        self.good += other.good;
         self.attempts += other.attempts;
         self.retries += other.retries;
         self.fallbacks += other.fallbacks;
@@ -467,6 +472,22 @@ impl Metrics {
     }
 }
 
+/// Whether a call met every goodput limit: it succeeded, within the latency limit, and,
+/// where it streamed, within the TTFT limit and with its mean gap between tokens within
+/// the ITL limit.
+pub fn meets(g: &GoodputPlan, s: &CallSample) -> bool {
+    let within = |limit: Option<Duration>, took: Duration| limit.is_none_or(|l| took <= l);
+    let mean_gap = match s.itl_us.len() {
+        0 => Duration::ZERO,
+        n => Duration::from_micros(s.itl_us.iter().sum::<u64>() / n as u64),
+    };
+    s.outcome == Outcome::Ok
+        && within(g.latency, s.end.saturating_duration_since(s.intended))
+        && s.first_token
+            .is_none_or(|ft| within(g.ttft, ft.saturating_duration_since(s.intended)))
+        && within(g.itl, mean_gap)
+}
+
 /// Everything recorded in a run.
 pub struct Recorder {
     pub start: Instant,
@@ -489,6 +510,8 @@ pub struct Recorder {
     pub last_end: Instant,
     /// Actual start of the last call to start.
     pub last_start: Instant,
+    /// The per-call limits of goodput (set up by the run), when the plan has them.
+    pub goodput: Option<GoodputPlan>,
 }
 
 impl Recorder {
@@ -506,6 +529,7 @@ impl Recorder {
             direct_latency: new_histogram(),
             last_end: start,
             last_start: start,
+            goodput: None,
         }
     }
 
@@ -524,8 +548,13 @@ impl Recorder {
             m.residency_violations += s.residency_violation as u64;
             m.residency_observed += s.residency_observed as u64;
         }
+        let good = self.goodput.is_some_and(|g| meets(&g, s)) as u64;
+        if let Some(m) = self.endpoints.get_mut(s.endpoint) {
+            m.good += good;
+        }
         if let Some(m) = self.features.get_mut(s.feature) {
             m.record(s);
+            m.good += good;
         }
         if let Some(rows) = self.turns.get_mut(s.feature) {
             let row = (s.turn.max(1) as usize).min(TURN_ROWS) - 1;
@@ -659,6 +688,58 @@ mod tests {
         assert_eq!(t.latency.max() / 1000, 110);
         assert_eq!(t.schedule_lag.max() / 1000, 10);
         assert_eq!(r.fallback_latency.len() + r.direct_latency.len(), 3);
+    }
+
+    #[test]
+    fn goodput_counts_the_calls_within_every_limit() {
+        // The sample: latency 110 ms, TTFT 60 ms, gaps of 1 and 2 ms (mean 1.5 ms).
+        let ok = || sample(0, 0, Outcome::Ok, &[(0, Outcome::Ok)]);
+        let ms = Duration::from_millis;
+        let limits = |latency: u64, ttft: u64, itl_us: u64| GoodputPlan {
+            latency: Some(ms(latency)),
+            ttft: Some(ms(ttft)),
+            itl: Some(Duration::from_micros(itl_us)),
+        };
+        assert!(
+            meets(&limits(110, 60, 1_500), &ok()),
+            "limits are inclusive"
+        );
+        assert!(!meets(&limits(109, 60, 1_500), &ok()), "too slow overall");
+        assert!(
+            !meets(&limits(110, 59, 1_500), &ok()),
+            "first token too late"
+        );
+        assert!(
+            !meets(&limits(110, 60, 1_499), &ok()),
+            "tokens too far apart"
+        );
+        // A limit left out does not apply; a failed call is never good.
+        let latency_only = GoodputPlan {
+            latency: Some(ms(200)),
+            ..GoodputPlan::default()
+        };
+        assert!(meets(&latency_only, &ok()));
+        let failed = sample(0, 0, Outcome::Http5xx, &[(0, Outcome::Http5xx)]);
+        assert!(!meets(&latency_only, &failed));
+        // A whole (non-streamed) answer has no first token and no gaps to judge.
+        let mut whole = ok();
+        (whole.first_token, whole.itl_us) = (None, Vec::new());
+        assert!(meets(&limits(110, 1, 1), &whole));
+        // Counted per feature and endpoint, and in the total.
+        let mut r = Recorder::new(Instant::now(), 1, 2);
+        r.goodput = Some(limits(110, 60, 1_500));
+        r.record(&ok());
+        r.record(&failed);
+        let mut slow = ok();
+        slow.end += ms(1);
+        r.record(&slow);
+        let mut other = ok();
+        other.feature = 1;
+        r.record(&other);
+        r.finish();
+        assert_eq!((r.total.good, r.total.calls), (2, 4));
+        assert_eq!((r.features[0].good, r.features[1].good), (1, 1));
+        assert_eq!(r.endpoints[0].good, 2);
     }
 
     #[test]

@@ -55,6 +55,7 @@ pub fn measure(metric: Metric, scope: &Scope, s: &Summary) -> Option<f64> {
                 Metric::FallbackRate => share(tot.fallbacks, tot.calls),
                 Metric::ResidencyViolations => Some(tot.residency_violations as f64),
                 Metric::AchievedRps => Some(tot.achieved_rps),
+                Metric::Goodput => tot.goodput_rps,
                 Metric::CostPerCall => Some(s.cost.per_call_usd),
                 Metric::CostPerSession => Some(s.cost.per_session_usd),
                 Metric::CostProjectedDaily => s.cost.projected_daily_usd,
@@ -93,6 +94,7 @@ pub fn measure(metric: Metric, scope: &Scope, s: &Summary) -> Option<f64> {
                 Metric::CostPerSession => {
                     share(1, f.sessions).map(|_| f.cost_usd / f.sessions as f64)
                 }
+                Metric::Goodput => f.goodput_rps,
                 _ => None,
             }
         }

@@ -109,6 +109,13 @@ pub struct Totals {
     /// Calls finished per second of measured run time, the tail of slow answers included
     /// (what vLLM's benchmark calls request throughput).
     pub throughput_rps: f64,
+    /// Of those, the calls per second that met every `goodput` limit (DistServe's
+    /// goodput); absent when the scenario sets no limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput_rps: Option<f64>,
+    /// The calls that met them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput_calls: Option<u64>,
     /// Calls started: every turn of every session.
     pub scheduled_calls: u64,
     /// Conversations started (a single-turn feature's call is a session of one turn).
@@ -209,6 +216,9 @@ pub struct FeatureSummary {
     /// Model calls per user turn: above 1 when an agentic feature's turns loop through
     /// tool calls.
     pub calls_per_user_turn: f64,
+    /// Its calls per second that met every `goodput` limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput_rps: Option<f64>,
     pub cost_usd: f64,
     /// Calls that moved to a fallback endpoint, and calls served outside `residency`.
     pub fallbacks: u64,

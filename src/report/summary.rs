@@ -175,6 +175,15 @@ fn describe_load(plan: &Plan) -> String {
     }
 }
 
+/// `n` a second over `secs` of measured run time (0 for a run that measured none).
+fn per_second(n: u64, secs: f64) -> f64 {
+    if secs > 0.0 {
+        round3(n as f64 / secs)
+    } else {
+        0.0
+    }
+}
+
 fn achieved_rps(plan: &Plan, rec: &Recorder) -> f64 {
     let calls = rec.total.calls as f64;
     let span = match plan.load {
@@ -256,11 +265,9 @@ impl Summary {
                 facts.sessions as f64 / plan.duration.as_secs_f64().min(duration_s).max(1e-9),
             ),
             achieved_rps: round3(achieved_rps(plan, rec)),
-            throughput_rps: if duration_s > 0.0 {
-                round3(t.calls as f64 / duration_s)
-            } else {
-                0.0
-            },
+            throughput_rps: per_second(t.calls, duration_s),
+            goodput_rps: plan.goodput.map(|_| per_second(t.good, duration_s)),
+            goodput_calls: plan.goodput.map(|_| t.good),
             scheduled_calls: facts.scheduled_calls,
             sessions: facts.sessions,
             input_tokens: t.input_tokens,
@@ -343,6 +350,7 @@ impl Summary {
                     mean_input_tokens: per_call(m.input_tokens),
                     mean_output_tokens: per_call(m.output_tokens),
                     sessions: turns.first().map_or(0, |t| t.user_turns()),
+                    goodput_rps: plan.goodput.map(|_| per_second(m.good, duration_s)),
                     calls_per_user_turn: {
                         let user_turns: u64 = turns.iter().map(|t| t.user_turns()).sum();
                         per(m.calls, user_turns)

@@ -250,14 +250,18 @@ pub fn render(s: &Summary) -> String {
     let target = |rate: Option<f64>| rate.map_or(String::new(), |r| format!(" (target {r:.2}/s)"));
     let _ = writeln!(
         out,
-        "calls {} (ok {}, failed {}) · attempts {} · achieved {:.2}/s{} · throughput {:.2}/s",
+        "calls {} (ok {}, failed {}) · attempts {} · achieved {:.2}/s{} · throughput {:.2}/s{}",
         t.calls,
         t.ok,
         t.failed,
         t.attempts,
         t.achieved_rps,
         target(t.target_rps),
-        t.throughput_rps
+        t.throughput_rps,
+        match (t.goodput_rps, t.goodput_calls) {
+            (Some(g), Some(n)) => format!(" · goodput {g:.2}/s ({n} calls within the limits)"),
+            _ => String::new(),
+        }
     );
     if t.retries + t.fallbacks + t.residency_violations > 0
         || t.by_outcome.get("fail_closed").is_some_and(|n| *n > 0)

@@ -26,6 +26,19 @@ pub struct Scenario {
     pub thresholds: Option<Vec<String>>,
     /// How much worse than a baseline a metric may get before it is a regression.
     pub regression: Option<RegressionSpec>,
+    /// Per-call limits a call must meet to count towards goodput.
+    pub goodput: Option<GoodputSpec>,
+}
+
+/// DistServe's goodput: a call counts when its own latency, TTFT and ITL are within
+/// these limits (any left out does not apply).
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct GoodputSpec {
+    pub latency: Option<DurationStr>,
+    pub ttft: Option<DurationStr>,
+    /// The call's mean gap between tokens (its time per output token).
+    pub itl: Option<DurationStr>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
