@@ -1,7 +1,7 @@
 //! The command line, as clap definitions: raw flags and their types only. Meaning and
 //! checks live in the library.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -16,26 +16,10 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a scenario and write its results folder.
-    Run {
-        scenario: PathBuf,
-        /// Results folder (default: results/<name>-<UTC timestamp>).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Override a scenario key by its path, e.g. --set load.stages.0.rate=50.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        sets: Vec<String>,
-        /// Do not draw the progress display.
-        #[arg(long)]
-        no_progress: bool,
-        /// A price table in LiteLLM's model_prices_and_context_window.json format, over
-        /// the built-in one (for `price_ref`).
-        #[arg(long)]
-        prices: Option<PathBuf>,
-        /// Compare with a baseline run (its summary.json or results folder): a
-        /// regression fails the run (exit 1).
-        #[arg(long)]
-        baseline: Option<PathBuf>,
-    },
+    Run(RunArgs),
+    /// Search the highest load the scenario sustains within its thresholds (its SLO):
+    /// a run per step, growing then bisecting; results per step under steps/.
+    Capacity(RunArgs),
     /// Compare a candidate run with a baseline run; exit 1 on a regression.
     Compare {
         baseline: PathBuf,
@@ -60,4 +44,27 @@ pub enum Command {
     },
     /// Print the summary of a results folder again.
     Report { results_dir: PathBuf },
+}
+
+/// What `run` and `capacity` take.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    pub scenario: PathBuf,
+    /// Results folder (default: results/<name>-<UTC timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Override a scenario key by its path, e.g. --set load.stages.0.rate=50.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Do not draw the progress display.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// A price table in LiteLLM's model_prices_and_context_window.json format, over
+    /// the built-in one (for `price_ref`).
+    #[arg(long)]
+    pub prices: Option<PathBuf>,
+    /// Compare with a baseline run (its summary.json or results folder): a
+    /// regression fails the run (exit 1).
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
 }

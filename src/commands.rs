@@ -19,24 +19,8 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 
 pub async fn dispatch(command: Command, stop: CancellationToken) -> i32 {
     match command {
-        Command::Run {
-            scenario,
-            out,
-            sets,
-            no_progress,
-            prices,
-            baseline,
-        } => {
-            let opts = RunOptions {
-                out,
-                sets,
-                prices,
-                baseline,
-                progress: !no_progress && std::io::stderr().is_terminal(),
-                ..RunOptions::new(scenario)
-            };
-            run_command(&opts, stop).await
-        }
+        Command::Run(args) => run_command(&run_options(args), stop).await,
+        Command::Capacity(args) => capacity_command(&run_options(args), stop).await,
         Command::Validate {
             scenario,
             sets,
@@ -48,6 +32,45 @@ pub async fn dispatch(command: Command, stop: CancellationToken) -> i32 {
             baseline,
             candidate,
         } => compare(&baseline, &candidate),
+    }
+}
+
+fn run_options(a: crate::cli::RunArgs) -> RunOptions {
+    RunOptions {
+        out: a.out,
+        sets: a.sets,
+        prices: a.prices,
+        baseline: a.baseline,
+        progress: !a.no_progress && std::io::stderr().is_terminal(),
+        ..RunOptions::new(a.scenario)
+    }
+}
+
+/// Exit 0 when a sustainable load was found (and every threshold on the search held),
+/// 1 when even the first step broke the SLO, 130 when interrupted (the steps done are
+/// written).
+async fn capacity_command(opts: &RunOptions, stop: CancellationToken) -> i32 {
+    match run::load(opts) {
+        Ok(l) => l.warnings.iter().for_each(|w| eprintln!("{w}")),
+        Err(e) => return error_exit(&e),
+    }
+    match crate::capacity::capacity(opts, stop).await {
+        Ok(out) => {
+            print!("{}", terminal::render(&out.summary));
+            println!("\nresults: {}", out.dir.display());
+            if out.summary.interrupted {
+                eprintln!(
+                    "interrupted: the steps done so far are written to {}",
+                    out.dir.display()
+                );
+                EXIT_INTERRUPTED
+            } else if out.summary.passed {
+                EXIT_OK
+            } else {
+                EXIT_FAILED
+            }
+        }
+        Err(e) => error_exit(&e),
     }
 }
 

@@ -19,6 +19,7 @@
 //! | `engine` | the one driver: schedule, sessions, retries, breaker, fallback, shutdown |
 //! | `report` | the `Summary`, gates and comparison, and every rendering of it |
 //! | `run` | one run end to end |
+//! | `capacity` | the capacity search: runs, one a step |
 //! | `cli`, `commands` | the command line and what each command prints |
 //!
 //! Only `plan` (and `run`, `commands`, which load files) read the `scenario` mirror: the
@@ -53,6 +54,8 @@ pub mod engine;
 pub mod report;
 
 pub mod run;
+
+pub mod capacity;
 
 pub mod cli;
 pub mod commands;

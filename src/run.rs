@@ -155,31 +155,107 @@ pub async fn run_loaded(
     stop: CancellationToken,
 ) -> Result<RunOutput, RunError> {
     let Loaded { plan, source, .. } = loaded;
-    // A baseline that cannot be read is found before anything is sent.
-    let baseline = match &opts.baseline {
+    let baseline = load_baseline(opts)?;
+    let dir = results_folder(opts, &plan.name)?;
+    let done = execute(
+        Execution {
+            plan,
+            warmup: Duration::ZERO,
+            dir,
+            scenario_as_run: source.as_run(),
+            baseline,
+            progress: opts.progress.then(String::new),
+        },
+        stop,
+    )
+    .await?;
+    Ok(RunOutput {
+        summary: done.summary,
+        dir: done.dir,
+    })
+}
+
+/// The baseline to compare with, read before anything is sent.
+pub fn load_baseline(opts: &RunOptions) -> Result<Option<(Summary, String)>, RunError> {
+    Ok(match &opts.baseline {
         Some(p) => Some((
             crate::report::compare::load(p).map_err(RunError::Invalid)?,
             p.display().to_string(),
         )),
         None => None,
-    };
+    })
+}
+
+/// `--out`, or `<results_root>/<name>-<UTC timestamp>`, created.
+pub fn results_folder(opts: &RunOptions, name: &str) -> Result<PathBuf, RunError> {
+    match &opts.out {
+        Some(d) => std::fs::create_dir_all(d).map(|_| d.clone()),
+        None => report::results_dir(
+            &opts.results_root,
+            name,
+            &chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string(),
+        ),
+    }
+    .map_err(|e| RunError::Fatal(format!("cannot create the results folder: {e}")))
+}
+
+/// One drive of a plan against its endpoints, and where its results go.
+pub struct Execution {
+    /// What the engine drives, warm-up included.
+    pub plan: Plan,
+    /// The first part of the load, recorded apart: the summary measures what follows.
+    pub warmup: Duration,
+    pub dir: PathBuf,
+    pub scenario_as_run: String,
+    pub baseline: Option<(Summary, String)>,
+    /// Draw a progress bar, named so (it only appears on a terminal anyway).
+    pub progress: Option<String>,
+}
+
+/// What an execution measured, and what its warm-up did.
+pub struct Executed {
+    pub summary: Summary,
+    pub dir: PathBuf,
+    /// Calls and attempts of the warm-up (not in the summary's figures).
+    pub warmup_calls: u64,
+    pub warmup_attempts: u64,
+    /// Wall-clock start and end, in milliseconds since 1970: to find the run in a
+    /// server's access log.
+    pub started_unix_ms: u64,
+    pub ended_unix_ms: u64,
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Drives `x.plan` and writes its results: credentials resolved, embedded mocks started,
+/// the engine run to its end (or `stop`), the recorder collected, the folder written.
+pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, RunError> {
+    let Execution {
+        plan,
+        warmup,
+        dir,
+        scenario_as_run,
+        baseline,
+        progress,
+    } = x;
     let secrets = plan
         .endpoints
         .iter()
         .map(resolve_credential)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| RunError::Invalid(e.to_string()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        RunError::Fatal(format!(
+            "cannot create the results folder {}: {e}",
+            dir.display()
+        ))
+    })?;
     let started_at = chrono::Utc::now();
-    let dir = match &opts.out {
-        Some(d) => std::fs::create_dir_all(d).map(|_| d.clone()),
-        None => report::results_dir(
-            &opts.results_root,
-            &plan.name,
-            &started_at.format("%Y%m%dT%H%M%SZ").to_string(),
-        ),
-    }
-    .map_err(|e| RunError::Fatal(format!("cannot create the results folder: {e}")))?;
-
+    let started_unix_ms = unix_ms();
     let mut mocks = Vec::new();
     let mut routes = Vec::new();
     for (e, secret) in plan.endpoints.iter().zip(secrets) {
@@ -272,27 +348,37 @@ pub async fn run_loaded(
         })
         .collect();
     let goodput = plan.goodput;
+    // Calls meant to start in the warm-up are recorded apart; the rest are measured.
+    let measured_from = start + warmup;
     let recorder = tokio::spawn(async move {
-        let mut rec = Recorder::new(start, n_endpoints, n_features);
+        let mut rec = Recorder::new(measured_from, n_endpoints, n_features);
         rec.drill = Drill::new(windows, n_endpoints);
         rec.goodput = goodput;
         rec.intervals = Some(crate::recorder::hlog::IntervalLogs::new(&endpoint_ids));
+        let mut warm = Recorder::new(start, n_endpoints, n_features);
         // Drain on a short tick instead of awaiting each sample: a parked receiver would
         // make every finished call wake this task (a context switch per call at 80k
         // calls/s); with no waker registered, a send is just a queue push.
         loop {
             match rx.try_recv() {
+                Ok(sample) if sample.intended < measured_from => warm.record(&sample),
                 Ok(sample) => rec.record(&sample),
                 Err(TryRecvError::Empty) => tokio::time::sleep(Duration::from_millis(5)).await,
                 Err(TryRecvError::Disconnected) => break,
             }
         }
         rec.finish();
-        rec
+        warm.finish();
+        (rec, warm)
     });
-    let display = opts
-        .progress
-        .then(|| ProgressDisplay::start(&plan.name, plan.duration, engine.progress.clone()));
+    let display = progress.map(|name| {
+        let name = if name.is_empty() {
+            plan.name.clone()
+        } else {
+            name
+        };
+        ProgressDisplay::start(&name, plan.duration, engine.progress.clone())
+    });
     let report = engine.clone().drive(start, stop).await;
     // OAuth endpoints' token requests, read before the routes go.
     let token_stats: std::collections::BTreeMap<String, crate::client::TokenStats> = engine
@@ -303,9 +389,16 @@ pub async fn run_loaded(
     // Dropping the engine drops the last sample sender (every call has finished) and the
     // HTTP client's idle connections, so the recorder and the mocks can wind down.
     drop(engine);
-    let rec = recorder
+    let (rec, warm) = recorder
         .await
         .map_err(|e| RunError::Fatal(format!("the recorder failed: {e}")))?;
+    // Sessions the warm-up started: its first turns.
+    let warm_sessions: u64 = warm
+        .turns
+        .iter()
+        .filter_map(|rows| rows.first())
+        .map(|t| t.calls)
+        .sum();
     if let Some(d) = display {
         d.finish();
     }
@@ -316,8 +409,8 @@ pub async fn run_loaded(
     }
     let facts = RunFacts {
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        scheduled_calls: report.started,
-        sessions: report.sessions,
+        scheduled_calls: report.started.saturating_sub(warm.total.calls),
+        sessions: report.sessions.saturating_sub(warm_sessions),
         interrupted: report.interrupted,
         base_urls,
         guard_stopped: report.guard_stopped,
@@ -325,13 +418,20 @@ pub async fn run_loaded(
         baseline,
         token_stats,
     };
-    let summary = Summary::build(&plan, &rec, &facts);
-    if let Err(e) = report::write_all(&dir, &summary, &rec, &source.as_run()) {
+    let summary = Summary::build(&plan.after(warmup), &rec, &facts);
+    if let Err(e) = report::write_all(&dir, &summary, &rec, &scenario_as_run) {
         let message = format!("cannot write results to {}: {e}", dir.display());
         return Err(RunError::NotWritten {
             message,
             summary: Box::new(summary),
         });
     }
-    Ok(RunOutput { summary, dir })
+    Ok(Executed {
+        summary,
+        dir,
+        warmup_calls: warm.total.calls,
+        warmup_attempts: warm.total.attempts,
+        started_unix_ms,
+        ended_unix_ms: unix_ms(),
+    })
 }

@@ -297,6 +297,21 @@ pub(crate) async fn answer(
             return refuse(&shared.stats, wire, &refusal(429, Some(wait)));
         }
     }
+    // A slot, or a wait for one; the answer's times then count from the prefill's end.
+    let mut arrival = arrival;
+    let mut paced = None;
+    if let Some(cap) = &shared.capacity {
+        let Some(seat) = cap.admit().await else {
+            shared.stats.fault("capacity");
+            let r = match cap.on_full() {
+                crate::OnFull::Unavailable => refusal(503, None),
+                _ => refusal(429, Some(Duration::from_secs(1))),
+            };
+            return refuse(&shared.stats, wire, &r);
+        };
+        arrival = Instant::now() + cap.prefill(prompt_tokens);
+        paced = Some(crate::capacity::Paced::new(seat));
+    }
     // Offered a tool, the model calls it while the turn has rounds left (or, when the
     // client does not say, with the configured chance).
     let tool_call = ask.tools.is_some()
@@ -393,13 +408,25 @@ pub(crate) async fn answer(
             add_end: decision.add_end,
         };
         let region = served_region(cfg, index);
-        let mut resp = stream(shared.clone(), wire, guard, meta, arrival, plan);
+        let mut resp = stream(shared.clone(), wire, guard, meta, arrival, plan, paced);
         mark_region(&mut resp, wire, &shared, region);
         resp
     } else {
-        if let Some(last) = offsets.last() {
-            sleep_until(arrival + *last + decision.add_end).await;
+        match paced.as_mut() {
+            Some(p) => {
+                for i in 0..offsets.len() {
+                    p.token(arrival, &offsets, i).await;
+                }
+                tokio::time::sleep(decision.add_end).await;
+            }
+            None => {
+                if let Some(last) = offsets.last() {
+                    sleep_until(arrival + *last + decision.add_end).await;
+                }
+            }
         }
+        // The slot is free once the answer is made.
+        drop(paced);
         // Counted once the answer is ready: a client that gave up before then got nothing.
         shared.stats.status(200);
         shared.stats.completion_tokens(match (tool_call, cut) {

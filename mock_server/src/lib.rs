@@ -9,6 +9,7 @@
 
 mod anthropic;
 mod auth;
+mod capacity;
 mod chat;
 pub mod faults;
 mod gate;
@@ -22,6 +23,7 @@ mod tls;
 pub mod tokens;
 
 pub use auth::AuthKey;
+pub use capacity::{CapacityModel, OnFull};
 pub use latency::{LatencyModel, Spread};
 pub use sampler::Sampler;
 pub use stats::{Stats, StatsSnapshot};
@@ -75,6 +77,9 @@ pub struct MockConfig {
     pub auth_keys: Vec<AuthKey>,
     /// Serve `POST /oauth2/token` with tokens of this lifetime, and accept only those.
     pub oauth2_token_lifetime: Option<Duration>,
+    /// Slots, a queue and a shared decode throughput, as a continuous-batching server
+    /// has; none: every request is answered at once, however many.
+    pub capacity: Option<CapacityModel>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -138,6 +143,7 @@ impl Default for MockConfig {
             served_regions: Vec::new(),
             auth_keys: Vec::new(),
             oauth2_token_lifetime: None,
+            capacity: None,
         }
     }
 }
@@ -147,6 +153,7 @@ pub(crate) struct Shared {
     pub(crate) stats: Stats,
     pub(crate) clock: gate::Clock,
     pub(crate) limiter: Option<limiter::Limiter>,
+    pub(crate) capacity: Option<capacity::Capacity>,
     /// Tokens its OAuth endpoint issued, and when each expires.
     pub(crate) tokens: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
@@ -171,6 +178,9 @@ impl StatsHandle {
 pub fn router(config: MockConfig) -> (Router, StatsHandle) {
     let shared = Arc::new(Shared {
         limiter: config.rate_limit.map(limiter::Limiter::new),
+        capacity: config
+            .capacity
+            .map(|m| capacity::Capacity::new(m, config.latency.tokens_per_second)),
         tokens: Default::default(),
         stats: Stats::with_regions(&config.served_regions),
         config,

@@ -36,8 +36,8 @@ pub struct Stats {
 }
 
 /// Fault kinds counted in `faults`, as scenarios name them; `rate_limiter` is the
-/// token bucket of `mock.rate_limit`.
-pub const FAULT_KINDS: [&str; 7] = [
+/// token bucket of `mock.rate_limit`, `capacity` the refusals of a full `mock.capacity`.
+pub const FAULT_KINDS: [&str; 8] = [
     "rate_limit",
     "server_error",
     "outage",
@@ -45,6 +45,7 @@ pub const FAULT_KINDS: [&str; 7] = [
     "stream_cut",
     "deprecated",
     "rate_limiter",
+    "capacity",
 ];
 
 /// A point-in-time copy of [`Stats`], the body of `GET /stats`.

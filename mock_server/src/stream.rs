@@ -3,6 +3,7 @@
 //! the end (or a cut, where a `stream_cut` fault says). Its tokens count in `Stats` as
 //! they leave.
 
+use crate::capacity::Paced;
 use crate::chat::{InFlight, Meta, Wire};
 use crate::tokens::ANSWER_WORDS;
 use crate::Shared;
@@ -45,6 +46,8 @@ struct StreamState {
     arrival: Instant,
     plan: StreamPlan,
     step: Step,
+    /// Its slot and the batch's pace, under `mock.capacity`.
+    paced: Option<Paced>,
 }
 
 impl StreamState {
@@ -82,6 +85,7 @@ pub(crate) fn stream(
     meta: Meta,
     arrival: Instant,
     plan: StreamPlan,
+    paced: Option<Paced>,
 ) -> Response {
     shared.stats.stream_started();
     let state = StreamState {
@@ -92,6 +96,7 @@ pub(crate) fn stream(
         arrival,
         plan,
         step: Step::Start,
+        paced,
     };
     let stream = futures_util::stream::unfold(state, |mut s| async move {
         let (bytes, next) = match s.step {
@@ -122,7 +127,10 @@ pub(crate) fn stream(
                 (concat(parts), next)
             }
             Step::Token(i) => {
-                sleep_until(s.arrival + s.plan.offsets[i]).await;
+                match s.paced.as_mut() {
+                    Some(p) => p.token(s.arrival, &s.plan.offsets, i).await,
+                    None => sleep_until(s.arrival + s.plan.offsets[i]).await,
+                }
                 if i == 0 {
                     s.reasoned();
                 }

@@ -140,9 +140,15 @@ impl<T: Transport> Engine<T> {
                     );
                 }
                 n += 1;
+                let sending = Instant::now();
                 let a = tokio::select! {
                     a = self.transport.send(route, prepared.clone(), route.endpoint.timeout) => a,
-                    _ = hard.cancelled() => Attempt::failed(Instant::now(), Outcome::Interrupted, "still running when the run stopped"),
+                    // Cut: it was sent when it began, not when it was cut (else its wait
+                    // would count as schedule lag, and its start as a late one).
+                    _ = hard.cancelled() => Attempt {
+                        sent: sending,
+                        ..Attempt::failed(Instant::now(), Outcome::Interrupted, "still running when the run stopped")
+                    },
                 };
                 if done.tried.is_empty() {
                     done.first_sent = a.sent;

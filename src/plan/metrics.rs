@@ -40,6 +40,8 @@ pub enum Metric {
     AchievedRps,
     /// Calls a second within every `goodput` limit.
     Goodput,
+    /// The sustainable load over production's peak (`llm-drill capacity` only).
+    Headroom,
     /// USD.
     CostPerCall,
     CostPerSession,
@@ -83,13 +85,14 @@ const STATS: [(Stat, &str); 7] = [
     (Stat::Mean, "mean"),
 ];
 
-const PLAIN: [(Metric, &str); 9] = [
+const PLAIN: [(Metric, &str); 10] = [
     (Metric::Rate429, "rate_429"),
     (Metric::ErrorRate, "error_rate"),
     (Metric::FallbackRate, "fallback_rate"),
     (Metric::ResidencyViolations, "residency_violations"),
     (Metric::AchievedRps, "achieved_rps"),
     (Metric::Goodput, "goodput"),
+    (Metric::Headroom, "headroom"),
     (Metric::CostPerCall, "cost.per_call"),
     (Metric::CostPerSession, "cost.per_session"),
     (Metric::CostProjectedDaily, "cost.projected_daily"),
@@ -156,7 +159,7 @@ impl Metric {
         match self {
             Metric::Percentile(..) => Unit::Ms,
             Metric::Rate429 | Metric::ErrorRate | Metric::FallbackRate => Unit::Fraction,
-            Metric::ResidencyViolations => Unit::Count,
+            Metric::ResidencyViolations | Metric::Headroom => Unit::Count,
             Metric::AchievedRps | Metric::Goodput => Unit::PerSecond,
             Metric::CostPerCall | Metric::CostPerSession | Metric::CostProjectedDaily => Unit::Usd,
         }
@@ -166,6 +169,7 @@ impl Metric {
     pub fn reported_in(self, scope: ScopeKind) -> bool {
         match scope {
             ScopeKind::Run => true,
+            _ if self == Metric::Headroom => false,
             ScopeKind::Endpoint => matches!(
                 self,
                 Metric::Percentile(
@@ -187,6 +191,12 @@ impl Metric {
                     | Metric::Goodput
             ),
         }
+    }
+
+    /// Measured by a capacity search, not by a single run: a run leaves its thresholds
+    /// to `llm-drill capacity`.
+    pub fn capacity_only(self) -> bool {
+        self == Metric::Headroom
     }
 
     /// The smallest worsening that can count as a regression, in the metric's unit.
@@ -224,7 +234,7 @@ impl Metric {
             },
             Unit::Usd => number(v.strip_prefix('$').unwrap_or(v)),
             Unit::PerSecond => number(v.strip_suffix("/s").unwrap_or(v)),
-            Unit::Count => number(v),
+            Unit::Count => number(v.strip_suffix('x').unwrap_or(v)),
         }
     }
 }

@@ -134,6 +134,45 @@ pub(crate) fn mock_config(
             tokens_per_second: tps,
         });
     }
+    if let Some(k) = &m.capacity {
+        if k.slots == 0 || k.slots > 100_000 {
+            return Err(c.err(&at("capacity.slots"), "must be from 1 to 100000"));
+        }
+        if k.queue > 1_000_000 {
+            return Err(c.err(&at("capacity.queue"), "must be at most 1000000"));
+        }
+        let rate = |v: f64, key: &str| {
+            if v.is_finite() && v > 0.0 && v <= 1e9 {
+                Ok(v)
+            } else {
+                Err(c.err(
+                    &at(&format!("capacity.{key}")),
+                    "must be more than 0 tokens a second",
+                ))
+            }
+        };
+        let on_full = match k.on_full.as_deref().unwrap_or("429") {
+            "429" => mock_server::OnFull::RateLimit,
+            "503" => mock_server::OnFull::Unavailable,
+            "queue" => mock_server::OnFull::Queue,
+            other => {
+                return Err(c.err(
+                    &at("capacity.on_full"),
+                    format!("expected \"429\", \"503\" or queue, found `{other}`"),
+                ))
+            }
+        };
+        cfg.capacity = Some(mock_server::CapacityModel {
+            slots: k.slots,
+            queue: k.queue,
+            prefill_tokens_per_second: match k.prefill_tokens_per_second {
+                Some(p) => rate(p, "prefill_tokens_per_second")?,
+                None => 0.0,
+            },
+            decode_tokens_per_second: rate(k.decode_tokens_per_second, "decode_tokens_per_second")?,
+            on_full,
+        });
+    }
     if let Some(rl) = m.rate_limit {
         for (v, k) in [(rl.rpm, "rpm"), (rl.tpm, "tpm")] {
             if v == Some(0) {

@@ -8,6 +8,7 @@
 
 pub mod arrivals;
 pub mod auth;
+pub mod capacity;
 mod check;
 pub mod cost;
 pub mod endpoint;
@@ -68,6 +69,9 @@ pub struct Plan {
     pub regression: Policy,
     /// Per-call limits for goodput; `None`: goodput is not measured.
     pub goodput: Option<GoodputPlan>,
+    /// How `llm-drill capacity` searches this scenario's load (defaults without a
+    /// `capacity:` block).
+    pub capacity: capacity::CapacityPlan,
 }
 
 impl Plan {
@@ -149,7 +153,15 @@ impl Plan {
                 "goodput is measured against per-call limits: add `goodput: { latency: 8s, ttft: 1500ms, itl: 100ms }` (any of them)",
             ));
         }
+        let capacity = capacity::capacity(
+            &c,
+            sc,
+            &load,
+            features.iter().any(|f| f.session.multi_turn()),
+            cost.daily_calls,
+        )?;
         Ok(Plan {
+            capacity,
             goodput,
             cost,
             thresholds,

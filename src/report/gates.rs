@@ -56,6 +56,7 @@ pub fn measure(metric: Metric, scope: &Scope, s: &Summary) -> Option<f64> {
                 Metric::ResidencyViolations => Some(tot.residency_violations as f64),
                 Metric::AchievedRps => Some(tot.achieved_rps),
                 Metric::Goodput => tot.goodput_rps,
+                Metric::Headroom => s.capacity.as_ref()?.headroom.as_ref()?.ratio,
                 Metric::CostPerCall => Some(s.cost.per_call_usd),
                 Metric::CostPerSession => Some(s.cost.per_session_usd),
                 Metric::CostProjectedDaily => s.cost.projected_daily_usd,

@@ -48,6 +48,15 @@ pub fn write_renderings(dir: &Path, summary: &Summary) -> io::Result<()> {
     Ok(())
 }
 
+/// Writes a capacity search's own files: its summary, the scenario and the renderings
+/// (each step's folder holds that step's histograms).
+pub fn write_search(dir: &Path, summary: &Summary, scenario_as_run: &str) -> io::Result<()> {
+    let json = serde_json::to_string_pretty(summary).map_err(io::Error::other)?;
+    write(dir, "summary.json", json.as_bytes())?;
+    write(dir, "scenario.yaml", scenario_as_run.as_bytes())?;
+    write_renderings(dir, summary)
+}
+
 pub fn write_all(
     dir: &Path,
     summary: &Summary,

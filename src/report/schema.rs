@@ -364,6 +364,10 @@ pub struct Summary {
     /// HdrHistogram-style percentile plot.
     #[serde(default)]
     pub latency_distribution: Vec<[f64; 2]>,
+    /// A capacity search's steps and what they found (`llm-drill capacity` only); the
+    /// rest of the summary is then the sustainable step's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacitySummary>,
     /// The scenario's `regression:` tolerances, applied when this run is a candidate.
     #[serde(default)]
     pub regression_policy: crate::plan::Policy,
@@ -376,4 +380,122 @@ pub struct Summary {
     /// its `/stats` reported it after the run — to check llm-drill's figures against.
     #[serde(default)]
     pub mock_server: BTreeMap<String, mock_server::StatsSnapshot>,
+}
+
+/// What `llm-drill capacity` found: each step, and the loads that matter.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CapacitySummary {
+    /// The load's unit: `calls/s`, `sessions/s` or `users`.
+    pub unit: String,
+    /// The search as configured: start, max, growth, resolution, step and warm-up.
+    pub search: CapacitySearch,
+    pub steps: Vec<CapacityStep>,
+    /// The highest step that met every threshold.
+    pub max_sustainable: Option<Sustainable>,
+    /// The lowest step whose 429 rate passed the bound (the SLO's own, else 1%).
+    pub rate_limit_onset: Option<Onset>,
+    /// The last step before latency p95 turned upward (see `rule`).
+    pub knee: Option<Knee>,
+    /// The sustainable load set against production's peak.
+    pub headroom: Option<Headroom>,
+    /// The search was stopped before it finished: the steps are those done.
+    pub interrupted: bool,
+    /// One sentence: what the endpoint sustains, and how that compares.
+    pub verdict: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CapacitySearch {
+    pub start: f64,
+    pub max: f64,
+    pub growth: f64,
+    pub resolution: f64,
+    pub step_duration_s: f64,
+    pub warmup_s: f64,
+    pub max_schedule_lag_ms: f64,
+}
+
+/// One step: the load offered, what was measured after its warm-up, and the verdict.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CapacityStep {
+    pub step: u32,
+    /// In the search's unit.
+    pub offered: f64,
+    /// Calls a second asked for and started (open mode), and finished.
+    pub target_rps: Option<f64>,
+    pub achieved_rps: f64,
+    pub throughput_rps: f64,
+    pub goodput_rps: Option<f64>,
+    pub calls: u64,
+    pub attempts: u64,
+    /// Of the warm-up, recorded apart.
+    pub warmup_calls: u64,
+    pub warmup_attempts: u64,
+    pub latency_ms: Percentiles,
+    pub ttft_ms: Percentiles,
+    pub itl_ms: Percentiles,
+    pub schedule_lag_p99_ms: Option<f64>,
+    pub error_rate: Option<f64>,
+    pub rate_429: Option<f64>,
+    pub cost_per_call_usd: f64,
+    pub input_tokens_per_minute: f64,
+    pub output_tokens_per_minute: f64,
+    /// Thresholds that failed, as written.
+    pub failed_thresholds: Vec<String>,
+    /// Why the step failed beyond its thresholds: the load not offered, llm-drill
+    /// itself behind.
+    pub limits: Vec<String>,
+    pub passed: bool,
+    /// The step's own results folder, relative to the search's.
+    pub dir: String,
+    /// Wall clock, milliseconds since 1970: to find the step in a server's log.
+    pub started_unix_ms: u64,
+    pub ended_unix_ms: u64,
+    /// The embedded mock's requests during the step (warm-up included), by endpoint.
+    pub mock_requests: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Sustainable {
+    pub offered: f64,
+    pub step: u32,
+    pub calls_per_second: f64,
+    pub input_tokens_per_minute: f64,
+    pub output_tokens_per_minute: f64,
+    /// No step broke the SLO: the endpoint sustains at least this (`capacity.max`).
+    pub at_least: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Onset {
+    pub offered: f64,
+    pub step: u32,
+    pub rate_429: f64,
+    /// The 429 rate that counts as the onset.
+    pub bound: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Knee {
+    pub offered: f64,
+    pub step: u32,
+    pub latency_p95_ms: f64,
+    pub rule: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Headroom {
+    pub production_peak_rps: f64,
+    /// Where the peak comes from.
+    pub from: String,
+    /// Sustainable calls a second over the peak; absent when nothing was sustainable.
+    pub ratio: Option<f64>,
+    pub sentence: String,
 }

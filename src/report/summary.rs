@@ -405,6 +405,7 @@ impl Summary {
             },
             thresholds: Vec::new(),
             regression_policy: plan.regression.clone(),
+            capacity: None,
             latency_distribution: if t.latency.is_empty() {
                 Vec::new()
             } else {
@@ -427,6 +428,7 @@ impl Summary {
         summary.thresholds = plan
             .thresholds
             .iter()
+            .filter(|t| !t.metric.capacity_only())
             .map(|t| super::gates::evaluate(t, &summary))
             .collect();
         summary.baseline = facts

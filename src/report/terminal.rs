@@ -234,8 +234,96 @@ fn millis(ms: f64) -> String {
     }
 }
 
+/// A capacity search's steps, one row each, and what they found.
+fn capacity(out: &mut String, c: &super::summary::CapacitySummary) {
+    let load = |x: f64| {
+        let s = format!("{x:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    };
+    let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
+    let ms = |p: &Percentiles, v: f64| at(p, v);
+    let _ = writeln!(
+        out,
+        "capacity search ({}): {} step(s) of {:.0} s after {:.0} s of warm-up",
+        c.unit,
+        c.steps.len(),
+        c.search.step_duration_s,
+        c.search.warmup_s
+    );
+    let _ = writeln!(
+        out,
+        "  step  offered  achieved  goodput   lat p50    p95    p99  ttft p95  itl p95   errors    429  $/call    verdict"
+    );
+    for st in &c.steps {
+        let verdict = if st.passed {
+            "ok".to_string()
+        } else {
+            let mut why = st.failed_thresholds.clone();
+            why.extend(st.limits.iter().cloned());
+            format!("FAIL: {}", why.join("; "))
+        };
+        let _ = writeln!(
+            out,
+            "  {:>4} {:>8} {:>9.2} {:>8} {:>9} {:>6} {:>6} {:>9} {:>8} {:>8} {:>6} {:>7.4}    {verdict}",
+            st.step,
+            load(st.offered),
+            st.achieved_rps,
+            st.goodput_rps.map_or("-".to_string(), |g| format!("{g:.2}")),
+            ms(&st.latency_ms, st.latency_ms.p50),
+            ms(&st.latency_ms, st.latency_ms.p95),
+            ms(&st.latency_ms, st.latency_ms.p99),
+            ms(&st.ttft_ms, st.ttft_ms.p95),
+            ms(&st.itl_ms, st.itl_ms.p95),
+            pct(st.error_rate),
+            pct(st.rate_429),
+            st.cost_per_call_usd,
+        );
+    }
+    let _ = writeln!(out, "{}", c.verdict);
+    if let Some(o) = &c.rate_limit_onset {
+        let _ = writeln!(
+            out,
+            "429s begin at {} {} (step {}: {:.1}% of attempts, over {:.1}%)",
+            load(o.offered),
+            c.unit,
+            o.step,
+            o.rate_429 * 100.0,
+            o.bound * 100.0
+        );
+    }
+    match &c.knee {
+        Some(k) => {
+            let _ = writeln!(
+                out,
+                "knee at {} {} (step {}, latency p95 {:.1} ms): {}",
+                load(k.offered),
+                c.unit,
+                k.step,
+                k.latency_p95_ms,
+                k.rule
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "knee: latency p95 did not turn upward in the steps run"
+            );
+        }
+    }
+    if let Some(h) = &c.headroom {
+        let _ = writeln!(out, "headroom: it {} (peak from {})", h.sentence, h.from);
+    }
+    let _ = writeln!(
+        out,
+        "\nthe sustainable step in detail (or the first, when none was):"
+    );
+}
+
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
+    if let Some(c) = &s.capacity {
+        capacity(&mut out, c);
+    }
     let state = if s.interrupted {
         "  (INTERRUPTED: partial results)"
     } else {

@@ -28,6 +28,28 @@ pub struct Scenario {
     pub regression: Option<RegressionSpec>,
     /// Per-call limits a call must meet to count towards goodput.
     pub goodput: Option<GoodputSpec>,
+    /// How `llm-drill capacity` searches the load this scenario sustains.
+    pub capacity: Option<CapacitySpec>,
+}
+
+/// The capacity search: from `start`, times `growth` until a step breaks the SLO (or
+/// reaches `max`), then halving the gap to `resolution`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct CapacitySpec {
+    /// In the load's unit: calls (or sessions) a second, or users in closed mode.
+    pub start: Option<f64>,
+    pub max: Option<f64>,
+    pub step_duration: Option<DurationStr>,
+    pub warmup: Option<DurationStr>,
+    pub resolution: Option<Percent>,
+    pub growth: Option<f64>,
+    /// Peak hour over the average, to turn `cost.daily_calls` into a peak rate.
+    pub peak_factor: Option<f64>,
+    /// Production's peak in calls a second (`12/s`), over `daily_calls × peak_factor`.
+    pub production_peak: Option<String>,
+    /// A step whose schedule lag p99 passes this had llm-drill for its bottleneck.
+    pub max_schedule_lag: Option<DurationStr>,
 }
 
 /// DistServe's goodput: a call counts when its own latency, TTFT and ITL are within
@@ -335,6 +357,20 @@ pub struct MockBehaviour {
     /// A client-credentials token endpoint (`POST /oauth2/token`) whose tokens it then
     /// requires, each valid for `token_lifetime`.
     pub oauth2: Option<MockOAuth2Spec>,
+    /// Continuous batching: slots, a queue, and a decode throughput they share.
+    pub capacity: Option<MockCapacitySpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MockCapacitySpec {
+    pub slots: usize,
+    #[serde(default)]
+    pub queue: usize,
+    pub prefill_tokens_per_second: Option<f64>,
+    pub decode_tokens_per_second: f64,
+    /// `"429"` (the default), `"503"` or `queue`.
+    pub on_full: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
