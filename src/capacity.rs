@@ -193,6 +193,8 @@ fn judge(plan: &Plan, cap: &CapacityPlan, n: u32, x: f64, e: &run::Executed) -> 
         attempts: t.attempts,
         warmup_calls: e.warmup_calls,
         warmup_attempts: e.warmup_attempts,
+        attempts_429: s.endpoints.values().map(|e| e.count_429()).sum(),
+        warmup_attempts_429: e.warmup_429,
         latency_ms: s.latency_ms.clone(),
         ttft_ms: s.ttft_ms.clone(),
         itl_ms: s.itl_ms.clone(),

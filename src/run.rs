@@ -219,6 +219,8 @@ pub struct Executed {
     /// Calls and attempts of the warm-up (not in the summary's figures).
     pub warmup_calls: u64,
     pub warmup_attempts: u64,
+    /// Of those attempts, the ones answered 429.
+    pub warmup_429: u64,
     /// Wall-clock start and end, in milliseconds since 1970: to find the run in a
     /// server's access log.
     pub started_unix_ms: u64,
@@ -431,6 +433,11 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
         dir,
         warmup_calls: warm.total.calls,
         warmup_attempts: warm.total.attempts,
+        warmup_429: warm
+            .endpoints
+            .iter()
+            .map(|m| m.count(crate::outcome::Outcome::Http429))
+            .sum(),
         started_unix_ms,
         ended_unix_ms: unix_ms(),
     })

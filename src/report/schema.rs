@@ -434,6 +434,9 @@ pub struct CapacityStep {
     /// Of the warm-up, recorded apart.
     pub warmup_calls: u64,
     pub warmup_attempts: u64,
+    /// Attempts answered 429, measured and in the warm-up.
+    pub attempts_429: u64,
+    pub warmup_attempts_429: u64,
     pub latency_ms: Percentiles,
     pub ttft_ms: Percentiles,
     pub itl_ms: Percentiles,
