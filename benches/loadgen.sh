@@ -3,7 +3,7 @@
 # not llm-drill: nginx's access log, the mock's /stats, and oha / wrk on the same server
 # in the same session. Loopback only; every run is bounded in time.
 #
-#   benches/loadgen.sh [throughput|h2|ab|accuracy|streams|memory|sessions|all]    (default: all)
+#   benches/loadgen.sh [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|all]    (default: all)
 #   DURATION=10 CONNS=64 benches/loadgen.sh throughput
 #   LLM_DRILL_BIN=/path/to/older/llm-drill benches/loadgen.sh throughput   (another build)
 #   BASE_BIN=/tmp/llm-drill-before benches/loadgen.sh ab   (that build against this one and
@@ -150,6 +150,42 @@ print(f"ratio llm-drill / oha over h2c = {ours / oha:.3f}" if oha else "oha: not
 PY
 }
 
+# A capacity search against a server whose capacity is its configuration: nginx answering
+# in 50 ms and admitting 50 requests a second (limit_req). Each step's attempts and 429s
+# are set against nginx's own log, cut at the step's wall-clock start and end.
+capacity() {
+  if [ "$SERVER" != nginx ]; then echo "(capacity: needs nginx with the echo module)"; return; fi
+  echo "== capacity: nginx admitting 50 requests/s (limit_req), 50 ms answers, SLO rate_429 < 1%"
+  : > "$WORK/nginx/capacity.log"
+  local started=$SECONDS
+  $BIN capacity benches/scenarios/capacity-nginx.yaml --no-progress --out "$WORK/cap" \
+    --set "endpoints.gateway.base_url=$URL/cap50" > "$WORK/cap.txt" || true
+  kill -USR1 "$NGINX_PID"; sleep 0.5
+  echo "search took $((SECONDS - started)) s"
+  python3 - "$WORK/cap/summary.json" "$WORK/nginx/capacity.log" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))["capacity"]
+log = [line.split() for line in open(sys.argv[2])]
+log = [(float(t) * 1000, s) for t, s in log]
+ok = True
+for st in c["steps"]:
+    lines = [s for t, s in log if st["started_unix_ms"] <= t <= st["ended_unix_ms"] + 1]
+    ours = st["attempts"] + st["warmup_attempts"]
+    ours429 = st["attempts_429"] + st["warmup_attempts_429"]
+    theirs429 = sum(1 for s in lines if s == "429")
+    same = ours == len(lines) and ours429 == theirs429
+    ok &= same
+    print(f"step {st['step']}: offered {st['offered']}/s, achieved {st['achieved_rps']}/s, 429 rate {st['rate_429']}, "
+          f"{'ok' if st['passed'] else 'FAIL'} · attempts {ours} (nginx logged {len(lines)}), 429s {ours429} (nginx {theirs429})"
+          f"{'' if same else '  <-- MISMATCH'}")
+m = c.get("max_sustainable")
+print(c["verdict"])
+if m:
+    print(f"max sustainable {m['offered']}/s against a configured 50/s: {m['offered'] / 50:.3f}")
+print("every step's counts equal nginx's" if ok else "COUNTS DIFFER")
+PY
+}
+
 # Two builds of llm-drill and oha, alternated each round on the same server, so that a
 # change's effect on throughput is not drowned by the machine's drift between runs.
 ab() {
@@ -242,11 +278,12 @@ sessions() {
 case "$WHAT" in
   throughput) throughput ;;
   h2) h2 ;;
+  capacity) capacity ;;
   ab) ab ;;
   accuracy) accuracy ;;
   streams) streams ;;
   memory) memory ;;
   sessions) sessions ;;
-  all) throughput; h2; accuracy; streams; memory; sessions ;;
-  *) echo "usage: $0 [throughput|h2|ab|accuracy|streams|memory|sessions|all]" >&2; exit 2 ;;
+  all) throughput; h2; accuracy; capacity; streams; memory; sessions ;;
+  *) echo "usage: $0 [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|all]" >&2; exit 2 ;;
 esac

@@ -52,12 +52,31 @@ fn y_ticks(svg: &mut String, y_max: f64, sy: &dyn Fn(f64) -> f64) {
     }
 }
 
-/// A line chart of `series` (name, points), with shaded x ranges.
+/// A labelled line across a chart: vertical at an x value, or horizontal at a y value.
+struct Rule {
+    vertical: bool,
+    at: f64,
+    label: String,
+}
+
+/// A line chart of `series` (name, points), with shaded x ranges; x in seconds.
 fn line_chart(
     title: &str,
     y_unit: &str,
     series: &[(String, Vec<(f64, f64)>)],
     shade: &[(f64, f64)],
+) -> String {
+    chart(title, "s", y_unit, series, shade, &[])
+}
+
+/// A line chart with its x unit, shaded x ranges and labelled rules.
+fn chart(
+    title: &str,
+    x_unit: &str,
+    y_unit: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+    shade: &[(f64, f64)],
+    rules: &[Rule],
 ) -> String {
     let points = series.iter().flat_map(|(_, p)| p.iter());
     let (mut x_max, mut y_max) = (1.0f64, 0.0f64);
@@ -67,6 +86,13 @@ fn line_chart(
     }
     for (_, b) in shade {
         x_max = x_max.max(*b);
+    }
+    for r in rules {
+        if r.vertical {
+            x_max = x_max.max(r.at);
+        } else {
+            y_max = y_max.max(r.at);
+        }
     }
     let y_max = if y_max > 0.0 { y_max * 1.1 } else { 1.0 };
     let sx = |x: f64| PAD + x / x_max * (W - 2.0 * PAD);
@@ -93,12 +119,31 @@ fn line_chart(
     y_ticks(&mut svg, y_max, &sy);
     let _ = write!(
         svg,
-        r##"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{x_max:.0} s</text><text x="4" y="{:.1}" font-size="10">{}</text>"##,
+        r##"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{x_max:.0} {}</text><text x="4" y="{:.1}" font-size="10">{}</text>"##,
         W - PAD,
         H - PAD + 14.0,
+        esc(x_unit),
         PAD - 8.0,
         esc(y_unit)
     );
+    for r in rules {
+        let (x1, y1, x2, y2) = if r.vertical {
+            (sx(r.at), PAD, sx(r.at), H - PAD)
+        } else {
+            (PAD, sy(r.at), W - PAD, sy(r.at))
+        };
+        let _ = write!(
+            svg,
+            r##"<line class="rule" x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="#888" stroke-dasharray="4 3"/><text x="{:.1}" y="{:.1}" font-size="10" fill="#555">{}</text>"##,
+            if r.vertical {
+                x1 + 3.0
+            } else {
+                W - PAD - 150.0
+            },
+            if r.vertical { PAD + 10.0 } else { y1 - 3.0 },
+            esc(&r.label)
+        );
+    }
     for (i, (name, pts)) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         if pts.is_empty() {
@@ -195,6 +240,110 @@ fn percentile_bars(p: &Percentiles) -> Vec<(String, f64)> {
     .collect()
 }
 
+/// A capacity search against offered load: latency percentiles with the SLO's latency
+/// limits, then achieved calls and goodput, the sustainable maximum marked on both.
+fn capacity_charts(c: &super::summary::CapacitySummary, s: &Summary) -> String {
+    let mut steps: Vec<&super::summary::CapacityStep> = c
+        .steps
+        .iter()
+        .filter(|st| st.latency_ms.count > 0)
+        .collect();
+    steps.sort_by(|a, b| a.offered.total_cmp(&b.offered));
+    let line = |f: &dyn Fn(&super::summary::CapacityStep) -> Option<f64>| -> Vec<(f64, f64)> {
+        steps
+            .iter()
+            .filter_map(|st| Some((st.offered, f(st)?)))
+            .collect()
+    };
+    let mut marks: Vec<Rule> = c
+        .max_sustainable
+        .iter()
+        .map(|m| Rule {
+            vertical: true,
+            at: m.offered,
+            label: format!("sustainable {:.4}", m.offered)
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string(),
+        })
+        .collect();
+    // The SLO's limits on the metrics a chart shows, and the sustainable load.
+    let slo = |prefixes: &[&str]| -> Vec<Rule> {
+        let mut rules: Vec<Rule> = s
+            .thresholds
+            .iter()
+            .filter(|t| prefixes.iter().any(|p| t.expr.starts_with(p)))
+            .filter_map(|t| {
+                let limit = crate::plan::thresholds::parse(&t.expr, &[], &[])
+                    .ok()?
+                    .limit;
+                Some(Rule {
+                    vertical: false,
+                    at: limit,
+                    label: format!("SLO {}", t.expr),
+                })
+            })
+            .collect();
+        rules.extend(marks.iter().map(|m| Rule {
+            vertical: true,
+            at: m.at,
+            label: m.label.clone(),
+        }));
+        rules
+    };
+    let latency_marks = slo(&["latency.p"]);
+    let token_marks = slo(&["ttft.p", "itl.p"]);
+    let mut out = format!("<h2>Capacity search</h2><p>{}</p>", esc(&c.verdict));
+    out.push_str(&chart(
+        "Latency against offered load (successful calls)",
+        &c.unit,
+        "ms",
+        &[
+            ("p50".into(), line(&|st| Some(st.latency_ms.p50))),
+            ("p95".into(), line(&|st| Some(st.latency_ms.p95))),
+            ("p99".into(), line(&|st| Some(st.latency_ms.p99))),
+        ],
+        &[],
+        &latency_marks,
+    ));
+    if steps.iter().any(|st| st.ttft_ms.count > 0) {
+        out.push_str(&chart(
+            "Time to first token and between tokens against offered load (p95)",
+            &c.unit,
+            "ms",
+            &[
+                ("ttft p95".into(), line(&|st| Some(st.ttft_ms.p95))),
+                ("itl p95".into(), line(&|st| Some(st.itl_ms.p95))),
+            ],
+            &[],
+            &token_marks,
+        ));
+    }
+    let mut throughput = vec![(
+        "achieved calls/s".to_string(),
+        line(&|st| Some(st.achieved_rps)),
+    )];
+    if steps.iter().any(|st| st.goodput_rps.is_some()) {
+        throughput.push(("goodput calls/s".into(), line(&|st| st.goodput_rps)));
+    }
+    if let Some(h) = &c.headroom {
+        marks.push(Rule {
+            vertical: false,
+            at: h.production_peak_rps,
+            label: format!("production peak {:.2}/s", h.production_peak_rps),
+        });
+    }
+    out.push_str(&chart(
+        "Throughput and goodput against offered load",
+        &c.unit,
+        "calls/s",
+        &throughput,
+        &[],
+        &marks,
+    ));
+    out
+}
+
 pub fn render(s: &Summary) -> String {
     let mut body = String::new();
     let t = &s.totals;
@@ -204,6 +353,10 @@ pub fn render(s: &Summary) -> String {
         "<h1>llm-drill · {} · {verdict}</h1><p>{} calls ({} ok, {} failed) in {:.1} s · {} · achieved {:.2}/s · {} attempts · retries {} · fallbacks {} · residency violations {}</p>",
         esc(&s.scenario), t.calls, t.ok, t.failed, s.duration_s, esc(&s.load), t.achieved_rps, t.attempts, t.retries, t.fallbacks, t.residency_violations
     );
+    if let Some(c) = &s.capacity {
+        body.push_str(&capacity_charts(c, s));
+        body.push_str("<h2>The sustainable step</h2>");
+    }
     let secs = |f: &dyn Fn(&crate::recorder::SecondStats) -> f64| -> Vec<(f64, f64)> {
         s.timeseries
             .iter()
