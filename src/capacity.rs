@@ -76,6 +76,20 @@ pub async fn capacity(
         .await?;
         let mut step = judge(&plan, &cap, n, x, &executed);
         step.dir = format!("steps/{name}");
+        if opts.progress {
+            let mut why = step.failed_thresholds.clone();
+            why.extend(step.limits.iter().cloned());
+            eprintln!(
+                "step {n}: {} {} → {}",
+                fmt_load(x),
+                cap.unit.key(),
+                if step.passed {
+                    "meets the SLO".to_string()
+                } else {
+                    format!("breaks it: {}", why.join("; "))
+                }
+            );
+        }
         if executed.summary.interrupted {
             // Cut short: its figures are partial, so it decides nothing.
             interrupted = true;
