@@ -113,6 +113,14 @@ pub async fn capacity(
         };
     }
     let mut summary = conclude(&plan, &cap, done, interrupted);
+    // The pilot's verdict on the search: the sustainable step's figures, and headroom.
+    if let Some(p) = &plan.pilot {
+        summary.pilot = Some(report::pilot::verdict(
+            p,
+            &summary,
+            run::pilot_baseline(&plan)?.as_ref(),
+        ));
+    }
     if let Some((base, name)) = &baseline {
         summary.baseline = Some(report::compare::compare(base, &summary, name));
     }
@@ -123,6 +131,7 @@ pub async fn capacity(
     summary.passed = found
         && !interrupted
         && summary.thresholds.iter().all(|t| t.ok)
+        && summary.pilot.as_ref().is_none_or(|p| p.verdict == "go")
         && !summary.baseline.as_ref().is_some_and(|c| c.regressed);
     summary.interrupted = interrupted;
     report::write_search(&dir, &summary, &scenario_as_run).map_err(|e| RunError::NotWritten {

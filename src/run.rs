@@ -199,6 +199,18 @@ pub fn results_folder(opts: &RunOptions, name: &str) -> Result<PathBuf, RunError
     .map_err(|e| RunError::Fatal(format!("cannot create the results folder: {e}")))
 }
 
+/// The run `pilot.baseline` names, read before anything is sent.
+pub fn pilot_baseline(plan: &Plan) -> Result<Option<(Summary, String)>, RunError> {
+    match plan.pilot.as_ref().and_then(|p| p.baseline.as_ref()) {
+        Some(path) => Ok(Some((
+            crate::report::compare::load(path)
+                .map_err(|e| RunError::Invalid(format!("pilot.baseline: {e}")))?,
+            path.display().to_string(),
+        ))),
+        None => Ok(None),
+    }
+}
+
 /// One drive of a plan against its endpoints, and where its results go.
 pub struct Execution {
     /// What the engine drives, warm-up included.
@@ -250,6 +262,7 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
         .map(resolve_credential)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| RunError::Invalid(e.to_string()))?;
+    let pilot_baseline = pilot_baseline(&plan)?;
     std::fs::create_dir_all(&dir).map_err(|e| {
         RunError::Fatal(format!(
             "cannot create the results folder {}: {e}",
@@ -419,6 +432,7 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
         mock_server: mock_stats,
         baseline,
         token_stats,
+        pilot_baseline,
     };
     let summary = Summary::build(&plan.after(warmup), &rec, &facts);
     if let Err(e) = report::write_all(&dir, &summary, &rec, &scenario_as_run) {

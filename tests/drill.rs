@@ -14,6 +14,7 @@ mod drill {
     pub mod faults;
     pub mod http2;
     pub mod layers;
+    pub mod pilot;
     pub mod providers;
     pub mod reach;
     pub mod reasoning;

@@ -19,6 +19,7 @@ pub mod load;
 pub mod metrics;
 mod mock;
 pub mod pem;
+pub mod pilot;
 pub mod preflight;
 pub mod prices;
 pub mod provider;
@@ -72,6 +73,8 @@ pub struct Plan {
     /// How `llm-drill capacity` searches this scenario's load (defaults without a
     /// `capacity:` block).
     pub capacity: capacity::CapacityPlan,
+    /// The pilot's assumptions, each a go / no-go on every run.
+    pub pilot: Option<pilot::PilotPlan>,
 }
 
 impl Plan {
@@ -160,7 +163,9 @@ impl Plan {
             features.iter().any(|f| f.session.multi_turn()),
             cost.daily_calls,
         )?;
+        let pilot = pilot::pilot(&c, sc.pilot.as_ref())?;
         Ok(Plan {
+            pilot,
             capacity,
             goodput,
             cost,

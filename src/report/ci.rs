@@ -67,6 +67,9 @@ pub fn markdown(s: &Summary) -> String {
     let mut out = String::new();
     let verdict = if s.passed { "✅ passed" } else { "❌ failed" };
     let _ = writeln!(out, "## llm-drill · {} · {verdict}\n", s.scenario);
+    if let Some(p) = &s.pilot {
+        out.push_str(&super::pilot::table(p, true));
+    }
     let t = &s.totals;
     let _ = writeln!(
         out,

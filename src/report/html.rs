@@ -353,6 +353,42 @@ pub fn render(s: &Summary) -> String {
         "<h1>llm-drill · {} · {verdict}</h1><p>{} calls ({} ok, {} failed) in {:.1} s · {} · achieved {:.2}/s · {} attempts · retries {} · fallbacks {} · residency violations {}</p>",
         esc(&s.scenario), t.calls, t.ok, t.failed, s.duration_s, esc(&s.load), t.achieved_rps, t.attempts, t.retries, t.fallbacks, t.residency_violations
     );
+    if let Some(p) = &s.pilot {
+        let _ = write!(
+            body,
+            "<h2>Pilot verdict: {}</h2><table><tr><th>assumption</th><th>assumed</th><th>measured</th>{}<th></th></tr>",
+            if p.verdict == "go" { "GO" } else { "NO-GO" },
+            if p.baseline.is_some() { "<th>baseline</th>" } else { "" }
+        );
+        for (scope, r) in super::pilot::rows(p) {
+            let _ = write!(
+                body,
+                "<tr><td>{}{}</td><td>{}</td><td>{}</td>{}<td>{} {}</td></tr>",
+                esc(&scope),
+                esc(&r.assumption),
+                esc(&r.assumed),
+                esc(&super::pilot::shown(&r.assumption, r.measured)),
+                if p.baseline.is_some() {
+                    format!(
+                        "<td>{}</td>",
+                        esc(&super::pilot::shown(&r.assumption, r.baseline))
+                    )
+                } else {
+                    String::new()
+                },
+                if r.ok { "pass" } else { "<b>FAIL</b>" },
+                esc(&super::pilot::by(r))
+            );
+        }
+        body.push_str("</table>");
+        if !p.causes.is_empty() {
+            body.push_str("<ul>");
+            for c in &p.causes {
+                let _ = write!(body, "<li>{}</li>", esc(c));
+            }
+            body.push_str("</ul>");
+        }
+    }
     if let Some(c) = &s.capacity {
         body.push_str(&capacity_charts(c, s));
         body.push_str("<h2>The sustainable step</h2>");

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod gates;
 pub mod hgrm;
 pub mod html;
+pub mod pilot;
 mod schema;
 pub mod summary;
 pub mod terminal;

@@ -364,6 +364,9 @@ pub struct Summary {
     /// HdrHistogram-style percentile plot.
     #[serde(default)]
     pub latency_distribution: Vec<[f64; 2]>,
+    /// The pilot's go / no-go against its assumptions, when the scenario states them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pilot: Option<PilotSummary>,
     /// A capacity search's steps and what they found (`llm-drill capacity` only); the
     /// rest of the summary is then the sustainable step's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -501,4 +504,37 @@ pub struct Headroom {
     /// Sustainable calls a second over the peak; absent when nothing was sustainable.
     pub ratio: Option<f64>,
     pub sentence: String,
+}
+
+/// The pilot's verdict: each assumption against what was measured.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PilotSummary {
+    /// `go` when every assumption held, else `no-go`.
+    pub verdict: String,
+    pub assumptions: Vec<PilotRow>,
+    /// The assumptions a feature reports, per feature.
+    pub features: BTreeMap<String, Vec<PilotRow>>,
+    /// For each failed assumption: what caused it (a cost factor, an endpoint).
+    pub causes: Vec<String>,
+    /// The run the baseline figures come from.
+    pub baseline: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PilotRow {
+    /// As the scenario names it: `cost_per_call`, `latency.p95`, `residency`.
+    pub assumption: String,
+    /// As written: `$0.04`, `3s`, `[westeurope, northeurope]`.
+    pub assumed: String,
+    /// In the metric's unit (ms, fraction, USD, calls/s); for residency, the calls
+    /// served outside.
+    pub limit: f64,
+    pub measured: Option<f64>,
+    pub baseline: Option<f64>,
+    pub ok: bool,
+    /// How far the measured figure is from the assumed one, as a share of it:
+    /// positive when worse.
+    pub by: Option<f64>,
 }

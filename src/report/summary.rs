@@ -220,6 +220,8 @@ pub struct RunFacts {
     pub baseline: Option<(Summary, String)>,
     /// OAuth endpoints' token requests, by endpoint id.
     pub token_stats: BTreeMap<String, crate::client::TokenStats>,
+    /// The pilot's baseline run, and the name it is shown by.
+    pub pilot_baseline: Option<(Summary, String)>,
 }
 
 fn finish_reasons(m: &Metrics) -> BTreeMap<String, u64> {
@@ -406,6 +408,7 @@ impl Summary {
             thresholds: Vec::new(),
             regression_policy: plan.regression.clone(),
             capacity: None,
+            pilot: None,
             latency_distribution: if t.latency.is_empty() {
                 Vec::new()
             } else {
@@ -435,9 +438,14 @@ impl Summary {
             .baseline
             .as_ref()
             .map(|(base, name)| super::compare::compare(base, &summary, name));
+        summary.pilot = plan
+            .pilot
+            .as_ref()
+            .map(|p| super::pilot::verdict(p, &summary, facts.pilot_baseline.as_ref()));
         // A run passes when it finished, every threshold held and nothing regressed.
         summary.passed = !facts.interrupted
             && summary.thresholds.iter().all(|t| t.ok)
+            && summary.pilot.as_ref().is_none_or(|p| p.verdict == "go")
             && !summary
                 .baseline
                 .as_ref()

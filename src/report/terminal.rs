@@ -564,5 +564,8 @@ pub fn render(s: &Summary) -> String {
             let _ = writeln!(out, "  {mark} {} (measured {value})", t.expr);
         }
     }
+    if let Some(p) = &s.pilot {
+        let _ = write!(out, "\n{}", super::pilot::table(p, false));
+    }
     out
 }

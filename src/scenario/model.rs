@@ -30,6 +30,26 @@ pub struct Scenario {
     pub goodput: Option<GoodputSpec>,
     /// How `llm-drill capacity` searches the load this scenario sustains.
     pub capacity: Option<CapacitySpec>,
+    /// The assumptions the pilot was approved on: every run ends with a go / no-go.
+    pub pilot: Option<PilotSpec>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct PilotSpec {
+    /// A run to set the figures against (its summary.json or results folder).
+    pub baseline: Option<String>,
+    /// Metric name (`cost_per_call`, `latency.p95`, `rate_429`, ...) → the value
+    /// assumed; `residency` → the regions every call must be served in.
+    pub assumptions: BTreeMap<String, AssumedValue>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+pub enum AssumedValue {
+    Number(f64),
+    Text(String),
+    Regions(Vec<String>),
 }
 
 /// The capacity search: from `start`, times `growth` until a step breaks the SLO (or
