@@ -44,6 +44,40 @@ pub enum Command {
     },
     /// Print the summary of a results folder again.
     Report { results_dir: PathBuf },
+    /// Per-call logs you already have: import them into a baseline.
+    Usage {
+        #[command(subcommand)]
+        action: UsageAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsageAction {
+    /// Read per-call logs and write baseline.json and baseline.md: calls, tokens,
+    /// latency, errors and cost, per feature and overall. No prompt or response text
+    /// is written anywhere.
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// jsonl, csv or litellm (LiteLLM's /spend/logs).
+        #[arg(long)]
+        format: String,
+        /// Which column holds which field, e.g. --map timestamp=created_at,feature=capability
+        /// (fields: timestamp, feature, session, prompt_tokens, completion_tokens, latency
+        /// [ms], status, region, cost [USD], model).
+        #[arg(long = "map", value_name = "FIELD=COLUMN,...")]
+        map: Vec<String>,
+        /// LiteLLM: the metadata key that names a call's feature (default: the model).
+        #[arg(long)]
+        feature_key: Option<String>,
+        /// Price rows the log gives no cost for by their model, from this LiteLLM-format
+        /// table over the built-in one.
+        #[arg(long)]
+        prices: Option<PathBuf>,
+        /// Where baseline.json and baseline.md go.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// What `run` and `capacity` take.

@@ -28,6 +28,24 @@ pub async fn dispatch(command: Command, stop: CancellationToken) -> i32 {
         } => validate(&scenario, &sets, prices.as_deref()),
         Command::Mock { listen, scenario } => mock(listen, scenario.as_deref(), stop).await,
         Command::Report { results_dir } => report(&results_dir),
+        Command::Usage {
+            action:
+                crate::cli::UsageAction::Import {
+                    files,
+                    format,
+                    map,
+                    feature_key,
+                    prices,
+                    out,
+                },
+        } => usage_import(
+            &files,
+            &format,
+            &map,
+            feature_key.as_deref(),
+            prices.as_deref(),
+            &out,
+        ),
         Command::Compare {
             baseline,
             candidate,
@@ -72,6 +90,86 @@ async fn capacity_command(opts: &RunOptions, stop: CancellationToken) -> i32 {
         }
         Err(e) => error_exit(&e),
     }
+}
+
+/// `usage import`: exit 2 when an option is wrong or a file holds no readable row; rows
+/// that cannot be read are skipped, counted and shown (the first three).
+fn usage_import(
+    files: &[std::path::PathBuf],
+    format: &str,
+    map: &[String],
+    feature_key: Option<&str>,
+    prices: Option<&Path>,
+    out: &Path,
+) -> i32 {
+    use crate::usage::{self, read};
+    let fail = |e: String| {
+        eprintln!("error: {e}");
+        EXIT_INVALID
+    };
+    let format_ = match read::Format::parse(format) {
+        Ok(f) => f,
+        Err(e) => return fail(e),
+    };
+    let columns = match read::column_map(map) {
+        Ok(m) => m,
+        Err(e) => return fail(e),
+    };
+    let table = match prices.map(crate::plan::PriceTable::with_file).transpose() {
+        Ok(t) => t,
+        Err(e) => return fail(format!("--prices: {e}")),
+    };
+    let mut got = read::Read::default();
+    for f in files {
+        if let Err(e) = read::read_file(f, format_, &columns, feature_key, &mut got) {
+            return fail(e);
+        }
+    }
+    let builtin = crate::plan::PriceTable::builtin();
+    let pricing = usage::Pricing::Table(table.as_ref().unwrap_or(&builtin));
+    let (overall, features) = usage::baseline(&got.rows, &pricing);
+    let logged = got.rows.iter().all(|r| r.cost_usd.is_some());
+    let b = usage::Baseline {
+        schema: "llm-drill usage baseline 1".into(),
+        format: format.to_string(),
+        files: files.iter().map(|f| f.display().to_string()).collect(),
+        rows: got.rows.len() as u64,
+        skipped: got.skipped,
+        problems: got.problems.clone(),
+        cost_from: match (overall.cost_usd.is_some(), logged) {
+            (true, true) => "from the log".into(),
+            (true, false) => match prices {
+                Some(p) => format!(
+                    "at the prices of {} (the log's where it has them)",
+                    p.display()
+                ),
+                None => "at the built-in list prices (the log's where it has them)".into(),
+            },
+            (false, _) => {
+                "unknown: the log has no cost for some calls and their model has no price".into()
+            }
+        },
+        overall,
+        features,
+    };
+    if let Err(e) = std::fs::create_dir_all(out).and_then(|_| {
+        let json = serde_json::to_string_pretty(&b).map_err(std::io::Error::other)?;
+        std::fs::write(out.join("baseline.json"), json)?;
+        std::fs::write(out.join("baseline.md"), usage::markdown(&b))
+    }) {
+        eprintln!("error: cannot write {}: {e}", out.display());
+        return EXIT_FATAL;
+    }
+    print!("{}", usage::markdown(&b));
+    if b.skipped > 0 {
+        eprintln!(
+            "warning: {} row(s) skipped; the first: {}",
+            b.skipped,
+            b.problems.join(" · ")
+        );
+    }
+    println!("\nbaseline: {}", out.join("baseline.json").display());
+    EXIT_OK
 }
 
 async fn run_command(opts: &RunOptions, stop: CancellationToken) -> i32 {

@@ -20,6 +20,7 @@
 //! | `report` | the `Summary`, gates and comparison, and every rendering of it |
 //! | `run` | one run end to end |
 //! | `capacity` | the capacity search: runs, one a step |
+//! | `usage` | per-call logs imported into a baseline |
 //! | `cli`, `commands` | the command line and what each command prints |
 //!
 //! Only `plan` (and `run`, `commands`, which load files) read the `scenario` mirror: the
@@ -56,6 +57,8 @@ pub mod report;
 pub mod run;
 
 pub mod capacity;
+
+pub mod usage;
 
 pub mod cli;
 pub mod commands;

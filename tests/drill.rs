@@ -23,4 +23,5 @@ mod drill {
     pub mod scenarios;
     pub mod sessions;
     pub mod support;
+    pub mod usage;
 }

@@ -1,0 +1,324 @@
+//! Reading per-call logs into rows: JSON Lines and CSV with a column map, and LiteLLM's
+//! spend logs. Only counts, times and labels are kept: prompt and response text never
+//! leaves this module (it is counted with the tokenizer when a log has no token counts,
+//! then dropped).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One call, as a log recorded it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Row {
+    /// Where it came from: the file's name and the row's line.
+    pub line: usize,
+    /// Its start, in milliseconds since 1970.
+    pub at_ms: i64,
+    pub feature: String,
+    pub session: Option<String>,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub latency_ms: Option<f64>,
+    /// The HTTP status, when the log says (a success without one is 200).
+    pub status: Option<u16>,
+    pub region: Option<String>,
+    /// What the log says the call cost.
+    pub cost_usd: Option<f64>,
+    pub model: Option<String>,
+}
+
+/// The formats `usage import` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Jsonl,
+    Csv,
+    Litellm,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Result<Format, String> {
+        match s {
+            "jsonl" => Ok(Format::Jsonl),
+            "csv" => Ok(Format::Csv),
+            "litellm" => Ok(Format::Litellm),
+            other => Err(format!(
+                "--format: expected jsonl, csv or litellm, found `{other}`"
+            )),
+        }
+    }
+}
+
+/// The fields a row is made of, and the column each comes from.
+pub const FIELDS: [&str; 10] = [
+    "timestamp",
+    "feature",
+    "session",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency",
+    "status",
+    "region",
+    "cost",
+    "model",
+];
+
+/// `--map timestamp=created_at,feature=capability,...`: field → column.
+pub fn column_map(spec: &[String]) -> Result<BTreeMap<String, String>, String> {
+    let mut map: BTreeMap<String, String> = FIELDS
+        .iter()
+        .map(|f| (f.to_string(), f.to_string()))
+        .collect();
+    for part in spec.iter().flat_map(|s| s.split(',')) {
+        let (field, column) = part
+            .split_once('=')
+            .ok_or_else(|| format!("--map: expected FIELD=COLUMN, found `{part}`"))?;
+        if !FIELDS.contains(&field.trim()) {
+            return Err(format!(
+                "--map: unknown field `{}` (known: {})",
+                field.trim(),
+                FIELDS.join(", ")
+            ));
+        }
+        map.insert(field.trim().to_string(), column.trim().to_string());
+    }
+    Ok(map)
+}
+
+/// What reading files gave: the rows, and the ones that could not be read.
+#[derive(Debug, Default)]
+pub struct Read {
+    pub rows: Vec<Row>,
+    pub skipped: u64,
+    /// The first few problems, each with its file and line.
+    pub problems: Vec<String>,
+}
+
+impl Read {
+    fn skip(&mut self, at: String, why: String) {
+        self.skipped += 1;
+        if self.problems.len() < 3 {
+            self.problems.push(format!("{at}: {why}"));
+        }
+    }
+}
+
+/// Reads `path` in `format`. A file that cannot be opened, or holds no readable row at
+/// all, is an error; a row that cannot be read is skipped and counted.
+pub fn read_file(
+    path: &Path,
+    format: Format,
+    map: &BTreeMap<String, String>,
+    feature_key: Option<&str>,
+    out: &mut Read,
+) -> Result<(), String> {
+    let name = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read {name}: {}", e.kind()))?;
+    let before = out.rows.len();
+    match format {
+        Format::Jsonl => {
+            for (i, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let at = format!("{name}:{}", i + 1);
+                match serde_json::from_str::<serde_json::Value>(line)
+                    .map_err(|e| format!("not JSON ({e})"))
+                    .and_then(|v| row_of(&v, map, i + 1))
+                {
+                    Ok(r) => out.rows.push(r),
+                    Err(why) => out.skip(at, why),
+                }
+            }
+        }
+        Format::Csv => {
+            let mut reader = csv::ReaderBuilder::new()
+                .flexible(true)
+                .from_reader(text.as_bytes());
+            let headers = reader
+                .headers()
+                .map_err(|e| format!("{name}: cannot read the header row: {e}"))?
+                .clone();
+            for record in reader.records() {
+                let (line, rec) = match record {
+                    Ok(r) => (r.position().map_or(0, |p| p.line() as usize), r),
+                    Err(e) => {
+                        let line = e.position().map_or(0, |p| p.line());
+                        out.skip(format!("{name}:{line}"), format!("not CSV ({e})"));
+                        continue;
+                    }
+                };
+                let object: serde_json::Map<String, serde_json::Value> = headers
+                    .iter()
+                    .zip(rec.iter())
+                    .map(|(h, v)| (h.to_string(), serde_json::Value::String(v.to_string())))
+                    .collect();
+                match row_of(&serde_json::Value::Object(object), map, line) {
+                    Ok(r) => out.rows.push(r),
+                    Err(why) => out.skip(format!("{name}:{line}"), why),
+                }
+            }
+        }
+        Format::Litellm => {
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| format!("{name}: not LiteLLM spend logs (a JSON array): {e}"))?;
+            let items = match &v {
+                serde_json::Value::Array(a) => a.as_slice(),
+                // `/spend/logs` pages may come wrapped: `{"data": [...]}`.
+                serde_json::Value::Object(o) => o
+                    .get("data")
+                    .and_then(|d| d.as_array())
+                    .map(|a| a.as_slice())
+                    .ok_or_else(|| format!("{name}: expected a JSON array of spend logs"))?,
+                _ => return Err(format!("{name}: expected a JSON array of spend logs")),
+            };
+            for (i, item) in items.iter().enumerate() {
+                match litellm_row(item, feature_key, i + 1) {
+                    Ok(r) => out.rows.push(r),
+                    Err(why) => out.skip(format!("{name}: entry {}", i + 1), why),
+                }
+            }
+        }
+    }
+    if out.rows.len() == before {
+        return Err(match out.problems.first() {
+            Some(p) => format!("{name}: no readable row (first problem: {p})"),
+            None => format!("{name}: no rows"),
+        });
+    }
+    Ok(())
+}
+
+/// A field of `v` by its column, as text or number.
+fn field<'a>(v: &'a serde_json::Value, column: &str) -> Option<&'a serde_json::Value> {
+    v.get(column)
+        .filter(|x| !x.is_null() && x.as_str() != Some(""))
+}
+
+fn number(v: &serde_json::Value) -> Option<f64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|x: &f64| x.is_finite())
+}
+
+fn text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A time as milliseconds since 1970: RFC 3339, `YYYY-MM-DD HH:MM:SS[.fff]` (UTC), or
+/// a number of seconds (milliseconds when it is that large).
+pub fn timestamp(v: &serde_json::Value) -> Option<i64> {
+    if let Some(n) = number(v) {
+        return Some(if n.abs() >= 1e11 {
+            n as i64
+        } else {
+            (n * 1000.0) as i64
+        });
+    }
+    let s = v.as_str()?.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp_millis());
+    }
+    for f in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
+            return Some(t.and_utc().timestamp_millis());
+        }
+    }
+    None
+}
+
+/// A status: an HTTP code, or words (`success`, `failure`, `error`).
+fn status(v: &serde_json::Value) -> Option<u16> {
+    if let Some(n) = number(v) {
+        return Some(n as u16);
+    }
+    match v.as_str()?.trim().to_ascii_lowercase().as_str() {
+        "success" | "ok" | "succeeded" | "complete" | "completed" => Some(200),
+        "failure" | "failed" | "error" => Some(500),
+        _ => None,
+    }
+}
+
+fn row_of(
+    v: &serde_json::Value,
+    map: &BTreeMap<String, String>,
+    line: usize,
+) -> Result<Row, String> {
+    fn column<'a>(map: &'a BTreeMap<String, String>, f: &'a str) -> &'a str {
+        map.get(f).map(String::as_str).unwrap_or(f)
+    }
+    let col = |f: &'static str| column(map, f);
+    let need =
+        |f: &'static str| field(v, col(f)).ok_or_else(|| format!("no `{}` (the {f})", col(f)));
+    let at_ms = timestamp(need("timestamp")?)
+        .ok_or_else(|| format!("`{}` is not a time", col("timestamp")))?;
+    let tokens = |f: &'static str| -> Result<u64, String> {
+        number(need(f)?)
+            .filter(|n| *n >= 0.0)
+            .map(|n| n as u64)
+            .ok_or_else(|| format!("`{}` is not a token count", col(f)))
+    };
+    Ok(Row {
+        line,
+        at_ms,
+        feature: field(v, col("feature")).map_or_else(|| "all".to_string(), text),
+        session: field(v, col("session")).map(text),
+        prompt_tokens: tokens("prompt_tokens")?,
+        completion_tokens: tokens("completion_tokens")?,
+        latency_ms: field(v, col("latency")).and_then(number),
+        status: field(v, col("status")).and_then(status),
+        region: field(v, col("region")).map(text),
+        cost_usd: field(v, col("cost")).and_then(number),
+        model: field(v, col("model")).map(text),
+    })
+}
+
+/// A LiteLLM spend-log entry: `startTime`, `endTime`, `model`, `prompt_tokens`,
+/// `completion_tokens`, `spend`, `status`, `metadata`, `session_id`.
+fn litellm_row(
+    v: &serde_json::Value,
+    feature_key: Option<&str>,
+    line: usize,
+) -> Result<Row, String> {
+    let start = field(v, "startTime")
+        .and_then(timestamp)
+        .ok_or("no readable `startTime`")?;
+    let end = field(v, "endTime").and_then(timestamp);
+    let model = field(v, "model").map(text);
+    let metadata = v.get("metadata");
+    let feature = match feature_key {
+        Some(k) => metadata
+            .and_then(|m| m.get(k))
+            .map(text)
+            .ok_or_else(|| format!("no `metadata.{k}` (--feature-key)"))?,
+        None => model.clone().unwrap_or_else(|| "all".into()),
+    };
+    let tokens = |k: &str| {
+        field(v, k)
+            .and_then(number)
+            .map(|n| n as u64)
+            .ok_or_else(|| format!("no `{k}`"))
+    };
+    Ok(Row {
+        line,
+        at_ms: start,
+        feature,
+        session: field(v, "session_id").map(text),
+        prompt_tokens: tokens("prompt_tokens")?,
+        completion_tokens: tokens("completion_tokens")?,
+        latency_ms: end.map(|e| (e - start) as f64),
+        status: field(v, "status").and_then(status).or(Some(200)),
+        region: None,
+        cost_usd: field(v, "spend").and_then(number),
+        model,
+    })
+}
