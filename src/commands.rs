@@ -130,7 +130,7 @@ fn usage_import(
     let (overall, features) = usage::baseline(&got.rows, &pricing);
     let logged = got.rows.iter().all(|r| r.cost_usd.is_some());
     let b = usage::Baseline {
-        schema: "llm-drill usage baseline 1".into(),
+        schema: usage::SCHEMA.into(),
         format: format.to_string(),
         files: files.iter().map(|f| f.display().to_string()).collect(),
         rows: got.rows.len() as u64,

@@ -18,9 +18,9 @@
 //! | `cost` | billing each attempt, the multiplier, projection and alerts |
 //! | `engine` | the one driver: schedule, sessions, retries, breaker, fallback, shutdown |
 //! | `report` | the `Summary`, gates and comparison, and every rendering of it |
+//! | `usage` | per-call logs imported into a baseline |
 //! | `run` | one run end to end |
 //! | `capacity` | the capacity search: runs, one a step |
-//! | `usage` | per-call logs imported into a baseline |
 //! | `cli`, `commands` | the command line and what each command prints |
 //!
 //! Only `plan` (and `run`, `commands`, which load files) read the `scenario` mirror: the
@@ -54,11 +54,11 @@ pub mod engine;
 
 pub mod report;
 
+pub mod usage;
+
 pub mod run;
 
 pub mod capacity;
-
-pub mod usage;
 
 pub mod cli;
 pub mod commands;

@@ -201,14 +201,26 @@ pub fn results_folder(opts: &RunOptions, name: &str) -> Result<PathBuf, RunError
 
 /// The run `pilot.baseline` names, read before anything is sent.
 pub fn pilot_baseline(plan: &Plan) -> Result<Option<(Summary, String)>, RunError> {
-    match plan.pilot.as_ref().and_then(|p| p.baseline.as_ref()) {
-        Some(path) => Ok(Some((
-            crate::report::compare::load(path)
-                .map_err(|e| RunError::Invalid(format!("pilot.baseline: {e}")))?,
-            path.display().to_string(),
-        ))),
-        None => Ok(None),
+    let Some(path) = plan.pilot.as_ref().and_then(|p| p.baseline.as_ref()) else {
+        return Ok(None);
+    };
+    // A usage baseline (`usage import`), or a run's summary.
+    let file = if path.is_dir() {
+        path.join("baseline.json")
+    } else {
+        path.clone()
+    };
+    if let Some(b) = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|t| crate::usage::Baseline::read(&t))
+    {
+        return Ok(Some((b.as_summary(), path.display().to_string())));
     }
+    Ok(Some((
+        crate::report::compare::load(path)
+            .map_err(|e| RunError::Invalid(format!("pilot.baseline: {e}")))?,
+        path.display().to_string(),
+    )))
 }
 
 /// One drive of a plan against its endpoints, and where its results go.

@@ -108,7 +108,10 @@ fn row(
         assumed: written.to_string(),
         limit,
         measured,
-        baseline: baseline.and_then(|(b, _)| measure(metric, scope, b)),
+        // A figure the baseline does not know (a log without costs) is left out.
+        baseline: baseline
+            .and_then(|(b, _)| measure(metric, scope, b))
+            .filter(|v| v.is_finite()),
         // Not measured is not met: a figure the run could not give cannot pass.
         ok: measured.is_some_and(|m| if higher { m >= limit } else { m <= limit }),
         by: measured.filter(|_| limit > 0.0).map(|m| {

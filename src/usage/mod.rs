@@ -6,6 +6,7 @@
 pub mod read;
 
 use crate::plan::PriceTable;
+use crate::report::summary::{Percentiles, Summary};
 use hdrhistogram::Histogram;
 use read::Row;
 use serde::{Deserialize, Serialize};
@@ -184,6 +185,66 @@ fn stats<'a>(rows: impl Iterator<Item = &'a Row> + Clone, pricing: &Pricing) -> 
             .then(|| conversations.values().map(|c| c.1).sum::<u64>() as f64 / n_conv as f64),
     }
 }
+
+impl Baseline {
+    /// Reads a `baseline.json`; `None` when the file is something else.
+    pub fn read(text: &str) -> Option<Baseline> {
+        let b: Baseline = serde_json::from_str(text).ok()?;
+        (b.schema == SCHEMA).then_some(b)
+    }
+
+    /// The baseline's figures where a run's summary holds them, so that whatever reads
+    /// a run (the pilot's baseline column) reads these alike: calls, failures and 429s,
+    /// latency, cost per call, overall and per feature. What a log does not say stays
+    /// unmeasured.
+    pub fn as_summary(&self) -> Summary {
+        let latency = |s: &UsageStats| match &s.latency_ms {
+            Some(l) => Percentiles {
+                count: s.calls,
+                mean: l.mean,
+                p50: l.p50,
+                p95: l.p95,
+                p99: l.p99,
+                max: l.max,
+                ..Percentiles::default()
+            },
+            None => Percentiles::default(),
+        };
+        let failed = |s: &UsageStats| (s.error_rate.unwrap_or(0.0) * s.calls as f64).round() as u64;
+        let mut summary = Summary {
+            scenario: format!("usage baseline of {}", self.files.join(", ")),
+            latency_ms: latency(&self.overall),
+            ..Summary::default()
+        };
+        summary.totals.calls = self.overall.calls;
+        summary.totals.attempts = self.overall.calls;
+        summary.totals.failed = failed(&self.overall);
+        summary.totals.ok = self.overall.calls - summary.totals.failed;
+        summary.cost.per_call_usd = self.overall.cost_per_call_usd.unwrap_or(f64::NAN);
+        if let Some(r) = self.overall.rate_429 {
+            let mut e = crate::report::summary::EndpointSummary::default();
+            e.by_outcome.insert(
+                "http_429".into(),
+                (r * self.overall.calls as f64).round() as u64,
+            );
+            summary.endpoints.insert("baseline".into(), e);
+        }
+        for (name, s) in &self.features {
+            let f = crate::report::summary::FeatureSummary {
+                calls: s.calls,
+                ok: s.calls - failed(s),
+                latency_ms: latency(s),
+                cost_usd: s.cost_usd.unwrap_or(f64::NAN),
+                ..Default::default()
+            };
+            summary.features.insert(name.clone(), f);
+        }
+        summary
+    }
+}
+
+/// What `baseline.json` says it is.
+pub const SCHEMA: &str = "llm-drill usage baseline 1";
 
 /// The baseline as Markdown: a table per scope.
 pub fn markdown(b: &Baseline) -> String {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// Lowest first; `lib.rs` says the same in words.
 const LAYERS: &[&str] = &[
     "outcome", "scenario", "plan", "workload", "client", "recorder", "cost", "engine", "report",
-    "run", "capacity", "usage", "cli", "commands",
+    "usage", "run", "capacity", "cli", "commands",
 ];
 
 /// Modules that may read `crate::scenario` besides the scenario itself.

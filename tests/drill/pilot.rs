@@ -102,3 +102,53 @@ fn validate_refuses_an_assumption_it_cannot_check() {
         assert!(stderr.contains(says), "{says}: {stderr}");
     }
 }
+
+#[test]
+fn a_usage_baseline_stands_beside_the_measured_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    // Today's usage: 100 calls of feature f, 1 s to 2 s each, 1 in 20 a 429, $0.003 each.
+    let log = dir.path().join("calls.jsonl");
+    let rows: String = (0..100)
+        .map(|i| {
+            format!(
+                "{{\"timestamp\": {}, \"feature\": \"f\", \"prompt_tokens\": 400, \"completion_tokens\": 100, \"latency\": {}, \"status\": {}, \"cost\": 0.003}}\n",
+                1_767_225_600 + i,
+                1000 + i * 10,
+                if i % 20 == 0 { 429 } else { 200 }
+            )
+        })
+        .collect();
+    std::fs::write(&log, rows).unwrap();
+    let out = dir.path().join("usage");
+    let (code, _, stderr) = llm_drill(&[
+        "usage".as_ref(),
+        "import".as_ref(),
+        log.as_os_str(),
+        "--format".as_ref(),
+        "jsonl".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let yaml = pilot(
+        "    cost_per_call: $0.01\n    latency.p95: 3s\n    rate_429: 10%\n",
+        "",
+    )
+    .replace(
+        "pilot:\n",
+        &format!("pilot:\n  baseline: {}\n", out.display()),
+    );
+    let (code, stdout, s) = run(&yaml);
+    assert_eq!(code, Some(0), "{stdout}");
+    let rows = s["pilot"]["assumptions"].as_array().unwrap();
+    let baseline = |key: &str| {
+        rows.iter()
+            .find(|r| r["assumption"] == key)
+            .and_then(|r| r["baseline"].as_f64())
+    };
+    assert!((baseline("cost_per_call").unwrap() - 0.003).abs() < 1e-12);
+    assert_eq!(baseline("rate_429"), Some(0.05));
+    // p95 of 1000, 1010, ..., 1990 ms: 1940, within HdrHistogram's precision.
+    assert!((baseline("latency.p95").unwrap() - 1940.0).abs() <= 2.0);
+    assert!(stdout.contains("(baseline $0.0030)"), "{stdout}");
+}
