@@ -59,7 +59,8 @@ pub enum UsageAction {
     Import {
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// jsonl, csv or litellm (LiteLLM's /spend/logs).
+        /// servicenow (the Generative AI Log export, CSV or JSON), litellm (its
+        /// /spend/logs), jsonl or csv (with --map).
         #[arg(long)]
         format: String,
         /// Which column holds which field, e.g. --map timestamp=created_at,feature=capability

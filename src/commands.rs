@@ -136,6 +136,7 @@ fn usage_import(
         rows: got.rows.len() as u64,
         skipped: got.skipped,
         problems: got.problems.clone(),
+        tokens_counted_rows: got.rows.iter().filter(|r| r.tokens_counted).count() as u64,
         cost_from: match (overall.cost_usd.is_some(), logged) {
             (true, true) => "from the log".into(),
             (true, false) => match prices {

@@ -25,6 +25,9 @@ pub struct Baseline {
     pub problems: Vec<String>,
     /// Where the cost comes from: the log's own figures, a price table, or nowhere.
     pub cost_from: String,
+    /// Rows whose tokens llm-drill counted from their text (cl100k), the export having
+    /// no counts.
+    pub tokens_counted_rows: u64,
     pub overall: UsageStats,
     pub features: BTreeMap<String, UsageStats>,
 }
@@ -291,6 +294,13 @@ pub fn markdown(b: &Baseline) -> String {
             s.cost_per_call_usd.map_or("-".into(), |c| format!("${c:.5}")),
             s.calls_per_conversation
                 .map_or("-".into(), |c| format!("{c:.2}")),
+        );
+    }
+    if b.tokens_counted_rows > 0 {
+        let _ = writeln!(
+            out,
+            "\n- {} row(s) had no token counts: their prompt and response were counted with cl100k_base (then dropped)",
+            b.tokens_counted_rows
         );
     }
     for p in &b.problems {

@@ -24,6 +24,8 @@ pub struct Row {
     /// What the log says the call cost.
     pub cost_usd: Option<f64>,
     pub model: Option<String>,
+    /// Its tokens were counted from its text: the log had no counts.
+    pub tokens_counted: bool,
 }
 
 /// The formats `usage import` reads.
@@ -32,6 +34,8 @@ pub enum Format {
     Jsonl,
     Csv,
     Litellm,
+    /// ServiceNow's Generative AI Log (`sys_generative_ai_log`), exported as CSV or JSON.
+    Servicenow,
 }
 
 impl Format {
@@ -40,8 +44,9 @@ impl Format {
             "jsonl" => Ok(Format::Jsonl),
             "csv" => Ok(Format::Csv),
             "litellm" => Ok(Format::Litellm),
+            "servicenow" => Ok(Format::Servicenow),
             other => Err(format!(
-                "--format: expected jsonl, csv or litellm, found `{other}`"
+                "--format: expected servicenow, litellm, jsonl or csv, found `{other}`"
             )),
         }
     }
@@ -131,30 +136,48 @@ pub fn read_file(
             }
         }
         Format::Csv => {
-            let mut reader = csv::ReaderBuilder::new()
-                .flexible(true)
-                .from_reader(text.as_bytes());
-            let headers = reader
-                .headers()
-                .map_err(|e| format!("{name}: cannot read the header row: {e}"))?
-                .clone();
-            for record in reader.records() {
-                let (line, rec) = match record {
-                    Ok(r) => (r.position().map_or(0, |p| p.line() as usize), r),
-                    Err(e) => {
-                        let line = e.position().map_or(0, |p| p.line());
-                        out.skip(format!("{name}:{line}"), format!("not CSV ({e})"));
-                        continue;
-                    }
-                };
-                let object: serde_json::Map<String, serde_json::Value> = headers
-                    .iter()
-                    .zip(rec.iter())
-                    .map(|(h, v)| (h.to_string(), serde_json::Value::String(v.to_string())))
-                    .collect();
-                match row_of(&serde_json::Value::Object(object), map, line) {
+            for (line, object) in csv_records(&text, &name, out)? {
+                match row_of(&object, map, line) {
                     Ok(r) => out.rows.push(r),
                     Err(why) => out.skip(format!("{name}:{line}"), why),
+                }
+            }
+        }
+        Format::Servicenow => {
+            // A CSV export, or a JSON one (`{"records": [...]}` or an array).
+            let records: Vec<(String, serde_json::Value)> = match text.trim_start().chars().next() {
+                Some('{') | Some('[') => {
+                    let v: serde_json::Value = serde_json::from_str(&text)
+                        .map_err(|e| format!("{name}: not a JSON export: {e}"))?;
+                    let items = match v {
+                        serde_json::Value::Array(a) => a,
+                        serde_json::Value::Object(mut o) => {
+                            match o.remove("records").or_else(|| o.remove("result")) {
+                                Some(serde_json::Value::Array(a)) => a,
+                                _ => {
+                                    return Err(format!(
+                                        "{name}: expected `records`, an array of log rows"
+                                    ))
+                                }
+                            }
+                        }
+                        _ => return Err(format!("{name}: expected an array of log rows")),
+                    };
+                    items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, v)| (format!("{name}: record {}", i + 1), v))
+                        .collect()
+                }
+                _ => csv_records(&text, &name, out)?
+                    .into_iter()
+                    .map(|(line, v)| (format!("{name}:{line}"), v))
+                    .collect(),
+            };
+            for (i, (at, v)) in records.into_iter().enumerate() {
+                match servicenow_row(&v, i + 1) {
+                    Ok(r) => out.rows.push(r),
+                    Err(why) => out.skip(at, why),
                 }
             }
         }
@@ -186,6 +209,105 @@ pub fn read_file(
         });
     }
     Ok(())
+}
+
+/// A CSV text's records as JSON objects of text, with their lines; unreadable records
+/// are skipped and counted.
+fn csv_records(
+    text: &str,
+    name: &str,
+    out: &mut Read,
+) -> Result<Vec<(usize, serde_json::Value)>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| format!("{name}: cannot read the header row: {e}"))?
+        .clone();
+    let mut records = Vec::new();
+    for record in reader.records() {
+        match record {
+            Ok(r) => {
+                let line = r.position().map_or(0, |p| p.line() as usize);
+                let object: serde_json::Map<String, serde_json::Value> = headers
+                    .iter()
+                    .zip(r.iter())
+                    .map(|(h, v)| (h.to_string(), serde_json::Value::String(v.to_string())))
+                    .collect();
+                records.push((line, serde_json::Value::Object(object)));
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                out.skip(format!("{name}:{line}"), format!("not CSV ({e})"));
+            }
+        }
+    }
+    Ok(records)
+}
+
+/// A row of ServiceNow's Generative AI Log, by the columns' labels as a list export
+/// writes them (`Started At`, `Time Taken`, `Prompt Token Count`) or their element names
+/// (`started_at`, `sys_created_on`). Times are read as UTC. Where the export has no
+/// token counts, the prompt and response are counted with cl100k (then dropped).
+fn servicenow_row(v: &serde_json::Value, line: usize) -> Result<Row, String> {
+    let obj = v.as_object().ok_or("not a record")?;
+    let norm = |k: &str| k.trim().to_ascii_lowercase().replace([' ', '.'], "_");
+    let get = |names: &[&str]| -> Option<&serde_json::Value> {
+        obj.iter()
+            .find(|(k, _)| names.contains(&norm(k).as_str()))
+            .map(|(_, v)| v)
+            .filter(|v| !v.is_null() && v.as_str().is_none_or(|s| !s.trim().is_empty()))
+    };
+    // A reference exported as JSON may be `{"display_value": .., "value": ..}`.
+    let plain = |v: &serde_json::Value| match v.get("display_value").or_else(|| v.get("value")) {
+        Some(x) => text(x),
+        None => text(v),
+    };
+    let started = get(&["started_at"]).and_then(timestamp);
+    let created = get(&["created", "sys_created_on"]).and_then(timestamp);
+    let at_ms = started
+        .or(created)
+        .ok_or("no readable `Started At` or `Created`")?;
+    let completed = get(&["completed_at"]).and_then(timestamp);
+    let latency_ms = get(&["time_taken"])
+        .and_then(number)
+        .or_else(|| completed.map(|c| (c - at_ms) as f64));
+    let error_code = get(&["error_code"]).and_then(number).map(|c| c as u16);
+    let failed = get(&["status"]).is_some_and(|s| plain(s).eq_ignore_ascii_case("error"))
+        || get(&["error"]).is_some();
+    let status = match (error_code, failed) {
+        (Some(c), _) if c >= 400 => Some(c),
+        (_, true) => Some(500),
+        _ => Some(200),
+    };
+    let counted = |count: &[&str], text_col: &[&str]| -> (Option<u64>, bool) {
+        match get(count).and_then(number) {
+            Some(n) => (Some(n.max(0.0) as u64), false),
+            None => (
+                get(text_col)
+                    .map(|t| mock_server::tokens::Encoding::Cl100kBase.count(&plain(t)) as u64),
+                true,
+            ),
+        }
+    };
+    let (prompt, p_counted) = counted(&["prompt_token_count"], &["prompt"]);
+    let (response, r_counted) = counted(&["response_token_count"], &["response"]);
+    let prompt = prompt.ok_or("no `Prompt Token Count` and no `Prompt` to count")?;
+    Ok(Row {
+        line,
+        at_ms,
+        feature: get(&["definition", "source"]).map_or_else(|| "all".into(), plain),
+        session: get(&["conversation"]).map(plain),
+        prompt_tokens: prompt,
+        completion_tokens: response.unwrap_or(0),
+        latency_ms,
+        status,
+        region: None,
+        cost_usd: None,
+        model: get(&["model_name"]).map(plain),
+        tokens_counted: p_counted || r_counted,
+    })
 }
 
 /// A field of `v` by its column, as text or number.
@@ -279,6 +401,7 @@ fn row_of(
         region: field(v, col("region")).map(text),
         cost_usd: field(v, col("cost")).and_then(number),
         model: field(v, col("model")).map(text),
+        tokens_counted: false,
     })
 }
 
@@ -320,5 +443,6 @@ fn litellm_row(
         region: None,
         cost_usd: field(v, "spend").and_then(number),
         model,
+        tokens_counted: false,
     })
 }

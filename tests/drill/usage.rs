@@ -252,7 +252,92 @@ fn bad_rows_are_counted_and_shown_and_an_unreadable_file_exits_2() {
     let (code, _, stderr, _) = import(dir.path(), &[&log], &["--format", "xml"]);
     assert_eq!(code, Some(2));
     assert!(
-        stderr.contains("--format: expected jsonl, csv or litellm"),
+        stderr.contains("--format: expected servicenow, litellm, jsonl or csv"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_servicenow_export_groups_calls_by_definition_and_conversation_and_counts_missing_tokens() {
+    use mock_server::tokens::Encoding;
+    let dir = tempfile::tempdir().unwrap();
+    // A list export of sys_generative_ai_log, by the columns' labels: some rows carry
+    // token counts, two do not (their text is counted), one failed with a 429.
+    let csv = dir.path().join("sys_generative_ai_log.csv");
+    let mut text = String::from(
+        "Created,Started At,Completed At,Time Taken,Definition,Conversation,Prompt,Response,Status,Error,Error Code,Prompt Token Count,Response Token Count,Model Name\n",
+    );
+    let mut counted = 0u64;
+    for i in 0..12u64 {
+        let (def, conv) = if i < 8 {
+            ("Case summarization", format!("c{}", i / 4))
+        } else {
+            ("Resolution notes", String::new())
+        };
+        let prompt = format!("{SECRET} summarize case {i}, please");
+        let response = format!("The case {i} was resolved.");
+        let (pt, rt) = if i % 6 == 5 {
+            counted += (Encoding::Cl100kBase.count(&prompt) + Encoding::Cl100kBase.count(&response))
+                as u64;
+            (String::new(), String::new())
+        } else {
+            counted += 300 + i + 40;
+            ((300 + i).to_string(), "40".to_string())
+        };
+        let (status, err, code) = if i == 3 {
+            ("Error", "Too many requests", "429")
+        } else {
+            ("Success", "", "")
+        };
+        text.push_str(&format!(
+            "2026-01-05 09:00:0{},2026-01-05 09:{:02}:00,2026-01-05 09:{:02}:01,{},{def},{conv},\"{prompt}\",\"{response}\",{status},{err},{code},{pt},{rt},gpt_large\n",
+            i % 10, i, i, 1000 + i * 100
+        ));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let (code, stdout, stderr, b) = import(dir.path(), &[&csv], &["--format", "servicenow"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let all = &b["overall"];
+    assert_eq!(all["calls"], 12);
+    assert_eq!(b["tokens_counted_rows"], 2);
+    let sum = all["prompt_tokens"]["sum"].as_f64().unwrap()
+        + all["completion_tokens"]["sum"].as_f64().unwrap();
+    assert_eq!(sum, counted as f64);
+    assert_eq!(b["features"]["Case summarization"]["calls"], 8);
+    assert_eq!(b["features"]["Case summarization"]["conversations"], 2);
+    assert_eq!(
+        b["features"]["Case summarization"]["calls_per_conversation"].as_f64(),
+        Some(4.0)
+    );
+    assert_eq!(all["rate_429"].as_f64(), Some(1.0 / 12.0));
+    assert_eq!(all["latency_ms"]["max"].as_f64(), Some(2100.0));
+    // One call a minute, from 09:00 to 09:11.
+    assert_eq!(all["peak_calls_per_minute"], 1);
+    assert!(stdout.contains("2 row(s) had no token counts"), "{stdout}");
+    for f in ["baseline.json", "baseline.md"] {
+        let t = std::fs::read_to_string(dir.path().join("baseline").join(f)).unwrap();
+        assert!(!t.contains(SECRET) && !t.contains("was resolved"), "{f}");
+    }
+    // The same table exported as JSON, with references as display values.
+    let json = dir.path().join("export.json");
+    let records: Vec<serde_json::Value> = (0..3)
+        .map(|i| {
+            serde_json::json!({
+                "sys_created_on": format!("2026-01-05 10:0{i}:00"),
+                "definition": {"display_value": "Chat reply", "value": "a1b2"},
+                "conversation": "conv-9",
+                "prompt": SECRET,
+                "prompt_token_count": "120",
+                "response_token_count": "30",
+                "time_taken": "850",
+                "status": "Success",
+            })
+        })
+        .collect();
+    std::fs::write(&json, serde_json::json!({ "records": records }).to_string()).unwrap();
+    let (code, _, stderr, b) = import(dir.path(), &[&json], &["--format", "servicenow"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(b["features"]["Chat reply"]["calls"], 3);
+    assert_eq!(b["overall"]["prompt_tokens"]["sum"].as_f64(), Some(360.0));
+    assert_eq!(b["overall"]["calls_per_conversation"].as_f64(), Some(3.0));
 }
