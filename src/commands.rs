@@ -156,7 +156,8 @@ fn usage_import(
     if let Err(e) = std::fs::create_dir_all(out).and_then(|_| {
         let json = serde_json::to_string_pretty(&b).map_err(std::io::Error::other)?;
         std::fs::write(out.join("baseline.json"), json)?;
-        std::fs::write(out.join("baseline.md"), usage::markdown(&b))
+        std::fs::write(out.join("baseline.md"), usage::markdown(&b))?;
+        std::fs::write(out.join("baseline.html"), usage::html(&b))
     }) {
         eprintln!("error: cannot write {}: {e}", out.display());
         return EXIT_FATAL;

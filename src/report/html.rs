@@ -12,7 +12,7 @@ const W: f64 = 760.0;
 const H: f64 = 240.0;
 const PAD: f64 = 48.0;
 
-fn esc(s: &str) -> String {
+pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -163,7 +163,7 @@ fn chart(
 }
 
 /// Horizontal bars, one per (label, value).
-fn bar_chart(title: &str, unit: &str, bars: &[(String, f64)]) -> String {
+pub fn bar_chart(title: &str, unit: &str, bars: &[(String, f64)]) -> String {
     let max = bars.iter().map(|b| b.1).fold(0.0, f64::max).max(1e-12);
     let h = 24.0 * bars.len() as f64 + 20.0;
     let mut svg = format!(
@@ -503,8 +503,13 @@ pub fn render(s: &Summary) -> String {
         }
         body.push_str("</table>");
     }
+    page(&s.scenario, &body)
+}
+
+/// A self-contained page in the report's style around `body`.
+pub fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>llm-drill · {}</title><style>body{{font-family:system-ui,sans-serif;max-width:800px;margin:2em auto;color:#222}}h2{{font-size:1.05em;margin-top:1.6em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}tr.fail td{{background:#f4cccc}}svg{{display:block}}</style></head><body>{body}</body></html>\n",
-        esc(&s.scenario)
+        esc(title)
     )
 }

@@ -249,6 +249,59 @@ impl Baseline {
 /// What `baseline.json` says it is.
 pub const SCHEMA: &str = "llm-drill usage baseline 1";
 
+/// The baseline as a page in the report's style: the table, then bars per feature.
+pub fn html(b: &Baseline) -> String {
+    use crate::report::html::{bar_chart, esc, page};
+    let md = markdown(b);
+    let mut body = format!(
+        "<h1>Usage baseline</h1><p>{} rows from {} ({} format); cost {}</p><table><tr><th>scope</th><th>calls</th><th>calls/day</th><th>peak/min</th><th>prompt p50 / p95 / max</th><th>completion p50 / p95 / max</th><th>latency p50 / p95 / p99 ms</th><th>errors</th><th>429</th><th>$/call</th><th>calls/conversation</th></tr>",
+        b.rows,
+        esc(&b.files.join(", ")),
+        esc(&b.format),
+        esc(&b.cost_from)
+    );
+    // The Markdown table's rows, cell by cell: one source for both renderings.
+    for line in md
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| scope"))
+    {
+        body.push_str("<tr>");
+        for cell in line.trim_matches('|').split(" | ") {
+            body.push_str(&format!("<td>{}</td>", esc(cell.trim())));
+        }
+        body.push_str("</tr>");
+    }
+    body.push_str("</table>");
+    let per = |f: &dyn Fn(&UsageStats) -> Option<f64>| -> Vec<(String, f64)> {
+        b.features
+            .iter()
+            .filter_map(|(n, s)| Some((n.clone(), f(s)?)))
+            .collect()
+    };
+    body.push_str(&bar_chart(
+        "Calls per day, by feature",
+        "calls",
+        &per(&|s| Some(s.calls_per_day)),
+    ));
+    body.push_str(&bar_chart(
+        "Prompt tokens p95, by feature",
+        "tokens",
+        &per(&|s| Some(s.prompt_tokens.p95)),
+    ));
+    let latency = per(&|s| s.latency_ms.as_ref().map(|l| l.p95));
+    if !latency.is_empty() {
+        body.push_str(&bar_chart("Latency p95, by feature", "ms", &latency));
+    }
+    let cost = per(&|s| s.cost_per_call_usd);
+    if !cost.is_empty() {
+        body.push_str(&bar_chart("Cost per call, by feature", "USD", &cost));
+    }
+    for note in md.lines().filter(|l| l.starts_with("- ")) {
+        body.push_str(&format!("<p>{}</p>", esc(&note[2..])));
+    }
+    page("usage baseline", &body)
+}
+
 /// The baseline as Markdown: a table per scope.
 pub fn markdown(b: &Baseline) -> String {
     use std::fmt::Write;

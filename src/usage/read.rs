@@ -379,8 +379,10 @@ fn row_of(
         map.get(f).map(String::as_str).unwrap_or(f)
     }
     let col = |f: &'static str| column(map, f);
-    let need =
-        |f: &'static str| field(v, col(f)).ok_or_else(|| format!("no `{}` (the {f})", col(f)));
+    let need = |f: &'static str| {
+        field(v, col(f))
+            .ok_or_else(|| format!("no `{}` (the {f}; --map {f}=COLUMN names another)", col(f)))
+    };
     let at_ms = timestamp(need("timestamp")?)
         .ok_or_else(|| format!("`{}` is not a time", col("timestamp")))?;
     let tokens = |f: &'static str| -> Result<u64, String> {

@@ -111,7 +111,7 @@ fn a_jsonl_log_with_a_map_gives_exact_counts_sums_and_costs() {
         );
     }
     // Nothing of the prompts' text anywhere.
-    for f in ["baseline.json", "baseline.md"] {
+    for f in ["baseline.json", "baseline.md", "baseline.html"] {
         let text = std::fs::read_to_string(dir.path().join("baseline").join(f)).unwrap();
         assert!(!text.contains(SECRET), "{f}");
     }
