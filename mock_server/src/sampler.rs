@@ -19,6 +19,13 @@ pub enum Sampler {
         min: f64,
         max: f64,
     },
+    /// Measured quantiles (a usage baseline's): `(probability, value)` knots from
+    /// `(0, min)` to `(1, max)`, the first `len` of them used; drawn by inverting the
+    /// distribution function, linear between knots.
+    Quantiles {
+        knots: [(f64, f64); 9],
+        len: usize,
+    },
 }
 
 impl Sampler {
@@ -47,6 +54,21 @@ impl Sampler {
                     min
                 }
             }
+            Sampler::Quantiles { knots, len } => {
+                let u: f64 = rng.random();
+                let k = &knots[..len];
+                let i = k
+                    .iter()
+                    .position(|(p, _)| *p >= u)
+                    .unwrap_or(len - 1)
+                    .max(1);
+                let ((p0, v0), (p1, v1)) = (k[i - 1], k[i]);
+                if p1 > p0 {
+                    v0 + (v1 - v0) * (u - p0) / (p1 - p0)
+                } else {
+                    v1
+                }
+            }
         }
     }
 
@@ -64,6 +86,7 @@ impl Sampler {
                 mean, stddev, max, ..
             } => (mean + 3.0 * stddev).min(max),
             Sampler::Uniform { max, .. } => max,
+            Sampler::Quantiles { knots, len } => knots[len - 1].1,
         }
     }
 
@@ -81,6 +104,7 @@ impl Sampler {
                 }
             }
             Sampler::Uniform { max, .. } => max,
+            Sampler::Quantiles { knots, len } => knots[len - 1].1,
         }
     }
 
@@ -93,6 +117,7 @@ impl Sampler {
                 mean, stddev, min, ..
             } => (mean - 6.0 * stddev).max(min).min(mean),
             Sampler::Uniform { min, .. } => min,
+            Sampler::Quantiles { knots, .. } => knots[0].1,
         }
     }
 
@@ -102,6 +127,11 @@ impl Sampler {
             Sampler::Fixed(v) => v,
             Sampler::Normal { mean, min, max, .. } => mean.clamp(min, max),
             Sampler::Uniform { min, max } => (min + max) / 2.0,
+            // The mean of the piecewise-linear distribution.
+            Sampler::Quantiles { knots, len } => knots[..len]
+                .windows(2)
+                .map(|w| (w[1].0 - w[0].0) * (w[0].1 + w[1].1) / 2.0)
+                .sum(),
         }
     }
 }

@@ -45,6 +45,12 @@ pub(crate) fn mock_config(
                 min: secs(min),
                 max: secs(max),
             },
+            Sampler::Quantiles { .. } => {
+                return Err(c.err(
+                    &at("ttft"),
+                    "takes a value or {mean, stddev, min, max}; quantiles are for token counts, turns and think times",
+                ))
+            }
         };
     }
     if let Some(tps) = m.tokens_per_second {

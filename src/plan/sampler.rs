@@ -55,6 +55,28 @@ pub fn sampler(dist: &Dist<f64>, floor: f64) -> Result<Sampler, String> {
         Dist::Spread { .. } => {
             return Err("a distribution needs `mean`, or both `min` and `max`".into())
         }
+        Dist::Quantiles(ref q) => {
+            let mut knots = [(0.0, 0.0); 9];
+            let mut len = 0;
+            // Without `min`, the distribution starts at the floor.
+            if q.first().is_none_or(|(p, _)| *p > 0.0) {
+                knots[0] = (0.0, floor);
+                len = 1;
+            }
+            for (p, v) in q {
+                let v = finite(*v, "quantile")?;
+                if len > 0 && v < knots[len - 1].1 {
+                    return Err(format!(
+                        "quantiles must not fall: p{:.0} is {v}, below {} before it",
+                        p * 100.0,
+                        knots[len - 1].1
+                    ));
+                }
+                knots[len] = (*p, v);
+                len += 1;
+            }
+            Sampler::Quantiles { knots, len }
+        }
     })
 }
 
@@ -63,6 +85,36 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn measured_quantiles_are_drawn_back_and_their_mean_is_known() {
+        let q = Dist::Quantiles(vec![
+            (0.0, 100.0),
+            (0.5, 500.0),
+            (0.95, 900.0),
+            (1.0, 1000.0),
+        ]);
+        let s = sampler(&q, 0.0).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let mut draws: Vec<f64> = (0..200_000).map(|_| s.sample(&mut rng)).collect();
+        draws.sort_by(f64::total_cmp);
+        let at = |p: f64| draws[(p * draws.len() as f64) as usize - 1];
+        assert!((at(0.5) - 500.0).abs() < 5.0, "{}", at(0.5));
+        assert!((at(0.95) - 900.0).abs() < 5.0, "{}", at(0.95));
+        assert!(draws[0] >= 100.0 && draws[draws.len() - 1] <= 1000.0);
+        // 0.5 × 300 + 0.45 × 700 + 0.05 × 950 = 512.5
+        assert!((s.typical() - 512.5).abs() < 1e-9);
+        let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+        assert!((mean - 512.5).abs() < 3.0, "{mean}");
+        assert_eq!((s.smallest(), s.largest()), (100.0, 1000.0));
+        // Without `min`, from the floor; falling quantiles are refused.
+        let s = sampler(&Dist::Quantiles(vec![(0.5, 10.0), (1.0, 20.0)]), 1.0).unwrap();
+        assert_eq!(s.smallest(), 1.0);
+        let falling = Dist::Quantiles(vec![(0.5, 900.0), (0.95, 500.0), (1.0, 1000.0)]);
+        assert!(sampler(&falling, 0.0)
+            .unwrap_err()
+            .contains("must not fall"));
+    }
 
     #[test]
     fn clamps_and_validates() {

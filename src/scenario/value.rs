@@ -112,7 +112,21 @@ pub enum Dist<T> {
         min: Option<T>,
         max: Option<T>,
     },
+    /// Measured quantiles: `{p50, p95, p99, max}` (any of p10, p25, p50, p75, p90, p95,
+    /// p99, with `max` and optionally `min`), as `(probability, value)`.
+    Quantiles(Vec<(f64, T)>),
 }
+
+/// The quantile keys a distribution may give, and their probabilities.
+pub const QUANTILE_KEYS: [(&str, f64); 7] = [
+    ("p10", 0.10),
+    ("p25", 0.25),
+    ("p50", 0.50),
+    ("p75", 0.75),
+    ("p90", 0.90),
+    ("p95", 0.95),
+    ("p99", 0.99),
+];
 
 impl<T> Dist<T> {
     pub fn map<U>(&self, f: impl Fn(&T) -> U) -> Dist<U> {
@@ -129,6 +143,7 @@ impl<T> Dist<T> {
                 min: min.as_ref().map(&f),
                 max: max.as_ref().map(&f),
             },
+            Dist::Quantiles(q) => Dist::Quantiles(q.iter().map(|(p, v)| (*p, f(v))).collect()),
         }
     }
 }
@@ -160,7 +175,15 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Dist<T> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Dist<T>, A::Error> {
                 let (mut mean, mut stddev, mut min, mut max) = (None, None, None, None);
+                let mut quantiles: Vec<(f64, T)> = Vec::new();
                 while let Some(key) = map.next_key::<String>()? {
+                    if let Some((_, p)) = QUANTILE_KEYS.iter().find(|(k, _)| *k == key) {
+                        if quantiles.iter().any(|(q, _)| q == p) {
+                            return Err(de::Error::custom(format!("duplicate key `{key}`")));
+                        }
+                        quantiles.push((*p, map.next_value()?));
+                        continue;
+                    }
                     let slot = match key.as_str() {
                         "mean" => &mut mean,
                         "stddev" => &mut stddev,
@@ -169,7 +192,10 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Dist<T> {
                         other => {
                             return Err(de::Error::unknown_field(
                                 other,
-                                &["mean", "stddev", "min", "max"],
+                                &[
+                                    "mean", "stddev", "min", "max", "p10", "p25", "p50", "p75",
+                                    "p90", "p95", "p99",
+                                ],
                             ))
                         }
                     };
@@ -177,6 +203,24 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Dist<T> {
                         return Err(de::Error::custom(format!("duplicate key `{key}`")));
                     }
                     *slot = Some(map.next_value()?);
+                }
+                if !quantiles.is_empty() {
+                    if mean.is_some() || stddev.is_some() {
+                        return Err(de::Error::custom(
+                            "give quantiles (p50, p95, ...) or `mean`/`stddev`, not both",
+                        ));
+                    }
+                    let Some(max) = max else {
+                        return Err(de::Error::custom(
+                            "quantiles need `max` (and take `min`, else 0)",
+                        ));
+                    };
+                    quantiles.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    if let Some(min) = min {
+                        quantiles.insert(0, (0.0, min));
+                    }
+                    quantiles.push((1.0, max));
+                    return Ok(Dist::Quantiles(quantiles));
                 }
                 if mean.is_none() && (min.is_none() || max.is_none()) {
                     return Err(de::Error::custom(
