@@ -58,11 +58,13 @@ fn versions(s: &Summary, truth: &StatsSnapshot) -> Vec<(String, u64)> {
     ours
 }
 
+/// A stream times the same whatever carries it. Not TTFT's tail: over HTTP/1.1 a dozen
+/// calls each open a connection (its TLS handshake inside their TTFT) where h2 opens
+/// one, a true difference that lands in the slowest tenth (2.2 ms on a loaded CI).
 #[track_caller]
 fn same_timing(h1: &Summary, h2: &Summary, what: &str) {
     for (metric, a, b) in [
         ("ttft p50", h1.ttft_ms.p50, h2.ttft_ms.p50),
-        ("ttft p90", h1.ttft_ms.p90, h2.ttft_ms.p90),
         ("itl p50", h1.itl_ms.p50, h2.itl_ms.p50),
         ("itl p90", h1.itl_ms.p90, h2.itl_ms.p90),
     ] {
