@@ -356,7 +356,8 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
     }
     let (n_endpoints, n_features) = (plan.endpoints.len(), plan.features.len());
     let endpoint_ids: Vec<String> = plan.endpoints.iter().map(|e| e.id.clone()).collect();
-    // Faults with a time window get a drill report of their own.
+    // Faults with a time window get a drill report of their own, timed like the
+    // measured figures: from the end of the warm-up (a window inside it is not measured).
     let windows: Vec<Window> = plan
         .endpoints
         .iter()
@@ -366,11 +367,12 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
                 .faults
                 .iter()
                 .filter(|f| !f.from.is_zero() || f.until.is_some())
+                .filter(|f| f.until.is_none_or(|u| u > warmup))
                 .map(move |f| Window {
                     endpoint: i,
                     kind: f.kind.key(),
-                    from: f.from,
-                    until: f.until,
+                    from: f.from.saturating_sub(warmup),
+                    until: f.until.map(|u| u - warmup),
                 })
         })
         .collect();

@@ -139,3 +139,31 @@ async fn a_search_whose_first_step_breaks_fails_and_one_cut_short_keeps_its_step
     assert!(c.steps[1].limits.iter().any(|l| l.contains("interrupted")));
     assert!(out.dir.join("summary.json").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_steps_fault_windows_are_timed_from_the_end_of_its_warm_up() {
+    // 5xx from 2 s to 3 s of a step whose first second is warm-up.
+    let s = super::support::scenario("name: w\nseed: 2\nduration: 3s\nendpoints:\n  m:\n    provider: openai\n    base_url: mock\n    model_name: gpt-4o-mini\n    retry: { max_attempts: 1 }\n    mock: { ttft: 5ms, tokens_per_second: 2000, jitter: 0 }\nfeatures:\n  f:\n    endpoint: m\n    prompt: { user_tokens: 10 }\n    output_tokens: 5\nload: { mode: open, arrival: constant, rate: 20 }\nfaults:\n  - { endpoint: m, kind: server_error, probability: 1, status: 503, from: 2s, until: 3s }\n  - { endpoint: m, kind: server_error, probability: 1, status: 503, from: 200ms, until: 500ms }\n");
+    let llm_drill::run::Loaded { plan, source, .. } =
+        llm_drill::run::load(&super::support::options(&s)).unwrap();
+    let done = llm_drill::run::execute(
+        llm_drill::run::Execution {
+            plan: plan.at_load(20.0, std::time::Duration::from_secs(4)),
+            warmup: std::time::Duration::from_secs(1),
+            dir: s.dir.path().join("step"),
+            scenario_as_run: source.as_run(),
+            baseline: None,
+            progress: None,
+        },
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    // The window inside the warm-up is not measured; the other moves back by a second.
+    let w = &done.summary.drill.windows;
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!((w[0].from_s, w[0].until_s), (1.0, Some(2.0)));
+    // The warm-up's 20 calls (6 of them refused) are apart; the measured 60 hold the other 20.
+    assert_eq!((done.warmup_calls, done.summary.totals.calls), (20, 60));
+    assert_eq!(super::support::outcome(&done.summary, "http_5xx"), 20);
+}
