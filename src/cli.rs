@@ -53,7 +53,7 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum UsageAction {
-    /// Read per-call logs and write baseline.json and baseline.md: calls, tokens,
+    /// Read per-call logs and write baseline.json, .md and .html: calls, tokens,
     /// latency, errors and cost, per feature and overall. No prompt or response text
     /// is written anywhere.
     Import {
@@ -75,7 +75,7 @@ pub enum UsageAction {
         /// table over the built-in one.
         #[arg(long)]
         prices: Option<PathBuf>,
-        /// Where baseline.json and baseline.md go.
+        /// Where baseline.json, baseline.md and baseline.html go.
         #[arg(long)]
         out: PathBuf,
     },
