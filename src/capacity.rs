@@ -42,6 +42,12 @@ pub async fn capacity(
     stop: CancellationToken,
 ) -> Result<CapacityOutput, RunError> {
     let Loaded { plan, source, .. } = run::load(opts)?;
+    if let crate::plan::LoadPlan::Replay { .. } = plan.load {
+        return Err(RunError::Invalid(source.error(
+            "load.mode",
+            "`capacity` searches a rate or a concurrency, and a replay's schedule is its log's; use `mode: open` with the rate `usage import --emit-scenario` gives",
+        ).to_string()));
+    }
     let baseline = run::load_baseline(opts)?;
     let cap = plan.capacity.clone();
     let dir = run::results_folder(opts, &plan.name)?;

@@ -102,56 +102,16 @@ fn usage_import(
     prices: Option<&Path>,
     out: &Path,
 ) -> i32 {
-    use crate::usage::{self, read};
-    let fail = |e: String| {
-        eprintln!("error: {e}");
-        EXIT_INVALID
-    };
-    let format_ = match read::Format::parse(format) {
-        Ok(f) => f,
-        Err(e) => return fail(e),
-    };
-    let columns = match read::column_map(map) {
-        Ok(m) => m,
-        Err(e) => return fail(e),
-    };
-    let table = match prices.map(crate::plan::PriceTable::with_file).transpose() {
-        Ok(t) => t,
-        Err(e) => return fail(format!("--prices: {e}")),
-    };
-    let mut got = read::Read::default();
-    for f in files {
-        if let Err(e) = read::read_file(f, format_, &columns, feature_key, &mut got) {
-            return fail(e);
+    use crate::usage;
+    let (b, _) = match usage::read::Format::parse(format)
+        .map_err(|e| format!("--format: {e}"))
+        .and_then(|f| usage::import(files, f, map, feature_key, prices))
+    {
+        Ok(got) => got,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
         }
-    }
-    let builtin = crate::plan::PriceTable::builtin();
-    let pricing = usage::Pricing::Table(table.as_ref().unwrap_or(&builtin));
-    let (overall, features) = usage::baseline(&got.rows, &pricing);
-    let logged = got.rows.iter().all(|r| r.cost_usd.is_some());
-    let b = usage::Baseline {
-        schema: usage::SCHEMA.into(),
-        format: format.to_string(),
-        files: files.iter().map(|f| f.display().to_string()).collect(),
-        rows: got.rows.len() as u64,
-        skipped: got.skipped,
-        problems: got.problems.clone(),
-        tokens_counted_rows: got.rows.iter().filter(|r| r.tokens_counted).count() as u64,
-        cost_from: match (overall.cost_usd.is_some(), logged) {
-            (true, true) => "from the log".into(),
-            (true, false) => match prices {
-                Some(p) => format!(
-                    "at the prices of {} (the log's where it has them)",
-                    p.display()
-                ),
-                None => "at the built-in list prices (the log's where it has them)".into(),
-            },
-            (false, _) => {
-                "unknown: the log has no cost for some calls and their model has no price".into()
-            }
-        },
-        overall,
-        features,
     };
     if let Err(e) = std::fs::create_dir_all(out).and_then(|_| {
         let json = serde_json::to_string_pretty(&b).map_err(std::io::Error::other)?;
@@ -289,6 +249,18 @@ fn report_plan(path: &Path, plan: &Plan, ok: bool) -> String {
         }
         LoadPlan::Closed { concurrency } => {
             format!("closed load, {concurrency} users for {:?}", plan.duration)
+        }
+        LoadPlan::Replay { replay, .. } => {
+            let t = &replay.calls;
+            format!(
+                "replay of {} ({} calls in {} conversations, {} prompt tokens) at {}×, over {:?}",
+                replay.trace.display(),
+                t.calls,
+                t.conversations.len(),
+                t.prompt_tokens,
+                replay.speed,
+                plan.duration
+            )
         }
     };
     let mut out = String::new();

@@ -92,7 +92,9 @@ pub fn load_plan(
         Some(p) => PriceTable::with_file(p).map_err(|m| invalid(source.error("", m)))?,
         None => PriceTable::builtin(),
     };
-    let plan = Plan::with_prices(&sc, &source, &table).map_err(invalid)?;
+    let mut plan = Plan::with_prices(&sc, &source, &table).map_err(invalid)?;
+    crate::usage::load_trace(&mut plan, prices)
+        .map_err(|m| invalid(source.error("load.trace", m)))?;
     Ok((plan, source))
 }
 

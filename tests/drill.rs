@@ -19,6 +19,7 @@ mod drill {
     pub mod reach;
     pub mod reasoning;
     pub mod registrations;
+    pub mod replay;
     pub mod review;
     pub mod scenarios;
     pub mod sessions;

@@ -70,6 +70,7 @@ impl axum::serve::Listener for GatedListener {
                 shared: self.shared.clone(),
                 refused: false,
                 kind: Kind::Unknown,
+                head: Vec::new(),
             },
             addr,
         )
@@ -85,6 +86,9 @@ pub(crate) struct GatedIo {
     shared: Arc<Shared>,
     refused: bool,
     kind: Kind,
+    /// The first bytes, until they say what the connection carries: a request line may
+    /// arrive in pieces.
+    head: Vec<u8>,
 }
 
 /// What a connection carries, known from its first bytes.
@@ -103,8 +107,15 @@ const ADMIN: [&[u8]; 4] = [
     b"GET /health?",
 ];
 
-fn is_admin(first: &[u8]) -> bool {
-    ADMIN.iter().any(|p| first.starts_with(p))
+/// What the first bytes say; `Unknown` while they could still begin an admin line.
+fn classify(first: &[u8]) -> Kind {
+    if ADMIN.iter().any(|p| first.starts_with(p)) {
+        Kind::Admin
+    } else if ADMIN.iter().any(|p| p.starts_with(first)) {
+        Kind::Unknown
+    } else {
+        Kind::Traffic
+    }
 }
 
 impl GatedIo {
@@ -139,11 +150,21 @@ impl AsyncRead for GatedIo {
                 Poll::Ready(Ok(())) => {}
                 other => return other,
             }
-            self.kind = if is_admin(&buf.filled()[before..]) {
-                Kind::Admin
-            } else {
-                Kind::Traffic
+            let new = &buf.filled()[before..];
+            if new.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            let (kind, head) = {
+                let mut head = std::mem::take(&mut self.head);
+                head.extend_from_slice(&new[..new.len().min(16)]);
+                (classify(&head), head)
             };
+            self.kind = kind;
+            if kind == Kind::Unknown {
+                // Not enough to judge yet: pass these bytes on and judge with the next.
+                self.head = head;
+                return Poll::Ready(Ok(()));
+            }
             if let Some(e) = self.gate() {
                 buf.set_filled(before);
                 return Poll::Ready(Err(e));

@@ -99,6 +99,20 @@ impl<T: Transport> Engine<T> {
             LoadPlan::Closed { concurrency } => {
                 self.clone().closed(start, concurrency, &stop, &hard).await
             }
+            LoadPlan::Replay {
+                replay,
+                max_in_flight,
+            } => {
+                let schedule = replay.calls.arrivals().into_iter();
+                let driven = self
+                    .clone()
+                    .open(start, schedule, max_in_flight, &stop, &hard)
+                    .await;
+                // Later turns of its conversations come up to the log's last row: the
+                // grace period starts after that, not after the last conversation began.
+                pause_until(start + self.plan.duration, &stop, &hard).await;
+                driven
+            }
         };
         // Calls still running get their grace period (`graceful_stop`; after a Ctrl-C,
         // their timeout), then are cut. A Ctrl-C during the grace period shortens it.

@@ -5,7 +5,6 @@
 
 use super::{Arrival, Engine, Pacer, Ready};
 use crate::client::Transport;
-use crate::plan::ArrivalSchedule;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
@@ -13,11 +12,16 @@ use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+/// Intended starts of arrivals, as offsets from the run's start, in order: the seeded
+/// arrival schedule, or a replayed log's conversations.
+pub(super) trait Schedule: Iterator<Item = Duration> + Clone + Send + 'static {}
+impl<S: Iterator<Item = Duration> + Clone + Send + 'static> Schedule for S {}
+
 impl<T: Transport> Engine<T> {
     pub(super) async fn open(
         self: Arc<Self>,
         start: Instant,
-        schedule: ArrivalSchedule,
+        schedule: impl Schedule,
         max_in_flight: usize,
         stop: &CancellationToken,
         hard: &CancellationToken,
@@ -99,7 +103,7 @@ impl<T: Transport> Engine<T> {
     async fn pace_async(
         &self,
         start: Instant,
-        schedule: ArrivalSchedule,
+        schedule: impl Schedule,
         tx: mpsc::Sender<Arrival>,
         stop: CancellationToken,
     ) {
@@ -122,7 +126,7 @@ impl<T: Transport> Engine<T> {
     fn pace_thread(
         &self,
         start: Instant,
-        schedule: ArrivalSchedule,
+        schedule: impl Schedule,
         tx: mpsc::Sender<Arrival>,
         stop: CancellationToken,
     ) {

@@ -47,6 +47,7 @@ impl<T: Transport> Engine<T> {
         stop: &CancellationToken,
         hard: &CancellationToken,
     ) {
+        let first = turn.intended;
         loop {
             // Boxed: the conversation's own future then stays small through its think
             // time, instead of carrying room for a whole call's state.
@@ -72,7 +73,12 @@ impl<T: Transport> Engine<T> {
                 {
                     return;
                 }
-                let intended = end + self.workload.think_time(&session);
+                // A replayed conversation's turns start at the log's times; others
+                // after the think time.
+                let intended = match self.workload.replay_offset(&session) {
+                    Some(since_first) => first + since_first,
+                    None => end + self.workload.think_time(&session),
+                };
                 // The next turn is built a moment before it is due — outside the timed
                 // region, yet not held through the think time: 50,000 conversations
                 // thinking must not each hold a request body. A stop during the think

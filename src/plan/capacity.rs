@@ -116,6 +116,8 @@ impl Plan {
             LoadPlan::Closed { .. } => LoadPlan::Closed {
                 concurrency: x.round().max(1.0) as usize,
             },
+            // A log's schedule is its own: `capacity` refuses a replay.
+            LoadPlan::Replay { .. } => self.load.clone(),
         };
         p
     }
@@ -152,6 +154,7 @@ pub(super) fn capacity(
             stages.first().map_or(1.0, |s| s.rate),
         ),
         LoadPlan::Closed { concurrency } => (LoadUnit::Concurrency, *concurrency as f64),
+        LoadPlan::Replay { .. } => (LoadUnit::CallsPerSecond, 1.0),
     };
     let start = c
         .positive(spec.start, "capacity.start")?

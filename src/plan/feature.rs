@@ -236,6 +236,7 @@ pub(crate) fn feature(
     endpoints: &[EndpointPlan],
     name: &str,
     f: &model::Feature,
+    replay: bool,
 ) -> Result<FeaturePlan, ScenarioError> {
     let at = |k: &str| format!("features.{name}.{k}");
     let endpoint = c.index_of(
@@ -252,25 +253,17 @@ pub(crate) fn feature(
         ));
     }
     let tokens = |d: &Dist<u32>| d.map(|v| *v as f64);
-    let system_tokens = match &f.prompt.system_tokens {
-        Some(d) => c.sampler(
-            &tokens(d),
-            &at("prompt.system_tokens"),
-            MAX_TOKENS_PER_FIELD,
-        )?,
-        None => Sampler::Fixed(0.0),
+    let (system_tokens, user_tokens, context, drift_per_minute) = match &f.prompt {
+        Some(p) => prompt_sizes(c, &at, p)?,
+        // A replay's prompts are its log's rows: the feature's own sizes go unused.
+        None if replay => (Sampler::Fixed(0.0), Sampler::Fixed(1.0), None, 0.0),
+        None => {
+            return Err(c.err(
+                &at("prompt"),
+                "is needed: at least `prompt: { user_tokens: N }` (only a replay takes its prompts from its log)",
+            ))
+        }
     };
-    let user_tokens = c.sampler(
-        &tokens(&f.prompt.user_tokens),
-        &at("prompt.user_tokens"),
-        MAX_TOKENS_PER_FIELD,
-    )?;
-    if user_tokens.typical() < 1.0 {
-        return Err(c.err(
-            &at("prompt.user_tokens"),
-            "a call needs a user message of at least 1 token",
-        ));
-    }
     let output_tokens = match &f.output_tokens {
         Some(d) => c.sampler(&tokens(d), &at("output_tokens"), MAX_TOKENS_PER_FIELD)?,
         None => Sampler::Fixed(DEFAULT_OUTPUT_TOKENS),
@@ -278,51 +271,6 @@ pub(crate) fn feature(
     if output_tokens.typical() < 1.0 {
         return Err(c.err(&at("output_tokens"), "must be at least 1"));
     }
-    let context = match &f.prompt.context_tokens {
-        None => None,
-        Some(ct) => {
-            let start = c.sampler(
-                &tokens(&ct.start),
-                &at("prompt.context_tokens.start"),
-                MAX_TOKENS_PER_FIELD,
-            )?;
-            let growth_per_turn = match &ct.growth_per_turn {
-                Some(d) => c.sampler(
-                    &tokens(d),
-                    &at("prompt.context_tokens.growth_per_turn"),
-                    MAX_TOKENS_PER_FIELD,
-                )?,
-                None => Sampler::Fixed(0.0),
-            };
-            let growth_factor = ct.growth_factor.unwrap_or(1.0);
-            if !growth_factor.is_finite() || !(0.0..=100.0).contains(&growth_factor) {
-                return Err(c.err(
-                    &at("prompt.context_tokens.growth_factor"),
-                    format!(
-                        "must be a factor from 0 to 100 (1.5 = half again each turn), found {}",
-                        number(growth_factor)
-                    ),
-                ));
-            }
-            Some(ContextPlan {
-                start,
-                growth_per_turn,
-                growth_factor,
-            })
-        }
-    };
-    let drift_per_minute = match &f.prompt.drift {
-        None => 0.0,
-        Some(d) => {
-            if !(0.0..=10.0).contains(&d.per_minute.0) {
-                return Err(c.err(
-                    &at("prompt.drift.per_minute"),
-                    "must be from 0% to 1000% (the prompt grows by this share of its starting size each minute)",
-                ));
-            }
-            d.per_minute.0
-        }
-    };
     let session = match &f.session {
         None => SessionPlan::single(),
         Some(s) => {
@@ -388,4 +336,80 @@ pub(crate) fn feature(
             .collect(),
         residency: f.residency.clone(),
     })
+}
+
+type PromptSizes = (Sampler, Sampler, Option<ContextPlan>, f64);
+
+/// A feature's `prompt:` sizes: system, user, context and drift.
+fn prompt_sizes(
+    c: &Checker,
+    at: &dyn Fn(&str) -> String,
+    prompt: &model::Prompt,
+) -> Result<PromptSizes, ScenarioError> {
+    let tokens = |d: &Dist<u32>| d.map(|v| *v as f64);
+    let system_tokens = match &prompt.system_tokens {
+        Some(d) => c.sampler(
+            &tokens(d),
+            &at("prompt.system_tokens"),
+            MAX_TOKENS_PER_FIELD,
+        )?,
+        None => Sampler::Fixed(0.0),
+    };
+    let user_tokens = c.sampler(
+        &tokens(&prompt.user_tokens),
+        &at("prompt.user_tokens"),
+        MAX_TOKENS_PER_FIELD,
+    )?;
+    if user_tokens.typical() < 1.0 {
+        return Err(c.err(
+            &at("prompt.user_tokens"),
+            "a call needs a user message of at least 1 token",
+        ));
+    }
+    let context = match &prompt.context_tokens {
+        None => None,
+        Some(ct) => {
+            let start = c.sampler(
+                &tokens(&ct.start),
+                &at("prompt.context_tokens.start"),
+                MAX_TOKENS_PER_FIELD,
+            )?;
+            let growth_per_turn = match &ct.growth_per_turn {
+                Some(d) => c.sampler(
+                    &tokens(d),
+                    &at("prompt.context_tokens.growth_per_turn"),
+                    MAX_TOKENS_PER_FIELD,
+                )?,
+                None => Sampler::Fixed(0.0),
+            };
+            let growth_factor = ct.growth_factor.unwrap_or(1.0);
+            if !growth_factor.is_finite() || !(0.0..=100.0).contains(&growth_factor) {
+                return Err(c.err(
+                    &at("prompt.context_tokens.growth_factor"),
+                    format!(
+                        "must be a factor from 0 to 100 (1.5 = half again each turn), found {}",
+                        number(growth_factor)
+                    ),
+                ));
+            }
+            Some(ContextPlan {
+                start,
+                growth_per_turn,
+                growth_factor,
+            })
+        }
+    };
+    let drift_per_minute = match &prompt.drift {
+        None => 0.0,
+        Some(d) => {
+            if !(0.0..=10.0).contains(&d.per_minute.0) {
+                return Err(c.err(
+                    &at("prompt.drift.per_minute"),
+                    "must be from 0% to 1000% (the prompt grows by this share of its starting size each minute)",
+                ));
+            }
+            d.per_minute.0
+        }
+    };
+    Ok((system_tokens, user_tokens, context, drift_per_minute))
 }

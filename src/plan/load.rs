@@ -3,6 +3,7 @@
 
 use super::arrivals::{Arrival, ArrivalSchedule, Stage};
 use super::check::{number, Checker};
+use super::replay::{LogFormat, ReplayPlan};
 use super::MAX_RUN;
 use crate::scenario::model::{ArrivalKind, LoadMode};
 use crate::scenario::{Scenario, ScenarioError};
@@ -23,6 +24,11 @@ pub enum LoadPlan {
     Closed {
         concurrency: usize,
     },
+    /// One call per row of a log, at its time: open-loop, like `Open`.
+    Replay {
+        replay: ReplayPlan,
+        max_in_flight: usize,
+    },
 }
 
 impl LoadPlan {
@@ -33,7 +39,15 @@ impl LoadPlan {
                 Some(ArrivalSchedule::expected_count(stages) / duration.as_secs_f64().max(1e-9))
             }
             LoadPlan::Closed { .. } => None,
+            LoadPlan::Replay { replay, .. } => {
+                Some(replay.calls.calls as f64 / duration.as_secs_f64().max(1e-9))
+            }
         }
+    }
+
+    /// Open-loop: each call has an intended start fixed in advance.
+    pub fn is_open(&self) -> bool {
+        !matches!(self, LoadPlan::Closed { .. })
     }
 }
 
@@ -46,6 +60,7 @@ pub(crate) fn load(c: &Checker, sc: &Scenario) -> Result<(LoadPlan, Duration), S
         d => d.map(|d| d.0),
     };
     match mode {
+        LoadMode::Replay => replay(c, sc, duration),
         LoadMode::Closed => {
             c.only_keys(
                 "load",
@@ -58,6 +73,7 @@ pub(crate) fn load(c: &Checker, sc: &Scenario) -> Result<(LoadPlan, Duration), S
                 &[],
                 |_| "applies to open mode only; closed mode takes `concurrency`".into(),
             )?;
+            replay_keys_only_in_replay(c, l)?;
             let n = l.concurrency.ok_or_else(|| {
                 c.err(
                     "load",
@@ -80,6 +96,7 @@ pub(crate) fn load(c: &Checker, sc: &Scenario) -> Result<(LoadPlan, Duration), S
             ))
         }
         LoadMode::Open => {
+            replay_keys_only_in_replay(c, l)?;
             if l.concurrency.is_some() {
                 return Err(c.err(
                     "load.concurrency",
@@ -131,13 +148,7 @@ pub(crate) fn load(c: &Checker, sc: &Scenario) -> Result<(LoadPlan, Duration), S
                     return Err(c.err("duration", format!("is {d:?} but load.stages add up to {total:?}; give one or make them agree")));
                 }
             }
-            let max_in_flight = l.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT as u64);
-            if max_in_flight == 0 || max_in_flight > MAX_IN_FLIGHT {
-                return Err(c.err(
-                    "load.max_in_flight",
-                    format!("must be from 1 to {MAX_IN_FLIGHT}, found {max_in_flight}"),
-                ));
-            }
+            let max_in_flight = max_in_flight(c, l)?;
             let arrival = match l.arrival.unwrap_or(ArrivalKind::Constant) {
                 ArrivalKind::Constant => Arrival::Constant,
                 ArrivalKind::Poisson => Arrival::Poisson,
@@ -146,7 +157,7 @@ pub(crate) fn load(c: &Checker, sc: &Scenario) -> Result<(LoadPlan, Duration), S
                 LoadPlan::Open {
                     stages,
                     arrival,
-                    max_in_flight: max_in_flight as usize,
+                    max_in_flight,
                 },
                 total,
             ))
@@ -168,4 +179,106 @@ fn stage(c: &Checker, path: &str, rate: f64, duration: Duration) -> Result<Stage
         return Err(c.err(path, format!("{} calls per second is more than the {MAX_RATE} llm-drill can drive from one machine", number(rate))));
     }
     Ok(Stage { duration, rate })
+}
+
+fn max_in_flight(c: &Checker, l: &crate::scenario::model::Load) -> Result<usize, ScenarioError> {
+    let n = l.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT as u64);
+    if n == 0 || n > MAX_IN_FLIGHT {
+        return Err(c.err(
+            "load.max_in_flight",
+            format!("must be from 1 to {MAX_IN_FLIGHT}, found {n}"),
+        ));
+    }
+    Ok(n as usize)
+}
+
+fn replay_keys_only_in_replay(
+    c: &Checker,
+    l: &crate::scenario::model::Load,
+) -> Result<(), ScenarioError> {
+    c.only_keys(
+        "load",
+        &[
+            (l.trace.is_some(), "trace"),
+            (l.format.is_some(), "format"),
+            (l.map.is_some(), "map"),
+            (l.feature_key.is_some(), "feature_key"),
+            (l.speed.is_some(), "speed"),
+        ],
+        &[],
+        |_| "applies to `mode: replay` only".into(),
+    )
+}
+
+/// A replay's duration until its log is read: `duration` when given (it then cuts the
+/// replay), else a placeholder the log's span replaces.
+const REPLAY_UNREAD: Duration = Duration::from_secs(1);
+const MAX_SPEED: f64 = 1_000_000.0;
+
+fn replay(
+    c: &Checker,
+    sc: &Scenario,
+    duration: Option<Duration>,
+) -> Result<(LoadPlan, Duration), ScenarioError> {
+    let l = &sc.load;
+    c.only_keys(
+        "load",
+        &[
+            (l.rate.is_some(), "rate"),
+            (l.stages.is_some(), "stages"),
+            (l.arrival.is_some(), "arrival"),
+            (l.concurrency.is_some(), "concurrency"),
+        ],
+        &[],
+        |_| "does not apply to `mode: replay`: the log's timestamps are the schedule".into(),
+    )?;
+    let trace = l.trace.as_deref().ok_or_else(|| {
+        c.err(
+            "load",
+            "`mode: replay` needs `trace` (the per-call log) and `format`",
+        )
+    })?;
+    let format = l.format.as_deref().ok_or_else(|| {
+        c.err(
+            "load",
+            "`mode: replay` needs `format`: servicenow, litellm, jsonl or csv",
+        )
+    })?;
+    let format = LogFormat::parse(format).map_err(|m| c.err("load.format", m))?;
+    let speed = l.speed.unwrap_or(1.0);
+    if !speed.is_finite() || speed <= 0.0 || speed > MAX_SPEED {
+        return Err(c.err(
+            "load.speed",
+            format!(
+                "must be a positive factor up to {MAX_SPEED} (2 replays twice as fast), found {}",
+                number(speed)
+            ),
+        ));
+    }
+    if l.feature_key.is_some() && format != LogFormat::Litellm {
+        return Err(c.err("load.feature_key", "applies to `format: litellm` only"));
+    }
+    if l.map.is_some() && !matches!(format, LogFormat::Jsonl | LogFormat::Csv) {
+        return Err(c.err("load.map", "applies to `format: jsonl` and `csv` only"));
+    }
+    Ok((
+        LoadPlan::Replay {
+            replay: ReplayPlan {
+                trace: trace.into(),
+                format,
+                map: l
+                    .map
+                    .iter()
+                    .flatten()
+                    .map(|(f, col)| format!("{f}={col}"))
+                    .collect(),
+                feature_key: l.feature_key.clone(),
+                speed,
+                limit: duration,
+                calls: Default::default(),
+            },
+            max_in_flight: max_in_flight(c, l)?,
+        },
+        duration.unwrap_or(REPLAY_UNREAD),
+    ))
 }

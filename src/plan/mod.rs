@@ -26,6 +26,7 @@ pub mod provider;
 pub mod proxy;
 pub mod regions;
 pub mod regression;
+pub mod replay;
 pub mod retry;
 mod sampler;
 pub mod thresholds;
@@ -78,6 +79,18 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Puts a replay's calls, read from its log, into the plan: the run lasts the log's
+    /// span over `speed` (or `duration`, when that cuts it shorter).
+    pub fn set_trace(&mut self, trace: replay::Trace) {
+        if let LoadPlan::Replay { replay, .. } = &mut self.load {
+            self.duration = replay
+                .limit
+                .unwrap_or(trace.span)
+                .max(Duration::from_millis(1));
+            replay.calls = std::sync::Arc::new(trace);
+        }
+    }
+
     /// Builds the plan, resolving `price_ref` against the built-in price table.
     pub fn from_scenario(sc: &Scenario, source: &Source) -> Result<Plan, ScenarioError> {
         Plan::with_prices(sc, source, &PriceTable::builtin())
@@ -120,10 +133,11 @@ impl Plan {
             .collect::<Result<Vec<_>, _>>()?;
         endpoint::fallbacks(&c, sc, &mut endpoints)?;
         faults::faults(&c, sc, &mut endpoints)?;
+        let replay = sc.load.mode == Some(crate::scenario::model::LoadMode::Replay);
         let features = sc
             .features
             .iter()
-            .map(|(name, f)| feature::feature(&c, &endpoints, name, f))
+            .map(|(name, f)| feature::feature(&c, &endpoints, name, f, replay))
             .collect::<Result<Vec<_>, _>>()?;
         let (load, duration) = load::load(&c, sc)?;
         let graceful_stop = sc.graceful_stop.map_or(DEFAULT_GRACEFUL_STOP, |d| d.0);

@@ -273,6 +273,10 @@ fn spending(plan: &Plan, f: &mut Findings) {
         super::LoadPlan::Closed { .. } => format!(
             "${worst_call:.4} a session at worst, for as many sessions as the endpoint answers"
         ),
+        super::LoadPlan::Replay { replay, .. } => format!(
+            "one call per row of {}, each as large as its row",
+            replay.trace.display()
+        ),
     };
     f.warning(
         "load",

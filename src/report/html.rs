@@ -389,6 +389,9 @@ pub fn render(s: &Summary) -> String {
             body.push_str("</ul>");
         }
     }
+    if let Some(r) = &s.replay {
+        body.push_str(&super::replay::html(r));
+    }
     if let Some(c) = &s.capacity {
         body.push_str(&capacity_charts(c, s));
         body.push_str("<h2>The sustainable step</h2>");

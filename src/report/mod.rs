@@ -8,6 +8,7 @@ pub mod gates;
 pub mod hgrm;
 pub mod html;
 pub mod pilot;
+pub mod replay;
 mod schema;
 pub mod summary;
 pub mod terminal;

@@ -367,6 +367,9 @@ pub struct Summary {
     /// The pilot's go / no-go against its assumptions, when the scenario states them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pilot: Option<PilotSummary>,
+    /// A replay's calls against the log's own figures, per feature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplaySummary>,
     /// A capacity search's steps and what they found (`llm-drill capacity` only); the
     /// rest of the summary is then the sustainable step's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -537,4 +540,44 @@ pub struct PilotRow {
     /// How far the measured figure is from the assumed one, as a share of it:
     /// positive when worse.
     pub by: Option<f64>,
+}
+
+/// A replay (`load.mode: replay`): the log replayed, and per feature its figures then
+/// (as the log has them) and now (as the replay measured them).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReplaySummary {
+    pub trace: String,
+    pub format: String,
+    pub speed: f64,
+    /// Rows replayed, their conversations and their prompt tokens summed.
+    pub rows: u64,
+    pub conversations: u64,
+    pub prompt_tokens: u64,
+    /// Rows whose prompt was smaller than the smallest request, sent at that size.
+    pub raised: u64,
+    /// Rows beyond `duration`, left out.
+    pub beyond: u64,
+    pub features: BTreeMap<String, ReplayScope>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReplayScope {
+    pub then: ReplayFigures,
+    pub now: ReplayFigures,
+}
+
+/// One side of the comparison; a figure the log (or the run) does not have is `null`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReplayFigures {
+    pub calls: u64,
+    pub mean_prompt_tokens: f64,
+    pub mean_completion_tokens: f64,
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p95_ms: Option<f64>,
+    pub latency_p99_ms: Option<f64>,
+    pub error_rate: Option<f64>,
+    pub cost_per_call_usd: Option<f64>,
 }

@@ -172,6 +172,16 @@ fn describe_load(plan: &Plan) -> String {
         LoadPlan::Closed { concurrency } => {
             format!("closed, {concurrency} users for {:?}", plan.duration)
         }
+        LoadPlan::Replay {
+            replay,
+            max_in_flight,
+        } => format!(
+            "replay of {} at {}× ({} calls over {:?}), max_in_flight {max_in_flight}",
+            replay.trace.display(),
+            replay.speed,
+            replay.calls.calls,
+            plan.duration
+        ),
     }
 }
 
@@ -187,7 +197,7 @@ fn per_second(n: u64, secs: f64) -> f64 {
 fn achieved_rps(plan: &Plan, rec: &Recorder) -> f64 {
     let calls = rec.total.calls as f64;
     let span = match plan.load {
-        LoadPlan::Open { .. } => {
+        LoadPlan::Open { .. } | LoadPlan::Replay { .. } => {
             let last_start = rec.last_start.saturating_duration_since(rec.start);
             last_start.max(plan.duration).as_secs_f64()
         }
@@ -409,6 +419,7 @@ impl Summary {
             regression_policy: plan.regression.clone(),
             capacity: None,
             pilot: None,
+            replay: None,
             latency_distribution: if t.latency.is_empty() {
                 Vec::new()
             } else {
@@ -438,6 +449,7 @@ impl Summary {
             .baseline
             .as_ref()
             .map(|(base, name)| super::compare::compare(base, &summary, name));
+        summary.replay = super::replay::summary(plan, &summary);
         summary.pilot = plan
             .pilot
             .as_ref()

@@ -564,6 +564,9 @@ pub fn render(s: &Summary) -> String {
             let _ = writeln!(out, "  {mark} {} (measured {value})", t.expr);
         }
     }
+    if let Some(r) = &s.replay {
+        let _ = write!(out, "\n{}", super::replay::table(r, false));
+    }
     if let Some(p) = &s.pilot {
         let _ = write!(out, "\n{}", super::pilot::table(p, false));
     }

@@ -420,7 +420,8 @@ pub struct Feature {
     pub weight: Option<f64>,
     pub endpoint: String,
     pub stream: Option<bool>,
-    pub prompt: Prompt,
+    /// Required but in a replay, whose prompts are its log's.
+    pub prompt: Option<Prompt>,
     pub output_tokens: Option<Dist<u32>>,
     pub session: Option<Session>,
     /// Tokens (prompt and answer, all turns) one conversation may use; the turn that
@@ -624,6 +625,8 @@ pub struct Drift {
 pub enum LoadMode {
     Open,
     Closed,
+    /// One call per row of a per-call log, at the row's time.
+    Replay,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -642,6 +645,13 @@ pub struct Load {
     pub stages: Option<Vec<Stage>>,
     pub max_in_flight: Option<u64>,
     pub concurrency: Option<u64>,
+    /// Replay: the log, its format (as `usage import` reads it), its column map and
+    /// feature key, and how much faster than it happened.
+    pub trace: Option<String>,
+    pub format: Option<String>,
+    pub map: Option<std::collections::BTreeMap<String, String>>,
+    pub feature_key: Option<String>,
+    pub speed: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -246,6 +246,116 @@ impl Baseline {
     }
 }
 
+/// Reads `files` in `format` (`map`: `--map` pairs; `feature_key`: LiteLLM's) and
+/// makes their baseline, priced by the log's own figures, else `prices` over the
+/// built-in table. The rows come back too, for a replay or a scenario. An error is one
+/// line naming the file or the option.
+pub fn import(
+    files: &[std::path::PathBuf],
+    format: read::Format,
+    map: &[String],
+    feature_key: Option<&str>,
+    prices: Option<&std::path::Path>,
+) -> Result<(Baseline, Vec<Row>), String> {
+    let columns = read::column_map(map)?;
+    let table = prices
+        .map(PriceTable::with_file)
+        .transpose()
+        .map_err(|e| format!("--prices: {e}"))?;
+    let mut got = read::Read::default();
+    for f in files {
+        read::read_file(f, format, &columns, feature_key, &mut got)?;
+    }
+    let builtin = PriceTable::builtin();
+    let pricing = Pricing::Table(table.as_ref().unwrap_or(&builtin));
+    let (overall, features) = baseline(&got.rows, &pricing);
+    let logged = got.rows.iter().all(|r| r.cost_usd.is_some());
+    let b = Baseline {
+        schema: SCHEMA.into(),
+        format: format.name().to_string(),
+        files: files.iter().map(|f| f.display().to_string()).collect(),
+        rows: got.rows.len() as u64,
+        skipped: got.skipped,
+        problems: got.problems,
+        tokens_counted_rows: got.rows.iter().filter(|r| r.tokens_counted).count() as u64,
+        cost_from: match (overall.cost_usd.is_some(), logged) {
+            (true, true) => "from the log".into(),
+            (true, false) => match prices {
+                Some(p) => format!(
+                    "at the prices of {} (the log's where it has them)",
+                    p.display()
+                ),
+                None => "at the built-in list prices (the log's where it has them)".into(),
+            },
+            (false, _) => {
+                "unknown: the log has no cost for some calls and their model has no price".into()
+            }
+        },
+        overall,
+        features,
+    };
+    Ok((b, got.rows))
+}
+
+/// Reads a replay's log into its plan: the calls grouped into conversations, in the
+/// scenario's features, with the log's own figures per feature to compare with.
+pub fn load_trace(
+    plan: &mut crate::plan::Plan,
+    prices: Option<&std::path::Path>,
+) -> Result<(), String> {
+    use crate::plan::replay::{LoggedCall, Then, Trace};
+    let crate::plan::LoadPlan::Replay { replay, .. } = &plan.load else {
+        return Ok(());
+    };
+    let (b, rows) = import(
+        std::slice::from_ref(&replay.trace),
+        replay.format,
+        &replay.map,
+        replay.feature_key.as_deref(),
+        prices,
+    )?;
+    let names: Vec<&str> = plan.features.iter().map(|f| f.name.as_str()).collect();
+    let min_prompt = plan
+        .features
+        .iter()
+        .map(|f| crate::workload::Workload::min_prompt(plan.endpoints[f.endpoint].encoding))
+        .max()
+        .unwrap_or(0);
+    let calls = rows.iter().map(|r| LoggedCall {
+        at_ms: r.at_ms,
+        feature: &r.feature,
+        session: r.session.as_deref(),
+        prompt_tokens: r.prompt_tokens,
+        completion_tokens: r.completion_tokens,
+    });
+    let mut trace = Trace::build(calls, &names, replay.speed, replay.limit, min_prompt)?;
+    // The log's figures, by the feature each row replays in.
+    let single = names.len() == 1;
+    trace.then = names
+        .iter()
+        .map(|n| {
+            // One feature replays every row: the log's overall figures are its.
+            let s = if single {
+                Some(&b.overall)
+            } else {
+                b.features.get(*n)
+            };
+            s.map_or_else(Then::default, |s| Then {
+                calls: s.calls,
+                mean_prompt_tokens: s.prompt_tokens.mean,
+                mean_completion_tokens: s.completion_tokens.mean,
+                latency_p50: s.latency_ms.as_ref().map(|l| l.p50),
+                latency_p95: s.latency_ms.as_ref().map(|l| l.p95),
+                latency_p99: s.latency_ms.as_ref().map(|l| l.p99),
+                error_rate: s.error_rate,
+                cost_per_call_usd: s.cost_per_call_usd,
+            })
+        })
+        .collect();
+    plan.set_trace(trace);
+    Ok(())
+}
+
 /// What `baseline.json` says it is.
 pub const SCHEMA: &str = "llm-drill usage baseline 1";
 

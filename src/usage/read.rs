@@ -28,29 +28,8 @@ pub struct Row {
     pub tokens_counted: bool,
 }
 
-/// The formats `usage import` reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Jsonl,
-    Csv,
-    Litellm,
-    /// ServiceNow's Generative AI Log (`sys_generative_ai_log`), exported as CSV or JSON.
-    Servicenow,
-}
-
-impl Format {
-    pub fn parse(s: &str) -> Result<Format, String> {
-        match s {
-            "jsonl" => Ok(Format::Jsonl),
-            "csv" => Ok(Format::Csv),
-            "litellm" => Ok(Format::Litellm),
-            "servicenow" => Ok(Format::Servicenow),
-            other => Err(format!(
-                "--format: expected servicenow, litellm, jsonl or csv, found `{other}`"
-            )),
-        }
-    }
-}
+/// The formats `usage import` reads (also a replay's `format`).
+pub use crate::plan::replay::LogFormat as Format;
 
 /// The fields a row is made of, and the column each comes from.
 pub const FIELDS: [&str; 10] = [

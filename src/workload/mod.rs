@@ -13,7 +13,8 @@ mod text;
 
 pub use text::PromptText;
 
-use crate::plan::{FeaturePlan, Plan, Sampler};
+use crate::plan::replay::Trace;
+use crate::plan::{FeaturePlan, LoadPlan, Plan, Sampler};
 use mock_server::tokens::{Encoding, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE};
 use rand::{Rng, SeedableRng};
 // PCG: seeding one per turn and stream costs nanoseconds, where ChaCha costs a block.
@@ -155,12 +156,42 @@ pub struct Session {
     /// The turn's tool calls and results so far, and their tokens, framing included.
     tool_messages: Vec<Message>,
     tool_tokens: u32,
+    /// A replayed conversation (`key` is its index in the trace): its turns' sizes and
+    /// times are the log's.
+    replayed: bool,
+}
+
+impl Session {
+    /// A conversation of `turns` turns before its first, with nothing sent yet.
+    fn begin(feature: usize, endpoint: usize, key: u64, turns: u32) -> Session {
+        Session {
+            feature,
+            endpoint,
+            key,
+            turns,
+            started: 0,
+            system_tokens: 0,
+            context: 0.0,
+            drift: 1.0,
+            history: Vec::new(),
+            history_tokens: 0,
+            used_tokens: 0,
+            pending_user: 0,
+            rounds: 1,
+            round: 1,
+            tool_messages: Vec::new(),
+            tool_tokens: 0,
+            replayed: false,
+        }
+    }
 }
 
 #[derive(Debug)]
 struct Exchange {
     user_tokens: u32,
     answer: AnswerText,
+    /// Its two messages' tokens, framing included.
+    tokens: u32,
 }
 
 #[derive(Debug)]
@@ -211,6 +242,8 @@ pub struct Workload {
     seed: u64,
     features: Vec<FeatureWork>,
     cumulative_weight: Vec<f64>,
+    /// A replay's log: conversations come from it, not from the weights.
+    trace: Option<Arc<Trace>>,
 }
 
 impl Workload {
@@ -267,13 +300,49 @@ impl Workload {
             seed: plan.seed,
             features,
             cumulative_weight,
+            trace: match &plan.load {
+                LoadPlan::Replay { replay, .. } => Some(replay.calls.clone()),
+                _ => None,
+            },
         }
+    }
+
+    /// The smallest prompt a request of feature `f` can have: a user message of one
+    /// token, framed, and the reply's priming.
+    pub fn min_prompt(encoding: Encoding) -> u32 {
+        (REPLY_PRIMING_TOKENS + TOKENS_PER_MESSAGE + encoding.count(Role::User.as_str()) + 1) as u32
+    }
+
+    /// Conversation `key` of a replayed log.
+    fn replayed_session(&self, trace: &Trace, key: u64) -> Session {
+        let c = &trace.conversations[key as usize];
+        let endpoint = self.features[c.feature].plan.endpoint;
+        Session {
+            replayed: true,
+            ..Session::begin(c.feature, endpoint, key, c.turns.len() as u32)
+        }
+    }
+
+    /// A replayed conversation's next turn: how long after its first turn it starts
+    /// (`None` for a synthetic conversation, whose turns follow think times).
+    pub fn replay_offset(&self, s: &Session) -> Option<Duration> {
+        let trace = self.trace.as_ref().filter(|_| s.replayed)?;
+        let turns = &trace.conversations[s.key as usize].turns;
+        Some(
+            turns
+                .get(s.started as usize)?
+                .at
+                .saturating_sub(turns[0].at),
+        )
     }
 
     /// Conversation number `key` of the run (open mode: the arrival's index; closed
     /// mode: a per-worker sequence), begun `since_start` into the run. Identical for
     /// identical seeds, keys and start offsets.
     pub fn session(&self, key: u64, since_start: Duration) -> Session {
+        if let Some(trace) = &self.trace {
+            return self.replayed_session(trace, key);
+        }
         let mut rng = self.rng(key, Stream::Session, 0);
         let total = *self.cumulative_weight.last().unwrap_or(&1.0);
         let pick = rng.random::<f64>() * total;
@@ -288,22 +357,10 @@ impl Workload {
         let system_tokens = f.system_tokens.sample_count(&mut rng);
         let context = f.context.as_ref().map_or(0.0, |c| c.start.sample(&mut rng));
         Session {
-            feature: fi,
-            endpoint: f.endpoint,
-            key,
-            turns,
-            started: 0,
             system_tokens: scaled(system_tokens as f64, drift),
             context,
             drift,
-            history: Vec::new(),
-            history_tokens: 0,
-            used_tokens: 0,
-            pending_user: 0,
-            rounds: 1,
-            round: 1,
-            tool_messages: Vec::new(),
-            tool_tokens: 0,
+            ..Session::begin(fi, f.endpoint, key, turns)
         }
     }
 
@@ -314,6 +371,9 @@ impl Workload {
         s.tool_messages.clear();
         s.tool_tokens = 0;
         s.round = 1;
+        if let Some(trace) = self.trace.as_ref().filter(|_| s.replayed) {
+            return self.replay_call(trace, s, turn);
+        }
         s.rounds = match &self.features[s.feature].plan.tools {
             Some(t) => t
                 .rounds
@@ -387,21 +447,7 @@ impl Workload {
             ));
             input += fw.framing.system + context_tokens;
         }
-        for (j, ex) in s.history.iter().enumerate() {
-            let j = j as u32 + 1;
-            messages.push(Message::text(
-                Role::User,
-                self.user_text(s.key, j, ex.user_tokens, fw).into(),
-            ));
-            let answer: Arc<str> = match &ex.answer {
-                AnswerText::Text(t) => Arc::from(&**t),
-                AnswerText::Length(n) => {
-                    let mut rng = self.rng(s.key, Stream::AnswerText, j);
-                    fw.text.text(*n as usize, &mut rng).into()
-                }
-            };
-            messages.push(Message::text(Role::Assistant, answer));
-        }
+        self.history(s, fw, 0, &mut messages);
         input += s.history_tokens;
         messages.push(Message::text(
             Role::User,
@@ -435,13 +481,81 @@ impl Workload {
         }
     }
 
+    /// The session's earlier exchanges from `from` on, in order: each user message
+    /// rebuilt from the seed, each answer as returned (or corpus text of its length).
+    fn history(&self, s: &Session, fw: &FeatureWork, from: usize, messages: &mut Vec<Message>) {
+        for (j, ex) in s.history.iter().enumerate().skip(from) {
+            let j = j as u32 + 1;
+            messages.push(Message::text(
+                Role::User,
+                self.user_text(s.key, j, ex.user_tokens, fw).into(),
+            ));
+            let answer: Arc<str> = match &ex.answer {
+                AnswerText::Text(t) => Arc::from(&**t),
+                AnswerText::Length(n) => {
+                    let mut rng = self.rng(s.key, Stream::AnswerText, j);
+                    fw.text.text(*n as usize, &mut rng).into()
+                }
+            };
+            messages.push(Message::text(Role::Assistant, answer));
+        }
+    }
+
+    /// Turn `turn` of a replayed conversation: the history resent in order, then a user
+    /// message that brings the prompt to the row's count exactly. When the history alone
+    /// is larger than the row's prompt (the product trimmed it), its oldest exchanges
+    /// are left out until it fits.
+    fn replay_call(&self, trace: &Trace, s: &mut Session, turn: u32) -> CallSpec {
+        let row = trace.conversations[s.key as usize].turns[turn as usize - 1];
+        let fw = &self.features[s.feature];
+        let framed = REPLY_PRIMING_TOKENS as u32 + fw.framing.user;
+        let room = row.prompt_tokens.saturating_sub(framed + 1);
+        let (mut from, mut history) = (0, s.history_tokens);
+        while history > room && from < s.history.len() {
+            history -= s.history[from].tokens;
+            from += 1;
+        }
+        let user_tokens = row.prompt_tokens.saturating_sub(framed + history).max(1);
+        let mut messages = Vec::with_capacity(1 + 2 * (s.history.len() - from));
+        self.history(s, fw, from, &mut messages);
+        messages.push(Message::text(
+            Role::User,
+            self.user_text(s.key, turn, user_tokens, fw).into(),
+        ));
+        s.pending_user = user_tokens;
+        let f = &fw.plan;
+        CallSpec {
+            feature: s.feature,
+            endpoint: f.endpoint,
+            turn,
+            messages,
+            max_tokens: row.max_tokens,
+            stream: f.stream,
+            input_tokens: framed + history + user_tokens,
+            keep_answer: turn < s.turns,
+            budget_left: None,
+            retry_seed: mix(
+                mix(mix(self.seed, s.key), Stream::Retry as u64),
+                turn as u64,
+            ),
+            reasoning: f.reasoning,
+            round: 1,
+            rounds_left: 0,
+            tools: None,
+        }
+    }
+
     /// Folds a finished turn into its session. Returns whether the conversation goes
     /// on: not after its last turn, and not after a turn that failed (the product's
     /// user saw an error).
     pub fn answered(&self, s: &mut Session, a: Answer) -> bool {
         s.used_tokens += a.input_tokens + a.output_tokens;
-        if !a.ok || s.started >= s.turns {
+        if s.started >= s.turns {
             return false;
+        }
+        // A replayed conversation goes on as the log did, without the failed exchange.
+        if !a.ok {
+            return s.replayed;
         }
         let fw = &self.features[s.feature];
         let (answer, answer_tokens) = match a.text {
@@ -456,13 +570,14 @@ impl Workload {
                 (AnswerText::Length(n), n)
             }
         };
-        s.history_tokens = s
-            .history_tokens
-            .saturating_add(fw.framing.user + s.pending_user)
-            .saturating_add(fw.framing.assistant + answer_tokens);
+        let tokens = (fw.framing.user + s.pending_user)
+            .saturating_add(fw.framing.assistant)
+            .saturating_add(answer_tokens);
+        s.history_tokens = s.history_tokens.saturating_add(tokens);
         s.history.push(Exchange {
             user_tokens: s.pending_user,
             answer,
+            tokens,
         });
         if let Some(c) = &fw.plan.context {
             let mut rng = self.rng(s.key, Stream::Context, s.started);
@@ -644,5 +759,91 @@ mod tests {
         let (t0, t10) = (at(0), at(10));
         // 100 system + 1000 context grow by 10% a minute: doubled after 10 minutes.
         assert_eq!(t10 - t0, 1100, "{t0} -> {t10}");
+    }
+
+    /// A replayed conversation: 4 rows whose prompts grow as the history does, then
+    /// one smaller than the history (the product trimmed it).
+    fn replayed() -> (Workload, Vec<u32>) {
+        use crate::plan::replay::{LoggedCall, Trace};
+        let yaml = "name: r\nendpoints:\n  a: { provider: openai, base_url: mock, model_name: gpt-4o }\nfeatures:\n  chat: { endpoint: a }\nload: { mode: replay, trace: t.jsonl, format: jsonl }\n";
+        let (sc, src) = scenario::parse("r.yaml", yaml.as_bytes().to_vec(), &[]).unwrap();
+        let mut plan = Plan::from_scenario(&sc, &src).unwrap();
+        let prompts = vec![40, 60, 80, 100, 70];
+        let calls = prompts.iter().enumerate().map(|(i, p)| LoggedCall {
+            at_ms: 1000 * i as i64,
+            feature: "chat",
+            session: Some("c1"),
+            prompt_tokens: *p as u64,
+            completion_tokens: 30,
+        });
+        let min = Workload::min_prompt(Encoding::O200kBase);
+        plan.set_trace(Trace::build(calls, &["chat"], 2.0, None, min).unwrap());
+        (Workload::new(&plan), prompts)
+    }
+
+    #[test]
+    fn a_replayed_turn_resends_its_history_and_has_the_rows_prompt_exactly() {
+        let (w, prompts) = replayed();
+        let mut s = w.session(0, Duration::ZERO);
+        assert_eq!(s.turns, 5);
+        let enc = w.features[0].encoding;
+        for (i, want) in prompts.iter().enumerate() {
+            let call = w.next_call(&mut s);
+            let counted = enc
+                .chat_prompt_tokens(call.messages.iter().map(|m| (m.role.as_str(), &*m.content)));
+            assert_eq!(
+                (call.input_tokens, counted),
+                (*want, *want as usize),
+                "turn {}",
+                i + 1
+            );
+            assert_eq!(call.max_tokens, 30);
+            let history = call.messages.len() - 1;
+            if i < 4 {
+                // Every earlier exchange, in order, then the new message.
+                assert_eq!(history, 2 * i, "turn {}", i + 1);
+                if i > 0 {
+                    assert_eq!(&*call.messages[2 * i - 1].content, format!("answer {i}"));
+                }
+            } else {
+                // The last row is smaller than the history: the oldest exchanges go.
+                assert!((2..8).contains(&history) && history % 2 == 0, "{history}");
+                assert_eq!(&*call.messages[history - 1].content, "answer 4");
+            }
+            let gap = w.replay_offset(&s);
+            let answer = Answer {
+                ok: true,
+                text: Some(format!("answer {}", i + 1)),
+                input_tokens: call.input_tokens as u64,
+                output_tokens: 3,
+                tool_call: None,
+            };
+            if i < 4 {
+                // The next row starts 1 s later in the log: 0.5 s at speed 2.
+                assert_eq!(gap, Some(Duration::from_millis(500 * (i as u64 + 1))));
+            }
+            assert_eq!(w.answered(&mut s, answer), i < 4);
+        }
+    }
+
+    #[test]
+    fn a_replayed_conversation_goes_on_after_a_failed_turn() {
+        let (w, _) = replayed();
+        let mut s = w.session(0, Duration::ZERO);
+        let call = w.next_call(&mut s);
+        let failed = Answer {
+            ok: false,
+            input_tokens: call.input_tokens as u64,
+            ..Answer::default()
+        };
+        assert!(
+            w.answered(&mut s, failed),
+            "the log's next rows still happened"
+        );
+        let next = w.next_call(&mut s);
+        assert_eq!(
+            (next.turn, next.input_tokens, next.messages.len()),
+            (2, 60, 1)
+        );
     }
 }

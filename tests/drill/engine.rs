@@ -17,11 +17,14 @@ use tokio_util::sync::CancellationToken;
 /// An endpoint that answers every request after exactly `service`.
 struct FixedDelay {
     service: Duration,
+    /// When each request went out.
+    sent: std::sync::Mutex<Vec<Instant>>,
 }
 
 impl Transport for FixedDelay {
     async fn send(&self, _route: &Route, _req: Prepared, timeout: Duration) -> Attempt {
         let mut a = Attempt::begin(Instant::now());
+        self.sent.lock().unwrap().push(a.sent);
         if self.service > timeout {
             tokio::time::sleep(timeout).await;
             return Attempt {
@@ -66,6 +69,8 @@ struct Driven {
     interrupted: bool,
     /// When the last call ended, from the start.
     last_end: Duration,
+    /// When each request went out, from the start, in order.
+    sent: Vec<Duration>,
 }
 
 /// The plan's endpoints as routes to a port nothing listens on: the fake transports
@@ -85,11 +90,24 @@ async fn drive(plan: Plan, service: Duration, stop: CancellationToken) -> Driven
     let engine = Arc::new(Engine::new(
         Arc::new(plan),
         routes,
-        FixedDelay { service },
+        FixedDelay {
+            service,
+            sent: Default::default(),
+        },
         tx,
         Pacer::Tokio,
     ));
-    let report = engine.drive(start, stop).await;
+    let report = engine.clone().drive(start, stop).await;
+    let sent = engine
+        .transport
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|t| *t - start)
+        .collect();
+    // The engine holds the samples' sender: the channel ends with it.
+    drop(engine);
     while let Some(s) = rx.recv().await {
         rec.record(&s);
     }
@@ -100,6 +118,7 @@ async fn drive(plan: Plan, service: Duration, stop: CancellationToken) -> Driven
         started: report.started,
         sessions: report.sessions,
         interrupted: report.interrupted,
+        sent,
     }
 }
 
@@ -395,4 +414,69 @@ async fn issue_11_the_same_seed_gives_the_same_retry_schedule() {
     assert_eq!(a.len(), 10);
     assert_eq!(a, latencies(3).await, "same seed, same waits");
     assert_ne!(a, latencies(4).await, "another seed, other waits");
+}
+
+/// A replay's plan: feature `f`, its log read from `rows` (ms, session, prompt,
+/// completion) at `speed`.
+fn replay_plan(rows: &[(i64, &str, u64, u64)], speed: f64, extra: &str) -> Plan {
+    use llm_drill::plan::replay::{LoggedCall, Trace};
+    let yaml = format!(
+        "name: t\n{extra}endpoints:\n  e:\n    provider: openai\n    base_url: http://127.0.0.1:9\n    model_name: m\n    timeout: 60s\nfeatures:\n  f:\n    endpoint: e\nload: {{ mode: replay, trace: log.jsonl, format: jsonl, speed: {speed} }}\n"
+    );
+    let (sc, src) = scenario::parse("test.yaml", yaml.into_bytes(), &[]).expect("valid scenario");
+    let mut plan = Plan::from_scenario(&sc, &src).expect("valid plan");
+    let calls = rows.iter().map(|(at, session, p, c)| LoggedCall {
+        at_ms: *at,
+        feature: "f",
+        session: (!session.is_empty()).then_some(*session),
+        prompt_tokens: *p,
+        completion_tokens: *c,
+    });
+    plan.set_trace(Trace::build(calls, &["f"], speed, None, 8).expect("a trace"));
+    plan
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replay_sends_each_row_at_its_time_over_speed() {
+    // Single calls and two conversations, out of order in the log; at speed 4 the log's
+    // 20 s take 5 s.
+    let rows = [
+        (1_000_020_000, "", 100, 10),
+        (1_000_000_000, "a", 50, 5),
+        (1_000_001_000, "", 70, 5),
+        (1_000_004_000, "a", 90, 5),
+        (1_000_004_000, "b", 40, 5),
+        (1_000_010_000, "a", 130, 5),
+        (1_000_010_004, "b", 60, 5),
+    ];
+    let p = replay_plan(&rows, 4.0, "");
+    assert_eq!(p.duration, Duration::from_secs(5));
+    let out = drive(p, Duration::from_millis(100), CancellationToken::new()).await;
+    let t = &out.rec.total;
+    assert_eq!((out.started, t.calls, t.ok()), (7, 7, 7));
+    assert_eq!(out.sessions, 4, "two conversations and two single calls");
+    let mut want: Vec<Duration> = rows
+        .iter()
+        .map(|r| Duration::from_micros(((r.0 - 1_000_000_000) * 1000 / 4) as u64))
+        .collect();
+    want.sort();
+    assert_eq!(out.sent, want, "every request at its row's time over speed");
+    let lag = Percentiles::of(&t.schedule_lag);
+    assert!(lag.max <= 0.01, "{lag:?}");
+    let latency = Percentiles::of(&t.latency);
+    assert!(latency.max <= 100.2, "{latency:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replayed_turn_kept_waiting_for_its_history_counts_the_wait() {
+    // Turn 2 is due 1 s after turn 1, which takes 3 s: it starts when the answer it
+    // resends arrives, 2 s late, and its latency says so.
+    let rows = [(0, "a", 50, 5), (1000, "a", 90, 5)];
+    let p = replay_plan(&rows, 1.0, "graceful_stop: 10s\n");
+    let out = drive(p, Duration::from_secs(3), CancellationToken::new()).await;
+    assert_eq!(out.sent, vec![Duration::ZERO, Duration::from_secs(3)]);
+    let lag = Percentiles::of(&out.rec.total.schedule_lag);
+    assert!((1999.0..=2001.0).contains(&lag.max), "{lag:?}");
+    let latency = Percentiles::of(&out.rec.total.latency);
+    assert!((4990.0..=5010.0).contains(&latency.max), "{latency:?}");
 }
