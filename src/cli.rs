@@ -78,6 +78,10 @@ pub enum UsageAction {
         /// Where baseline.json, baseline.md and baseline.html go.
         #[arg(long)]
         out: PathBuf,
+        /// Also write a scenario that reproduces the log's mix (features, token
+        /// quantiles, turns, think times, the peak rate); fill in its endpoint.
+        #[arg(long, value_name = "FILE")]
+        emit_scenario: Option<PathBuf>,
     },
 }
 

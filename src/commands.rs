@@ -37,6 +37,7 @@ pub async fn dispatch(command: Command, stop: CancellationToken) -> i32 {
                     feature_key,
                     prices,
                     out,
+                    emit_scenario,
                 },
         } => usage_import(
             &files,
@@ -45,6 +46,7 @@ pub async fn dispatch(command: Command, stop: CancellationToken) -> i32 {
             feature_key.as_deref(),
             prices.as_deref(),
             &out,
+            emit_scenario.as_deref(),
         ),
         Command::Compare {
             baseline,
@@ -101,9 +103,10 @@ fn usage_import(
     feature_key: Option<&str>,
     prices: Option<&Path>,
     out: &Path,
+    emit: Option<&Path>,
 ) -> i32 {
     use crate::usage;
-    let (b, _) = match usage::read::Format::parse(format)
+    let (b, rows) = match usage::read::Format::parse(format)
         .map_err(|e| format!("--format: {e}"))
         .and_then(|f| usage::import(files, f, map, feature_key, prices))
     {
@@ -131,6 +134,36 @@ fn usage_import(
         );
     }
     println!("\nbaseline: {}", out.join("baseline.json").display());
+    if let Some(path) = emit {
+        let stem = files[0]
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name: String = format!("usage-{stem}")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let source = files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if let Err(e) = std::fs::write(path, usage::emit::scenario(&rows, &source, &name)) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return EXIT_FATAL;
+        }
+        println!(
+            "scenario: {} (fill in its endpoint, then `llm-drill run {}`)",
+            path.display(),
+            path.display()
+        );
+    }
     EXIT_OK
 }
 

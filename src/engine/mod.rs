@@ -43,10 +43,41 @@ pub struct Engine<T: Transport> {
     pub pacer: Pacer,
     pub breakers: breaker::Breakers,
     pub guard: guard::Guard,
+    /// Replayed turns that were due before the answer they resend had arrived.
+    pub held: Held,
+}
+
+/// Replayed turns held for their history: a later turn of a conversation cannot start
+/// before the answer it resends exists, so it starts then. The hold is the log's pace
+/// meeting a slower endpoint (or a high `speed`), not the generator's lateness, and is
+/// counted here rather than as schedule lag.
+#[derive(Debug, Default)]
+pub struct Held {
+    pub turns: std::sync::atomic::AtomicU64,
+    pub total_us: std::sync::atomic::AtomicU64,
+    pub max_us: std::sync::atomic::AtomicU64,
+}
+
+impl Held {
+    pub(super) fn add(&self, by: Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let us = by.as_micros().min(u64::MAX as u128) as u64;
+        self.turns.fetch_add(1, Relaxed);
+        self.total_us.fetch_add(us, Relaxed);
+        self.max_us.fetch_max(us, Relaxed);
+    }
+
+    /// Turns held, and their mean and longest hold in milliseconds.
+    pub fn figures(&self) -> (u64, f64, f64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = self.turns.load(Relaxed);
+        let mean = self.total_us.load(Relaxed) as f64 / n.max(1) as f64 / 1000.0;
+        (n, mean, self.max_us.load(Relaxed) as f64 / 1000.0)
+    }
 }
 
 /// How the driving ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DriveReport {
     pub start: Instant,
     /// Calls (turns of sessions) started.
@@ -57,6 +88,8 @@ pub struct DriveReport {
     pub interrupted: bool,
     /// The spend guard stopped it.
     pub guard_stopped: bool,
+    /// Replayed turns held for their history: how many, mean and longest hold (ms).
+    pub held: (u64, f64, f64),
 }
 
 impl<T: Transport> Engine<T> {
@@ -73,6 +106,7 @@ impl<T: Transport> Engine<T> {
             workload: Arc::new(Workload::new(&plan)),
             breakers: breaker::Breakers::for_plan(&plan),
             guard: guard::Guard::for_plan(&plan),
+            held: Held::default(),
             progress: Arc::new(Progress::default()),
             routes: Arc::new(routes),
             plan,
@@ -156,6 +190,7 @@ impl<T: Transport> Engine<T> {
             sessions,
             interrupted,
             guard_stopped: self.guard.tripped(),
+            held: self.held.figures(),
         }
     }
 }

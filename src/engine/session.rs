@@ -73,9 +73,14 @@ impl<T: Transport> Engine<T> {
                 {
                     return;
                 }
-                // A replayed conversation's turns start at the log's times; others
-                // after the think time.
+                // A replayed conversation's turns start at the log's times — or, when
+                // the answer they resend came later than that, as it arrives (counted
+                // as held). Others start after the think time.
                 let intended = match self.workload.replay_offset(&session) {
+                    Some(since_first) if first + since_first < end => {
+                        self.held.add(end - (first + since_first));
+                        end
+                    }
                     Some(since_first) => first + since_first,
                     None => end + self.workload.think_time(&session),
                 };

@@ -6,7 +6,7 @@ use crate::plan::{LoadPlan, Plan};
 use std::fmt::Write;
 
 /// The replay section of `summary`, for a replayed plan.
-pub fn summary(plan: &Plan, s: &Summary) -> Option<ReplaySummary> {
+pub fn summary(plan: &Plan, s: &Summary, held: (u64, f64, f64)) -> Option<ReplaySummary> {
     let LoadPlan::Replay { replay, .. } = &plan.load else {
         return None;
     };
@@ -61,6 +61,9 @@ pub fn summary(plan: &Plan, s: &Summary) -> Option<ReplaySummary> {
         prompt_tokens: t.prompt_tokens,
         raised: t.raised,
         beyond: t.beyond,
+        held_turns: held.0,
+        held_mean_ms: round3(held.1),
+        held_max_ms: round3(held.2),
         features,
     })
 }
@@ -126,6 +129,10 @@ fn rows(x: &ReplayScope) -> Vec<(&'static str, String, String, String)> {
     ]
 }
 
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
 fn heading(r: &ReplaySummary) -> String {
     let mut h = format!(
         "replay of {} ({}, {}×): {} calls in {} conversations, {} prompt tokens",
@@ -136,6 +143,13 @@ fn heading(r: &ReplaySummary) -> String {
             h,
             "; {} row(s) below the smallest request were sent at its size",
             r.raised
+        );
+    }
+    if r.held_turns > 0 {
+        let _ = write!(
+            h,
+            "; {} later turn(s) were due before the answer they resend and started when it came (mean {:.1} ms, longest {:.1} ms after the log's time over speed)",
+            r.held_turns, r.held_mean_ms, r.held_max_ms
         );
     }
     if r.beyond > 0 {

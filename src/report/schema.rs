@@ -558,6 +558,12 @@ pub struct ReplaySummary {
     pub raised: u64,
     /// Rows beyond `duration`, left out.
     pub beyond: u64,
+    /// Later turns due before the answer they resend had arrived: they started when it
+    /// came, this much after the log's time over speed (not schedule lag: the
+    /// generator was on time; the conversation could not be).
+    pub held_turns: u64,
+    pub held_mean_ms: f64,
+    pub held_max_ms: f64,
     pub features: BTreeMap<String, ReplayScope>,
 }
 

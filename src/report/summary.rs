@@ -232,6 +232,8 @@ pub struct RunFacts {
     pub token_stats: BTreeMap<String, crate::client::TokenStats>,
     /// The pilot's baseline run, and the name it is shown by.
     pub pilot_baseline: Option<(Summary, String)>,
+    /// A replay's turns held for their history: how many, mean and longest (ms).
+    pub held: (u64, f64, f64),
 }
 
 fn finish_reasons(m: &Metrics) -> BTreeMap<String, u64> {
@@ -449,7 +451,7 @@ impl Summary {
             .baseline
             .as_ref()
             .map(|(base, name)| super::compare::compare(base, &summary, name));
-        summary.replay = super::replay::summary(plan, &summary);
+        summary.replay = super::replay::summary(plan, &summary, facts.held);
         summary.pilot = plan
             .pilot
             .as_ref()

@@ -3,6 +3,7 @@
 //! what they cost. Only counts leave the import: no prompt or response text is written
 //! anywhere.
 
+pub mod emit;
 pub mod read;
 
 use crate::plan::PriceTable;

@@ -71,6 +71,8 @@ struct Driven {
     last_end: Duration,
     /// When each request went out, from the start, in order.
     sent: Vec<Duration>,
+    /// Replayed turns held for their history: count, mean and max (ms).
+    held: (u64, f64, f64),
 }
 
 /// The plan's endpoints as routes to a port nothing listens on: the fake transports
@@ -118,6 +120,7 @@ async fn drive(plan: Plan, service: Duration, stop: CancellationToken) -> Driven
         started: report.started,
         sessions: report.sessions,
         interrupted: report.interrupted,
+        held: report.held,
         sent,
     }
 }
@@ -468,15 +471,17 @@ async fn a_replay_sends_each_row_at_its_time_over_speed() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_replayed_turn_kept_waiting_for_its_history_counts_the_wait() {
+async fn a_replayed_turn_due_before_its_history_starts_when_the_answer_comes_and_is_counted() {
     // Turn 2 is due 1 s after turn 1, which takes 3 s: it starts when the answer it
-    // resends arrives, 2 s late, and its latency says so.
+    // resends arrives, held 2 s — the conversation's pace, not the generator's lag.
     let rows = [(0, "a", 50, 5), (1000, "a", 90, 5)];
     let p = replay_plan(&rows, 1.0, "graceful_stop: 10s\n");
     let out = drive(p, Duration::from_secs(3), CancellationToken::new()).await;
     assert_eq!(out.sent, vec![Duration::ZERO, Duration::from_secs(3)]);
+    assert_eq!(out.held.0, 1);
+    assert!((out.held.2 - 2000.0).abs() < 0.01, "{:?}", out.held);
     let lag = Percentiles::of(&out.rec.total.schedule_lag);
-    assert!((1999.0..=2001.0).contains(&lag.max), "{lag:?}");
+    assert!(lag.max <= 0.01, "{lag:?}");
     let latency = Percentiles::of(&out.rec.total.latency);
-    assert!((4990.0..=5010.0).contains(&latency.max), "{latency:?}");
+    assert!((2999.0..=3003.0).contains(&latency.max), "{latency:?}");
 }
