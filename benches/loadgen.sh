@@ -3,7 +3,7 @@
 # not llm-drill: nginx's access log, the mock's /stats, and oha / wrk on the same server
 # in the same session. Loopback only; every run is bounded in time.
 #
-#   benches/loadgen.sh [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|all]    (default: all)
+#   benches/loadgen.sh [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|replay|replay-day|all]    (default: all)
 #   DURATION=10 CONNS=64 benches/loadgen.sh throughput
 #   LLM_DRILL_BIN=/path/to/older/llm-drill benches/loadgen.sh throughput   (another build)
 #   BASE_BIN=/tmp/llm-drill-before benches/loadgen.sh ab   (that build against this one and
@@ -252,6 +252,25 @@ memory() {
   json "$WORK/million/summary.json" "'calls %d (ok %d), achieved %.0f/s, peak RSS $((rss / 1024)) MiB; $SERVER served $(served)' % (d['totals']['calls'], d['totals']['ok'], d['totals']['achieved_rps'])"
 }
 
+replay() {
+  echo "== replay: a 1,000-row log at 10x against the embedded mock (its /stats are the truth)"
+  local truth
+  truth=$(python3 benches/replay/trace.py "$WORK/trace.jsonl" 1000 1)
+  $BIN run benches/scenarios/replay.yaml --no-progress --out "$WORK/replay" --set "load.trace=$WORK/trace.jsonl" > /dev/null
+  json "$WORK/replay/summary.json" "'trace: rows and prompt tokens $truth; mock: requests %d, prompt tokens %d; llm-drill: calls %d ok %d, schedule lag p50 %.3f p99 %.3f max %.3f ms, held for history %d' % (d['mock_server']['mock']['requests'], d['mock_server']['mock']['prompt_tokens'], d['totals']['calls'], d['totals']['ok'], d['schedule_lag_ms']['p50'], d['schedule_lag_ms']['p99'], d['schedule_lag_ms']['max'], d['replay']['held_turns'])"
+}
+
+replay_day() {
+  echo "== replay-day: a 24 h log (ROWS=${ROWS:-200000} rows) at 100x: must end within 15 minutes"
+  local truth start end
+  truth=$(python3 benches/replay/trace.py "$WORK/day.jsonl" "${ROWS:-200000}" 24)
+  start=$(date +%s)
+  $CLIENT /usr/bin/time -f "%M" -o "$WORK/rss" target/release/llm-drill run benches/scenarios/replay.yaml --no-progress --out "$WORK/day" \
+    --set "load.trace=$WORK/day.jsonl" --set load.speed=100 > /dev/null
+  end=$(date +%s)
+  json "$WORK/day/summary.json" "'trace: rows and prompt tokens $truth; wall $((end - start)) s (log 86400 s / 100 = 864 s), peak RSS $(( $(cat "$WORK/rss") / 1024 )) MiB; mock: requests %d, prompt tokens %d; calls %d ok %d, lag p99 %.3f ms, held %d' % (d['mock_server']['mock']['requests'], d['mock_server']['mock']['prompt_tokens'], d['totals']['calls'], d['totals']['ok'], d['schedule_lag_ms']['p99'], d['replay']['held_turns'])"
+}
+
 sessions() {
   echo "== sessions: 50,000 conversations in think time at once, against the standalone mock"
   cargo build --release -q -p mock_server
@@ -284,6 +303,8 @@ case "$WHAT" in
   streams) streams ;;
   memory) memory ;;
   sessions) sessions ;;
-  all) throughput; h2; accuracy; capacity; streams; memory; sessions ;;
-  *) echo "usage: $0 [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|all]" >&2; exit 2 ;;
+  replay) replay ;;
+  replay-day) replay_day ;;
+  all) throughput; h2; accuracy; capacity; streams; memory; sessions; replay ;;
+  *) echo "usage: $0 [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|replay|replay-day|all]" >&2; exit 2 ;;
 esac

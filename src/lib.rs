@@ -18,7 +18,7 @@
 //! | `cost` | billing each attempt, the multiplier, projection and alerts |
 //! | `engine` | the one driver: schedule, sessions, retries, breaker, fallback, shutdown |
 //! | `report` | the `Summary`, gates and comparison, and every rendering of it |
-//! | `usage` | per-call logs imported into a baseline |
+//! | `usage` | per-call logs imported into a baseline, a scenario of their mix, a replay's trace |
 //! | `run` | one run end to end |
 //! | `capacity` | the capacity search: runs, one a step |
 //! | `cli`, `commands` | the command line and what each command prints |

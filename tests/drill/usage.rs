@@ -295,7 +295,17 @@ fn a_servicenow_export_groups_calls_by_definition_and_conversation_and_counts_mi
         ));
     }
     std::fs::write(&csv, text).unwrap();
-    let (code, stdout, stderr, b) = import(dir.path(), &[&csv], &["--format", "servicenow"]);
+    let emitted = dir.path().join("emitted.yaml");
+    let (code, stdout, stderr, b) = import(
+        dir.path(),
+        &[&csv],
+        &[
+            "--format",
+            "servicenow",
+            "--emit-scenario",
+            emitted.to_str().unwrap(),
+        ],
+    );
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     let all = &b["overall"];
     assert_eq!(all["calls"], 12);
@@ -314,10 +324,26 @@ fn a_servicenow_export_groups_calls_by_definition_and_conversation_and_counts_mi
     // One call a minute, from 09:00 to 09:11.
     assert_eq!(all["peak_calls_per_minute"], 1);
     assert!(stdout.contains("2 row(s) had no token counts"), "{stdout}");
-    for f in ["baseline.json", "baseline.md"] {
+    for f in [
+        "baseline.json",
+        "baseline.md",
+        "baseline.html",
+        "../emitted.yaml",
+    ] {
         let t = std::fs::read_to_string(dir.path().join("baseline").join(f)).unwrap();
         assert!(!t.contains(SECRET) && !t.contains("was resolved"), "{f}");
     }
+    // The emitted scenario names the definitions as features (quoted) and runs as it
+    // stands, against the embedded mock until its endpoint is filled in.
+    let scenario = std::fs::read_to_string(&emitted).unwrap();
+    assert!(
+        scenario.contains(
+            "  \"Case summarization\":\n    endpoint: target\n    weight: 2   # conversations"
+        ),
+        "{scenario}"
+    );
+    let (code, out, err) = llm_drill(&["validate".as_ref(), emitted.as_os_str()]);
+    assert_eq!(code, Some(0), "{out}{err}\n{scenario}");
     // The same table exported as JSON, with references as display values.
     let json = dir.path().join("export.json");
     let records: Vec<serde_json::Value> = (0..3)
