@@ -64,6 +64,59 @@ pub struct Breakdown {
     pub fallback_pricing: f64,
 }
 
+/// One step of the cost waterfall: a factor of the multiplier, and where it takes the
+/// cost per call from and to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    pub label: &'static str,
+    pub factor: f64,
+    pub from_usd: f64,
+    pub to_usd: f64,
+}
+
+impl CostSummary {
+    /// From the modeled cost per call (or a typical first turn at list price) to the
+    /// measured one, a step per factor of the breakdown in the order they compound;
+    /// `None` when the run was not priced.
+    pub fn waterfall(&self) -> Option<(f64, Vec<Step>)> {
+        let b = self.breakdown.as_ref()?;
+        let start = if self.modeled_from_scenario {
+            self.modeled_per_call_usd
+        } else {
+            b.first_turn_usd
+        };
+        if !(start > 0.0) {
+            return None;
+        }
+        let mut factors = vec![];
+        if self.modeled_from_scenario {
+            factors.push(("first turn vs model", b.model));
+        }
+        factors.extend([
+            ("context growth", b.prompt_growth),
+            ("output length", b.output_length),
+            ("reasoning", b.reasoning),
+            ("retries", b.retries),
+            ("fallback pricing", b.fallback_pricing),
+        ]);
+        let mut at = start;
+        let steps = factors
+            .into_iter()
+            .map(|(label, factor)| {
+                let from = at;
+                at *= factor;
+                Step {
+                    label,
+                    factor,
+                    from_usd: from,
+                    to_usd: at,
+                }
+            })
+            .collect();
+        Some((start, steps))
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FeatureCost {

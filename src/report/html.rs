@@ -5,12 +5,19 @@
 use super::summary::{Percentiles, Summary};
 use std::fmt::Write;
 
-const COLORS: [&str; 6] = [
-    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+/// Series colours: the Okabe–Ito blue and vermillion with darker companions, each at
+/// least 3:1 against white (WCAG's contrast for graphics; a test checks it) and told
+/// apart by colour-blind readers. Series are also told apart by `DASHES`.
+pub(crate) const COLORS: [&str; 6] = [
+    "#0072B2", "#D55E00", "#117733", "#AA3377", "#332288", "#6B5300",
 ];
+const DASHES: [&str; 3] = ["", "7 3", "2 2"];
 const W: f64 = 760.0;
-const H: f64 = 240.0;
-const PAD: f64 = 48.0;
+const H: f64 = 260.0;
+const PAD: f64 = 52.0;
+/// Points drawn per series at most: a day's seconds are drawn as their maxima over
+/// equal slices (the statistics themselves are never downsampled).
+const MAX_POINTS: usize = 600;
 
 pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -19,36 +26,88 @@ pub fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// One series as an SVG polyline, in chart coordinates.
-fn polyline(
-    svg: &mut String,
-    pts: &[(f64, f64)],
-    sx: &dyn Fn(f64) -> f64,
-    sy: &dyn Fn(f64) -> f64,
-    color: &str,
-    width: f64,
-) {
-    let path: Vec<String> = pts
-        .iter()
-        .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
-        .collect();
-    let _ = write!(
-        svg,
-        r#"<polyline class="series" fill="none" stroke="{color}" stroke-width="{width}" points="{}"/>"#,
-        path.join(" ")
-    );
+/// A "nice" step for about `ticks` ticks over `span`: 1, 2 or 5 times a power of ten.
+pub(crate) fn nice_step(span: f64, ticks: usize) -> f64 {
+    if !(span > 0.0) || !span.is_finite() {
+        return 1.0;
+    }
+    let raw = span / ticks.max(1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw * 0.999)
+        .unwrap_or(10.0 * mag)
 }
 
-/// Five labels up the y axis, from 0 to `y_max`.
-fn y_ticks(svg: &mut String, y_max: f64, sy: &dyn Fn(f64) -> f64) {
-    for i in 0..=4 {
-        let y = y_max * i as f64 / 4.0;
-        let _ = write!(
-            svg,
-            r##"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{y:.1}</text>"##,
-            PAD - 4.0,
-            sy(y) + 3.0
-        );
+/// An axis: its unit as shown, the factor from data to shown values, the step and top.
+struct Axis {
+    unit: String,
+    div: f64,
+    step: f64,
+    top: f64,
+}
+
+impl Axis {
+    /// For values up to `max` in `unit`: milliseconds become seconds from 2 s up,
+    /// seconds become minutes and hours on long runs.
+    fn new(max: f64, unit: &str) -> Axis {
+        let (unit, div) = match unit {
+            "ms" if max >= 2000.0 => ("s", 1000.0),
+            "s" if max >= 7200.0 => ("h", 3600.0),
+            "s" if max >= 600.0 => ("min", 60.0),
+            u => (u, 1.0),
+        };
+        let shown = (max / div).max(1e-9);
+        let step = nice_step(shown, 5);
+        Axis {
+            unit: unit.to_string(),
+            div,
+            step,
+            top: (shown / step).ceil().max(1.0) * step,
+        }
+    }
+
+    /// The tick values, as data (not shown) values, from 0 to the top.
+    fn ticks(&self) -> Vec<f64> {
+        let n = (self.top / self.step).round() as usize;
+        (0..=n).map(|i| i as f64 * self.step * self.div).collect()
+    }
+
+    fn label(&self, v: f64) -> String {
+        let decimals = if self.step >= 1.0 {
+            0
+        } else {
+            (-self.step.log10().floor()) as usize
+        };
+        format!("{:.*}", decimals, v / self.div)
+    }
+
+    fn max(&self) -> f64 {
+        self.top * self.div
+    }
+}
+
+/// At most `MAX_POINTS` points: the largest y of each equal slice of the series.
+fn downsample(pts: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    if pts.len() <= MAX_POINTS {
+        return pts.to_vec();
+    }
+    let per = pts.len().div_ceil(MAX_POINTS);
+    pts.chunks(per)
+        .map(|c| {
+            c.iter()
+                .copied()
+                .fold((c[0].0, f64::MIN), |a, p| if p.1 > a.1 { p } else { a })
+        })
+        .collect()
+}
+
+fn fmt_value(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
     }
 }
 
@@ -69,7 +128,10 @@ fn line_chart(
     chart(title, "s", y_unit, series, shade, &[])
 }
 
-/// A line chart with its x unit, shaded x ranges and labelled rules.
+/// A line chart with its x unit, shaded x ranges and labelled rules: nice ticks on
+/// both axes, a legend naming each drawn series, lines told apart by colour and dash
+/// and drawn widest first so that coinciding ones stay visible, and a tooltip on every
+/// point.
 fn chart(
     title: &str,
     x_unit: &str,
@@ -78,9 +140,14 @@ fn chart(
     shade: &[(f64, f64)],
     rules: &[Rule],
 ) -> String {
-    let points = series.iter().flat_map(|(_, p)| p.iter());
+    let drawn: Vec<(usize, &String, Vec<(f64, f64)>)> = series
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, p))| !p.is_empty())
+        .map(|(i, (n, p))| (i, n, downsample(p)))
+        .collect();
     let (mut x_max, mut y_max) = (1.0f64, 0.0f64);
-    for (x, y) in points {
+    for (x, y) in drawn.iter().flat_map(|(_, _, p)| p.iter()) {
         x_max = x_max.max(*x);
         y_max = y_max.max(*y);
     }
@@ -94,9 +161,10 @@ fn chart(
             y_max = y_max.max(r.at);
         }
     }
-    let y_max = if y_max > 0.0 { y_max * 1.1 } else { 1.0 };
-    let sx = |x: f64| PAD + x / x_max * (W - 2.0 * PAD);
-    let sy = |y: f64| H - PAD + -(y / y_max) * (H - 2.0 * PAD);
+    let xa = Axis::new(x_max, x_unit);
+    let ya = Axis::new(y_max.max(1e-9) * 1.05, y_unit);
+    let sx = |x: f64| PAD + x / xa.max() * (W - 2.0 * PAD);
+    let sy = |y: f64| H - PAD - y / ya.max() * (H - 2.0 * PAD);
     let mut svg = format!(
         r#"<svg class="chart" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img"><title>{}</title>"#,
         esc(title)
@@ -104,28 +172,13 @@ fn chart(
     for (a, b) in shade {
         let _ = write!(
             svg,
-            r##"<rect class="fault" x="{:.1}" y="{PAD}" width="{:.1}" height="{:.1}" fill="#f4cccc"/>"##,
+            r##"<rect class="fault" x="{:.1}" y="{PAD}" width="{:.1}" height="{:.1}" fill="#f4cccc"><title>fault window {a:.0}–{b:.0} s</title></rect>"##,
             sx(*a),
             (sx(*b) - sx(*a)).max(1.0),
             H - 2.0 * PAD
         );
     }
-    let _ = write!(
-        svg,
-        r##"<line x1="{PAD}" y1="{0}" x2="{1}" y2="{0}" stroke="#555"/><line x1="{PAD}" y1="{PAD}" x2="{PAD}" y2="{0}" stroke="#555"/>"##,
-        H - PAD,
-        W - PAD
-    );
-    y_ticks(&mut svg, y_max, &sy);
-    let _ = write!(
-        svg,
-        r##"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{x_max:.0} {}</text><text x="4" y="{:.1}" font-size="10">{}</text>"##,
-        W - PAD,
-        H - PAD + 14.0,
-        esc(x_unit),
-        PAD - 8.0,
-        esc(y_unit)
-    );
+    axes(&mut svg, &xa, &ya, &sx, &sy);
     for r in rules {
         let (x1, y1, x2, y2) = if r.vertical {
             (sx(r.at), PAD, sx(r.at), H - PAD)
@@ -134,7 +187,7 @@ fn chart(
         };
         let _ = write!(
             svg,
-            r##"<line class="rule" x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="#888" stroke-dasharray="4 3"/><text x="{:.1}" y="{:.1}" font-size="10" fill="#555">{}</text>"##,
+            r##"<line class="rule" x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="#666" stroke-dasharray="4 3"/><text x="{:.1}" y="{:.1}" font-size="10" fill="#444">{}</text>"##,
             if r.vertical {
                 x1 + 3.0
             } else {
@@ -144,25 +197,96 @@ fn chart(
             esc(&r.label)
         );
     }
-    for (i, (name, pts)) in series.iter().enumerate() {
+    // The last series first and widest: where lines coincide, each shows around the
+    // thinner one drawn over it.
+    for (k, (i, name, pts)) in drawn.iter().enumerate().rev() {
         let color = COLORS[i % COLORS.len()];
-        if pts.is_empty() {
-            continue;
-        }
-        polyline(&mut svg, pts, &sx, &sy, color, 1.5);
+        let width = 1.5 + 1.5 * k as f64;
+        let path: Vec<String> = pts
+            .iter()
+            .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
+            .collect();
         let _ = write!(
             svg,
-            r#"<text x="{:.1}" y="{:.1}" font-size="11" fill="{color}">{}</text>"#,
-            PAD + 8.0 + 130.0 * i as f64,
-            PAD - 12.0,
-            esc(name)
+            r#"<polyline class="series" data-name="{}" fill="none" stroke="{color}" stroke-width="{width}" stroke-dasharray="{}" stroke-linejoin="round" points="{}"/>"#,
+            esc(name),
+            DASHES[i % DASHES.len()],
+            path.join(" ")
         );
+        for (x, y) in pts {
+            let _ = write!(
+                svg,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}" fill-opacity="0"><title>{} at {} {}: {} {}</title></circle>"#,
+                sx(*x),
+                sy(*y),
+                esc(name),
+                xa.label(*x),
+                esc(&xa.unit),
+                fmt_value(*y / ya.div),
+                esc(&ya.unit)
+            );
+        }
     }
+    legend(&mut svg, drawn.iter().map(|(i, n, _)| (*i, n.as_str())));
     svg.push_str("</svg>");
     format!("<h2>{}</h2>{svg}", esc(title))
 }
 
-/// Horizontal bars, one per (label, value).
+/// Both axes with their ticks, grid lines and units.
+fn axes(svg: &mut String, xa: &Axis, ya: &Axis, sx: &dyn Fn(f64) -> f64, sy: &dyn Fn(f64) -> f64) {
+    for y in ya.ticks() {
+        let _ = write!(
+            svg,
+            r##"<line class="grid" x1="{PAD}" y1="{0:.1}" x2="{1}" y2="{0:.1}" stroke="#e4e4e4"/><text class="tick y" x="{2:.1}" y="{3:.1}" font-size="10" text-anchor="end">{4}</text>"##,
+            sy(y),
+            W - PAD,
+            PAD - 5.0,
+            sy(y) + 3.0,
+            ya.label(y)
+        );
+    }
+    for x in xa.ticks() {
+        let _ = write!(
+            svg,
+            r##"<line x1="{0:.1}" y1="{1}" x2="{0:.1}" y2="{2}" stroke="#555"/><text class="tick x" x="{0:.1}" y="{3:.1}" font-size="10" text-anchor="middle">{4}</text>"##,
+            sx(x),
+            H - PAD,
+            H - PAD + 4.0,
+            H - PAD + 15.0,
+            xa.label(x)
+        );
+    }
+    let _ = write!(
+        svg,
+        r##"<line x1="{PAD}" y1="{0}" x2="{1}" y2="{0}" stroke="#555"/><line x1="{PAD}" y1="{PAD}" x2="{PAD}" y2="{0}" stroke="#555"/><text x="{2:.1}" y="{3:.1}" font-size="10" text-anchor="middle">time ({4})</text><text x="6" y="{5:.1}" font-size="10">{6}</text>"##,
+        H - PAD,
+        W - PAD,
+        W / 2.0,
+        H - PAD + 30.0,
+        esc(&xa.unit),
+        PAD - 10.0,
+        esc(&ya.unit)
+    );
+}
+
+/// The legend along the top: a sample of each drawn series' line and its name.
+fn legend<'a>(svg: &mut String, entries: impl Iterator<Item = (usize, &'a str)>) {
+    let mut x = PAD + 30.0;
+    for (i, name) in entries {
+        let color = COLORS[i % COLORS.len()];
+        let _ = write!(
+            svg,
+            r##"<g class="legend"><line x1="{x:.1}" y1="14" x2="{:.1}" y2="14" stroke="{color}" stroke-width="2.5" stroke-dasharray="{}"/><text x="{:.1}" y="18" font-size="11" fill="#222">{}</text></g>"##,
+            x + 22.0,
+            DASHES[i % DASHES.len()],
+            x + 26.0,
+            esc(name)
+        );
+        x += 40.0 + 6.5 * name.chars().count() as f64;
+    }
+}
+
+/// Horizontal bars, one per (label, value), each with its exact value as a tooltip.
 pub fn bar_chart(title: &str, unit: &str, bars: &[(String, f64)]) -> String {
     let max = bars.iter().map(|b| b.1).fold(0.0, f64::max).max(1e-12);
     let h = 24.0 * bars.len() as f64 + 20.0;
@@ -175,12 +299,16 @@ pub fn bar_chart(title: &str, unit: &str, bars: &[(String, f64)]) -> String {
         let w = v / max * (W - 320.0);
         let _ = write!(
             svg,
-            r##"<text x="180" y="{:.1}" font-size="11" text-anchor="end">{}</text><rect class="series" x="190" y="{y:.1}" width="{w:.1}" height="16" fill="{}"/><text x="{:.1}" y="{:.1}" font-size="11">{v:.3} {}</text>"##,
+            r##"<text x="180" y="{:.1}" font-size="11" text-anchor="end">{}</text><rect class="series bar" x="190" y="{y:.1}" width="{w:.1}" height="16" fill="{}"><title>{}: {} {}</title></rect><text x="{:.1}" y="{:.1}" font-size="11">{} {}</text>"##,
             y + 12.0,
             esc(label),
             COLORS[i % COLORS.len()],
+            esc(label),
+            fmt_value(*v),
+            esc(unit),
             196.0 + w,
             y + 12.0,
+            fmt_value(*v),
             esc(unit)
         );
     }
@@ -188,20 +316,166 @@ pub fn bar_chart(title: &str, unit: &str, bars: &[(String, f64)]) -> String {
     format!("<h2>{}</h2>{svg}", esc(title))
 }
 
+/// `text` in lines of about `width` characters, broken at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split(' ') {
+        match lines.last_mut() {
+            Some(l) if l.len() + 1 + word.len() <= width => {
+                l.push(' ');
+                l.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
+}
+
+/// The cost waterfall: the modeled cost per call (or a typical first turn), a floating
+/// bar per factor of the multiplier from the cost before it to the cost after, each
+/// labelled with its factor and the cents it adds, then the measured cost.
+fn waterfall(c: &crate::cost::CostSummary) -> Option<String> {
+    let (start, steps) = c.waterfall()?;
+    let top = steps
+        .iter()
+        .map(|s| s.to_usd)
+        .chain([start, c.per_call_usd])
+        .fold(0.0, f64::max);
+    // In cents: a call costs fractions of a dollar.
+    let ya = Axis::new(top * 100.0 * 1.1, "¢");
+    let n = steps.len() + 2;
+    let slot = (W - 2.0 * PAD) / n as f64;
+    let sy = |cents: f64| H - PAD - cents / ya.max() * (H - 2.0 * PAD);
+    let start_label = if c.modeled_from_scenario {
+        "modeled"
+    } else {
+        "first turn"
+    };
+    let mut svg = format!(
+        r#"<svg class="chart waterfall" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img"><title>Cost per call, modeled to measured</title>"#
+    );
+    for y in ya.ticks() {
+        let _ = write!(
+            svg,
+            r##"<line class="grid" x1="{PAD}" y1="{0:.1}" x2="{1}" y2="{0:.1}" stroke="#e4e4e4"/><text class="tick y" x="{2:.1}" y="{3:.1}" font-size="10" text-anchor="end">{4}</text>"##,
+            sy(y),
+            W - PAD,
+            PAD - 5.0,
+            sy(y) + 3.0,
+            ya.label(y)
+        );
+    }
+    let mut bar = |i: usize,
+                   from: f64,
+                   to: f64,
+                   color: &str,
+                   label: &str,
+                   top_text: &str,
+                   tip: &str| {
+        let x = PAD + slot * i as f64 + slot * 0.15;
+        let (lo, hi) = (from.min(to) * 100.0, from.max(to) * 100.0);
+        let _ = write!(
+            svg,
+            r##"<rect class="step" x="{x:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{color}"><title>{}</title></rect>"##,
+            sy(hi),
+            slot * 0.7,
+            (sy(lo) - sy(hi)).max(1.0),
+            esc(tip),
+        );
+        // Each label on lines of its own words, so that neighbours never overlap.
+        let mid = x + slot * 0.35;
+        let above: Vec<&str> = top_text.split(' ').collect();
+        for (j, line) in above.iter().enumerate() {
+            let _ = write!(
+                svg,
+                r##"<text x="{mid:.1}" y="{:.1}" font-size="10" text-anchor="middle">{}</text>"##,
+                sy(hi) - 4.0 - 12.0 * (above.len() - 1 - j) as f64,
+                esc(line)
+            );
+        }
+        for (j, line) in wrap(label, 12).iter().enumerate() {
+            let _ = write!(
+                svg,
+                r##"<text x="{mid:.1}" y="{:.1}" font-size="10" text-anchor="middle">{}</text>"##,
+                H - PAD + 14.0 + 12.0 * j as f64,
+                esc(line)
+            );
+        }
+    };
+    bar(
+        0,
+        0.0,
+        start,
+        "#555555",
+        start_label,
+        &format!("{:.3}¢", start * 100.0),
+        &format!("{start_label}: ${start:.6} a call"),
+    );
+    for (i, st) in steps.iter().enumerate() {
+        let delta = (st.to_usd - st.from_usd) * 100.0;
+        let color = if delta >= 0.0 { COLORS[1] } else { COLORS[2] };
+        bar(
+            i + 1,
+            st.from_usd,
+            st.to_usd,
+            color,
+            st.label,
+            &format!("×{:.2} {delta:+.3}¢", st.factor),
+            &format!(
+                "{}: ×{:.3}, ${:.6} → ${:.6} a call ({delta:+.4}¢)",
+                st.label, st.factor, st.from_usd, st.to_usd
+            ),
+        );
+    }
+    bar(
+        n - 1,
+        0.0,
+        c.per_call_usd,
+        COLORS[0],
+        "measured",
+        &format!("{:.3}¢", c.per_call_usd * 100.0),
+        &format!("measured: ${:.6} a call", c.per_call_usd),
+    );
+    let _ = write!(
+        svg,
+        r##"<line x1="{PAD}" y1="{0}" x2="{1}" y2="{0}" stroke="#555"/><text x="6" y="{2:.1}" font-size="10">¢ a call</text></svg>"##,
+        H - PAD,
+        W - PAD,
+        PAD - 10.0
+    );
+    Some(format!(
+        "<h2>Cost per call: from {start_label} to measured ({})</h2>{svg}",
+        c.multiplier.map_or(String::new(), |m| format!("{m:.2}×"))
+    ))
+}
+
 /// The HdrHistogram percentile plot: latency against percentile on a log scale of
 /// 1 / (1 - percentile), so the tail gets the room it deserves.
 fn percentile_plot(points: &[[f64; 2]]) -> String {
     let x_of = |p: f64| (1.0 / (1.0 - (p / 100.0).min(0.99999))).log10();
-    let pts: Vec<(f64, f64)> = points.iter().map(|[p, ms]| (x_of(*p), *ms)).collect();
     let x_max = x_of(99.999);
-    let y_max = pts.iter().map(|p| p.1).fold(0.0, f64::max).max(1e-9) * 1.1;
+    let ya = Axis::new(
+        points.iter().map(|p| p[1]).fold(0.0, f64::max).max(1e-9) * 1.05,
+        "ms",
+    );
     let sx = |x: f64| PAD + x / x_max * (W - 2.0 * PAD);
-    let sy = |y: f64| H - PAD - y / y_max * (H - 2.0 * PAD);
+    let sy = |y: f64| H - PAD - y / ya.max() * (H - 2.0 * PAD);
     let mut svg = format!(
         r##"<svg class="chart" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img"><title>Latency by percentile</title><line x1="{PAD}" y1="{0}" x2="{1}" y2="{0}" stroke="#555"/><line x1="{PAD}" y1="{PAD}" x2="{PAD}" y2="{0}" stroke="#555"/>"##,
         H - PAD,
         W - PAD
     );
+    for y in ya.ticks() {
+        let _ = write!(
+            svg,
+            r##"<line class="grid" x1="{PAD}" y1="{0:.1}" x2="{1}" y2="{0:.1}" stroke="#e4e4e4"/><text class="tick y" x="{2:.1}" y="{3:.1}" font-size="10" text-anchor="end">{4}</text>"##,
+            sy(y),
+            W - PAD,
+            PAD - 5.0,
+            sy(y) + 3.0,
+            ya.label(y)
+        );
+    }
     for (p, label) in [
         (0.0, "0%"),
         (90.0, "90%"),
@@ -213,15 +487,36 @@ fn percentile_plot(points: &[[f64; 2]]) -> String {
             svg,
             r##"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="middle">{label}</text>"##,
             sx(x_of(p)),
-            H - PAD + 14.0
+            H - PAD + 15.0
         );
     }
-    y_ticks(&mut svg, y_max, &sy);
-    polyline(&mut svg, &pts, &sx, &sy, COLORS[0], 2.0);
+    let path: Vec<String> = points
+        .iter()
+        .map(|[p, ms]| format!("{:.1},{:.1}", sx(x_of(*p)), sy(*ms)))
+        .collect();
     let _ = write!(
         svg,
-        r##"<text x="4" y="{:.1}" font-size="10">ms</text></svg>"##,
-        PAD - 8.0
+        r#"<polyline class="series" data-name="latency" fill="none" stroke="{}" stroke-width="2" points="{}"/>"#,
+        COLORS[0],
+        path.join(" ")
+    );
+    for [p, ms] in points {
+        let _ = write!(
+            svg,
+            r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{}" fill-opacity="0"><title>p{p}: {ms:.3} ms</title></circle>"#,
+            sx(x_of(*p)),
+            sy(*ms),
+            COLORS[0]
+        );
+    }
+    legend(&mut svg, [(0, "latency")].into_iter());
+    let _ = write!(
+        svg,
+        r##"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="middle">percentile</text><text x="6" y="{:.1}" font-size="10">{}</text></svg>"##,
+        W / 2.0,
+        H - PAD + 30.0,
+        PAD - 10.0,
+        esc(&ya.unit)
     );
     format!("<h2>Latency by percentile (log scale)</h2>{svg}")
 }
@@ -389,6 +684,7 @@ pub fn render(s: &Summary) -> String {
             body.push_str("</ul>");
         }
     }
+    body.push_str(&cost_story(s));
     if let Some(r) = &s.replay {
         body.push_str(&super::replay::html(r));
     }
@@ -464,32 +760,6 @@ pub fn render(s: &Summary) -> String {
         &series,
         &windows,
     ));
-    let c = &s.cost;
-    if c.total_usd > 0.0 {
-        let _ = write!(
-            body,
-            "<h2>Cost</h2><p>${:.4} in all · ${:.4} per call · ${:.4} per session{}</p>",
-            c.total_usd,
-            c.per_call_usd,
-            c.per_session_usd,
-            c.projected_daily_usd
-                .map_or(String::new(), |d| format!(" · projected ${d:.2} a day"))
-        );
-        if let (Some(m), Some(b)) = (c.multiplier, &c.breakdown) {
-            body.push_str(&bar_chart(
-                &format!("Cost multiplier {m:.2}× and its factors"),
-                "×",
-                &[
-                    ("first turn vs model".into(), b.model),
-                    ("context growth".into(), b.prompt_growth),
-                    ("output length".into(), b.output_length),
-                    ("reasoning".into(), b.reasoning),
-                    ("retries".into(), b.retries),
-                    ("fallback pricing".into(), b.fallback_pricing),
-                ],
-            ));
-        }
-    }
     if !s.thresholds.is_empty() {
         body.push_str(
             "<h2>Thresholds</h2><table><tr><th>threshold</th><th>measured</th><th></th></tr>",
@@ -509,10 +779,120 @@ pub fn render(s: &Summary) -> String {
     page(&s.scenario, &body)
 }
 
+/// The cost story, when prices are known: the waterfall, the projection per day and
+/// month and per feature, then the alerts that fired.
+fn cost_story(s: &Summary) -> String {
+    let c = &s.cost;
+    if c.total_usd <= 0.0 {
+        return String::new();
+    }
+    let mut out = waterfall(c).unwrap_or_default();
+    let _ = write!(
+        out,
+        "<p>${:.4} in all · ${:.4} a call (p95 ${:.4}) · ${:.4} a session{}{}</p>",
+        c.total_usd,
+        c.per_call_usd,
+        c.per_call_p95_usd,
+        c.per_session_usd,
+        c.projected_daily_usd.map_or(String::new(), |d| format!(
+            " · projected <b>${d:.2} a day</b>"
+        )),
+        c.projected_monthly_usd
+            .map_or(String::new(), |m| format!(", <b>${m:.2} a month</b>"))
+    );
+    if !c.per_feature.is_empty() {
+        out.push_str(
+            "<table><tr><th>feature</th><th>cost</th><th>a call</th><th>projected a day</th></tr>",
+        );
+        for (name, f) in &c.per_feature {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>${:.4}</td><td>${:.5}</td><td>{}</td></tr>",
+                esc(name),
+                f.cost_usd,
+                f.per_call_usd,
+                f.projected_daily_usd
+                    .map_or("—".to_string(), |d| format!("${d:.2}"))
+            );
+        }
+        out.push_str("</table>");
+    }
+    if !c.alerts.is_empty() {
+        out.push_str("<ul class=\"alerts\">");
+        for a in &c.alerts {
+            let _ = write!(out, "<li><b>{}</b>: {}</li>", esc(&a.rule), esc(&a.message));
+        }
+        out.push_str("</ul>");
+    }
+    out
+}
+
 /// A self-contained page in the report's style around `body`.
 pub fn page(title: &str, body: &str) -> String {
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>llm-drill · {}</title><style>body{{font-family:system-ui,sans-serif;max-width:800px;margin:2em auto;color:#222}}h2{{font-size:1.05em;margin-top:1.6em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}tr.fail td{{background:#f4cccc}}svg{{display:block}}</style></head><body>{body}</body></html>\n",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>llm-drill · {}</title><style>body{{font-family:system-ui,sans-serif;max-width:800px;margin:2em auto;color:#222}}h2{{font-size:1.05em;margin-top:1.6em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}tr.fail td{{background:#f4cccc}}svg{{display:block;max-width:100%;height:auto}}@media print{{body{{max-width:none;margin:0}}h2{{break-after:avoid}}svg,table{{break-inside:avoid}}}}</style></head><body>{body}</body></html>\n",
         esc(title)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_1_2_5_steps_in_a_unit_chosen_for_the_range() {
+        for (max, unit, shown, step, top) in [
+            (5118.4, "ms", "s", 2.0, 6.0),
+            (830.0, "ms", "ms", 200.0, 1000.0),
+            (0.37, "ms", "ms", 0.1, 0.4),
+            (22.0, "s", "s", 5.0, 25.0),
+            (86_400.0, "s", "h", 5.0, 25.0),
+            (1500.0, "s", "min", 5.0, 25.0),
+        ] {
+            let a = Axis::new(max, unit);
+            assert_eq!(
+                (a.unit.as_str(), a.step, a.top),
+                (shown, step, top),
+                "{max} {unit}"
+            );
+            let mantissa = a.step / 10f64.powf(a.step.log10().floor());
+            assert!([1.0, 2.0, 5.0].iter().any(|m| (m - mantissa).abs() < 1e-9));
+        }
+        assert_eq!(Axis::new(5118.4, "ms").label(3000.0), "3");
+        assert_eq!(Axis::new(0.37, "ms").label(0.2), "0.2");
+    }
+
+    /// WCAG's relative luminance and contrast ratio.
+    fn contrast(hex: &str, against: (f64, f64, f64)) -> f64 {
+        let c = |i: usize| {
+            let v = u8::from_str_radix(&hex[i..i + 2], 16).unwrap() as f64 / 255.0;
+            if v <= 0.03928 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        let l = 0.2126 * c(1) + 0.7152 * c(3) + 0.0722 * c(5);
+        let bg = 0.2126 * against.0 + 0.7152 * against.1 + 0.0722 * against.2;
+        (l.max(bg) + 0.05) / (l.min(bg) + 0.05)
+    }
+
+    #[test]
+    fn every_series_colour_has_3_to_1_contrast_on_white() {
+        for c in COLORS {
+            assert!(
+                contrast(c, (1.0, 1.0, 1.0)) >= 3.0,
+                "{c}: {:.2}",
+                contrast(c, (1.0, 1.0, 1.0))
+            );
+        }
+    }
+
+    #[test]
+    fn a_day_of_seconds_is_drawn_as_at_most_600_points_keeping_peaks() {
+        let pts: Vec<(f64, f64)> = (0..86_400).map(|s| (s as f64, (s % 977) as f64)).collect();
+        let d = downsample(&pts);
+        assert!(d.len() <= MAX_POINTS, "{}", d.len());
+        assert_eq!(d.iter().map(|p| p.1).fold(0.0, f64::max), 976.0);
+    }
 }

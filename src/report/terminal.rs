@@ -131,33 +131,40 @@ fn cost(out: &mut String, c: &crate::cost::CostSummary) {
         dollars(c.per_session_usd),
         c.calls_per_session
     );
-    if let (Some(m), Some(b)) = (c.multiplier, &c.breakdown) {
-        let mut causes = vec![
-            format!("context growth {:.2}×", b.prompt_growth),
-            format!("output length {:.2}×", b.output_length),
-            format!("reasoning {:.2}×", b.reasoning),
-            format!("retries {:.2}×", b.retries),
-            format!("fallback pricing {:.2}×", b.fallback_pricing),
-        ];
-        if c.modeled_from_scenario {
-            causes.insert(0, format!("first turn vs model {:.2}×", b.model));
-        }
-        let projected = match (c.projected_daily_usd, c.projected_monthly_usd) {
-            (Some(d), Some(mo)) => format!("; projected {}/day, {}/month", dollars(d), dollars(mo)),
-            _ => String::new(),
+    if let (Some(m), Some((start, steps))) = (c.multiplier, c.waterfall()) {
+        // A call costs fractions of a cent: enough digits to see each factor's share.
+        let usd = |v: f64| {
+            if v < 0.01 {
+                format!("${v:.6}")
+            } else {
+                dollars(v)
+            }
         };
         let modeled = if c.modeled_from_scenario {
             "modeled"
         } else {
-            "first turn"
+            "a typical first turn at list price"
         };
         let _ = writeln!(
             out,
-            "{modeled} {}/call → measured {}/call ({m:.1}×): {}{projected}",
-            dollars(c.modeled_per_call_usd),
-            dollars(c.per_call_usd),
-            causes.join(" · ")
+            "from {modeled} to measured, a call ({m:.2}×):\n  {:<22} {:>10}",
+            "start",
+            usd(start)
         );
+        for step in &steps {
+            let _ = writeln!(
+                out,
+                "  {:<22} {:>10}  ×{:.2}  {:+.4}¢",
+                step.label,
+                usd(step.to_usd),
+                step.factor,
+                (step.to_usd - step.from_usd) * 100.0
+            );
+        }
+        let _ = writeln!(out, "  {:<22} {:>10}", "measured", usd(c.per_call_usd));
+        if let (Some(d), Some(mo)) = (c.projected_daily_usd, c.projected_monthly_usd) {
+            let _ = writeln!(out, "projected {}/day, {}/month", dollars(d), dollars(mo));
+        }
     }
     for a in &c.alerts {
         let _ = writeln!(out, "ALERT {}: {}", a.rule, a.message);
