@@ -85,7 +85,7 @@ impl CostSummary {
         } else {
             b.first_turn_usd
         };
-        if !(start > 0.0) {
+        if start.is_nan() || start <= 0.0 {
             return None;
         }
         let mut factors = vec![];

@@ -28,7 +28,7 @@ pub fn esc(s: &str) -> String {
 
 /// A "nice" step for about `ticks` ticks over `span`: 1, 2 or 5 times a power of ten.
 pub(crate) fn nice_step(span: f64, ticks: usize) -> f64 {
-    if !(span > 0.0) || !span.is_finite() {
+    if span.is_nan() || span <= 0.0 || !span.is_finite() {
         return 1.0;
     }
     let raw = span / ticks.max(1) as f64;
@@ -128,6 +128,9 @@ fn line_chart(
     chart(title, "s", y_unit, series, shade, &[])
 }
 
+/// A series to draw: its index (its colour and dash), name and points.
+type Drawn<'a> = (usize, &'a String, Vec<(f64, f64)>);
+
 /// A line chart with its x unit, shaded x ranges and labelled rules: nice ticks on
 /// both axes, a legend naming each drawn series, lines told apart by colour and dash
 /// and drawn widest first so that coinciding ones stay visible, and a tooltip on every
@@ -140,7 +143,7 @@ fn chart(
     shade: &[(f64, f64)],
     rules: &[Rule],
 ) -> String {
-    let drawn: Vec<(usize, &String, Vec<(f64, f64)>)> = series
+    let drawn: Vec<Drawn> = series
         .iter()
         .enumerate()
         .filter(|(_, (_, p))| !p.is_empty())
