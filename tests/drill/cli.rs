@@ -251,7 +251,7 @@ fn the_html_report_renders_in_headless_chromium() {
     let dom = String::from_utf8_lossy(&dom.stdout);
     assert!(dom.contains("llm-drill · quickstart"), "{dom}");
     let lines = dom.matches(r#"<polyline class="series""#).count();
-    let bars = dom.matches(r#"<rect class="series""#).count();
+    let bars = dom.matches(r#"<rect class="series bar""#).count();
     assert!(lines >= 3 && bars >= 6, "{lines} lines, {bars} bars");
     // Every drawn line has points: no empty chart.
     assert!(!dom.contains(r#"points="""#), "an empty series");

@@ -175,5 +175,5 @@ fn set_overrides_are_checked_and_located() {
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("about 150 calls"));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("about 150 sessions"));
 }
