@@ -20,6 +20,7 @@ mod drill {
     pub mod reasoning;
     pub mod registrations;
     pub mod replay;
+    pub mod report;
     pub mod review;
     pub mod scenarios;
     pub mod sessions;

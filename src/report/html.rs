@@ -261,12 +261,16 @@ fn axes(svg: &mut String, xa: &Axis, ya: &Axis, sx: &dyn Fn(f64) -> f64, sy: &dy
     }
     let _ = write!(
         svg,
-        r##"<line x1="{PAD}" y1="{0}" x2="{1}" y2="{0}" stroke="#555"/><line x1="{PAD}" y1="{PAD}" x2="{PAD}" y2="{0}" stroke="#555"/><text x="{2:.1}" y="{3:.1}" font-size="10" text-anchor="middle">time ({4})</text><text x="6" y="{5:.1}" font-size="10">{6}</text>"##,
+        r##"<line x1="{PAD}" y1="{0}" x2="{1}" y2="{0}" stroke="#555"/><line x1="{PAD}" y1="{PAD}" x2="{PAD}" y2="{0}" stroke="#555"/><text x="{2:.1}" y="{3:.1}" font-size="10" text-anchor="middle">{4}</text><text x="6" y="{5:.1}" font-size="10">{6}</text>"##,
         H - PAD,
         W - PAD,
         W / 2.0,
         H - PAD + 30.0,
-        esc(&xa.unit),
+        if matches!(xa.unit.as_str(), "s" | "min" | "h") {
+            format!("time ({})", esc(&xa.unit))
+        } else {
+            esc(&xa.unit)
+        },
         PAD - 10.0,
         esc(&ya.unit)
     );
@@ -707,16 +711,18 @@ pub fn render(s: &Summary) -> String {
         .iter()
         .map(|w| (w.from_s, w.until_s.unwrap_or(s.duration_s)))
         .collect();
-    body.push_str(&line_chart(
-        "Latency over time (successful calls, by second)",
-        "ms",
-        &[
-            ("p50".into(), secs(&|r| r.latency_p50_ms)),
-            ("p95".into(), secs(&|r| r.latency_p95_ms)),
-            ("p99".into(), secs(&|r| r.latency_p99_ms)),
-        ],
-        &windows,
-    ));
+    if !s.timeseries.is_empty() {
+        body.push_str(&line_chart(
+            "Latency over time (successful calls, by second)",
+            "ms",
+            &[
+                ("p50".into(), secs(&|r| r.latency_p50_ms)),
+                ("p95".into(), secs(&|r| r.latency_p95_ms)),
+                ("p99".into(), secs(&|r| r.latency_p99_ms)),
+            ],
+            &windows,
+        ));
+    }
     if !s.latency_distribution.is_empty() {
         body.push_str(&percentile_plot(&s.latency_distribution));
     }
@@ -757,29 +763,202 @@ pub fn render(s: &Summary) -> String {
         series.push((format!("{id} ok"), ok));
         series.push((format!("{id} failed"), failed));
     }
-    body.push_str(&line_chart(
-        "Attempts per second by endpoint (fault windows shaded)",
-        "attempts/s",
-        &series,
-        &windows,
-    ));
+    if !series.is_empty() {
+        body.push_str(&line_chart(
+            "Attempts per second by endpoint (fault windows shaded)",
+            "attempts/s",
+            &series,
+            &windows,
+        ));
+    }
+    body.push_str(&features(s));
+    body.push_str(&drill_windows(s));
+    body.push_str(&errors(s));
+    body.push_str(&gates(s));
+    page(&s.scenario, &body)
+}
+
+fn ms(p: &Percentiles) -> String {
+    if p.count == 0 {
+        "—".into()
+    } else {
+        format!("{:.1}", p.p50)
+    }
+}
+
+/// Per feature: calls, latency and TTFT, tokens and cost; then, for multi-turn
+/// features, how prompt size and latency grow turn by turn.
+fn features(s: &Summary) -> String {
+    if s.features.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "<h2>By feature</h2><table><tr><th>feature</th><th>endpoint</th><th>calls</th><th>ok</th><th>latency p50 / p95 / p99 ms</th><th>TTFT p50 / p95 ms</th><th>tokens in / out</th><th>$ a call</th></tr>",
+    );
+    for (name, f) in &s.features {
+        let pct = |p: &Percentiles| {
+            if p.count == 0 {
+                "—".to_string()
+            } else {
+                format!("{:.1} / {:.1} / {:.1}", p.p50, p.p95, p.p99)
+            }
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0} / {:.0}</td><td>{}</td></tr>",
+            esc(name),
+            esc(&f.endpoint),
+            f.calls,
+            f.ok,
+            pct(&f.latency_ms),
+            if f.ttft_ms.count == 0 {
+                "—".to_string()
+            } else {
+                format!("{} / {:.1}", ms(&f.ttft_ms), f.ttft_ms.p95)
+            },
+            f.mean_input_tokens,
+            f.mean_output_tokens,
+            if f.calls > 0 && s.cost.total_usd > 0.0 {
+                format!("${:.5}", f.cost_usd / f.calls as f64)
+            } else {
+                "—".into()
+            }
+        );
+    }
+    out.push_str("</table>");
+    for (name, f) in s.features.iter().filter(|(_, f)| f.turns.len() > 1) {
+        let _ = write!(
+            out,
+            "<h3>{}, turn by turn</h3><table><tr><th>turn</th><th>calls</th><th>ok</th><th>tokens in / out</th><th>latency p50 / p95 ms</th><th>$ a call</th></tr>",
+            esc(name)
+        );
+        for t in &f.turns {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.0} / {:.0}</td><td>{} / {}</td><td>{}</td></tr>",
+                t.turn,
+                t.calls,
+                t.ok,
+                t.mean_input_tokens,
+                t.mean_output_tokens,
+                ms(&t.latency_ms),
+                if t.latency_ms.count == 0 { "—".into() } else { format!("{:.1}", t.latency_ms.p95) },
+                if t.calls > 0 && s.cost.total_usd > 0.0 {
+                    format!("${:.5}", t.cost_usd / t.calls as f64)
+                } else {
+                    "—".into()
+                }
+            );
+        }
+        out.push_str("</table>");
+        let by_turn = |v: &dyn Fn(&super::schema::TurnSummary) -> f64| -> Vec<(f64, f64)> {
+            f.turns.iter().map(|t| (t.turn as f64, v(t))).collect()
+        };
+        out.push_str(&chart(
+            &format!("{name}: prompt tokens by turn"),
+            "turn",
+            "tokens",
+            &[("tokens in".into(), by_turn(&|t| t.mean_input_tokens))],
+            &[],
+            &[],
+        ));
+    }
+    out
+}
+
+/// The drill's fault windows: when each was, and how fast detection, fallback, the
+/// breaker and recovery came.
+fn drill_windows(s: &Summary) -> String {
+    if s.drill.windows.is_empty() {
+        return String::new();
+    }
+    let secs = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.2} s"));
+    let mut out = String::from("<h2>Fault windows</h2><table><tr><th>endpoint</th><th>fault</th><th>from</th><th>until</th><th>to detect</th><th>to first fallback</th><th>to breaker open</th><th>to recover</th></tr>");
+    for w in &s.drill.windows {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{:.1} s</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&w.endpoint),
+            esc(&w.kind),
+            w.from_s,
+            w.until_s.map_or("the end".to_string(), |u| format!("{u:.1} s")),
+            secs(w.time_to_detect_s),
+            secs(w.time_to_first_fallback_s),
+            secs(w.time_to_breaker_open_s),
+            secs(w.time_to_recover_s)
+        );
+    }
+    out.push_str("</table>");
+    out
+}
+
+/// The errors, by outcome, each with its count and an example message.
+fn errors(s: &Summary) -> String {
+    if s.errors.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "<h2>Errors</h2><table><tr><th>outcome</th><th>count</th><th>example</th></tr>",
+    );
+    for e in &s.errors {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            esc(&e.outcome),
+            e.count,
+            esc(&e.message)
+        );
+    }
+    out.push_str("</table>");
+    out
+}
+
+/// Thresholds, and the comparison with a baseline, each held (✓) or not (✗).
+fn gates(s: &Summary) -> String {
+    let mut out = String::new();
     if !s.thresholds.is_empty() {
-        body.push_str(
-            "<h2>Thresholds</h2><table><tr><th>threshold</th><th>measured</th><th></th></tr>",
+        out.push_str(
+            "<h2>Thresholds</h2><table><tr><th></th><th>threshold</th><th>measured</th></tr>",
         );
         for th in &s.thresholds {
             let _ = write!(
-                body,
-                r#"<tr class="{}"><td><code>{}</code></td><td>{}</td><td>{}</td></tr>"#,
+                out,
+                r#"<tr class="{}"><td>{}</td><td><code>{}</code></td><td>{}</td></tr>"#,
                 if th.ok { "ok" } else { "fail" },
+                if th.ok { "✓" } else { "✗" },
                 esc(&th.expr),
-                th.value.map_or("—".to_string(), |v| format!("{v:.4}")),
-                if th.ok { "held" } else { "FAILED" }
+                th.value
+                    .map_or("not measured".to_string(), |v| format!("{v:.4}")),
             );
         }
-        body.push_str("</table>");
+        out.push_str("</table>");
     }
-    page(&s.scenario, &body)
+    if let Some(c) = &s.baseline {
+        let _ = write!(
+            out,
+            "<h2>Against {}</h2><table><tr><th></th><th>metric</th><th>baseline</th><th>this run</th><th>change</th></tr>",
+            esc(&c.baseline)
+        );
+        for ch in &c.checks {
+            let bad = ch.verdict == "regressed";
+            let _ = write!(
+                out,
+                r#"<tr class="{}"><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{}</td></tr>"#,
+                if bad { "fail" } else { "ok" },
+                if bad { "✗" } else { "✓" },
+                esc(&ch.metric),
+                ch.baseline,
+                ch.candidate,
+                if ch.change.is_finite() {
+                    format!("{:+.1}% ({})", ch.change * 100.0, esc(&ch.verdict))
+                } else {
+                    esc(&ch.verdict)
+                }
+            );
+        }
+        out.push_str("</table>");
+    }
+    out
 }
 
 /// The cost story, when prices are known: the waterfall, the projection per day and

@@ -318,7 +318,10 @@ pub struct ThresholdResult {
     pub ok: bool,
 }
 
+/// Every field defaults: a summary an older llm-drill wrote, without the sections that
+/// came later, still reads (`llm-drill report`, `compare`, `pilot.baseline`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Summary {
     pub schema_version: u32,
     pub scenario: String,
