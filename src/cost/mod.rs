@@ -74,6 +74,18 @@ pub struct Step {
     pub to_usd: f64,
 }
 
+impl Step {
+    /// What the step adds, in cents, to four decimals (a rounding of nothing is +0).
+    pub fn cents(&self) -> f64 {
+        let c = ((self.to_usd - self.from_usd) * 1e6).round() / 1e4;
+        if c == 0.0 {
+            0.0
+        } else {
+            c
+        }
+    }
+}
+
 impl CostSummary {
     /// From the modeled cost per call (or a typical first turn at list price) to the
     /// measured one, a step per factor of the breakdown in the order they compound;

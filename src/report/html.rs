@@ -419,7 +419,7 @@ fn waterfall(c: &crate::cost::CostSummary) -> Option<String> {
         &format!("{start_label}: ${start:.6} a call"),
     );
     for (i, st) in steps.iter().enumerate() {
-        let delta = (st.to_usd - st.from_usd) * 100.0;
+        let delta = st.cents();
         let color = if delta >= 0.0 { COLORS[1] } else { COLORS[2] };
         bar(
             i + 1,
@@ -427,7 +427,7 @@ fn waterfall(c: &crate::cost::CostSummary) -> Option<String> {
             st.to_usd,
             color,
             st.label,
-            &format!("×{:.2} {delta:+.3}¢", st.factor),
+            &format!("×{:.2} {delta:+.4}¢", st.factor),
             &format!(
                 "{}: ×{:.3}, ${:.6} → ${:.6} a call ({delta:+.4}¢)",
                 st.label, st.factor, st.from_usd, st.to_usd

@@ -158,7 +158,7 @@ fn cost(out: &mut String, c: &crate::cost::CostSummary) {
                 step.label,
                 usd(step.to_usd),
                 step.factor,
-                (step.to_usd - step.from_usd) * 100.0
+                step.cents()
             );
         }
         let _ = writeln!(out, "  {:<22} {:>10}", "measured", usd(c.per_call_usd));
