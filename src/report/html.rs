@@ -738,37 +738,40 @@ pub fn render(s: &Summary) -> String {
             &percentile_bars(&s.itl_ms),
         ));
     }
-    // Attempts per second and endpoint: answered and failed, fault windows shaded.
-    let mut series = Vec::new();
+    // Each endpoint's attempts per second by outcome, its own fault windows shaded.
     for (id, rows) in &s.drill.timeline {
-        let ok: Vec<(f64, f64)> = rows
-            .iter()
-            .map(|r| {
-                (
-                    r.second as f64,
-                    r.attempts.get("ok").copied().unwrap_or(0) as f64,
-                )
+        let outcomes: std::collections::BTreeSet<&String> =
+            rows.iter().flat_map(|r| r.attempts.keys()).collect();
+        // `ok` first: it takes the first colour and the solid line.
+        let mut order: Vec<&String> = outcomes.iter().copied().filter(|o| *o == "ok").collect();
+        order.extend(outcomes.iter().copied().filter(|o| *o != "ok"));
+        let series: Vec<(String, Vec<(f64, f64)>)> = order
+            .into_iter()
+            .map(|o| {
+                let pts = rows
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.second as f64,
+                            r.attempts.get(o).copied().unwrap_or(0) as f64,
+                        )
+                    })
+                    .collect();
+                (o.clone(), pts)
             })
             .collect();
-        let failed: Vec<(f64, f64)> = rows
+        let shaded: Vec<(f64, f64)> = s
+            .drill
+            .windows
             .iter()
-            .map(|r| {
-                let all: u32 = r.attempts.values().sum();
-                (
-                    r.second as f64,
-                    (all - r.attempts.get("ok").copied().unwrap_or(0)) as f64,
-                )
-            })
+            .filter(|w| &w.endpoint == id)
+            .map(|w| (w.from_s, w.until_s.unwrap_or(s.duration_s)))
             .collect();
-        series.push((format!("{id} ok"), ok));
-        series.push((format!("{id} failed"), failed));
-    }
-    if !series.is_empty() {
         body.push_str(&line_chart(
-            "Attempts per second by endpoint (fault windows shaded)",
+            &format!("Attempts per second at {id}, by outcome (its fault windows shaded)"),
             "attempts/s",
             &series,
-            &windows,
+            &shaded,
         ));
     }
     body.push_str(&features(s));
@@ -851,14 +854,33 @@ fn features(s: &Summary) -> String {
             );
         }
         out.push_str("</table>");
-        let by_turn = |v: &dyn Fn(&super::schema::TurnSummary) -> f64| -> Vec<(f64, f64)> {
-            f.turns.iter().map(|t| (t.turn as f64, v(t))).collect()
+        // Growth turn by turn, each figure over its value at turn 1.
+        let first = &f.turns[0];
+        let relative = |v: &dyn Fn(&super::schema::TurnSummary) -> Option<f64>| -> Vec<(f64, f64)> {
+            match v(first).filter(|b| *b > 0.0) {
+                Some(base) => f
+                    .turns
+                    .iter()
+                    .filter_map(|t| Some((t.turn as f64, v(t)? / base)))
+                    .collect(),
+                None => Vec::new(),
+            }
+        };
+        let per_call = |t: &super::schema::TurnSummary| {
+            (t.calls > 0 && s.cost.total_usd > 0.0).then(|| t.cost_usd / t.calls as f64)
         };
         out.push_str(&chart(
-            &format!("{name}: prompt tokens by turn"),
+            &format!("{name}: growth by turn (× turn 1)"),
             "turn",
-            "tokens",
-            &[("tokens in".into(), by_turn(&|t| t.mean_input_tokens))],
+            "× turn 1",
+            &[
+                ("tokens in".into(), relative(&|t| Some(t.mean_input_tokens))),
+                (
+                    "latency p50".into(),
+                    relative(&|t| (t.latency_ms.count > 0).then_some(t.latency_ms.p50)),
+                ),
+                ("cost a call".into(), relative(&per_call)),
+            ],
             &[],
             &[],
         ));
