@@ -237,17 +237,7 @@ fn chart(
 
 /// Both axes with their ticks, grid lines and units.
 fn axes(svg: &mut String, xa: &Axis, ya: &Axis, sx: &dyn Fn(f64) -> f64, sy: &dyn Fn(f64) -> f64) {
-    for y in ya.ticks() {
-        let _ = write!(
-            svg,
-            r##"<line class="grid" x1="{PAD}" y1="{0:.1}" x2="{1}" y2="{0:.1}" stroke="#e4e4e4"/><text class="tick y" x="{2:.1}" y="{3:.1}" font-size="10" text-anchor="end">{4}</text>"##,
-            sy(y),
-            W - PAD,
-            PAD - 5.0,
-            sy(y) + 3.0,
-            ya.label(y)
-        );
-    }
+    y_grid(svg, ya, sy);
     for x in xa.ticks() {
         let _ = write!(
             svg,
@@ -274,6 +264,21 @@ fn axes(svg: &mut String, xa: &Axis, ya: &Axis, sx: &dyn Fn(f64) -> f64, sy: &dy
         PAD - 10.0,
         esc(&ya.unit)
     );
+}
+
+/// The y axis's ticks, each with its grid line.
+fn y_grid(svg: &mut String, ya: &Axis, sy: &dyn Fn(f64) -> f64) {
+    for y in ya.ticks() {
+        let _ = write!(
+            svg,
+            r##"<line class="grid" x1="{PAD}" y1="{0:.1}" x2="{1}" y2="{0:.1}" stroke="#e4e4e4"/><text class="tick y" x="{2:.1}" y="{3:.1}" font-size="10" text-anchor="end">{4}</text>"##,
+            sy(y),
+            W - PAD,
+            PAD - 5.0,
+            sy(y) + 3.0,
+            ya.label(y)
+        );
+    }
 }
 
 /// The legend along the top: a sample of each drawn series' line and its name.
@@ -361,17 +366,7 @@ fn waterfall(c: &crate::cost::CostSummary) -> Option<String> {
     let mut svg = format!(
         r#"<svg class="chart waterfall" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img"><title>Cost per call, modeled to measured</title>"#
     );
-    for y in ya.ticks() {
-        let _ = write!(
-            svg,
-            r##"<line class="grid" x1="{PAD}" y1="{0:.1}" x2="{1}" y2="{0:.1}" stroke="#e4e4e4"/><text class="tick y" x="{2:.1}" y="{3:.1}" font-size="10" text-anchor="end">{4}</text>"##,
-            sy(y),
-            W - PAD,
-            PAD - 5.0,
-            sy(y) + 3.0,
-            ya.label(y)
-        );
-    }
+    y_grid(&mut svg, &ya, &sy);
     let mut bar = |i: usize,
                    from: f64,
                    to: f64,
@@ -472,17 +467,7 @@ fn percentile_plot(points: &[[f64; 2]]) -> String {
         H - PAD,
         W - PAD
     );
-    for y in ya.ticks() {
-        let _ = write!(
-            svg,
-            r##"<line class="grid" x1="{PAD}" y1="{0:.1}" x2="{1}" y2="{0:.1}" stroke="#e4e4e4"/><text class="tick y" x="{2:.1}" y="{3:.1}" font-size="10" text-anchor="end">{4}</text>"##,
-            sy(y),
-            W - PAD,
-            PAD - 5.0,
-            sy(y) + 3.0,
-            ya.label(y)
-        );
-    }
+    y_grid(&mut svg, &ya, &sy);
     for (p, label) in [
         (0.0, "0%"),
         (90.0, "90%"),

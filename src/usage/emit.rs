@@ -9,20 +9,10 @@
 //! beyond a typical new message: the run's prompts then grow as the log's did.
 
 use super::read::Row;
+use crate::scenario::value::QUANTILE_KEYS;
 use mock_server::tokens::{Encoding, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE};
 use std::collections::BTreeMap;
 use std::fmt::Write;
-
-/// The quantiles written for a distribution, as the scenario's quantile form names them.
-const WRITTEN: [(&str, f64); 7] = [
-    ("p10", 0.10),
-    ("p25", 0.25),
-    ("p50", 0.50),
-    ("p75", 0.75),
-    ("p90", 0.90),
-    ("p95", 0.95),
-    ("p99", 0.99),
-];
 
 /// `{ min, p10, ..., p99, max }` of `values` (exact, by the nearest rank), each shown
 /// by `show`; a single value when they are all the same.
@@ -38,7 +28,7 @@ fn quantiles(mut values: Vec<f64>, show: impl Fn(f64) -> String) -> Option<Strin
     };
     let mut parts = vec![format!("min: {}", show(first))];
     parts.extend(
-        WRITTEN
+        QUANTILE_KEYS
             .iter()
             .map(|(k, q)| format!("{k}: {}", show(at(*q)))),
     );
