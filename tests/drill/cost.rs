@@ -284,8 +284,14 @@ fn compare_passes_on_a_rerun_and_names_what_regressed_when_the_mock_slows() {
     }
     let junit = std::fs::read_to_string(slow.join("junit.xml")).unwrap();
     assert!(junit.contains("latency.p50 regressed"), "{junit}");
-    // With a 50% tolerance set for this scenario, the same slowdown passes.
-    let (_d, _, out) = run_once_with(130, Some(&base), "regression: { tolerance: 50% }\n");
+    // With a 50% tolerance set for this scenario, the same slowdown passes. (ITL's tail
+    // over 360 gaps of 1 ms is the machine's scheduling, not the endpoint: a floor of
+    // 10 ms keeps a loaded CI machine's noise out of this check.)
+    let (_d, _, out) = run_once_with(
+        130,
+        Some(&base),
+        "regression: { tolerance: 50%, per_metric: { itl.p99: { floor: 10 } } }\n",
+    );
     assert_eq!(
         out.status.code(),
         Some(0),
