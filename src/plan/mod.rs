@@ -32,6 +32,8 @@ mod sampler;
 pub mod thresholds;
 pub mod tls;
 
+/// The quantile keys a distribution may give (`{p10, ..., p99}`), for what writes one.
+pub use crate::scenario::value::QUANTILE_KEYS;
 pub use arrivals::{Arrival, ArrivalSchedule, Stage};
 pub use auth::{Auth, CredentialRef, MockKey, OAuth2Plan};
 pub use cost::CostPlan;

@@ -9,7 +9,7 @@
 //! beyond a typical new message: the run's prompts then grow as the log's did.
 
 use super::read::Row;
-use crate::scenario::value::QUANTILE_KEYS;
+use crate::plan::QUANTILE_KEYS;
 use mock_server::tokens::{Encoding, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE};
 use std::collections::BTreeMap;
 use std::fmt::Write;
