@@ -265,6 +265,11 @@ async fn an_emitted_scenario_runs_once_its_endpoint_is_filled_in_with_the_logs_t
                 now.mean_output_tokens,
             ),
         ] {
+            eprintln!(
+                "{feature} {what}: the log's mean {log_mean:.1}, the run's {run_mean:.1} ({:+.2}%, {} calls)",
+                (run_mean / log_mean - 1.0) * 100.0,
+                now.calls
+            );
             assert!(
                 (run_mean / log_mean - 1.0).abs() < 0.05,
                 "{feature} {what}: the log's mean {log_mean:.1}, the run's {run_mean:.1} ({} calls)",
