@@ -42,6 +42,7 @@ fn sample(i: u64, base: Instant) -> CallSample {
             opened_breaker: false,
             served_region: Some("westeurope"),
             http_version: Some(llm_drill::client::Spoken::Http2),
+            server_timing: None,
             cost_usd: 0.0,
             sent: started,
             end: started + Duration::from_millis(900 + i % 700),

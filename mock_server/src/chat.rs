@@ -167,6 +167,11 @@ pub(crate) trait Wire: Send + Sync + 'static {
     fn region_header(&self) -> Option<&'static str> {
         None
     }
+    /// The header that carries the server's own processing time, in milliseconds
+    /// (OpenAI's and Azure OpenAI's `openai-processing-ms`).
+    fn processing_header(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// The region that serves request `index`, by the configured shares (its index in
@@ -185,6 +190,22 @@ fn served_region(cfg: &crate::MockConfig, index: u64) -> Option<usize> {
         pick -= w;
     }
     Some(cfg.served_regions.len() - 1)
+}
+
+/// Says on `resp` how long the mock took from the request's arrival to this answer's
+/// headers (the whole answer, when it is not streamed), where the wire has a header
+/// for it, and records the value it sent.
+fn mark_processing(resp: &mut Response, wire: &dyn Wire, shared: &Shared, received: Instant) {
+    let Some(name) = wire.processing_header() else {
+        return;
+    };
+    let ms = received.elapsed().as_secs_f64() * 1000.0;
+    let value = format!("{ms:.3}");
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        resp.headers_mut()
+            .insert(header::HeaderName::from_static(name), v);
+        shared.stats.processing(value.parse().unwrap_or(ms));
+    }
 }
 
 /// Says on `resp` which region served it, where the wire has a header for it.
@@ -213,6 +234,7 @@ pub(crate) async fn answer(
     headers: &axum::http::HeaderMap,
 ) -> Response {
     let arrival = Instant::now();
+    let received = arrival;
     let index = shared.stats.request_received();
     shared.stats.request_body(&body);
     let guard = InFlight(shared.clone());
@@ -410,6 +432,7 @@ pub(crate) async fn answer(
         let region = served_region(cfg, index);
         let mut resp = stream(shared.clone(), wire, guard, meta, arrival, plan, paced);
         mark_region(&mut resp, wire, &shared, region);
+        mark_processing(&mut resp, wire, &shared, received);
         resp
     } else {
         match paced.as_mut() {
@@ -446,6 +469,7 @@ pub(crate) async fn answer(
             None => {
                 let mut resp = axum::Json(whole).into_response();
                 mark_region(&mut resp, wire, &shared, served_region(cfg, index));
+                mark_processing(&mut resp, wire, &shared, received);
                 resp
             }
             Some(_) => {

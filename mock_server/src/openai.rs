@@ -199,6 +199,10 @@ fn chunk(meta: &Meta, delta: serde_json::Value, finish: Option<&str>) -> Bytes {
 }
 
 impl Wire for OpenAi {
+    fn processing_header(&self) -> Option<&'static str> {
+        Some("openai-processing-ms")
+    }
+
     fn parse(&self, body: &[u8]) -> Result<Ask, String> {
         parse(body)
     }
@@ -395,6 +399,10 @@ impl Wire for Azure {
 
     fn region_header(&self) -> Option<&'static str> {
         Some("x-ms-region")
+    }
+
+    fn processing_header(&self) -> Option<&'static str> {
+        Some("openai-processing-ms")
     }
 
     /// Azure takes a key in `api-key`, or an Entra ID token as a bearer.

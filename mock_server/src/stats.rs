@@ -33,6 +33,9 @@ pub struct Stats {
     served_regions: Vec<(String, AtomicU64)>,
     /// Chat requests by the HTTP they came in: HTTP/1.x, h2.
     http_versions: [AtomicU64; 2],
+    /// `openai-processing-ms` headers sent, and their values summed (microseconds).
+    processing_reported: AtomicU64,
+    processing_us: AtomicU64,
 }
 
 /// Fault kinds counted in `faults`, as scenarios name them; `rate_limiter` is the
@@ -103,6 +106,12 @@ pub struct StatsSnapshot {
     /// Chat requests by the HTTP they came in (`http1`, `http2`).
     #[serde(default)]
     pub http_versions: BTreeMap<String, u64>,
+    /// Answers that carried the mock's processing time (`openai-processing-ms`), and
+    /// the values it sent, summed in milliseconds.
+    #[serde(default)]
+    pub processing_reported: u64,
+    #[serde(default)]
+    pub processing_ms_sum: f64,
 }
 
 impl Default for Stats {
@@ -127,6 +136,8 @@ impl Default for Stats {
             faults: Default::default(),
             served_regions: Vec::new(),
             http_versions: Default::default(),
+            processing_reported: AtomicU64::new(0),
+            processing_us: AtomicU64::new(0),
         }
     }
 }
@@ -146,6 +157,12 @@ impl Stats {
         if let Some((_, n)) = self.served_regions.get(region) {
             n.fetch_add(1, Relaxed);
         }
+    }
+    /// An answer said it took `ms` (its `openai-processing-ms`).
+    pub(crate) fn processing(&self, ms: f64) {
+        self.processing_reported.fetch_add(1, Relaxed);
+        self.processing_us
+            .fetch_add((ms * 1000.0).round().max(0.0) as u64, Relaxed);
     }
     /// A chat request arrived over h2 (`true`) or HTTP/1.x.
     pub(crate) fn http_version(&self, h2: bool) {
@@ -254,6 +271,8 @@ impl Stats {
                 .collect(),
             http_versions: nonzero(&["http1", "http2"], &self.http_versions),
             faults: nonzero(&FAULT_KINDS, &self.faults),
+            processing_reported: self.processing_reported.load(Relaxed),
+            processing_ms_sum: self.processing_us.load(Relaxed) as f64 / 1000.0,
         }
     }
 }

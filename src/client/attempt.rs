@@ -141,6 +141,8 @@ pub struct Extra {
     /// The region the endpoint said served the answer, canonical (`westeurope`), or
     /// `unrecognized` when llm-drill does not know the name.
     pub served_region: Option<&'static str>,
+    /// What the endpoint (or a gateway before it) reported of its own timing.
+    pub server_timing: Option<super::timing::ServerTimings>,
 }
 
 impl Attempt {
@@ -191,6 +193,11 @@ impl Attempt {
 
     pub fn served_region(&self) -> Option<&'static str> {
         self.extra.as_ref().and_then(|e| e.served_region)
+    }
+
+    /// The timings the endpoint reported in its headers.
+    pub fn server_timing(&self) -> Option<super::timing::ServerTimings> {
+        self.extra.as_ref().and_then(|e| e.server_timing)
     }
 
     /// A failure llm-drill made up itself: nothing was sent.

@@ -58,6 +58,9 @@ pub(super) async fn exchange(
         a.extra_mut().served_region =
             Some(crate::plan::regions::canonical(&r).unwrap_or("unrecognized"));
     }
+    if let Some(t) = super::timing::ServerTimings::of(resp.headers()) {
+        a.extra_mut().server_timing = Some(t);
+    }
     let too_large = resp
         .headers()
         .get(hyper::header::CONTENT_LENGTH)

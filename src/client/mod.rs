@@ -25,6 +25,7 @@ mod retry_after;
 mod route;
 pub mod sse;
 mod stream;
+pub mod timing;
 mod tls;
 
 pub use attempt::{Attempt, Prepared, Spoken, Usage, Whole};

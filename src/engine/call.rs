@@ -166,6 +166,7 @@ impl<T: Transport> Engine<T> {
                     opened_breaker: opened,
                     served_region: a.served_region(),
                     http_version: a.http_version,
+                    server_timing: a.server_timing(),
                 });
                 if a.outcome == Outcome::Auth && !reauthed && route.has_oauth() {
                     reauthed = true;

@@ -158,6 +158,8 @@ pub struct Tried {
     pub served_region: Option<&'static str>,
     /// The HTTP its answer came in, when one came.
     pub http_version: Option<Spoken>,
+    /// What the endpoint reported of its own timing.
+    pub server_timing: Option<crate::client::timing::ServerTimings>,
 }
 
 /// What a call cost, and the figures the cost multiplier is made of (USD).
@@ -227,6 +229,9 @@ pub struct Metrics {
     pub served_regions: Vec<(&'static str, u64)>,
     /// Answered attempts by the HTTP they came in (`Spoken::index`).
     pub http_versions: [u64; Spoken::ALL.len()],
+    /// The endpoint's reported timings (milliseconds, as microseconds), by
+    /// `client::timing::NAMES` index, made when the first one arrives.
+    pub server_timing: Vec<(usize, Histogram<u64>)>,
     /// Attempts failed by an injected fault (nothing sent).
     pub injected: u64,
     /// Calls that made at least one attempt here.
@@ -275,6 +280,7 @@ impl Default for Metrics {
             residency_observed: 0,
             served_regions: Vec::new(),
             http_versions: [0; Spoken::ALL.len()],
+            server_timing: Vec::new(),
             injected: 0,
             calls_tried: 0,
             cost_usd: 0.0,
@@ -331,6 +337,16 @@ impl Metrics {
         }
         if let Some(v) = t.http_version {
             self.http_versions[v.index()] += 1;
+        }
+        for (i, ms) in t.server_timing.iter().flat_map(|s| s.present()) {
+            let h = match self.server_timing.iter().position(|(k, _)| *k == i) {
+                Some(at) => &mut self.server_timing[at].1,
+                None => {
+                    self.server_timing.push((i, new_histogram()));
+                    &mut self.server_timing.last_mut().expect("just pushed").1
+                }
+            };
+            let _ = h.record(((ms * 1000.0).round() as u64).max(1));
         }
         self.attempts += 1;
         self.outcomes[t.outcome.index()] += 1;
@@ -437,6 +453,15 @@ impl Metrics {
         self.fallbacks += other.fallbacks;
         self.residency_violations += other.residency_violations;
         self.residency_observed += other.residency_observed;
+        for (i, h) in &other.server_timing {
+            match self.server_timing.iter_mut().find(|(k, _)| k == i) {
+                // Same bounds on both sides, so adding cannot fail.
+                Some((_, mine)) => {
+                    let _ = mine.add(h);
+                }
+                None => self.server_timing.push((*i, h.clone())),
+            }
+        }
         for (r, n) in &other.served_regions {
             count_region(&mut self.served_regions, r, *n);
         }
@@ -637,6 +662,7 @@ mod tests {
                     opened_breaker: false,
                     served_region: None,
                     http_version: None,
+                    server_timing: None,
                     cost_usd: if *o == Outcome::Ok { 0.01 } else { 0.0 },
                 })
                 .collect(),

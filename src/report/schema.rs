@@ -164,6 +164,12 @@ pub struct EndpointSummary {
     /// was answered.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub http_versions: BTreeMap<String, u64>,
+    /// What the endpoint (or a gateway before it) reported of its own timing, by header
+    /// (`openai-processing-ms`, `x-litellm-overhead-duration-ms`,
+    /// `x-envoy-upstream-service-time`, `server-timing`, `req-cost-time`), over the
+    /// attempts that sent it; absent when none did.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub server_timing_ms: BTreeMap<String, Percentiles>,
     /// An OAuth endpoint's token requests (not calls): count, failures, mean time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthSummary>,

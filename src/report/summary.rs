@@ -334,6 +334,16 @@ impl Summary {
                         .filter(|v| m.http_versions[v.index()] > 0)
                         .map(|v| (v.key().to_string(), m.http_versions[v.index()]))
                         .collect(),
+                    server_timing_ms: m
+                        .server_timing
+                        .iter()
+                        .map(|(i, h)| {
+                            (
+                                crate::client::timing::NAMES[*i].to_string(),
+                                Percentiles::of(h),
+                            )
+                        })
+                        .collect(),
                     cost_usd: m.cost_usd,
                     attempts_per_call: per(m.attempts, m.calls_tried),
                     rate_429: super::gates::share(m.count(Outcome::Http429), m.attempts),

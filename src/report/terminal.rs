@@ -455,6 +455,13 @@ pub fn render(s: &Summary) -> String {
             counted("answered over", &e.http_versions),
             counted("served from", &e.served_regions),
         );
+        for (name, p) in &e.server_timing_ms {
+            let _ = writeln!(
+                out,
+                "  it reports {name}: p50 {:.1} p99 {:.1} ms over {} attempts",
+                p.p50, p.p99, p.count
+            );
+        }
     }
     for (name, f) in &s.features {
         let _ = writeln!(

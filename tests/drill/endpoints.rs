@@ -195,3 +195,57 @@ async fn an_endpoint_counting_prompts_differently_shows_in_the_ratio() {
     assert_eq!(s.totals.input_tokens, 4 * 122);
     assert_eq!(s.totals.input_token_ratio, Some(2.0));
 }
+
+#[tokio::test]
+async fn the_servers_own_timing_headers_become_per_endpoint_histograms() {
+    // A gateway in front of a model, each saying what it took.
+    let server = server_answering(
+        sse(&[ROLE, TOKEN, FINISH, "[DONE]"])
+            .insert_header("openai-processing-ms", "123")
+            .insert_header("x-litellm-overhead-duration-ms", "2.4")
+            .insert_header("x-envoy-upstream-service-time", "45")
+            .insert_header("server-timing", "upstream;dur=12.5, gw;desc=\"x\";dur=2"),
+    )
+    .await;
+    let s = expect_all(&server, true, "5s", "ok").await;
+    let t = &s.endpoints["e"].server_timing_ms;
+    let got: Vec<(&str, u64, f64)> = t
+        .iter()
+        .map(|(k, p)| (k.as_str(), p.count, p.p50))
+        .collect();
+    // Each within HdrHistogram's three significant digits of the header's value.
+    let want = [
+        ("openai-processing-ms", 123.0),
+        ("server-timing", 14.5),
+        ("x-envoy-upstream-service-time", 45.0),
+        ("x-litellm-overhead-duration-ms", 2.4),
+    ];
+    assert_eq!(got.len(), want.len(), "{got:?}");
+    for ((name, count, p50), (w_name, w)) in got.iter().zip(want) {
+        assert_eq!((*name, *count), (w_name, 4));
+        assert!(
+            (p50 - w).abs() <= w * 0.001 + 1e-9,
+            "{name}: {p50} against {w}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mocks_processing_time_is_reported_as_the_mock_counted_it() {
+    let h = mock_server::spawn(mock_server::MockConfig::default())
+        .await
+        .unwrap();
+    let (s, _dir) = run(&simple(&h.base_url(), false, "10s", 20, 1)).await;
+    let truth = h.stats();
+    h.shutdown().await;
+    let p = &s.endpoints["e"].server_timing_ms["openai-processing-ms"];
+    assert_eq!((p.count, truth.processing_reported), (20, 20));
+    let mean = truth.processing_ms_sum / truth.processing_reported as f64;
+    // Non-streamed: the whole answer's time, which the latency contains.
+    assert!(
+        (p.mean - mean).abs() <= mean * 0.002 + 0.01,
+        "{} against {mean}",
+        p.mean
+    );
+    assert!(p.max <= s.latency_ms.max, "{p:?} {:?}", s.latency_ms);
+}
