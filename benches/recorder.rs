@@ -49,6 +49,7 @@ fn sample(i: u64, base: Instant) -> CallSample {
         }],
         fallbacks: 0,
         first_endpoint: 0,
+        pair: None,
         cost: Default::default(),
         residency_violation: false,
         residency_observed: false,

@@ -379,12 +379,17 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
         })
         .collect();
     let goodput = plan.goodput;
+    let side = plan
+        .side_by_side
+        .as_ref()
+        .map(|s| crate::recorder::side::SideBySide::new(s.endpoints.len(), s.mirror));
     // Calls meant to start in the warm-up are recorded apart; the rest are measured.
     let measured_from = start + warmup;
     let recorder = tokio::spawn(async move {
         let mut rec = Recorder::new(measured_from, n_endpoints, n_features);
         rec.drill = Drill::new(windows, n_endpoints);
         rec.goodput = goodput;
+        rec.side = side;
         rec.intervals = Some(crate::recorder::hlog::IntervalLogs::new(&endpoint_ids));
         let mut warm = Recorder::new(start, n_endpoints, n_features);
         // Drain on a short tick instead of awaiting each sample: a parked receiver would

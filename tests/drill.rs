@@ -24,6 +24,7 @@ mod drill {
     pub mod review;
     pub mod scenarios;
     pub mod sessions;
+    pub mod side;
     pub mod support;
     pub mod usage;
 }

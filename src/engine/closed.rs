@@ -35,7 +35,10 @@ impl<T: Transport> Engine<T> {
                     if now >= end || stop.is_cancelled() {
                         break;
                     }
-                    let mut session = engine.workload.session((user << 32) | n, now - start);
+                    let mut session =
+                        engine
+                            .workload
+                            .session_copy((user << 32) | n, now - start, 0);
                     let turn = engine.turn(&mut session, now);
                     if !engine.guard.admit(&turn.call) {
                         stop.cancel();

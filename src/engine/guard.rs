@@ -139,6 +139,7 @@ mod tests {
             round: 1,
             rounds_left: 0,
             tools: None,
+            pair: None,
         }
     }
 

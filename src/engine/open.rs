@@ -93,8 +93,10 @@ impl<T: Transport> Engine<T> {
 
     /// Builds arrival `index` — a new session and its first turn, request included —
     /// before its time comes, never inside the timed region.
-    fn arrival(&self, index: usize, start: Instant, intended: Instant) -> Arrival {
-        let mut session = self.workload.session(index as u64, intended - start);
+    fn arrival(&self, index: usize, copy: usize, start: Instant, intended: Instant) -> Arrival {
+        let mut session = self
+            .workload
+            .session_copy(index as u64, intended - start, copy);
         let turn = self.turn(&mut session, intended);
         Arrival { session, turn }
     }
@@ -108,14 +110,17 @@ impl<T: Transport> Engine<T> {
         stop: CancellationToken,
     ) {
         for (index, offset) in schedule.enumerate() {
-            let arrival = self.arrival(index, start, start + offset);
-            tokio::select! {
-                biased;
-                _ = stop.cancelled() => return,
-                _ = sleep_until(arrival.turn.intended) => {}
-            }
-            if tx.send(arrival).await.is_err() {
-                return;
+            // Side by side in `mirror`: a copy for each endpoint, the same intended start.
+            for copy in 0..self.workload.copies() {
+                let arrival = self.arrival(index, copy, start, start + offset);
+                tokio::select! {
+                    biased;
+                    _ = stop.cancelled() => return,
+                    _ = sleep_until(arrival.turn.intended) => {}
+                }
+                if tx.send(arrival).await.is_err() {
+                    return;
+                }
             }
         }
     }
@@ -132,21 +137,23 @@ impl<T: Transport> Engine<T> {
     ) {
         let std_start = start.into_std();
         for (index, offset) in schedule.enumerate() {
-            let intended = std_start + offset;
-            let arrival = self.arrival(index, start, Instant::from_std(intended));
-            loop {
-                if stop.is_cancelled() {
+            for copy in 0..self.workload.copies() {
+                let intended = std_start + offset;
+                let arrival = self.arrival(index, copy, start, Instant::from_std(intended));
+                loop {
+                    if stop.is_cancelled() {
+                        return;
+                    }
+                    let now = std::time::Instant::now();
+                    if now >= intended {
+                        break;
+                    }
+                    // Short naps, so a stop is noticed within 50 ms even at 1 call a minute.
+                    std::thread::sleep((intended - now).min(Duration::from_millis(50)));
+                }
+                if tx.blocking_send(arrival).is_err() {
                     return;
                 }
-                let now = std::time::Instant::now();
-                if now >= intended {
-                    break;
-                }
-                // Short naps, so a stop is noticed within 50 ms even at 1 call a minute.
-                std::thread::sleep((intended - now).min(Duration::from_millis(50)));
-            }
-            if tx.blocking_send(arrival).is_err() {
-                return;
             }
         }
     }

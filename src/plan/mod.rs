@@ -29,6 +29,7 @@ pub mod regression;
 pub mod replay;
 pub mod retry;
 mod sampler;
+mod side;
 pub mod thresholds;
 pub mod tls;
 
@@ -48,6 +49,7 @@ pub use provider::{AuthKind, Provider, DEFAULT_AZURE_API_VERSION};
 pub use regression::Policy;
 pub use retry::{BreakerPlan, RetryPlan};
 pub use sampler::Sampler;
+pub use side::SideBySidePlan;
 pub use tls::{Roots, TlsPlan};
 
 use crate::scenario::{Scenario, ScenarioError, Source};
@@ -78,6 +80,8 @@ pub struct Plan {
     pub capacity: capacity::CapacityPlan,
     /// The pilot's assumptions, each a go / no-go on every run.
     pub pilot: Option<pilot::PilotPlan>,
+    /// The same traffic to several endpoints, compared.
+    pub side_by_side: Option<SideBySidePlan>,
 }
 
 impl Plan {
@@ -180,7 +184,10 @@ impl Plan {
             cost.daily_calls,
         )?;
         let pilot = pilot::pilot(&c, sc.pilot.as_ref())?;
+        let side_by_side =
+            side::side_by_side(&c, sc.side_by_side.as_ref(), &endpoints, &features, &load)?;
         Ok(Plan {
+            side_by_side,
             pilot,
             capacity,
             goodput,

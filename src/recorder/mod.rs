@@ -6,6 +6,7 @@
 pub mod drill;
 pub mod hlog;
 mod series;
+pub mod side;
 mod turns;
 
 pub use series::{SecondStats, Series};
@@ -77,6 +78,8 @@ pub struct CallSample {
     pub residency_observed: bool,
     /// Why its answer ended, as the endpoint said.
     pub finish: Option<FinishReason>,
+    /// Side by side: which copy this was, and what pairs it with the others.
+    pub pair: Option<crate::workload::Pair>,
 }
 
 impl CallSample {
@@ -136,6 +139,7 @@ impl CallSample {
             residency_violation: false,
             residency_observed: false,
             finish: a.finish,
+            pair: call.pair,
         };
         (sample, a.text)
     }
@@ -537,6 +541,9 @@ pub struct Recorder {
     pub last_start: Instant,
     /// The per-call limits of goodput (set up by the run), when the plan has them.
     pub goodput: Option<GoodputPlan>,
+    /// Side by side: each endpoint's copies and their paired differences (set up by
+    /// the run).
+    pub side: Option<side::SideBySide>,
 }
 
 impl Recorder {
@@ -555,10 +562,14 @@ impl Recorder {
             last_end: start,
             last_start: start,
             goodput: None,
+            side: None,
         }
     }
 
     pub fn record(&mut self, s: &CallSample) {
+        if let (Some(side), Some(pair)) = (self.side.as_mut(), s.pair) {
+            side.record(pair, s);
+        }
         for (i, t) in s.tried.iter().enumerate() {
             if let Some(m) = self.endpoints.get_mut(t.endpoint) {
                 m.record_attempt(t);
@@ -668,6 +679,7 @@ mod tests {
                 .collect(),
             fallbacks: tried.windows(2).filter(|w| w[0].0 != w[1].0).count() as u32,
             first_endpoint: 0,
+            pair: None,
             cost: CallCost {
                 usd: 0.01,
                 billed_attempts: 1,

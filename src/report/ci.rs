@@ -70,6 +70,9 @@ pub fn markdown(s: &Summary) -> String {
     if let Some(p) = &s.pilot {
         out.push_str(&super::pilot::table(p, true));
     }
+    if let Some(x) = &s.side_by_side {
+        out.push_str(&super::side::sentences(x, true));
+    }
     if let Some(r) = &s.replay {
         out.push_str(&super::replay::table(r, true));
     }

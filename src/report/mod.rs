@@ -10,6 +10,7 @@ pub mod html;
 pub mod pilot;
 pub mod replay;
 mod schema;
+pub mod side;
 pub mod summary;
 pub mod terminal;
 

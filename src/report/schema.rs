@@ -376,6 +376,9 @@ pub struct Summary {
     /// The pilot's go / no-go against its assumptions, when the scenario states them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pilot: Option<PilotSummary>,
+    /// The same traffic to several endpoints: each against the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side_by_side: Option<SideBySideSummary>,
     /// A replay's calls against the log's own figures, per feature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<ReplaySummary>,
@@ -595,4 +598,54 @@ pub struct ReplayFigures {
     pub latency_p99_ms: Option<f64>,
     pub error_rate: Option<f64>,
     pub cost_per_call_usd: Option<f64>,
+}
+
+/// Side by side: each endpoint after the first, against the first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SideBySideSummary {
+    /// `mirror` or `alternate`.
+    pub mode: String,
+    pub endpoints: Vec<String>,
+    /// By endpoint id (each after the first).
+    pub pairs: BTreeMap<String, PairSummary>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PairSummary {
+    /// The endpoint it is compared with: the first listed.
+    pub against: String,
+    /// Calls each endpoint got, and (mirror) the pairs both answered.
+    pub calls: u64,
+    pub against_calls: u64,
+    pub paired_calls: u64,
+    /// B − A in milliseconds: in `mirror` the percentiles of the per-call differences,
+    /// in `alternate` the differences of the percentiles.
+    pub latency_ms: Diff,
+    pub ttft_ms: Diff,
+    pub itl_ms: Diff,
+    /// Mirror: the share of paired calls on which B was slower.
+    pub slower_share: Option<f64>,
+    /// B over A, per call: output tokens, prompt tokens as each endpoint billed them,
+    /// cost.
+    pub output_tokens_ratio: Option<f64>,
+    pub prompt_tokens_ratio: Option<f64>,
+    pub cost_ratio: Option<f64>,
+    /// B − A, in percentage points.
+    pub error_rate_pp: Option<f64>,
+    pub rate_429_pp: Option<f64>,
+    /// What the endpoint itself reported of its timing (p50, ms), where it did.
+    pub reported_p50_ms: BTreeMap<String, f64>,
+    /// The pair in one sentence.
+    pub sentence: String,
+}
+
+/// A difference at p50, p95 and p99 (ms); absent where nothing was measured.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Diff {
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
 }

@@ -272,9 +272,13 @@ impl Summary {
             target_rps: plan
                 .load
                 .target_rps(plan.duration)
+                .map(|r| r * plan.copies_per_arrival())
                 .filter(|_| !plan.features.iter().any(|f| f.session.multi_turn()))
                 .map(round3),
-            target_sessions_per_s: plan.load.target_rps(plan.duration).map(round3),
+            target_sessions_per_s: plan
+                .load
+                .target_rps(plan.duration)
+                .map(|r| round3(r * plan.copies_per_arrival())),
             achieved_sessions_per_s: round3(
                 facts.sessions as f64 / plan.duration.as_secs_f64().min(duration_s).max(1e-9),
             ),
@@ -432,6 +436,7 @@ impl Summary {
             capacity: None,
             pilot: None,
             replay: None,
+            side_by_side: None,
             latency_distribution: if t.latency.is_empty() {
                 Vec::new()
             } else {
@@ -462,6 +467,10 @@ impl Summary {
             .as_ref()
             .map(|(base, name)| super::compare::compare(base, &summary, name));
         summary.replay = super::replay::summary(plan, &summary, facts.held);
+        summary.side_by_side = rec
+            .side
+            .as_ref()
+            .and_then(|side| super::side::summary(plan, side, &summary.endpoints));
         summary.pilot = plan
             .pilot
             .as_ref()

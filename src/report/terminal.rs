@@ -578,6 +578,9 @@ pub fn render(s: &Summary) -> String {
             let _ = writeln!(out, "  {mark} {} (measured {value})", t.expr);
         }
     }
+    if let Some(x) = &s.side_by_side {
+        let _ = write!(out, "\n{}", super::side::sentences(x, false));
+    }
     if let Some(r) = &s.replay {
         let _ = write!(out, "\n{}", super::replay::table(r, false));
     }

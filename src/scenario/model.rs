@@ -32,6 +32,25 @@ pub struct Scenario {
     pub capacity: Option<CapacitySpec>,
     /// The assumptions the pilot was approved on: every run ends with a go / no-go.
     pub pilot: Option<PilotSpec>,
+    /// The same traffic to two or more endpoints in one run, compared call by call.
+    pub side_by_side: Option<SideBySideSpec>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct SideBySideSpec {
+    /// Endpoint ids, the baseline first: features name the first.
+    pub endpoints: Vec<String>,
+    pub mode: Option<SideBySideMode>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SideBySideMode {
+    /// Every call to each endpoint, paired.
+    Mirror,
+    /// Consecutive calls to each endpoint in turn.
+    Alternate,
 }
 
 #[derive(Debug, Deserialize, Clone)]

@@ -112,6 +112,19 @@ pub struct CallSpec {
     /// The description of the tool offered (its size is `tools.definitions_tokens`),
     /// for agentic features.
     pub tools: Option<Arc<str>>,
+    /// Side by side: which copy this is, and its pairing.
+    pub pair: Option<Pair>,
+}
+
+/// Which copy of a side-by-side call this is, and what pairs it with the others: the
+/// conversation, turn and round they share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Pair {
+    pub key: u64,
+    pub turn: u32,
+    pub round: u32,
+    /// Its endpoint's place in `side_by_side.endpoints` (0: the baseline).
+    pub copy: u8,
 }
 
 /// What a finished turn gives back to its conversation.
@@ -159,6 +172,8 @@ pub struct Session {
     /// A replayed conversation (`key` is its index in the trace): its turns' sizes and
     /// times are the log's.
     replayed: bool,
+    /// Side by side: its endpoint's place in `side_by_side.endpoints`.
+    copy: Option<u8>,
 }
 
 impl Session {
@@ -182,6 +197,7 @@ impl Session {
             tool_messages: Vec::new(),
             tool_tokens: 0,
             replayed: false,
+            copy: None,
         }
     }
 }
@@ -244,6 +260,8 @@ pub struct Workload {
     cumulative_weight: Vec<f64>,
     /// A replay's log: conversations come from it, not from the weights.
     trace: Option<Arc<Trace>>,
+    /// Side by side: the endpoints compared, and whether every call goes to each.
+    side: Option<crate::plan::SideBySidePlan>,
 }
 
 impl Workload {
@@ -304,7 +322,34 @@ impl Workload {
                 LoadPlan::Replay { replay, .. } => Some(replay.calls.clone()),
                 _ => None,
             },
+            side: plan.side_by_side.clone(),
         }
+    }
+
+    /// Copies of each arrival: one per compared endpoint in `mirror`, else one.
+    pub fn copies(&self) -> usize {
+        match &self.side {
+            Some(s) if s.mirror => s.endpoints.len(),
+            _ => 1,
+        }
+    }
+
+    /// Conversation `key`, as copy `copy` (mirror) of it: the same conversation sent to
+    /// the copy's endpoint. In `alternate` the key picks the endpoint, in turn.
+    pub fn session_copy(&self, key: u64, since_start: Duration, copy: usize) -> Session {
+        let mut s = self.session(key, since_start);
+        if let Some(side) = &self.side {
+            if s.endpoint == side.endpoints[0] {
+                let copy = if side.mirror {
+                    copy
+                } else {
+                    (key % side.endpoints.len() as u64) as usize
+                };
+                s.endpoint = side.endpoints[copy];
+                s.copy = Some(copy as u8);
+            }
+        }
+        s
     }
 
     /// The smallest prompt a request of feature `f` can have: a user message of one
@@ -462,7 +507,7 @@ impl Workload {
         s.pending_user = user_tokens;
         CallSpec {
             feature: s.feature,
-            endpoint: f.endpoint,
+            endpoint: s.endpoint,
             turn,
             messages,
             max_tokens,
@@ -478,6 +523,7 @@ impl Workload {
             round: s.round,
             rounds_left: s.rounds - s.round,
             tools: fw.tools_text.clone(),
+            pair: pair(s, turn),
         }
     }
 
@@ -526,7 +572,7 @@ impl Workload {
         let f = &fw.plan;
         CallSpec {
             feature: s.feature,
-            endpoint: f.endpoint,
+            endpoint: s.endpoint,
             turn,
             messages,
             max_tokens: row.max_tokens,
@@ -542,6 +588,7 @@ impl Workload {
             round: 1,
             rounds_left: 0,
             tools: None,
+            pair: pair(s, turn),
         }
     }
 
@@ -618,6 +665,16 @@ impl Workload {
 fn system_text(seed: u64, feature: usize, fw: &FeatureWork, tokens: u32) -> Arc<str> {
     let mut rng = TurnRng::seed_from_u64(mix(mix(seed, 0x5157_E400), feature as u64));
     fw.text.text(tokens as usize, &mut rng).into()
+}
+
+/// A side-by-side copy's pairing: its conversation, turn and round.
+fn pair(s: &Session, turn: u32) -> Option<Pair> {
+    Some(Pair {
+        key: s.key,
+        turn,
+        round: s.round,
+        copy: s.copy?,
+    })
 }
 
 fn scaled(tokens: f64, factor: f64) -> u32 {
