@@ -64,6 +64,7 @@ pub enum ScopeKind {
     Run,
     Endpoint,
     Feature,
+    SideBySide,
 }
 
 const HISTOS: [(Histo, &str); 6] = [
@@ -170,6 +171,15 @@ impl Metric {
         match scope {
             ScopeKind::Run => true,
             _ if self == Metric::Headroom => false,
+            ScopeKind::SideBySide => matches!(
+                self,
+                Metric::Percentile(
+                    Histo::Latency | Histo::Ttft | Histo::Itl,
+                    Stat::P50 | Stat::P95 | Stat::P99
+                ) | Metric::CostPerCall
+                    | Metric::ErrorRate
+                    | Metric::Rate429
+            ),
             ScopeKind::Endpoint => matches!(
                 self,
                 Metric::Percentile(

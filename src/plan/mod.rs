@@ -186,6 +186,19 @@ impl Plan {
         let pilot = pilot::pilot(&c, sc.pilot.as_ref())?;
         let side_by_side =
             side::side_by_side(&c, sc.side_by_side.as_ref(), &endpoints, &features, &load)?;
+        for (i, t) in thresholds.iter().enumerate() {
+            if let thresholds::Scope::SideBySide(id) = &t.scope {
+                let compared = side_by_side
+                    .as_ref()
+                    .is_some_and(|s| s.endpoints[1..].iter().any(|e| endpoints[*e].id == *id));
+                if !compared {
+                    return Err(c.err(
+                        &format!("thresholds.{i}"),
+                        format!("`side_by_side:{id}` compares `{id}` with the first of side_by_side.endpoints: list it there, after the first"),
+                    ));
+                }
+            }
+        }
         Ok(Plan {
             side_by_side,
             pilot,

@@ -1,7 +1,9 @@
 //! Thresholds, the CI gates: `[endpoint:ID | feature:NAME] METRIC OP VALUE`, such as
 //! `latency.p99 < 8s`, `rate_429 < 1%`, `cost.per_call < $0.10` or
-//! `endpoint:primary ttft.p95 <= 1500ms`. Parsed once here, with located errors;
-//! evaluated against the summary by the report.
+//! `endpoint:primary ttft.p95 <= 1500ms`; and on a side-by-side comparison,
+//! `side_by_side:ID METRIC OP CHANGE` with the change written as what it is — a
+//! difference `+15ms`, a ratio `×1.2` (or `x1.2`), percentage points `+0.5pp`. Parsed
+//! once here, with located errors; evaluated against the summary by the report.
 
 use super::metrics::ScopeKind;
 pub use super::metrics::{Histo, Metric, Stat};
@@ -12,6 +14,8 @@ pub enum Scope {
     Run,
     Endpoint(String),
     Feature(String),
+    /// An endpoint of `side_by_side` against the first: B − A, or B / A.
+    SideBySide(String),
 }
 
 impl Scope {
@@ -20,6 +24,7 @@ impl Scope {
             Scope::Run => ScopeKind::Run,
             Scope::Endpoint(_) => ScopeKind::Endpoint,
             Scope::Feature(_) => ScopeKind::Feature,
+            Scope::SideBySide(_) => ScopeKind::SideBySide,
         }
     }
 }
@@ -56,29 +61,26 @@ pub struct Threshold {
 /// Parses one expression; `Err` says what is wrong, for the caller to locate.
 pub fn parse(expr: &str, endpoints: &[&str], features: &[&str]) -> Result<Threshold, String> {
     let mut words = expr.split_whitespace().peekable();
+    // `KIND:NAME`, NAME among `names` (what KIND calls them: "endpoint", "feature").
+    let named = |name: &str, names: &[&str], what: &str| -> Result<String, String> {
+        if names.contains(&name) {
+            Ok(name.to_string())
+        } else {
+            Err(format!(
+                "`{name}` names no {what} (defined: {})",
+                names.join(", ")
+            ))
+        }
+    };
     let scope = match words.peek().and_then(|w| w.split_once(':')) {
-        Some(("endpoint", id)) => {
-            if !endpoints.contains(&id) {
-                return Err(format!(
-                    "`{id}` names no endpoint (defined: {})",
-                    endpoints.join(", ")
-                ));
-            }
-            words.next();
-            Scope::Endpoint(id.to_string())
-        }
-        Some(("feature", name)) => {
-            if !features.contains(&name) {
-                return Err(format!(
-                    "`{name}` names no feature (defined: {})",
-                    features.join(", ")
-                ));
-            }
-            words.next();
-            Scope::Feature(name.to_string())
-        }
+        Some(("endpoint", id)) => Scope::Endpoint(named(id, endpoints, "endpoint")?),
+        Some(("feature", name)) => Scope::Feature(named(name, features, "feature")?),
+        Some(("side_by_side", id)) => Scope::SideBySide(named(id, endpoints, "endpoint")?),
         _ => Scope::Run,
     };
+    if scope != Scope::Run {
+        words.next();
+    }
     let form = || {
         format!("expected `[endpoint:ID|feature:NAME] METRIC OP VALUE` such as `latency.p99 < 8s`, found `{expr}`")
     };
@@ -95,13 +97,22 @@ pub fn parse(expr: &str, endpoints: &[&str], features: &[&str]) -> Result<Thresh
         other => return Err(format!("unknown comparison `{other}`: use <, <=, > or >=")),
     };
     let metric = Metric::parse(metric)?;
-    let limit = metric.value(value)?;
     if !metric.reported_in(scope.kind()) {
-        return Err(format!(
-            "`{}` is not reported per endpoint or feature in this form",
-            expr.trim()
-        ));
+        return Err(match scope {
+            Scope::SideBySide(_) => format!(
+                "`{}`: side by side compares latency, ttft and itl (p50, p95, p99), cost.per_call, error_rate and rate_429",
+                expr.trim()
+            ),
+            _ => format!(
+                "`{}` is not reported per endpoint or feature in this form",
+                expr.trim()
+            ),
+        });
     }
+    let limit = match scope {
+        Scope::SideBySide(_) => change(metric, value)?,
+        _ => metric.value(value)?,
+    };
     Ok(Threshold {
         expr: expr.trim().to_string(),
         scope,
@@ -109,6 +120,43 @@ pub fn parse(expr: &str, endpoints: &[&str], features: &[&str]) -> Result<Thresh
         op,
         limit,
     })
+}
+
+/// A side-by-side limit: a signed difference in the metric's unit (`+15ms`, `-2ms`), a
+/// ratio for cost (`×1.2`), percentage points for rates (`+0.5pp`).
+fn change(metric: Metric, v: &str) -> Result<f64, String> {
+    let number = |s: &str| {
+        s.parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| format!("cannot read `{v}` as a change"))
+    };
+    match metric {
+        Metric::CostPerCall => match v.strip_prefix('×').or_else(|| v.strip_prefix('x')) {
+            Some(r) => number(r),
+            None => Err(format!(
+                "`{v}`: side by side compares cost as a ratio, written `×1.2` (or `x1.2`)"
+            )),
+        },
+        Metric::ErrorRate | Metric::Rate429 => match v.strip_suffix("pp") {
+            Some(p) => number(p.strip_prefix('+').unwrap_or(p)),
+            None => Err(format!(
+                "`{v}`: side by side compares rates in percentage points, written `+0.5pp`"
+            )),
+        },
+        _ => {
+            let (sign, rest) = match v.strip_prefix('-') {
+                Some(r) => (-1.0, r),
+                None => (1.0, v.strip_prefix('+').unwrap_or(v)),
+            };
+            if !v.starts_with(['+', '-']) {
+                return Err(format!(
+                    "`{v}`: side by side compares a difference, written with its sign: `+15ms`"
+                ));
+            }
+            Ok(sign * metric.value(rest)?)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -157,5 +205,43 @@ mod tests {
         assert!(parse("latency.p99 <", &e, &f)
             .unwrap_err()
             .contains("expected"));
+    }
+
+    #[test]
+    fn side_by_side_limits_are_written_as_changes() {
+        let e = ["direct", "gateway"];
+        let t = parse("side_by_side:gateway latency.p99 < +15ms", &e, &[]).unwrap();
+        assert_eq!(
+            (t.scope, t.limit),
+            (Scope::SideBySide("gateway".into()), 15.0)
+        );
+        assert_eq!(
+            parse("side_by_side:gateway cost.per_call < ×1.2", &e, &[])
+                .unwrap()
+                .limit,
+            1.2
+        );
+        assert_eq!(
+            parse("side_by_side:gateway error_rate < +0.5pp", &e, &[])
+                .unwrap()
+                .limit,
+            0.5
+        );
+        assert_eq!(
+            parse("side_by_side:gateway ttft.p50 > -2ms", &e, &[])
+                .unwrap()
+                .limit,
+            -2.0
+        );
+        for (bad, says) in [
+            ("side_by_side:gateway latency.p99 < 15ms", "with its sign"),
+            ("side_by_side:gateway cost.per_call < $0.10", "as a ratio"),
+            ("side_by_side:gateway error_rate < 1%", "percentage points"),
+            ("side_by_side:gateway goodput > 5", "side by side compares"),
+            ("side_by_side:nope latency.p50 < +1ms", "names no endpoint"),
+        ] {
+            let err = parse(bad, &e, &[]).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
     }
 }

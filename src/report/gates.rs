@@ -82,6 +82,29 @@ pub fn measure(metric: Metric, scope: &Scope, s: &Summary) -> Option<f64> {
                 _ => None,
             }
         }
+        Scope::SideBySide(id) => {
+            let p = s.side_by_side.as_ref()?.pairs.get(id)?;
+            match metric {
+                Metric::Percentile(h, st) => {
+                    let d = match h {
+                        Histo::Latency => &p.latency_ms,
+                        Histo::Ttft => &p.ttft_ms,
+                        Histo::Itl => &p.itl_ms,
+                        _ => return None,
+                    };
+                    match st {
+                        Stat::P50 => d.p50,
+                        Stat::P95 => d.p95,
+                        Stat::P99 => d.p99,
+                        _ => None,
+                    }
+                }
+                Metric::CostPerCall => p.cost_ratio,
+                Metric::ErrorRate => p.error_rate_pp,
+                Metric::Rate429 => p.rate_429_pp,
+                _ => None,
+            }
+        }
         Scope::Feature(name) => {
             let f = s.features.get(name)?;
             match metric {

@@ -456,6 +456,11 @@ impl Summary {
             passed: false,
             mock_server: facts.mock_server.clone(),
         };
+        // Before the thresholds: they can be set on its differences.
+        summary.side_by_side = rec
+            .side
+            .as_ref()
+            .and_then(|side| super::side::summary(plan, side, &summary.endpoints));
         summary.thresholds = plan
             .thresholds
             .iter()
@@ -467,10 +472,7 @@ impl Summary {
             .as_ref()
             .map(|(base, name)| super::compare::compare(base, &summary, name));
         summary.replay = super::replay::summary(plan, &summary, facts.held);
-        summary.side_by_side = rec
-            .side
-            .as_ref()
-            .and_then(|side| super::side::summary(plan, side, &summary.endpoints));
+
         summary.pilot = plan
             .pilot
             .as_ref()

@@ -137,3 +137,35 @@ fn a_side_by_side_that_cannot_be_is_a_located_error() {
         "side_by_side.mode: mirror sends",
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thresholds_on_the_differences_pass_and_fail_as_written_with_junit_cases() {
+    let a = mock_server::spawn(paced(0)).await.unwrap();
+    let b = mock_server::spawn(paced(10)).await.unwrap();
+    let text = yaml(&a.base_url(), &b.base_url(), "mirror", 20, "")
+        + "thresholds:\n  - side_by_side:gateway latency.p50 < +15ms\n  - side_by_side:gateway latency.p50 < +5ms\n  - side_by_side:gateway error_rate < +0.5pp\n  - side_by_side:gateway ttft.p99 > -1ms\n";
+    let (s, d) = run(&text).await;
+    a.shutdown().await;
+    b.shutdown().await;
+    let held: Vec<(String, bool)> = s
+        .thresholds
+        .iter()
+        .map(|t| (t.expr.clone(), t.ok))
+        .collect();
+    assert_eq!(
+        held,
+        vec![
+            ("side_by_side:gateway latency.p50 < +15ms".into(), true),
+            ("side_by_side:gateway latency.p50 < +5ms".into(), false),
+            ("side_by_side:gateway error_rate < +0.5pp".into(), true),
+            ("side_by_side:gateway ttft.p99 > -1ms".into(), true),
+        ]
+    );
+    assert!(!s.passed);
+    let junit = std::fs::read_to_string(d.dir.path().join("results/junit.xml")).unwrap();
+    assert!(
+        junit.contains("side_by_side:gateway latency.p50 &lt; +5ms"),
+        "{junit}"
+    );
+    assert_eq!(junit.matches("<failure").count(), 1, "{junit}");
+}
