@@ -3,7 +3,7 @@
 # not llm-drill: nginx's access log, the mock's /stats, and oha / wrk on the same server
 # in the same session. Loopback only; every run is bounded in time.
 #
-#   benches/loadgen.sh [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|replay|replay-day|all]    (default: all)
+#   benches/loadgen.sh [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|replay|replay-day|side|all]    (default: all)
 #   DURATION=10 CONNS=64 benches/loadgen.sh throughput
 #   LLM_DRILL_BIN=/path/to/older/llm-drill benches/loadgen.sh throughput   (another build)
 #   BASE_BIN=/tmp/llm-drill-before benches/loadgen.sh ab   (that build against this one and
@@ -252,6 +252,19 @@ memory() {
   json "$WORK/million/summary.json" "'calls %d (ok %d), achieved %.0f/s, peak RSS $((rss / 1024)) MiB; $SERVER served $(served)' % (d['totals']['calls'], d['totals']['ok'], d['totals']['achieved_rps'])"
 }
 
+side() {
+  echo "== side: a known 10 ms gateway, measured side by side in one run, then as two separate runs"
+  $BIN run benches/scenarios/side-by-side.yaml --no-progress --out "$WORK/side" > /dev/null || true
+  json "$WORK/side/summary.json" "'mirror, one run:    paired B-A p50 %+.3f p95 %+.3f p99 %+.3f ms over %d pairs (slower on %.0f%%); mocks served %d and %d' % (d['side_by_side']['pairs']['gateway']['latency_ms']['p50'], d['side_by_side']['pairs']['gateway']['latency_ms']['p95'], d['side_by_side']['pairs']['gateway']['latency_ms']['p99'], d['side_by_side']['pairs']['gateway']['paired_calls'], 100 * d['side_by_side']['pairs']['gateway']['slower_share'], d['mock_server']['direct']['requests'], d['mock_server']['gateway']['requests'])"
+  $BIN run benches/scenarios/side-by-side.yaml --no-progress --out "$WORK/side-a" --set side_by_side=null > /dev/null || true
+  $BIN run benches/scenarios/side-by-side.yaml --no-progress --out "$WORK/side-b" --set side_by_side=null --set features.chat.endpoint=gateway > /dev/null || true
+  python3 -c "
+import json
+a = json.load(open('$WORK/side-a/summary.json'))['latency_ms']
+b = json.load(open('$WORK/side-b/summary.json'))['latency_ms']
+print('two separate runs:  B-A p50 %+.3f p95 %+.3f p99 %+.3f ms (differences of the percentiles)' % (b['p50'] - a['p50'], b['p95'] - a['p95'], b['p99'] - a['p99']))"
+}
+
 replay() {
   echo "== replay: a 1,000-row log at 10x against the embedded mock (its /stats are the truth)"
   local truth
@@ -304,7 +317,8 @@ case "$WHAT" in
   memory) memory ;;
   sessions) sessions ;;
   replay) replay ;;
+  side) side ;;
   replay-day) replay_day ;;
-  all) throughput; h2; accuracy; capacity; streams; memory; sessions; replay ;;
-  *) echo "usage: $0 [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|replay|replay-day|all]" >&2; exit 2 ;;
+  all) throughput; h2; accuracy; capacity; streams; memory; sessions; replay; side ;;
+  *) echo "usage: $0 [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|replay|replay-day|side|all]" >&2; exit 2 ;;
 esac
