@@ -327,6 +327,34 @@ fn features(plan: &Plan, f: &mut Findings) {
                 );
             }
         }
+        // Side by side: each compared endpoint serves this feature's calls too.
+        let compared = plan
+            .side_by_side
+            .iter()
+            .filter(|s| s.endpoints[0] == feat.endpoint)
+            .flat_map(|s| s.endpoints[1..].iter().map(|e| &plan.endpoints[*e]));
+        for e in compared {
+            for need in feat.needs.iter().filter(|n| !e.capabilities.has(**n)) {
+                f.error(
+                    &at("needs"),
+                    format!(
+                        "needs {} but `{}`, which side_by_side sends its calls to as well, does not declare supports_{}: true",
+                        need.key(),
+                        e.id,
+                        need.key()
+                    ),
+                );
+            }
+            if feat.stream && !e.capabilities.streaming {
+                f.error(
+                    &at("stream"),
+                    format!(
+                        "is true but `{}`, which side_by_side sends its calls to as well, declares supports_streaming: false",
+                        e.id
+                    ),
+                );
+            }
+        }
         if let Some(allowed) = &feat.residency {
             residency(feat, allowed, &chain, f);
         }

@@ -677,6 +677,9 @@ pub fn render(s: &Summary) -> String {
         }
     }
     body.push_str(&cost_story(s));
+    if let Some(x) = &s.side_by_side {
+        body.push_str(&super::side::html(x));
+    }
     if let Some(r) = &s.replay {
         body.push_str(&super::replay::html(r));
     }

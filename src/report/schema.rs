@@ -627,6 +627,10 @@ pub struct PairSummary {
     pub itl_ms: Diff,
     /// Mirror: the share of paired calls on which B was slower.
     pub slower_share: Option<f64>,
+    /// Latency's difference at percentiles from p1 to p99: `[percentile, ms]` (mirror:
+    /// of the per-call differences; alternate: of the percentiles), for the report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub latency_distribution: Vec<[f64; 2]>,
     /// B over A, per call: output tokens, prompt tokens as each endpoint billed them,
     /// cost.
     pub output_tokens_ratio: Option<f64>,

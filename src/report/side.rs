@@ -9,6 +9,8 @@ use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 
 const QS: [f64; 3] = [0.50, 0.95, 0.99];
+/// Where the report draws the difference's distribution.
+const DRAWN: [f64; 9] = [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99];
 
 fn ms(us: f64) -> f64 {
     (us / 1000.0 * 1000.0).round() / 1000.0
@@ -68,6 +70,19 @@ pub fn summary(
     let a: &CopyStats = side.copies.first()?;
     let mut pairs = BTreeMap::new();
     for (i, b) in side.copies.iter().enumerate().skip(1) {
+        let distribution: Vec<[f64; 2]> = DRAWN
+            .iter()
+            .filter_map(|q| {
+                let d = if side.mirror {
+                    side.paired[i - 1].latency.quantile(*q)?
+                } else if a.latency.is_empty() || b.latency.is_empty() {
+                    return None;
+                } else {
+                    b.latency.value_at_quantile(*q) as f64 - a.latency.value_at_quantile(*q) as f64
+                };
+                Some([q * 100.0, ms(d)])
+            })
+            .collect();
         let (latency, ttft, itl, paired_calls, slower) = if side.mirror {
             let p = &side.paired[i - 1];
             (
@@ -105,6 +120,7 @@ pub fn summary(
             ttft_ms: ttft,
             itl_ms: itl,
             slower_share: slower,
+            latency_distribution: distribution,
             output_tokens_ratio: ratio(
                 per_call(b.output_tokens as f64, b.ok),
                 per_call(a.output_tokens as f64, a.ok),
@@ -189,4 +205,62 @@ fn capitalized(s: &str) -> String {
     c.next()
         .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
         .unwrap_or_default()
+}
+
+/// Each pair's latency difference by percentile as bars either side of zero, for
+/// `report.html`, with its sentence.
+pub fn html(x: &SideBySideSummary) -> String {
+    use super::html::{esc, COLORS};
+    use std::fmt::Write;
+    let mut out = format!(
+        "<h2>Side by side ({}), against {}</h2>",
+        esc(&x.mode),
+        esc(&x.endpoints[0])
+    );
+    for (id, p) in &x.pairs {
+        let _ = write!(out, "<p>{}</p>", esc(&p.sentence));
+        if p.latency_distribution.is_empty() {
+            continue;
+        }
+        let reach = p
+            .latency_distribution
+            .iter()
+            .map(|d| d[1].abs())
+            .fold(0.0, f64::max)
+            .max(1e-9);
+        let (w, row) = (760.0, 22.0);
+        let h = row * p.latency_distribution.len() as f64 + 30.0;
+        let zero = 460.0;
+        let half = 250.0;
+        let _ = write!(
+            out,
+            r##"<svg class="chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img"><title>{} − {}: latency difference by percentile</title><line x1="{zero}" y1="4" x2="{zero}" y2="{}" stroke="#555"/><text class="legend" x="{zero}" y="{}" font-size="10" text-anchor="middle">0 ms: {} slower to the right, faster to the left</text>"##,
+            esc(id),
+            esc(&p.against),
+            h - 22.0,
+            h - 8.0,
+            esc(id)
+        );
+        for (k, [pct, d]) in p.latency_distribution.iter().enumerate() {
+            let y = 6.0 + row * k as f64;
+            let len = d.abs() / reach * half;
+            let x0 = if *d >= 0.0 { zero } else { zero - len };
+            let color = if *d >= 0.0 { COLORS[1] } else { COLORS[2] };
+            let _ = write!(
+                out,
+                r##"<text x="{:.1}" y="{:.1}" font-size="11" text-anchor="end">p{pct}</text><rect class="diff" x="{x0:.1}" y="{y:.1}" width="{:.1}" height="14" fill="{color}"><title>p{pct}: {d:+.3} ms</title></rect><text x="{:.1}" y="{:.1}" font-size="11">{d:+.1} ms</text>"##,
+                zero - half - 60.0,
+                y + 11.0,
+                len.max(1.0),
+                if *d >= 0.0 {
+                    zero + len + 4.0
+                } else {
+                    zero + 4.0
+                },
+                y + 11.0
+            );
+        }
+        out.push_str("</svg>");
+    }
+    out
 }

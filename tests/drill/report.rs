@@ -158,6 +158,7 @@ fn shipped_scenarios_render_in_chromium_and_read_at_a_glance() {
         ("fallback-drill", 0),
         ("multi-turn-rag", 0),
         ("cost-projection", 6),
+        ("gateway-overhead", 0),
     ] {
         let out = tmp.path().join(scenario);
         let run = Command::new(BIN)
