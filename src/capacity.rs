@@ -104,6 +104,13 @@ pub async fn capacity(
             done.push((step, executed.summary));
             break;
         }
+        if step.generator_saturated {
+            // What failed here was llm-drill: no step above this one can say more of the
+            // endpoint, and this one is not its limit.
+            step.passed = false;
+            done.push((step, executed.summary));
+            break;
+        }
         if step.passed {
             if bad.is_none_or(|b| x < b) {
                 good = Some(good.map_or(x, |g| g.max(x)));
@@ -205,6 +212,11 @@ fn judge(plan: &Plan, cap: &CapacityPlan, n: u32, x: f64, e: &run::Executed) -> 
             ));
         }
     }
+    for why in &s.generator.reasons {
+        limits.push(format!(
+            "llm-drill itself saturated, not the endpoint: {why}"
+        ));
+    }
     let failed_thresholds: Vec<String> = s
         .thresholds
         .iter()
@@ -212,6 +224,7 @@ fn judge(plan: &Plan, cap: &CapacityPlan, n: u32, x: f64, e: &run::Executed) -> 
         .map(|t| t.expr.clone())
         .collect();
     CapacityStep {
+        generator_saturated: s.generator_saturated,
         step: n,
         offered: x,
         target_rps: t.target_rps,
@@ -266,7 +279,9 @@ fn conclude(
         calls_per_second: s.achieved_rps,
         input_tokens_per_minute: s.input_tokens_per_minute.round(),
         output_tokens_per_minute: s.output_tokens_per_minute.round(),
-        at_least: !done.iter().any(|(o, _)| !o.passed && o.offered > s.offered),
+        at_least: !done
+            .iter()
+            .any(|(o, _)| !o.passed && !o.generator_saturated && o.offered > s.offered),
     });
     let mut by_load: Vec<&CapacityStep> = done.iter().map(|(s, _)| s).collect();
     by_load.sort_by(|a, b| a.offered.total_cmp(&b.offered));

@@ -253,6 +253,17 @@ pub struct Executed {
     pub ended_unix_ms: u64,
 }
 
+/// CPU time this process has used, user and system (Linux: `/proc/self/stat`, in
+/// clock ticks of 1/100 s); `None` elsewhere.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // After the command name, which may hold spaces, in parentheses.
+    let rest = stat.rsplit_once(") ")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+}
+
 fn unix_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -415,7 +426,16 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
         };
         ProgressDisplay::start(&name, plan.duration, engine.progress.clone())
     });
+    let cpu_before = process_cpu_seconds();
     let report = engine.clone().drive(start, stop).await;
+    let cpu_share = match (cpu_before, process_cpu_seconds()) {
+        (Some(a), Some(b)) => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+            let wall = start.elapsed().as_secs_f64();
+            (wall > 0.5).then(|| ((b - a) / (wall * cores) * 1000.0).round() / 1000.0)
+        }
+        _ => None,
+    };
     // OAuth endpoints' token requests, read before the routes go.
     let token_stats: std::collections::BTreeMap<String, crate::client::TokenStats> = engine
         .routes
@@ -451,6 +471,8 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
         base_urls,
         guard_stopped: report.guard_stopped,
         held: report.held,
+        pacing: report.pacing,
+        cpu_share,
         mock_server: mock_stats,
         baseline,
         token_stats,

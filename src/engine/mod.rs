@@ -45,6 +45,44 @@ pub struct Engine<T: Transport> {
     pub guard: guard::Guard,
     /// Replayed turns that were due before the answer they resend had arrived.
     pub held: Held,
+    /// How far behind its schedule the pacer itself fell.
+    pub pacing: Pacing,
+}
+
+/// The pacer's own lateness: arrivals it released more than `LATE` after their
+/// intended start while the driver had room for them — llm-drill building calls
+/// slower than the schedule asks, not an endpoint or `max_in_flight` holding it back
+/// (a full channel is that, and is not counted).
+#[derive(Debug, Default)]
+pub struct Pacing {
+    pub released: std::sync::atomic::AtomicU64,
+    pub late: std::sync::atomic::AtomicU64,
+    pub late_max_us: std::sync::atomic::AtomicU64,
+}
+
+/// Released later than this after its intended start, an arrival was late.
+pub const LATE: Duration = Duration::from_millis(5);
+
+impl Pacing {
+    pub(super) fn released(&self, late_by: Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.released.fetch_add(1, Relaxed);
+        if late_by > LATE {
+            self.late.fetch_add(1, Relaxed);
+            self.late_max_us
+                .fetch_max(late_by.as_micros().min(u64::MAX as u128) as u64, Relaxed);
+        }
+    }
+
+    /// Arrivals released, those late, and the latest (ms).
+    pub fn figures(&self) -> (u64, u64, f64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.released.load(Relaxed),
+            self.late.load(Relaxed),
+            self.late_max_us.load(Relaxed) as f64 / 1000.0,
+        )
+    }
 }
 
 /// Replayed turns held for their history: a later turn of a conversation cannot start
@@ -90,6 +128,8 @@ pub struct DriveReport {
     pub guard_stopped: bool,
     /// Replayed turns held for their history: how many, mean and longest hold (ms).
     pub held: (u64, f64, f64),
+    /// The pacer: arrivals released, released late with room to send, the latest (ms).
+    pub pacing: (u64, u64, f64),
 }
 
 impl<T: Transport> Engine<T> {
@@ -107,6 +147,7 @@ impl<T: Transport> Engine<T> {
             breakers: breaker::Breakers::for_plan(&plan),
             guard: guard::Guard::for_plan(&plan),
             held: Held::default(),
+            pacing: Pacing::default(),
             progress: Arc::new(Progress::default()),
             routes: Arc::new(routes),
             plan,
@@ -191,6 +232,7 @@ impl<T: Transport> Engine<T> {
             interrupted,
             guard_stopped: self.guard.tripped(),
             held: self.held.figures(),
+            pacing: self.pacing.figures(),
         }
     }
 }

@@ -118,8 +118,17 @@ impl<T: Transport> Engine<T> {
                     _ = stop.cancelled() => return,
                     _ = sleep_until(arrival.turn.intended) => {}
                 }
-                if tx.send(arrival).await.is_err() {
-                    return;
+                let late_by = Instant::now().saturating_duration_since(arrival.turn.intended);
+                match tx.try_send(arrival) {
+                    Ok(()) => self.pacing.released(late_by),
+                    Err(mpsc::error::TrySendError::Full(arrival)) => {
+                        // The driver is holding arrivals back (max_in_flight): that
+                        // wait is the endpoint's, counted as schedule lag, not here.
+                        if tx.send(arrival).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => return,
                 }
             }
         }
@@ -151,8 +160,15 @@ impl<T: Transport> Engine<T> {
                     // Short naps, so a stop is noticed within 50 ms even at 1 call a minute.
                     std::thread::sleep((intended - now).min(Duration::from_millis(50)));
                 }
-                if tx.blocking_send(arrival).is_err() {
-                    return;
+                let late_by = std::time::Instant::now().saturating_duration_since(intended);
+                match tx.try_send(arrival) {
+                    Ok(()) => self.pacing.released(late_by),
+                    Err(mpsc::error::TrySendError::Full(arrival)) => {
+                        if tx.blocking_send(arrival).is_err() {
+                            return;
+                        }
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => return,
                 }
             }
         }

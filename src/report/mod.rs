@@ -5,6 +5,7 @@
 pub mod ci;
 pub mod compare;
 pub mod gates;
+pub mod generator;
 pub mod hgrm;
 pub mod html;
 pub mod pilot;

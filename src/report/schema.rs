@@ -376,6 +376,10 @@ pub struct Summary {
     /// The pilot's go / no-go against its assumptions, when the scenario states them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pilot: Option<PilotSummary>,
+    /// llm-drill itself could not keep its schedule: its figures then measure it as
+    /// much as the endpoint (`generator` says why).
+    pub generator_saturated: bool,
+    pub generator: GeneratorSummary,
     /// The same traffic to several endpoints: each against the first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub side_by_side: Option<SideBySideSummary>,
@@ -440,6 +444,10 @@ pub struct CapacitySearch {
 #[serde(default)]
 pub struct CapacityStep {
     pub step: u32,
+    /// llm-drill itself could not offer this step's load: it says nothing of the
+    /// endpoint, and the search stops there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub generator_saturated: bool,
     /// In the search's unit.
     pub offered: f64,
     /// Calls a second asked for and started (open mode), and finished.
@@ -652,4 +660,19 @@ pub struct Diff {
     pub p50: Option<f64>,
     pub p95: Option<f64>,
     pub p99: Option<f64>,
+}
+
+/// How the generator kept up: the pacer's own lateness and the CPU it used.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GeneratorSummary {
+    pub saturated: bool,
+    /// Arrivals the pacer released, and those it released more than 5 ms late while the
+    /// driver had room for them; the latest, in ms.
+    pub released: u64,
+    pub late: u64,
+    pub late_max_ms: f64,
+    /// CPU used over the run's wall time and all cores (Linux), from 0 to 1.
+    pub cpu_share: Option<f64>,
+    pub reasons: Vec<String>,
 }

@@ -234,6 +234,10 @@ pub struct RunFacts {
     pub pilot_baseline: Option<(Summary, String)>,
     /// A replay's turns held for their history: how many, mean and longest (ms).
     pub held: (u64, f64, f64),
+    /// The pacer: arrivals released, released late with room to send, the latest (ms).
+    pub pacing: (u64, u64, f64),
+    /// The machine's CPU llm-drill used while driving, over all its cores.
+    pub cpu_share: Option<f64>,
 }
 
 fn finish_reasons(m: &Metrics) -> BTreeMap<String, u64> {
@@ -437,6 +441,8 @@ impl Summary {
             pilot: None,
             replay: None,
             side_by_side: None,
+            generator_saturated: false,
+            generator: Default::default(),
             latency_distribution: if t.latency.is_empty() {
                 Vec::new()
             } else {
@@ -456,6 +462,8 @@ impl Summary {
             passed: false,
             mock_server: facts.mock_server.clone(),
         };
+        summary.generator = super::generator::judge(facts.pacing, facts.cpu_share);
+        summary.generator_saturated = summary.generator.saturated;
         // Before the thresholds: they can be set on its differences.
         summary.side_by_side = rec
             .side

@@ -578,6 +578,12 @@ pub fn render(s: &Summary) -> String {
             let _ = writeln!(out, "  {mark} {} (measured {value})", t.expr);
         }
     }
+    for why in &s.generator.reasons {
+        let _ = writeln!(
+            out,
+            "\nWARNING: llm-drill itself was the bottleneck: {why}. Its figures measure it as much as the endpoint; lower the rate or give llm-drill more cores."
+        );
+    }
     if let Some(x) = &s.side_by_side {
         let _ = write!(out, "\n{}", super::side::sentences(x, false));
     }

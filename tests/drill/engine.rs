@@ -485,3 +485,23 @@ async fn a_replayed_turn_due_before_its_history_starts_when_the_answer_comes_and
     let latency = Percentiles::of(&out.rec.total.latency);
     assert!((2999.0..=3003.0).contains(&latency.max), "{latency:?}");
 }
+
+/// A rate far beyond what one machine can build (2k-token prompts, 50,000 a second for
+/// 200 ms, to a port that refuses at once) is flagged as llm-drill's own saturation,
+/// with why; a light load to the same place is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_the_generator_cannot_build_is_flagged_as_its_own_saturation() {
+    let yaml = |rate: u32, tokens: u32| {
+        format!("name: sat\nseed: 1\nduration: 200ms\ngraceful_stop: 5s\nendpoints:\n  nowhere: {{ provider: openai, base_url: \"http://127.0.0.1:9\", model_name: gpt-4o-mini, timeout: 2s, retry: {{ max_attempts: 1 }} }}\nfeatures:\n  big: {{ endpoint: nowhere, stream: false, prompt: {{ user_tokens: {tokens} }}, output_tokens: 10 }}\nload: {{ rate: {rate}, max_in_flight: 1000000 }}\n")
+    };
+    let (s, _d) = super::support::run(&yaml(50_000, 2_000)).await;
+    assert!(s.generator_saturated, "{:?}", s.generator);
+    assert!(
+        s.generator.late >= 20 && s.generator.reasons[0].contains("could not build calls"),
+        "{:?}",
+        s.generator
+    );
+    let (s, _d) = super::support::run(&yaml(100, 50)).await;
+    assert!(!s.generator_saturated, "{:?}", s.generator);
+    assert_eq!(s.generator.released, 20);
+}
