@@ -153,6 +153,17 @@ async fn send_failure(e: &hyper::Error, ended: Option<&http::Ended>) -> (Outcome
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
+    // An answer came but was not HTTP as a chat endpoint speaks it (a head over hyper's
+    // limit, an unreadable status line): the endpoint's wire, not the network.
+    if e.is_parse() || e.is_parse_status() || e.is_parse_too_large() {
+        return (
+            Outcome::Protocol,
+            format!(
+                "the response is not readable HTTP: {}",
+                http::error_chain(e)
+            ),
+        );
+    }
     (
         Outcome::Connect,
         format!("no response: {}", http::error_chain(e)),
