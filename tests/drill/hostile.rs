@@ -58,6 +58,31 @@ where
     url
 }
 
+/// A server that reads each request and answers it with exactly `bytes`, then closes.
+async fn answering(bytes: Vec<u8>) -> String {
+    let bytes = std::sync::Arc::new(bytes);
+    hostile(move |mut s| {
+        let bytes = bytes.clone();
+        async move {
+            read_request(&mut s).await;
+            let _ = s.write_all(&bytes).await;
+        }
+    })
+    .await
+}
+
+/// Every call of `s` ended as `key`.
+#[track_caller]
+fn all_were(s: &llm_drill::report::Summary, key: &str) {
+    assert_eq!(
+        outcome(s, key),
+        s.totals.calls,
+        "{:?} {:?}",
+        s.totals.by_outcome,
+        s.errors
+    );
+}
+
 const SSE_HEAD: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
 
@@ -83,28 +108,18 @@ async fn a_response_trickled_a_byte_a_second_times_out() {
     })
     .await;
     let (s, took) = two_calls(&url).await;
-    assert_eq!(outcome(&s, "timeout"), 2, "{:?}", s.errors);
+    all_were(&s, "timeout");
     assert!(took < Duration::from_secs(8), "the timeout held: {took:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_megabyte_of_headers_is_a_protocol_error() {
-    let url = hostile(|mut s| async move {
-        read_request(&mut s).await;
-        let mut head = b"HTTP/1.1 200 OK\r\nX-Padding: ".to_vec();
-        head.extend(std::iter::repeat_n(b'a', 1 << 20));
-        head.extend_from_slice(b"\r\nContent-Type: text/event-stream\r\n\r\n");
-        let _ = s.write_all(&head).await;
-    })
-    .await;
+    let mut head = b"HTTP/1.1 200 OK\r\nX-Padding: ".to_vec();
+    head.extend(std::iter::repeat_n(b'a', 1 << 20));
+    head.extend_from_slice(b"\r\nContent-Type: text/event-stream\r\n\r\n");
+    let url = answering(head).await;
     let (s, _) = two_calls(&url).await;
-    assert_eq!(
-        outcome(&s, "protocol"),
-        2,
-        "{:?} {:?}",
-        s.totals.by_outcome,
-        s.errors
-    );
+    all_were(&s, "protocol");
     assert!(
         s.errors[0].message.contains("head is too large"),
         "{:?}",
@@ -127,36 +142,19 @@ async fn one_sse_line_of_50_mb_is_refused_at_the_parsers_bound() {
     })
     .await;
     let (s, took) = two_calls(&url).await;
-    assert_eq!(
-        outcome(&s, "protocol"),
-        2,
-        "{:?} {:?}",
-        s.totals.by_outcome,
-        s.errors
-    );
+    all_were(&s, "protocol");
     assert!(took < Duration::from_secs(15), "{took:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_utf8_in_a_delta_is_a_protocol_error() {
-    let url = hostile(|mut s| async move {
-        read_request(&mut s).await;
-        let _ = s.write_all(SSE_HEAD).await;
-        let _ = s
-            .write_all(
-                b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\xff\xfe\"}}]}\n\n",
-            )
-            .await;
-    })
-    .await;
-    let (s, _) = two_calls(&url).await;
-    assert_eq!(
-        outcome(&s, "protocol"),
-        2,
-        "{:?} {:?}",
-        s.totals.by_outcome,
-        s.errors
+    let mut body = SSE_HEAD.to_vec();
+    body.extend_from_slice(
+        b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\xff\xfe\"}}]}\n\n",
     );
+    let url = answering(body).await;
+    let (s, _) = two_calls(&url).await;
+    all_were(&s, "protocol");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,13 +171,7 @@ async fn a_reset_mid_body_is_a_stream_cut() {
     })
     .await;
     let (s, _) = two_calls(&url).await;
-    assert_eq!(
-        outcome(&s, "stream_cut"),
-        2,
-        "{:?} {:?}",
-        s.totals.by_outcome,
-        s.errors
-    );
+    all_were(&s, "stream_cut");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,50 +182,28 @@ async fn a_server_that_accepts_and_never_reads_times_out() {
     })
     .await;
     let (s, took) = two_calls(&url).await;
-    assert_eq!(
-        outcome(&s, "timeout"),
-        2,
-        "{:?} {:?}",
-        s.totals.by_outcome,
-        s.errors
-    );
+    all_were(&s, "timeout");
     assert!(took < Duration::from_secs(8), "{took:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_content_length_that_lies_either_way_is_classified() {
     // Longer than what is sent, then the connection closes.
-    let url = hostile(|mut s| async move {
-        read_request(&mut s).await;
-        let _ = s
-            .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"choices\":")
-            .await;
-    })
+    let url = answering(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"choices\":"
+            .to_vec(),
+    )
     .await;
     let (s, _) = run(&simple(&url, false, "2s", 2, 1)).await;
-    assert_eq!(
-        outcome(&s, "stream_cut"),
-        2,
-        "{:?} {:?}",
-        s.totals.by_outcome,
-        s.errors
-    );
+    all_were(&s, "stream_cut");
     // Shorter than what is sent: the body read is cut at its length, and is not JSON.
-    let url = hostile(|mut s| async move {
-        read_request(&mut s).await;
-        let _ = s
-            .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{\"choices\":[{\"message\":{\"content\":\"hi\"}}]}")
-            .await;
-    })
+    let url = answering(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{\"choices\":[{\"message\":{\"content\":\"hi\"}}]}"
+            .to_vec(),
+    )
     .await;
     let (s, _) = run(&simple(&url, false, "2s", 2, 1)).await;
-    assert_eq!(
-        outcome(&s, "protocol"),
-        2,
-        "{:?} {:?}",
-        s.totals.by_outcome,
-        s.errors
-    );
+    all_were(&s, "protocol");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
