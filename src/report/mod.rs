@@ -2,6 +2,7 @@
 //! `summary.txt`, `.hgrm` percentile distributions — and the results folder that holds
 //! them. Renders only; never measures.
 
+pub mod chart;
 pub mod ci;
 pub mod compare;
 pub mod gates;

@@ -210,7 +210,8 @@ fn capitalized(s: &str) -> String {
 /// Each pair's latency difference by percentile as bars either side of zero, for
 /// `report.html`, with its sentence.
 pub fn html(x: &SideBySideSummary) -> String {
-    use super::html::{esc, COLORS};
+    use super::chart::COLORS;
+    use super::html::esc;
     use std::fmt::Write;
     let mut out = format!(
         "<h2>Side by side ({}), against {}</h2>",

@@ -362,7 +362,8 @@ pub const SCHEMA: &str = "llm-drill usage baseline 1";
 
 /// The baseline as a page in the report's style: the table, then bars per feature.
 pub fn html(b: &Baseline) -> String {
-    use crate::report::html::{bar_chart, esc, page};
+    use crate::report::chart::bar_chart;
+    use crate::report::html::{esc, page};
     let md = markdown(b);
     let mut body = format!(
         "<h1>Usage baseline</h1><p>{} rows from {} ({} format); cost {}</p><table><tr><th>scope</th><th>calls</th><th>calls/day</th><th>peak/min</th><th>prompt p50 / p95 / max</th><th>completion p50 / p95 / max</th><th>latency p50 / p95 / p99 ms</th><th>errors</th><th>429</th><th>$/call</th><th>calls/conversation</th></tr>",
