@@ -3,7 +3,7 @@
 # not llm-drill: nginx's access log, the mock's /stats, and oha / wrk on the same server
 # in the same session. Loopback only; every run is bounded in time.
 #
-#   benches/loadgen.sh [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|replay|replay-day|side|all]    (default: all)
+#   benches/loadgen.sh [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|replay|replay-day|side|mock|lag|all]    (default: all)
 #   DURATION=10 CONNS=64 benches/loadgen.sh throughput
 #   LLM_DRILL_BIN=/path/to/older/llm-drill benches/loadgen.sh throughput   (another build)
 #   BASE_BIN=/tmp/llm-drill-before benches/loadgen.sh ab   (that build against this one and
@@ -284,6 +284,64 @@ replay_day() {
   json "$WORK/day/summary.json" "'trace: rows and prompt tokens $truth; wall $((end - start)) s (log 86400 s / 100 = 864 s), peak RSS $(( $(cat "$WORK/rss") / 1024 )) MiB; mock: requests %d, prompt tokens %d; calls %d ok %d, lag p99 %.3f ms, held %d' % (d['mock_server']['mock']['requests'], d['mock_server']['mock']['prompt_tokens'], d['totals']['calls'], d['totals']['ok'], d['schedule_lag_ms']['p99'], d['replay']['held_turns'])"
 }
 
+lag() {
+  # 30k-token prompts at 40/s against the embedded mock: the run's schedule lag, which the
+  # mock's work must not add to. BASE_BIN=/path/to/older/llm-drill runs that build too.
+  echo "== lag: 30k-token prompts, open loop 40/s for 20 s, embedded mock (schedule lag in ms)"
+  local bin name
+  for name in this base; do
+    bin=target/release/llm-drill
+    if [ "$name" = base ]; then [ -n "${BASE_BIN:-}" ] || continue; bin=$BASE_BIN; fi
+    $CLIENT "$bin" run benches/scenarios/long-prompts.yaml --no-progress --out "$WORK/lag-$name" > /dev/null
+    json "$WORK/lag-$name/summary.json" "'$name build: schedule lag p50 %.3f p99 %.3f max %.3f ms over %d calls; mock counted %.0f prompt tokens per request' % (d['schedule_lag_ms']['p50'], d['schedule_lag_ms']['p99'], d['schedule_lag_ms']['max'], d['totals']['calls'], d['mock_server']['llm']['prompt_tokens'] / max(1, d['mock_server']['llm']['requests']))"
+  done
+}
+
+mock_rps() { # $1 mock binary, $2 body file: oha's req/s against it, pinned to the server core
+  local port=$((PORT + 2)) rps served_n
+  $SERVER_PIN "$1" --listen "127.0.0.1:$port" --ttft-ms 0 --ttft-stddev-ms 0 --jitter 0 --output-tokens 1 >/dev/null &
+  local pid=$!
+  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/stats" && break; sleep 0.1; done
+  rps=$($CLIENT oha -z "${DURATION}s" -c "$CONNS" --no-tui -m POST -H 'content-type: application/json' -D "$2" \
+    "http://127.0.0.1:$port/v1/chat/completions" | awk '/Requests\/sec/ {print $2}')
+  served_n=$(curl -s "http://127.0.0.1:$port/stats" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["requests"], d["prompt_tokens"] // max(d["requests"], 1))')
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  echo "$rps $served_n"
+}
+
+mock() {
+  # The mock alone on one core, non-streaming, zero delay: how many requests it answers.
+  # MOCK_BASE=/path/to/older/llm-drill-mock alternates that build with this one.
+  command -v oha >/dev/null || { echo "mock: needs oha (cargo install oha)"; return; }
+  cargo build --release -q -p mock_server
+  echo "== mock: llm-drill-mock pinned to one core, oha closed loop $CONNS connections, ${DURATION}s each, non-streaming"
+  python3 - "$WORK" <<'PY'
+import json, random, re, sys
+corpus = open("src/workload/corpus.txt").read()
+sentences = [s.strip() for s in re.split(r"(?<=[.?!])\s+", corpus) if s.strip()]
+random.seed(18)
+def body(text):
+    return json.dumps({"model": "gpt-4o-mini", "max_tokens": 1, "stream": False,
+                       "messages": [{"role": "user", "content": text}]})
+long = []
+while sum(len(s) + 1 for s in long) < 14_300:  # about 2.8k o200k tokens of corpus prose
+    long.append(random.choice(sentences))
+open(sys.argv[1] + "/short.json", "w").write(body("The on-call engineer opened the incident at a quarter past two."))
+open(sys.argv[1] + "/long.json", "w").write(body(" ".join(long)))
+PY
+  local size out
+  for size in short long; do
+    for round in $(seq "${ROUNDS:-2}"); do
+      out=$(mock_rps target/release/llm-drill-mock "$WORK/$size.json")
+      echo "$size prompt, round $round: this build $(echo "$out" | awk '{print $1}') req/s (served $(echo "$out" | awk '{print $2}'), prompt $(echo "$out" | awk '{print $3}') tokens per request)"
+      if [ -n "${MOCK_BASE:-}" ]; then
+        out=$(mock_rps "$MOCK_BASE" "$WORK/$size.json")
+        echo "$size prompt, round $round: base build $(echo "$out" | awk '{print $1}') req/s (served $(echo "$out" | awk '{print $2}'), prompt $(echo "$out" | awk '{print $3}') tokens per request)"
+      fi
+    done
+  done
+}
+
 sessions() {
   echo "== sessions: 50,000 conversations in think time at once, against the standalone mock"
   cargo build --release -q -p mock_server
@@ -318,7 +376,9 @@ case "$WHAT" in
   sessions) sessions ;;
   replay) replay ;;
   side) side ;;
+  mock) mock ;;
+  lag) lag ;;
   replay-day) replay_day ;;
-  all) throughput; h2; accuracy; capacity; streams; memory; sessions; replay; side ;;
-  *) echo "usage: $0 [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|replay|replay-day|side|all]" >&2; exit 2 ;;
+  all) throughput; h2; accuracy; capacity; streams; memory; sessions; replay; side; mock; lag ;;
+  *) echo "usage: $0 [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|replay|replay-day|side|mock|lag|all]" >&2; exit 2 ;;
 esac

@@ -38,6 +38,14 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("tiktoken_count_32k_{enc}"), |b| {
             b.iter(|| black_box(enc.count(&sample)))
         });
+        // The mock's own count: its sentence cache warm (a prompt of corpus sentences,
+        // as llm-drill sends), and cold (every sentence new: the encoder alone).
+        g.bench_function(format!("mock_count_32k_cached_{enc}"), |b| {
+            b.iter(|| black_box(mock_server::count::count(enc, &sample)))
+        });
+        g.bench_function(format!("mock_count_32k_uncached_{enc}"), |b| {
+            b.iter(|| black_box(mock_server::count::count_uncached(enc, &sample)))
+        });
     }
     g.finish();
 

@@ -302,7 +302,7 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
         let base_url = match &e.target {
             Target::Mock(_) => {
                 let cfg = mock_config(e)?.expect("a mock endpoint has a mock configuration");
-                let h = mock_server::spawn(cfg).await.map_err(|err| {
+                let h = mock_server::spawn_dedicated(cfg).await.map_err(|err| {
                     RunError::Fatal(format!(
                         "cannot start the embedded mock for `{}`: {err}",
                         e.id

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::time::{sleep_until, Instant};
+use tokio::time::Instant;
 
 /// What the server does when its slots and its queue are full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,7 +162,7 @@ impl Paced {
                 self.last + gap.mul_f64(self.seat.stretch())
             }
         };
-        sleep_until(at).await;
+        crate::chat::until(at).await;
         self.last = at;
         self.seat.decoding();
     }

@@ -6,6 +6,7 @@
 //!
 //! Every figure served is added to `Stats` as it leaves.
 
+use crate::count;
 use crate::faults::{self, Decision};
 use crate::stats::Stats;
 use crate::stream::{stream, StreamPlan};
@@ -277,11 +278,15 @@ pub(crate) async fn answer(
     let encoding = cfg
         .encoding
         .unwrap_or_else(|| Encoding::for_model(&ask.model));
-    let prompt_tokens = encoding.chat_prompt_tokens(
+    let prompt_tokens = count::chat_prompt_tokens(
+        encoding,
         ask.messages
             .iter()
             .map(|(role, text)| (role.as_str(), text.as_str())),
-    ) + ask.tools.as_deref().map_or(0, |t| encoding.count(t));
+    ) + ask
+        .tools
+        .as_deref()
+        .map_or(0, |t| count::count(encoding, t));
     let requested = ask.max_tokens.unwrap_or(cfg.default_output_tokens);
     let decision = if cfg.faults.is_empty() {
         Decision::default()
@@ -378,7 +383,7 @@ pub(crate) async fn answer(
         },
         prompt_tokens,
         completion_tokens: match tool_call {
-            true => pieces.iter().map(|p| encoding.count(p)).sum(),
+            true => pieces.iter().map(|p| count::count(encoding, p)).sum(),
             false => n,
         },
         truncated: !tool_call
@@ -422,7 +427,7 @@ pub(crate) async fn answer(
             offsets,
             pieces: pieces
                 .iter()
-                .map(|p| (*p, encoding.count(p) as u64))
+                .map(|p| (*p, count::count(encoding, p) as u64))
                 .collect(),
             thoughts,
             include_usage: ask.include_usage,
@@ -440,11 +445,11 @@ pub(crate) async fn answer(
                 for i in 0..offsets.len() {
                     p.token(arrival, &offsets, i).await;
                 }
-                tokio::time::sleep(decision.add_end).await;
+                until(Instant::now() + decision.add_end).await;
             }
             None => {
                 if let Some(last) = offsets.last() {
-                    sleep_until(arrival + *last + decision.add_end).await;
+                    until(arrival + *last + decision.add_end).await;
                 }
             }
         }
@@ -522,4 +527,12 @@ fn cut_at_limit(stop_probability: f64, rng: &mut impl rand::Rng) -> bool {
         return false;
     }
     rng.random::<f64>() >= stop_probability
+}
+
+/// Waits until `at`, or not at all when it has passed: tokio rounds a timer up to its next
+/// millisecond tick, which would make every zero-delay answer about a millisecond late.
+pub(crate) async fn until(at: Instant) {
+    if at > Instant::now() {
+        sleep_until(at).await;
+    }
 }

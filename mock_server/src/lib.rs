@@ -11,6 +11,7 @@ mod anthropic;
 mod auth;
 mod capacity;
 mod chat;
+pub mod count;
 pub mod faults;
 mod gate;
 mod latency;
@@ -241,6 +242,8 @@ pub struct MockHandle {
     stats: StatsHandle,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    /// The mock's own runtime, when it runs on its own thread (`spawn_dedicated`).
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl MockHandle {
@@ -276,6 +279,10 @@ impl Drop for MockHandle {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        // Dropping a runtime may block, which an async context forbids.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
@@ -306,7 +313,7 @@ pub async fn spawn_with(
     };
     let _ = tokio::task::spawn_blocking(move || {
         for e in encodings {
-            e.count("Warm up: the tokenizer's 1st pass, 2025-01-01.");
+            count::warm_up(e);
         }
     })
     .await;
@@ -336,7 +343,26 @@ pub async fn spawn_with(
         stats,
         shutdown: Some(tx),
         task: Some(task),
+        runtime: None,
     })
+}
+
+/// Starts the mock on 127.0.0.1 and a free port, on a runtime of its own with one worker
+/// thread: serving it (counting a 30k-token prompt, writing thousands of tokens) never
+/// delays the tasks of the runtime that calls it, so a run's schedule is its own. Tests
+/// that pause tokio's clock use `spawn`, on their own runtime.
+pub async fn spawn_dedicated(config: MockConfig) -> std::io::Result<MockHandle> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("llm-drill-mock")
+        .enable_all()
+        .build()?;
+    let mut handle = runtime
+        .spawn(spawn(config))
+        .await
+        .map_err(std::io::Error::other)??;
+    handle.runtime = Some(runtime);
+    Ok(handle)
 }
 
 /// Starts the mock on 127.0.0.1 and a free port.

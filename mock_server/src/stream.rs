@@ -12,7 +12,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::{sleep_until, Instant};
+use tokio::time::Instant;
 
 /// What the stream still has to send.
 enum Step {
@@ -112,7 +112,7 @@ pub(crate) fn stream(
                 },
             ),
             Step::Thought(i) => {
-                sleep_until(s.arrival + s.plan.thoughts[i]).await;
+                crate::chat::until(s.arrival + s.plan.thoughts[i]).await;
                 let word = ANSWER_WORDS[i % ANSWER_WORDS.len()];
                 let mut parts = vec![s.wire.stream_thought(&s.meta, word)];
                 let next = if i + 1 < s.plan.thoughts.len() {
@@ -129,7 +129,7 @@ pub(crate) fn stream(
             Step::Token(i) => {
                 match s.paced.as_mut() {
                     Some(p) => p.token(s.arrival, &s.plan.offsets, i).await,
-                    None => sleep_until(s.arrival + s.plan.offsets[i]).await,
+                    None => crate::chat::until(s.arrival + s.plan.offsets[i]).await,
                 }
                 if i == 0 {
                     s.reasoned();
@@ -157,9 +157,7 @@ pub(crate) fn stream(
                 if s.plan.offsets.is_empty() {
                     s.reasoned();
                 }
-                if !s.plan.add_end.is_zero() {
-                    tokio::time::sleep(s.plan.add_end).await;
-                }
+                crate::chat::until(Instant::now() + s.plan.add_end).await;
                 (
                     concat(s.wire.stream_end(&s.meta, s.plan.include_usage)),
                     Step::Closed,

@@ -1,5 +1,6 @@
-//! Token counting shared by the mock and the harness, so that the prompt size llm-drill
-//! plans is exactly the `usage.prompt_tokens` the mock reports.
+//! The planner's token counting (tiktoken-rs): llm-drill sizes its prompts with it. The
+//! mock measures what it receives with its own implementation (`count`), held equal to
+//! this one by tests, so that `usage.prompt_tokens` checks the plan rather than echoing it.
 //!
 //! Counts follow OpenAI's published recipe for chat models: every message costs its
 //! encoded role and content plus 3 framing tokens, and the reply is primed with 3 more.
