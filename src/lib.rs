@@ -63,4 +63,7 @@ pub mod capacity;
 pub mod cli;
 pub mod commands;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use run::{run, RunError, RunOptions, RunOutput};

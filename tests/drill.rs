@@ -12,6 +12,7 @@ mod drill {
     pub mod endpoints;
     pub mod engine;
     pub mod faults;
+    pub mod fuzz;
     pub mod hostile;
     pub mod http2;
     pub mod layers;

@@ -13,6 +13,8 @@ mod capacity;
 mod chat;
 pub mod count;
 pub mod faults;
+#[doc(hidden)]
+pub mod fuzzing;
 mod gate;
 mod latency;
 mod limiter;

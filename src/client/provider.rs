@@ -142,9 +142,17 @@ pub(super) fn json_body(req: &impl serde::Serialize, call: &CallSpec) -> Bytes {
     body.into()
 }
 
-/// "invalid JSON from the endpoint (why): <its first 80 characters>".
+/// "invalid JSON from the endpoint (why): <its first 80 characters>", on one line: the
+/// endpoint's control characters are escaped.
 pub(super) fn invalid_json(e: &serde_json::Error, data: &str) -> String {
-    let head: String = data.chars().take(80).collect();
+    let head: String = data
+        .chars()
+        .take(80)
+        .flat_map(|c| match c.is_control() {
+            true => c.escape_default().collect::<Vec<_>>(),
+            false => vec![c],
+        })
+        .collect();
     format!("invalid JSON from the endpoint ({e}): {head}")
 }
 

@@ -45,6 +45,11 @@ impl SseParser {
         }
     }
 
+    /// Bytes held back for a line not yet complete.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Feeds a chunk; calls `on_event(event_name, data)` for each complete event.
     /// Returns `Flow::Stop` if the callback asked to stop.
     pub fn feed(
@@ -57,6 +62,10 @@ impl SseParser {
         let mut flow = Flow::Continue;
         while let Some(nl) = self.buf[consumed..].iter().position(|b| *b == b'\n') {
             let end = consumed + nl;
+            // A line over the bound is refused whether it came in one chunk or many.
+            if nl > self.max_event_bytes {
+                return Err(SseError::EventTooLarge(self.max_event_bytes));
+            }
             let mut line = &self.buf[consumed..end];
             if line.last() == Some(&b'\r') {
                 line = &line[..line.len() - 1];

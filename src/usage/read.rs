@@ -97,6 +97,18 @@ pub fn read_file(
     let name = path.display().to_string();
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("cannot read {name}: {}", e.kind()))?;
+    read_text(&name, &text, format, map, feature_key, out)
+}
+
+/// Reads the text of a log called `name` (as errors and skipped rows name it).
+pub fn read_text(
+    name: &str,
+    text: &str,
+    format: Format,
+    map: &BTreeMap<String, String>,
+    feature_key: Option<&str>,
+    out: &mut Read,
+) -> Result<(), String> {
     let before = out.rows.len();
     match format {
         Format::Jsonl => {
@@ -115,7 +127,7 @@ pub fn read_file(
             }
         }
         Format::Csv => {
-            for (line, object) in csv_records(&text, &name, out)? {
+            for (line, object) in csv_records(text, name, out)? {
                 match row_of(&object, map, line) {
                     Ok(r) => out.rows.push(r),
                     Err(why) => out.skip(format!("{name}:{line}"), why),
@@ -126,7 +138,7 @@ pub fn read_file(
             // A CSV export, or a JSON one (`{"records": [...]}` or an array).
             let records: Vec<(String, serde_json::Value)> = match text.trim_start().chars().next() {
                 Some('{') | Some('[') => {
-                    let v: serde_json::Value = serde_json::from_str(&text)
+                    let v: serde_json::Value = serde_json::from_str(text)
                         .map_err(|e| format!("{name}: not a JSON export: {e}"))?;
                     let items = match v {
                         serde_json::Value::Array(a) => a,
@@ -148,7 +160,7 @@ pub fn read_file(
                         .map(|(i, v)| (format!("{name}: record {}", i + 1), v))
                         .collect()
                 }
-                _ => csv_records(&text, &name, out)?
+                _ => csv_records(text, name, out)?
                     .into_iter()
                     .map(|(line, v)| (format!("{name}:{line}"), v))
                     .collect(),
@@ -161,7 +173,7 @@ pub fn read_file(
             }
         }
         Format::Litellm => {
-            let v: serde_json::Value = serde_json::from_str(&text)
+            let v: serde_json::Value = serde_json::from_str(text)
                 .map_err(|e| format!("{name}: not LiteLLM spend logs (a JSON array): {e}"))?;
             let items = match &v {
                 serde_json::Value::Array(a) => a.as_slice(),
