@@ -634,6 +634,32 @@ impl Recorder {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_series_keeps_each_seconds_schedule_lag() {
+        let mut series = Series::default();
+        let mut s = sample(0, 0, Outcome::Ok, &[(0, Outcome::Ok)]);
+        let t0 = s.intended;
+        for (lag, end) in [(1, 200), (10, 900), (3, 1500)] {
+            s.started = t0 + Duration::from_millis(lag);
+            s.end = t0 + Duration::from_millis(end);
+            series.record(t0, &s);
+        }
+        series.finish();
+        let rows: Vec<_> = series
+            .seconds
+            .iter()
+            .map(|r| {
+                let ms = |v: f64| v.round() as u64;
+                (
+                    r.second,
+                    ms(r.schedule_lag_p99_ms),
+                    ms(r.schedule_lag_max_ms),
+                )
+            })
+            .collect();
+        assert_eq!(rows, [(0, 10, 10), (1, 3, 3)]);
+    }
+
     /// A call of feature `f` that ended `outcome` on `endpoint` after `tried`.
     fn sample(
         f: usize,

@@ -1,5 +1,5 @@
-//! The per-second time series: calls finished, errors, tokens and latency percentiles for
-//! each second of the run, by completion time. One interval histogram is rotated each
+//! The per-second time series: calls finished, errors, tokens, latency percentiles and
+//! schedule lag for each second of the run, by completion time. One interval histogram is rotated each
 //! second (as HdrHistogram interval logs do), so memory grows with run seconds, not calls.
 
 use super::{new_histogram, record_us, CallSample};
@@ -19,12 +19,18 @@ pub struct SecondStats {
     pub latency_p50_ms: f64,
     pub latency_p95_ms: f64,
     pub latency_p99_ms: f64,
+    /// How late the calls that finished this second started against their schedule.
+    #[serde(default)]
+    pub schedule_lag_p99_ms: f64,
+    #[serde(default)]
+    pub schedule_lag_max_ms: f64,
 }
 
 pub struct Series {
     pub seconds: Vec<SecondStats>,
     current: Option<SecondStats>,
     interval: Histogram<u64>,
+    lag: Histogram<u64>,
 }
 
 impl Default for Series {
@@ -33,6 +39,7 @@ impl Default for Series {
             seconds: Vec::new(),
             current: None,
             interval: new_histogram(),
+            lag: new_histogram(),
         }
     }
 }
@@ -51,6 +58,10 @@ impl Series {
         });
         cur.calls += 1;
         cur.output_tokens += s.output_tokens;
+        record_us(
+            &mut self.lag,
+            s.started.saturating_duration_since(s.intended).as_micros() as u64,
+        );
         if s.outcome == Outcome::Ok {
             cur.ok += 1;
             record_us(
@@ -70,7 +81,12 @@ impl Series {
                 c.latency_p95_ms = ms(0.95);
                 c.latency_p99_ms = ms(0.99);
             }
+            if !self.lag.is_empty() {
+                c.schedule_lag_p99_ms = self.lag.value_at_quantile(0.99) as f64 / 1000.0;
+                c.schedule_lag_max_ms = self.lag.max() as f64 / 1000.0;
+            }
             self.interval.reset();
+            self.lag.reset();
             self.seconds.push(c);
         }
     }

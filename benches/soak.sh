@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Soak: an hour of mixed traffic (benches/scenarios/soak.yaml: conversations, streams,
+# single calls, 429s, 5xx, cut streams, slow answers, outages with a fallback, retries)
+# against standalone mocks, sampling llm-drill's and the mock's RSS every minute. At the
+# end it prints the series per minute with the schedule lag of each minute (from the
+# run's per-second series), RSS growth after the first 5 minutes (target: < 5 MB) and
+# whether lag p99 stayed flat, and checks the mocks' request count against llm-drill's.
+#
+#   benches/soak.sh                       one hour
+#   DURATION=600 SAMPLE=30 benches/soak.sh   a shorter rehearsal
+#
+# The series and the run's results folder are kept in OUT (default results/soak).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-3600}
+SAMPLE=${SAMPLE:-60}
+PORT=${PORT:-18180}
+OUT=${OUT:-results/soak}
+cargo build --release -q -p llm-drill -p mock_server
+rm -rf "$OUT"; mkdir -p "$OUT"
+MOCK_PID=""; RUN_PID=""
+cleanup() {
+  [ -n "$RUN_PID" ] && kill -INT "$RUN_PID" 2>/dev/null || true
+  [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null || true
+}
+trap cleanup EXIT
+# The mocks act out the scenario's faults themselves (real 429s with Retry-After, real
+# cut streams, refused connections), so the run below injects none on the client side.
+target/release/llm-drill mock --scenario benches/scenarios/soak.yaml --listen "127.0.0.1:$PORT" > "$OUT/mock.log" 2>&1 &
+MOCK_PID=$!
+# Each mock endpoint takes the next port, in the order the mock prints them.
+url() { sed -n "s/^mock endpoint \`$1\` listening on \([^ ]*\).*/\1/p" "$OUT/mock.log"; }
+for _ in $(seq 50); do [ -n "$(url primary)" ] && [ -n "$(url backup)" ] && break; sleep 0.1; done
+PRIMARY=$(url primary); BACKUP=$(url backup)
+target/release/llm-drill run benches/scenarios/soak.yaml --no-progress --out "$OUT/run" \
+  --set "duration=${DURATION}s" --set 'faults=[]' \
+  --set "endpoints.primary.base_url=$PRIMARY" --set endpoints.primary.mock=null \
+  --set "endpoints.backup.base_url=$BACKUP" --set endpoints.backup.mock=null \
+  > "$OUT/run.log" 2>&1 &
+RUN_PID=$!
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+echo "elapsed_s,drill_rss_kb,mock_rss_kb" > "$OUT/samples.csv"
+start=$(date +%s)
+echo "== soak: ${DURATION}s of soak.yaml against standalone mocks; RSS every ${SAMPLE}s (series in $OUT)"
+while kill -0 "$RUN_PID" 2>/dev/null; do
+  now=$(( $(date +%s) - start ))
+  echo "$now,$(rss "$RUN_PID"),$(rss "$MOCK_PID")" >> "$OUT/samples.csv"
+  sleep "$SAMPLE"
+done
+wait "$RUN_PID" && code=0 || code=$?
+RUN_PID=""
+curl -s "$PRIMARY/stats" > "$OUT/stats-primary.json"; curl -s "$BACKUP/stats" > "$OUT/stats-backup.json"
+python3 - "$OUT" "$code" <<'PY'
+import csv, json, statistics, sys
+out, code = sys.argv[1], int(sys.argv[2])
+s = json.load(open(f"{out}/run/summary.json"))
+samples = [(int(r["elapsed_s"]), int(r["drill_rss_kb"]), int(r["mock_rss_kb"])) for r in csv.DictReader(open(f"{out}/samples.csv"))]
+minutes = {}
+for row in s["timeseries"]:
+    minutes.setdefault(row["second"] // 60, []).append(row)
+print(f"run exit {code}: calls {s['totals']['calls']} (ok {s['totals']['ok']}), attempts {s['totals']['attempts']}, fallbacks {s['totals'].get('fallbacks')}, generator_saturated {s.get('generator_saturated')}")
+print("minute  calls  lag p99 (worst second)  lag max   drill RSS  mock RSS")
+per_minute_lag = []
+for m in sorted(minutes):
+    rows = minutes[m]
+    lag99 = max(r.get("schedule_lag_p99_ms", 0) for r in rows)
+    lagmax = max(r.get("schedule_lag_max_ms", 0) for r in rows)
+    per_minute_lag.append((m, lag99))
+    rss = [x for x in samples if x[0] // 60 == m]
+    d = f"{rss[-1][1] / 1024:.1f} MiB" if rss else "-"
+    k = f"{rss[-1][2] / 1024:.1f} MiB" if rss else "-"
+    print(f"{m:6d} {sum(r['calls'] for r in rows):6d}  {lag99:10.3f} ms        {lagmax:8.3f}  {d:>10} {k:>9}")
+after = [x for x in samples if x[0] >= 300]
+if len(after) >= 2:
+    grow = (after[-1][1] - after[0][1]) / 1024
+    mgrow = (after[-1][2] - after[0][2]) / 1024
+    print(f"RSS growth after minute 5: llm-drill {grow:+.1f} MiB ({'ok' if grow < 5 else 'OVER'} < 5 MB), mock {mgrow:+.1f} MiB")
+lags = [l for m, l in per_minute_lag if m >= 5]
+if len(lags) >= 4:
+    half = len(lags) // 2
+    a, b = statistics.median(lags[:half]), statistics.median(lags[half:])
+    print(f"lag p99 per minute, median of each half after minute 5: {a:.3f} ms then {b:.3f} ms ({'flat' if b <= a * 1.5 + 1 else 'GROWING'})")
+stats = {e: json.load(open(f"{out}/stats-{e}.json")) for e in ("primary", "backup")}
+print("faults the primary mock acted out:", stats["primary"]["faults"], "· its statuses:", stats["primary"]["by_status"])
+served = sum(v["requests"] for v in stats.values())
+sent = s["totals"]["attempts"]
+print(f"mocks served {served} requests; llm-drill made {sent} attempts ({'equal' if served == sent else 'DIFFERENT: see refused connections'})")
+PY
