@@ -3,7 +3,7 @@
 # not llm-drill: nginx's access log, the mock's /stats, and oha / wrk on the same server
 # in the same session. Loopback only; every run is bounded in time.
 #
-#   benches/loadgen.sh [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|replay|replay-day|side|mock|lag|all]    (default: all)
+#   benches/loadgen.sh [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|replay|replay-day|side|mock|lag|streams10k|all]    (default: all)
 #   DURATION=10 CONNS=64 benches/loadgen.sh throughput
 #   LLM_DRILL_BIN=/path/to/older/llm-drill benches/loadgen.sh throughput   (another build)
 #   BASE_BIN=/tmp/llm-drill-before benches/loadgen.sh ab   (that build against this one and
@@ -284,6 +284,60 @@ replay_day() {
   json "$WORK/day/summary.json" "'trace: rows and prompt tokens $truth; wall $((end - start)) s (log 86400 s / 100 = 864 s), peak RSS $(( $(cat "$WORK/rss") / 1024 )) MiB; mock: requests %d, prompt tokens %d; calls %d ok %d, lag p99 %.3f ms, held %d' % (d['mock_server']['mock']['requests'], d['mock_server']['mock']['prompt_tokens'], d['totals']['calls'], d['totals']['ok'], d['schedule_lag_ms']['p99'], d['replay']['held_turns'])"
 }
 
+overflows() { awk '/^TcpExt:/ { if (!n) { for (i = 1; i <= NF; i++) if ($i == "ListenOverflows") c = i; n = 1 } else print $c }' /proc/net/netstat; }
+cpu_s() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
+
+streams10k() {
+  # 10,000 users streaming at once against the standalone mock (20 tokens/s, TTFT 300 +-
+  # 50 ms, 200 tokens), the mock and llm-drill each pinned to a core: every user starts
+  # together, so the first second is a burst of 10,000 connections.
+  local users=${USERS:-10000} secs=${STREAM_SECS:-60} port=$((PORT + 3)) pid run_pid
+  cargo build --release -q -p mock_server
+  echo "== streams10k: $users users, 20 tokens/s, TTFT 300 +- 50 ms, ${secs}s, mock and llm-drill each on one core"
+  $SERVER_PIN target/release/llm-drill-mock --listen "127.0.0.1:$port" --ttft-ms 300 --ttft-stddev-ms 50 \
+    --tokens-per-second 20 --output-tokens 200 > "$WORK/mock10k.log" &
+  pid=$!
+  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/stats" && break; sleep 0.1; done
+  local idle_kb over0 cpu0
+  idle_kb=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+  over0=$(overflows)
+  cpu0=$(cpu_s "$pid")
+  $CLIENT /usr/bin/time -f "%M %U %S" -o "$WORK/time10k" target/release/llm-drill run benches/scenarios/streams-2000.yaml --no-progress \
+    --out "$WORK/streams10k" --set "load.concurrency=$users" --set "duration=${secs}s" \
+    --set "endpoints.mock.base_url=http://127.0.0.1:$port" --set endpoints.mock.mock=null \
+    --set features.chat.output_tokens=200 > /dev/null &
+  run_pid=$!
+  # Half way, every user is mid-stream: the mock's memory per open stream.
+  sleep $((secs / 2))
+  local open_kb open_streams
+  open_kb=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+  open_streams=$(curl -s "http://127.0.0.1:$port/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["in_flight"])')
+  wait "$run_pid" || true
+  curl -s "http://127.0.0.1:$port/stats" > "$WORK/stats10k.json"
+  local over1 cpu1 peak_kb
+  over1=$(overflows)
+  cpu1=$(cpu_s "$pid")
+  peak_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  python3 - "$WORK" "$idle_kb" "$open_kb" "$open_streams" "$peak_kb" "$over0" "$over1" "$cpu0" "$cpu1" "$secs" <<'PY'
+import json, sys
+work, idle, open_kb, open_n, peak, o0, o1, c0, c1, secs = sys.argv[1:]
+s = json.load(open(f"{work}/streams10k/summary.json"))
+m = json.load(open(f"{work}/stats10k.json"))
+rss, user, sys_ = open(f"{work}/time10k").read().split()
+t, ttft, itl = s["totals"], s["ttft_ms"], s["itl_ms"]
+print(f"calls {t['calls']}, ok {t['ok']}, failed {t['failed']}; mock: streams completed {m['streams_completed']}, aborted {m['streams_aborted']}")
+print(f"TTFT p50 {ttft['p50']:.1f} ms (configured median 300), p99 {ttft['p99']:.1f} ms (target < 600)")
+print(f"ITL  p50 {itl['p50']:.2f} ms (configured 50), p99 {itl['p99']:.2f} ms (target < 80)")
+l = m["emit_lag_ms"]
+print(f"mock's own emission lag: p50 {l['p50']:.3f} ms, p99 {l['p99']:.3f} ms (target < 5), max {l['max']:.1f} ms over {l['count']} emissions")
+print(f"listen-queue overflows (kernel TcpExt ListenOverflows) during the run: {int(o1) - int(o0)}; mock backlog {m['backlog']}, connections accepted {m['connections']}")
+n = max(int(open_n), 1)
+print(f"mock: CPU {float(c1) - float(c0):.1f} s in {secs} s, RSS idle {int(idle) / 1024:.1f} MiB, with {open_n} streams open {int(open_kb) / 1024:.1f} MiB ({(int(open_kb) - int(idle)) * 1024 / n:.0f} bytes per open stream beyond the socket buffers), peak {int(peak) / 1024:.1f} MiB")
+print(f"llm-drill: CPU {float(user) + float(sys_):.1f} s, peak RSS {int(rss) / 1024:.1f} MiB; schedule lag p99 {s['schedule_lag_ms']['p99']:.1f} ms; generator_saturated {s['generator_saturated']}")
+PY
+}
+
 lag() {
   # 30k-token prompts at 40/s against the embedded mock: the run's schedule lag, which the
   # mock's work must not add to. BASE_BIN=/path/to/older/llm-drill runs that build too.
@@ -378,7 +432,8 @@ case "$WHAT" in
   side) side ;;
   mock) mock ;;
   lag) lag ;;
+  streams10k) streams10k ;;
   replay-day) replay_day ;;
   all) throughput; h2; accuracy; capacity; streams; memory; sessions; replay; side; mock; lag ;;
-  *) echo "usage: $0 [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|replay|replay-day|side|mock|lag|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|replay|replay-day|side|mock|lag|streams10k|all]" >&2; exit 2 ;;
 esac

@@ -153,8 +153,14 @@ impl Paced {
         }
     }
 
-    /// Waits until token `i` of `offsets` (from `origin`) is made.
-    pub(crate) async fn token(&mut self, origin: Instant, offsets: &[Duration], i: usize) {
+    /// Waits until token `i` of `offsets` (from `origin`) is made; returns when that was
+    /// due.
+    pub(crate) async fn token(
+        &mut self,
+        origin: Instant,
+        offsets: &[Duration],
+        i: usize,
+    ) -> Instant {
         let at = match i {
             0 => origin + offsets[0],
             _ => {
@@ -165,6 +171,7 @@ impl Paced {
         crate::chat::until(at).await;
         self.last = at;
         self.seat.decoding();
+        at
     }
 }
 

@@ -442,14 +442,18 @@ pub(crate) async fn answer(
     } else {
         match paced.as_mut() {
             Some(p) => {
+                let mut due = Instant::now();
                 for i in 0..offsets.len() {
-                    p.token(arrival, &offsets, i).await;
+                    due = p.token(arrival, &offsets, i).await;
                 }
+                shared.stats.lag.record(due.elapsed());
                 until(Instant::now() + decision.add_end).await;
             }
             None => {
                 if let Some(last) = offsets.last() {
-                    until(arrival + *last + decision.add_end).await;
+                    let due = arrival + *last + decision.add_end;
+                    until(due).await;
+                    shared.stats.lag.record(due.elapsed());
                 }
             }
         }

@@ -16,8 +16,10 @@ pub mod faults;
 #[doc(hidden)]
 pub mod fuzzing;
 mod gate;
+mod lag;
 mod latency;
 mod limiter;
+pub mod listen;
 mod openai;
 mod sampler;
 mod stats;
@@ -27,6 +29,7 @@ pub mod tokens;
 
 pub use auth::AuthKey;
 pub use capacity::{CapacityModel, OnFull};
+pub use lag::LagSummary;
 pub use latency::{LatencyModel, Spread};
 pub use sampler::Sampler;
 pub use stats::{Stats, StatsSnapshot};
@@ -41,7 +44,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokens::Encoding;
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -83,6 +85,8 @@ pub struct MockConfig {
     /// Slots, a queue and a shared decode throughput, as a continuous-batching server
     /// has; none: every request is answered at once, however many.
     pub capacity: Option<CapacityModel>,
+    /// The listen backlog asked for (the kernel caps it at `net.core.somaxconn`).
+    pub backlog: u32,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -147,6 +151,7 @@ impl Default for MockConfig {
             auth_keys: Vec::new(),
             oauth2_token_lifetime: None,
             capacity: None,
+            backlog: listen::DEFAULT_BACKLOG,
         }
     }
 }
@@ -185,7 +190,7 @@ pub fn router(config: MockConfig) -> (Router, StatsHandle) {
             .capacity
             .map(|m| capacity::Capacity::new(m, config.latency.tokens_per_second)),
         tokens: Default::default(),
-        stats: Stats::with_regions(&config.served_regions),
+        stats: Stats::with_regions(&config.served_regions, config.backlog),
         config,
         clock: gate::Clock::new(),
     });
@@ -305,7 +310,7 @@ pub async fn spawn_with(
         Some(i) => Some(i.server_config().map_err(std::io::Error::other)?),
         None => None,
     };
-    let listener = TcpListener::bind(addr).await?;
+    let listener = listen::bind(addr, config.backlog)?;
     let addr = listener.local_addr()?;
     // Loading a tokenizer takes a tenth of a second: done before the first request, not
     // inside its time to first token.

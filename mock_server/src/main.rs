@@ -39,6 +39,10 @@ struct Args {
     /// `stop`) rather than being cut (`length`), from 0 to 1.
     #[arg(long, default_value_t = 1.0)]
     stop_probability: f64,
+    /// Listen backlog: connections the kernel queues before the mock accepts them (it
+    /// grants at most net.core.somaxconn). Deep by default, for bursts of thousands.
+    #[arg(long, default_value_t = mock_server::listen::DEFAULT_BACKLOG)]
+    backlog: u32,
     /// Serve https with this PEM certificate (chain), h2 or HTTP/1.1 by ALPN; needs
     /// --tls-key. Without it the mock speaks plain HTTP/1.1 and h2c.
     #[arg(long, requires = "tls_key", value_name = "PEM")]
@@ -93,6 +97,9 @@ impl Args {
             1.0,
             "a probability",
         )?;
+        if self.backlog == 0 {
+            return Err("--backlog: expected at least 1, found 0".into());
+        }
         if self.output_tokens == 0 {
             return Err("--output-tokens: expected at least 1, found 0".into());
         }
@@ -111,6 +118,7 @@ impl Args {
             },
             default_output_tokens: self.output_tokens,
             stop_probability: stop,
+            backlog: self.backlog,
             ..MockConfig::default()
         })
     }
@@ -144,8 +152,9 @@ async fn main() {
         }
     };
     println!(
-        "llm-drill mock listening on {} (POST /v1/chat/completions, GET /stats)",
-        handle.base_url()
+        "llm-drill mock listening on {} (POST /v1/chat/completions, GET /stats; listen backlog {})",
+        handle.base_url(),
+        handle.stats().backlog
     );
     let _ = tokio::signal::ctrl_c().await;
     handle.shutdown().await;

@@ -3,6 +3,7 @@
 //!
 //! Plain atomics: the mock's hot path never takes a lock.
 
+use crate::lag::{LagRecorder, LagSummary};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -36,6 +37,12 @@ pub struct Stats {
     /// `openai-processing-ms` headers sent, and their values summed (microseconds).
     processing_reported: AtomicU64,
     processing_us: AtomicU64,
+    /// How late it emitted against its latency model.
+    pub(crate) lag: LagRecorder,
+    /// The listen backlog the kernel granted, and the machine's listen-queue overflow
+    /// count when the mock started (see `listen`).
+    backlog: u32,
+    overflows_at_start: Option<u64>,
 }
 
 /// Fault kinds counted in `faults`, as scenarios name them; `rate_limiter` is the
@@ -112,6 +119,20 @@ pub struct StatsSnapshot {
     pub processing_reported: u64,
     #[serde(default)]
     pub processing_ms_sum: f64,
+    /// How late the mock emitted first tokens, later tokens and whole answers against
+    /// its own latency model: above a few milliseconds, the mock (not the endpoint under
+    /// test) shaped the timings.
+    #[serde(default)]
+    pub emit_lag_ms: LagSummary,
+    /// The listen backlog the kernel granted (the one asked for, capped by
+    /// `net.core.somaxconn`).
+    #[serde(default)]
+    pub backlog: u32,
+    /// Connections the kernel dropped for a full listen queue since the mock started
+    /// (Linux's TcpExt ListenOverflows: machine-wide, so other listeners count too);
+    /// absent where the platform does not say.
+    #[serde(default)]
+    pub listen_overflows: Option<u64>,
 }
 
 impl Default for Stats {
@@ -138,18 +159,23 @@ impl Default for Stats {
             http_versions: Default::default(),
             processing_reported: AtomicU64::new(0),
             processing_us: AtomicU64::new(0),
+            lag: LagRecorder::default(),
+            backlog: 0,
+            overflows_at_start: None,
         }
     }
 }
 
 impl Stats {
     /// Counters for the regions the mock says it serves from.
-    pub(crate) fn with_regions(regions: &[(String, f64)]) -> Stats {
+    pub(crate) fn with_regions(regions: &[(String, f64)], backlog: u32) -> Stats {
         Stats {
             served_regions: regions
                 .iter()
                 .map(|(r, _)| (r.clone(), AtomicU64::new(0)))
                 .collect(),
+            backlog: crate::listen::granted_backlog(backlog),
+            overflows_at_start: crate::listen::listen_overflows(),
             ..Stats::default()
         }
     }
@@ -273,6 +299,11 @@ impl Stats {
             faults: nonzero(&FAULT_KINDS, &self.faults),
             processing_reported: self.processing_reported.load(Relaxed),
             processing_ms_sum: self.processing_us.load(Relaxed) as f64 / 1000.0,
+            emit_lag_ms: self.lag.summary(),
+            backlog: self.backlog,
+            listen_overflows: self
+                .overflows_at_start
+                .and_then(|at| Some(crate::listen::listen_overflows()?.saturating_sub(at))),
         }
     }
 }

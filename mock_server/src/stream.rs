@@ -60,6 +60,21 @@ impl StreamState {
         }
     }
 
+    /// Token `i`'s event, counted as it leaves.
+    fn token(&self, i: usize) -> Bytes {
+        let word = match self.plan.pieces.get(i) {
+            Some((piece, tokens)) => {
+                self.shared.stats.completion_tokens(*tokens);
+                *piece
+            }
+            None => {
+                self.shared.stats.completion_tokens(1);
+                ANSWER_WORDS[i % ANSWER_WORDS.len()]
+            }
+        };
+        self.wire.stream_token(&self.meta, word)
+    }
+
     /// The reasoning is over: its tokens are counted once the answer begins.
     fn reasoned(&self) {
         self.shared
@@ -112,7 +127,9 @@ pub(crate) fn stream(
                 },
             ),
             Step::Thought(i) => {
-                crate::chat::until(s.arrival + s.plan.thoughts[i]).await;
+                let at = s.arrival + s.plan.thoughts[i];
+                crate::chat::until(at).await;
+                s.shared.stats.lag.record(at.elapsed());
                 let word = ANSWER_WORDS[i % ANSWER_WORDS.len()];
                 let mut parts = vec![s.wire.stream_thought(&s.meta, word)];
                 let next = if i + 1 < s.plan.thoughts.len() {
@@ -127,31 +144,45 @@ pub(crate) fn stream(
                 (concat(parts), next)
             }
             Step::Token(i) => {
-                match s.paced.as_mut() {
+                let at = match s.paced.as_mut() {
                     Some(p) => p.token(s.arrival, &s.plan.offsets, i).await,
-                    None => crate::chat::until(s.arrival + s.plan.offsets[i]).await,
-                }
+                    None => {
+                        let at = s.arrival + s.plan.offsets[i];
+                        crate::chat::until(at).await;
+                        at
+                    }
+                };
                 if i == 0 {
                     s.reasoned();
                 }
-                let word = match s.plan.pieces.get(i) {
-                    Some((piece, tokens)) => {
-                        s.shared.stats.completion_tokens(*tokens);
-                        *piece
-                    }
-                    None => {
-                        s.shared.stats.completion_tokens(1);
-                        ANSWER_WORDS[i % ANSWER_WORDS.len()]
-                    }
-                };
-                let next = if s.plan.cut == Some(i + 1) {
+                let now = Instant::now();
+                s.shared.stats.lag.record(now.saturating_duration_since(at));
+                let mut parts = vec![s.token(i)];
+                // Tokens already due by now go out in the same write: a stream that woke
+                // late catches up in one system call, one SSE event per token as ever.
+                // (Under `mock.capacity` each token keeps its own pace.)
+                let mut next = i + 1;
+                while s.paced.is_none()
+                    && next < s.plan.offsets.len()
+                    && s.plan.cut != Some(next)
+                    && s.arrival + s.plan.offsets[next] <= now
+                {
+                    let due = s.arrival + s.plan.offsets[next];
+                    s.shared
+                        .stats
+                        .lag
+                        .record(now.saturating_duration_since(due));
+                    parts.push(s.token(next));
+                    next += 1;
+                }
+                let step = if s.plan.cut == Some(next) {
                     Step::Cut
-                } else if i + 1 < s.plan.offsets.len() {
-                    Step::Token(i + 1)
+                } else if next < s.plan.offsets.len() {
+                    Step::Token(next)
                 } else {
                     Step::End
                 };
-                (s.wire.stream_token(&s.meta, word), next)
+                (concat(parts), step)
             }
             Step::End => {
                 if s.plan.offsets.is_empty() {

@@ -104,6 +104,12 @@ pub(crate) fn mock_config(
         }
         cfg.oauth2_token_lifetime = Some(o.token_lifetime.0);
     }
+    if let Some(b) = m.backlog {
+        if b == 0 {
+            return Err(c.err(&at("backlog"), "must be at least 1"));
+        }
+        cfg.backlog = b;
+    }
     if let Some(p) = m.tool_call_probability {
         if !(0.0..=1.0).contains(&p) {
             return Err(c.err(&at("tool_call_probability"), "must be from 0 to 1"));

@@ -6,6 +6,7 @@
 //! the terminal; a capacity step so flagged is never the endpoint's limit.
 
 use super::schema::GeneratorSummary;
+use std::collections::BTreeMap;
 
 /// More than this share of arrivals released late, and at least `LATE_COUNT` of them,
 /// is the generator's saturation.
@@ -38,9 +39,51 @@ pub fn judge(pacing: (u64, u64, f64), cpu_share: Option<f64>) -> GeneratorSummar
     }
 }
 
+/// Above this lag p99, an embedded mock did not keep its own latency model.
+pub const MOCK_LAG_LIMIT_MS: f64 = 5.0;
+
+/// The mock's counterpart of the generator's saturation: each mock that emitted late
+/// against its own model (its `/stats` `emit_lag_ms`), said in a sentence.
+pub fn mock_lag_warnings(mocks: &BTreeMap<String, mock_server::StatsSnapshot>) -> Vec<String> {
+    mocks
+        .iter()
+        .filter(|(_, m)| m.emit_lag_ms.p99 > MOCK_LAG_LIMIT_MS)
+        .map(|(id, m)| {
+            let l = &m.emit_lag_ms;
+            format!(
+                "the mock `{id}` emitted late against its own latency model (lag p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} emissions): the mock, not the endpoint it stands for, shaped these timings; give it fewer streams or a core of its own",
+                l.p50, l.p99, l.max, l.count
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mock_that_lags_its_model_is_named() {
+        let mut mocks = BTreeMap::new();
+        let lag = |p99| mock_server::StatsSnapshot {
+            emit_lag_ms: mock_server::LagSummary {
+                count: 1000,
+                p50: 0.2,
+                p99,
+                max: 40.0,
+            },
+            ..Default::default()
+        };
+        mocks.insert("fast".to_string(), lag(4.9));
+        assert!(mock_lag_warnings(&mocks).is_empty());
+        mocks.insert("starved".to_string(), lag(12.5));
+        let w = mock_lag_warnings(&mocks);
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].contains("`starved`") && w[0].contains("p99 12.5 ms"),
+            "{w:?}"
+        );
+    }
 
     #[test]
     fn late_arrivals_or_a_full_cpu_flag_the_generator_and_say_why() {

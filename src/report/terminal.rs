@@ -584,6 +584,9 @@ pub fn render(s: &Summary) -> String {
             "\nWARNING: llm-drill itself was the bottleneck: {why}. Its figures measure it as much as the endpoint; lower the rate or give llm-drill more cores."
         );
     }
+    for why in super::generator::mock_lag_warnings(&s.mock_server) {
+        let _ = writeln!(out, "\nWARNING: {why}.");
+    }
     if let Some(x) = &s.side_by_side {
         let _ = write!(out, "\n{}", super::side::sentences(x, false));
     }

@@ -398,6 +398,8 @@ pub struct MockBehaviour {
     pub oauth2: Option<MockOAuth2Spec>,
     /// Continuous batching: slots, a queue, and a decode throughput they share.
     pub capacity: Option<MockCapacitySpec>,
+    /// The listen backlog (65,535 by default; the kernel caps it at somaxconn).
+    pub backlog: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
