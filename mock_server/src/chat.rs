@@ -116,6 +116,7 @@ fn refuse(stats: &Stats, wire: &dyn Wire, r: &Refusal) -> Response {
 }
 
 /// Everything the answer says about itself.
+#[derive(Default)]
 pub(crate) struct Meta {
     pub id: String,
     pub created: u64,

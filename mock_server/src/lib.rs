@@ -24,6 +24,7 @@ mod openai;
 mod sampler;
 mod stats;
 mod stream;
+mod template;
 mod tls;
 pub mod tokens;
 

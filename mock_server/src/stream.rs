@@ -5,11 +5,13 @@
 
 use crate::capacity::Paced;
 use crate::chat::{InFlight, Meta, Wire};
+use crate::template::TokenTemplate;
 use crate::tokens::ANSWER_WORDS;
 use crate::Shared;
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use bytes::BytesMut;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -48,6 +50,8 @@ struct StreamState {
     step: Step,
     /// Its slot and the batch's pace, under `mock.capacity`.
     paced: Option<Paced>,
+    /// Its token event, made once.
+    template: Option<TokenTemplate>,
 }
 
 impl StreamState {
@@ -60,9 +64,9 @@ impl StreamState {
         }
     }
 
-    /// Token `i`'s event, counted as it leaves.
-    fn token(&self, i: usize) -> Bytes {
-        let word = match self.plan.pieces.get(i) {
+    /// Token `i`'s text, counted as it leaves.
+    fn word(&self, i: usize) -> &'static str {
+        match self.plan.pieces.get(i) {
             Some((piece, tokens)) => {
                 self.shared.stats.completion_tokens(*tokens);
                 *piece
@@ -71,8 +75,22 @@ impl StreamState {
                 self.shared.stats.completion_tokens(1);
                 ANSWER_WORDS[i % ANSWER_WORDS.len()]
             }
-        };
-        self.wire.stream_token(&self.meta, word)
+        }
+    }
+
+    /// The event of a token of `text`.
+    fn event(&self, text: &str) -> Bytes {
+        match &self.template {
+            Some(t) => t.event(text),
+            None => self.wire.stream_token(&self.meta, text),
+        }
+    }
+
+    fn put_event(&self, out: &mut BytesMut, text: &str) {
+        match &self.template {
+            Some(t) => t.append(out, text),
+            None => out.extend_from_slice(&self.wire.stream_token(&self.meta, text)),
+        }
     }
 
     /// The reasoning is over: its tokens are counted once the answer begins.
@@ -104,6 +122,7 @@ pub(crate) fn stream(
 ) -> Response {
     shared.stats.stream_started();
     let state = StreamState {
+        template: TokenTemplate::new(wire, &meta),
         shared,
         wire,
         _in_flight: guard,
@@ -157,24 +176,29 @@ pub(crate) fn stream(
                 }
                 let now = Instant::now();
                 s.shared.stats.lag.record(now.saturating_duration_since(at));
-                let mut parts = vec![s.token(i)];
                 // Tokens already due by now go out in the same write: a stream that woke
                 // late catches up in one system call, one SSE event per token as ever.
                 // (Under `mock.capacity` each token keeps its own pace.)
+                let due = |n: usize| {
+                    (s.paced.is_none()
+                        && n < s.plan.offsets.len()
+                        && s.plan.cut != Some(n)
+                        && s.arrival + s.plan.offsets[n] <= now)
+                        .then(|| s.arrival + s.plan.offsets[n])
+                };
                 let mut next = i + 1;
-                while s.paced.is_none()
-                    && next < s.plan.offsets.len()
-                    && s.plan.cut != Some(next)
-                    && s.arrival + s.plan.offsets[next] <= now
-                {
-                    let due = s.arrival + s.plan.offsets[next];
-                    s.shared
-                        .stats
-                        .lag
-                        .record(now.saturating_duration_since(due));
-                    parts.push(s.token(next));
-                    next += 1;
-                }
+                let bytes = if due(next).is_none() {
+                    s.event(s.word(i))
+                } else {
+                    let mut out = BytesMut::new();
+                    s.put_event(&mut out, s.word(i));
+                    while let Some(at) = due(next) {
+                        s.shared.stats.lag.record(now.saturating_duration_since(at));
+                        s.put_event(&mut out, s.word(next));
+                        next += 1;
+                    }
+                    out.freeze()
+                };
                 let step = if s.plan.cut == Some(next) {
                     Step::Cut
                 } else if next < s.plan.offsets.len() {
@@ -182,7 +206,7 @@ pub(crate) fn stream(
                 } else {
                     Step::End
                 };
-                (concat(parts), step)
+                (bytes, step)
             }
             Step::End => {
                 if s.plan.offsets.is_empty() {

@@ -203,15 +203,34 @@ pub fn parse(
     Ok((scenario, source))
 }
 
+/// The YAML parser's limits. A scenario is a few thousand parser events, nested a handful
+/// of levels, with few aliases. The parser's defaults (a million events and as many
+/// replayed from aliases, 255 levels of flow collections) let an alias bomb of 600 bytes
+/// or 8 KB of `{a: {a: ...` take a quarter to half a second to refuse (found by
+/// fuzzing); these limits refuse them in milliseconds.
+pub(super) fn yaml_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.flow_nesting_limit = 32;
+    budget.max_depth = 32;
+    budget.max_events = 100_000;
+    budget.max_nodes = 100_000;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.alias_limits.max_total_replayed_events = 20_000;
+    options
+}
+
 /// Deserializes the text as written, with saphyr's location and serde's key path.
 fn parse_typed(source: &Source) -> Result<Scenario, ScenarioError> {
     let mut path = None;
-    let result = serde_saphyr::with_deserializer_from_str(&source.text, |de| {
-        serde_path_to_error::deserialize::<_, Scenario>(de).map_err(|e| {
-            path = Some(e.path().to_string());
-            e.into_inner()
-        })
-    });
+    let options = yaml_options();
+    let result =
+        serde_saphyr::with_deserializer_from_str_with_options(&source.text, options, |de| {
+            serde_path_to_error::deserialize::<_, Scenario>(de).map_err(|e| {
+                path = Some(e.path().to_string());
+                e.into_inner()
+            })
+        });
     result.map_err(|e| {
         let (line, column) = e
             .location()

@@ -8,12 +8,13 @@ use super::{Scenario, ScenarioError, Source};
 use serde_json::Value;
 
 pub(super) fn document(text: &str) -> Result<Value, String> {
-    serde_saphyr::from_str::<Value>(text).map_err(|e| e.without_snippet().to_string())
+    serde_saphyr::from_str_with_options::<Value>(text, super::yaml_options())
+        .map_err(|e| e.without_snippet().to_string())
 }
 
 fn set(doc: &mut Value, key: &str, raw: &str) -> Result<(), String> {
-    let value =
-        serde_saphyr::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
+    let value = serde_saphyr::from_str_with_options::<Value>(raw, super::yaml_options())
+        .unwrap_or_else(|_| Value::String(raw.to_string()));
     let parts: Vec<&str> = key.split('.').collect();
     let mut node = doc;
     for (i, part) in parts.iter().enumerate() {
@@ -82,6 +83,28 @@ pub(super) fn apply(source: &Source) -> Result<Scenario, ScenarioError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_alias_bomb_is_refused_before_it_expands() {
+        // 9^6 strings from 300 bytes: the parser's default limits let it expand to half
+        // a million events (a quarter of a second) before anything refused it.
+        let mut text = String::from("a: &a [x,x,x,x,x,x,x,x,x]\n");
+        for (prev, name) in ["a", "b", "c", "d", "e"]
+            .iter()
+            .zip(["b", "c", "d", "e", "f"])
+        {
+            let list = vec![format!("*{prev}"); 9].join(",");
+            text.push_str(&format!("{name}: &{name} [{list}]\n"));
+        }
+        let err = document(&text).expect_err("refused");
+        assert!(err.contains("alias") || err.contains("budget"), "{err}");
+        let nested = format!("a: {}1{}", "{a: ".repeat(40), "}".repeat(40));
+        let err = document(&nested).expect_err("refused");
+        assert!(
+            err.contains("nest") || err.contains("depth") || err.contains("budget"),
+            "{err}"
+        );
+    }
+
     use super::*;
 
     #[test]
