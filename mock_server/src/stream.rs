@@ -69,7 +69,7 @@ impl StreamState {
         match self.plan.pieces.get(i) {
             Some((piece, tokens)) => {
                 self.shared.stats.completion_tokens(*tokens);
-                *piece
+                piece
             }
             None => {
                 self.shared.stats.completion_tokens(1);
