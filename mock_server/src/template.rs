@@ -48,7 +48,7 @@ impl TokenTemplate {
         } else {
             // What serde_json writes inside the quotes, exactly.
             let quoted = serde_json::to_string(text).unwrap_or_default();
-            out.put_slice(quoted[1..quoted.len() - 1].as_bytes());
+            out.put_slice(&quoted.as_bytes()[1..quoted.len() - 1]);
         }
         out.put_slice(&self.suffix);
     }
