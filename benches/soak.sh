@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Soak: an hour of mixed traffic (benches/scenarios/soak.yaml: conversations, streams,
+# Soak: an hour of mixed traffic (${SOAK_SCENARIO:-benches/scenarios/soak.yaml}: conversations, streams,
 # single calls, 429s, 5xx, cut streams, slow answers, outages with a fallback, retries)
 # against standalone mocks, sampling llm-drill's and the mock's RSS every minute. At the
 # end it prints the series per minute with the schedule lag of each minute (from the
@@ -26,13 +26,13 @@ cleanup() {
 trap cleanup EXIT
 # The mocks act out the scenario's faults themselves (real 429s with Retry-After, real
 # cut streams, refused connections), so the run below injects none on the client side.
-target/release/llm-drill mock --scenario benches/scenarios/soak.yaml --listen "127.0.0.1:$PORT" > "$OUT/mock.log" 2>&1 &
+target/release/llm-drill mock --scenario ${SOAK_SCENARIO:-benches/scenarios/soak.yaml} --listen "127.0.0.1:$PORT" > "$OUT/mock.log" 2>&1 &
 MOCK_PID=$!
 # Each mock endpoint takes the next port, in the order the mock prints them.
 url() { sed -n "s/^mock endpoint \`$1\` listening on \([^ ]*\).*/\1/p" "$OUT/mock.log"; }
 for _ in $(seq 50); do [ -n "$(url primary)" ] && [ -n "$(url backup)" ] && break; sleep 0.1; done
 PRIMARY=$(url primary); BACKUP=$(url backup)
-target/release/llm-drill run benches/scenarios/soak.yaml --no-progress --out "$OUT/run" \
+target/release/llm-drill run ${SOAK_SCENARIO:-benches/scenarios/soak.yaml} --no-progress --out "$OUT/run" \
   --set "duration=${DURATION}s" --set 'faults=[]' \
   --set "endpoints.primary.base_url=$PRIMARY" --set endpoints.primary.mock=null \
   --set "endpoints.backup.base_url=$BACKUP" --set endpoints.backup.mock=null \
@@ -82,7 +82,11 @@ if len(lags) >= 4:
     print(f"lag p99 per minute, median of each half after minute 5: {a:.3f} ms then {b:.3f} ms ({'flat' if b <= a * 1.5 + 1 else 'GROWING'})")
 stats = {e: json.load(open(f"{out}/stats-{e}.json")) for e in ("primary", "backup")}
 print("faults the primary mock acted out:", stats["primary"]["faults"], "· its statuses:", stats["primary"]["by_status"])
-served = sum(v["requests"] for v in stats.values())
-sent = s["totals"]["attempts"]
-print(f"mocks served {served} requests; llm-drill made {sent} attempts ({'equal' if served == sent else 'DIFFERENT: see refused connections'})")
+for e, v in stats.items():
+    ep = s["endpoints"][e]
+    connect = ep["by_outcome"].get("connect", 0)
+    reached = ep["attempts"] - connect
+    diff = v["requests"] - reached
+    verdict = "equal" if diff == 0 else f"{diff:+d} at the mock"
+    print(f"{e}: mock served {v['requests']} requests and refused {v['refused']} connections at the socket; llm-drill made {ep['attempts']} attempts, {connect} failing to connect, so {reached} reached it ({verdict})")
 PY
