@@ -22,8 +22,9 @@
 //! | `run` | one run end to end |
 //! | `capacity` | the capacity search: runs, one a step |
 //! | `cli`, `commands` | the command line and what each command prints |
+//! | `fuzzing` | entry points for the fuzz targets and their property tests |
 //!
-//! Only `plan` (and `run`, `commands`, which load files) read the `scenario` mirror: the
+//! Only `plan` (and `run`, `commands`, `fuzzing`, which load text) read the `scenario` mirror: the
 //! runtime works on the plan's own types.
 //!
 //! Where things go:

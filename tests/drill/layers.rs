@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 /// Lowest first; `lib.rs` says the same in words.
 const LAYERS: &[&str] = &[
     "outcome", "scenario", "plan", "workload", "client", "recorder", "cost", "engine", "report",
-    "usage", "run", "capacity", "cli", "commands",
+    "usage", "run", "capacity", "cli", "commands", "fuzzing",
 ];
 
 /// Modules that may read `crate::scenario` besides the scenario itself.
-const READ_SCENARIO: &[&str] = &["plan", "run", "commands"];
+const READ_SCENARIO: &[&str] = &["plan", "run", "commands", "fuzzing"];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("src is readable") {
