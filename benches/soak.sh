@@ -87,6 +87,9 @@ for e, v in stats.items():
     connect = ep["by_outcome"].get("connect", 0)
     reached = ep["attempts"] - connect
     diff = v["requests"] - reached
-    verdict = "equal" if diff == 0 else f"{diff:+d} at the mock"
+    # During a `refuse` outage the mock's gate also cuts kept-alive connections whose
+    # request it had already read: llm-drill gets no response (`connect`), the mock has
+    # counted the request. Those are the difference, at most its `refused` count.
+    verdict = "equal" if diff == 0 else f"{diff:+d} at the mock: requests read, then cut by a refuse outage"
     print(f"{e}: mock served {v['requests']} requests and refused {v['refused']} connections at the socket; llm-drill made {ep['attempts']} attempts, {connect} failing to connect, so {reached} reached it ({verdict})")
 PY
