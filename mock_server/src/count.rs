@@ -12,7 +12,7 @@
 //! the pieces add up to the count of the whole. A 2.8k-token prompt of known sentences is
 //! a hash per sentence instead of 0.2 µs per token.
 
-use crate::tokens::{Encoding, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE};
+use crate::tokens::Encoding;
 use bpe_openai::Tokenizer;
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
@@ -92,13 +92,7 @@ pub fn chat_prompt_tokens<'a>(
     encoding: Encoding,
     messages: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> usize {
-    messages
-        .into_iter()
-        .map(|(role, content)| {
-            TOKENS_PER_MESSAGE + count(encoding, role) + count(encoding, content)
-        })
-        .sum::<usize>()
-        + REPLY_PRIMING_TOKENS
+    crate::tokens::chat_recipe(messages, |t| count(encoding, t))
 }
 
 /// `text` cut before each space that follows `.`, `?` or `!`; the pieces cover it.

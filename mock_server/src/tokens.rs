@@ -70,12 +70,22 @@ impl Encoding {
         self,
         messages: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> usize {
-        messages
-            .into_iter()
-            .map(|(role, content)| TOKENS_PER_MESSAGE + self.count(role) + self.count(content))
-            .sum::<usize>()
-            + REPLY_PRIMING_TOKENS
+        chat_recipe(messages, |t| self.count(t))
     }
+}
+
+/// OpenAI's chat recipe over any counter: each message's role and content plus its
+/// framing, and the reply's priming. The planner and the mock count with different
+/// tokenizers and share this.
+pub fn chat_recipe<'a>(
+    messages: impl IntoIterator<Item = (&'a str, &'a str)>,
+    count: impl Fn(&str) -> usize,
+) -> usize {
+    messages
+        .into_iter()
+        .map(|(role, content)| TOKENS_PER_MESSAGE + count(role) + count(content))
+        .sum::<usize>()
+        + REPLY_PRIMING_TOKENS
 }
 
 impl fmt::Display for Encoding {
