@@ -37,7 +37,9 @@ BIN="$CLIENT ${LLM_DRILL_BIN:-target/release/llm-drill}"
 WORK=$(mktemp -d)
 NGINX_PID=""
 MOCK_PID=""
+PEER_PID=""
 cleanup() {
+  [ -n "$PEER_PID" ] && kill "$PEER_PID" 2>/dev/null || true
   [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null || true
   [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null || true
   rm -rf "$WORK"
@@ -336,6 +338,35 @@ n = max(int(open_n), 1)
 print(f"mock: CPU {float(c1) - float(c0):.1f} s in {secs} s, RSS idle {int(idle) / 1024:.1f} MiB, with {open_n} streams open {int(open_kb) / 1024:.1f} MiB ({(int(open_kb) - int(idle)) * 1024 / n:.0f} bytes per open stream beyond the socket buffers), peak {int(peak) / 1024:.1f} MiB")
 print(f"llm-drill: CPU {float(user) + float(sys_):.1f} s, peak RSS {int(rss) / 1024:.1f} MiB; schedule lag p99 {s['schedule_lag_ms']['p99']:.1f} ms; generator_saturated {s['generator_saturated']}")
 PY
+  streams10k_nginx "$users" "$secs"
+}
+
+streams10k_nginx() {
+  # The same load against a third-party peer on the same core: nginx's echo module streaming
+  # the same events (fixed 300 ms TTFT, 200 tokens 50 ms apart, each flushed). What one
+  # core costs per streamed token, where the mock is not the one measuring itself.
+  local users=$1 secs=$2 port=$((PORT + 4)) master worker
+  [ "$SERVER" = nginx ] || { echo "(nginx with the echo module is not installed: no third-party peer for streams10k)"; return; }
+  mkdir -p "$WORK/nginx10k"
+  python3 benches/nginx/streaming.py "$WORK/nginx10k" "$port" 300 50 200 > "$WORK/nginx10k/nginx.conf"
+  $SERVER_PIN nginx -c "$WORK/nginx10k/nginx.conf" -p "$WORK/nginx10k" -g 'daemon off;' &
+  master=$!
+  PEER_PID=$master
+  worker=""
+  for _ in $(seq 50); do worker=$(pgrep -P "$master" | head -1 || true); [ -n "$worker" ] && break; sleep 0.1; done
+  local cpu0 cpu1 peak_kb
+  cpu0=$(cpu_s "$worker")
+  $CLIENT target/release/llm-drill run benches/scenarios/streams-2000.yaml --no-progress \
+    --out "$WORK/nginx10k/run" --set "load.concurrency=$users" --set "duration=${secs}s" \
+    --set "endpoints.mock.base_url=http://127.0.0.1:$port" --set endpoints.mock.mock=null \
+    --set features.chat.output_tokens=200 > /dev/null 2>&1 || true
+  cpu1=$(cpu_s "$worker")
+  peak_kb=$(awk '/VmHWM/ {print $2}' "/proc/$worker/status")
+  local logged
+  logged=$(wc -l < "$WORK/nginx10k/access.log")
+  kill "$master"; wait "$master" 2>/dev/null || true
+  PEER_PID=""
+  json "$WORK/nginx10k/run/summary.json" "'peer, nginx echo on the same core (fixed 300 ms TTFT, 50 ms gaps): calls %d (nginx logged $logged), TTFT p50 %.1f p99 %.1f ms, ITL p50 %.2f p99 %.2f ms, output tokens %d; nginx CPU %.1f s in $secs s, peak RSS %.1f MiB' % (d['totals']['calls'], d['ttft_ms']['p50'], d['ttft_ms']['p99'], d['itl_ms']['p50'], d['itl_ms']['p99'], d['totals']['output_tokens'], $cpu1 - $cpu0, $peak_kb / 1024)"
 }
 
 lag() {
