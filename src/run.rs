@@ -396,12 +396,16 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
         .map(|s| crate::recorder::side::SideBySide::new(s.endpoints.len(), s.mirror));
     // Calls meant to start in the warm-up are recorded apart; the rest are measured.
     let measured_from = start + warmup;
+    let spool_dir = dir.clone();
     let recorder = tokio::spawn(async move {
         let mut rec = Recorder::new(measured_from, n_endpoints, n_features);
         rec.drill = Drill::new(windows, n_endpoints);
         rec.goodput = goodput;
         rec.side = side;
-        rec.intervals = Some(crate::recorder::hlog::IntervalLogs::new(&endpoint_ids));
+        rec.intervals = Some(crate::recorder::hlog::IntervalLogs::new(
+            &endpoint_ids,
+            Some(&spool_dir),
+        ));
         let mut warm = Recorder::new(start, n_endpoints, n_features);
         // Drain on a short tick instead of awaiting each sample: a parked receiver would
         // make every finished call wake this task (a context switch per call at 80k

@@ -661,7 +661,7 @@ mod tests {
     }
 
     /// A call of feature `f` that ended `outcome` on `endpoint` after `tried`.
-    fn sample(
+    pub(super) fn sample(
         f: usize,
         endpoint: usize,
         outcome: Outcome,

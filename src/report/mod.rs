@@ -87,8 +87,10 @@ pub fn write_all(
             .checked_sub(rec.last_end.saturating_duration_since(rec.start))
             .unwrap_or(std::time::UNIX_EPOCH);
         for (i, metric) in crate::recorder::hlog::METRICS.iter().enumerate() {
-            if !logs.logs[i].is_empty() {
-                write(dir, &format!("{metric}.hlog"), &logs.render(i, started))?;
+            if logs.has(i) {
+                write_with(dir, &format!("{metric}.hlog"), |w| {
+                    logs.write(i, started, w)
+                })?;
             }
         }
     }
@@ -105,7 +107,18 @@ pub fn write_all(
 
 /// Writes through a temporary file and a rename, so a file is never left half-written.
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    write_with(dir, name, |w| w.write_all(bytes))
+}
+
+/// [`write`], for contents streamed by `fill` rather than held whole.
+fn write_with(
+    dir: &Path,
+    name: &str,
+    fill: impl FnOnce(&mut dyn io::Write) -> io::Result<()>,
+) -> io::Result<()> {
     let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, bytes)?;
+    let mut w = io::BufWriter::new(std::fs::File::create(&tmp)?);
+    fill(&mut w)?;
+    w.into_inner().map_err(io::IntoInnerError::into_error)?;
     std::fs::rename(&tmp, dir.join(name))
 }
