@@ -76,6 +76,7 @@ pub async fn capacity(
                 scenario_as_run: scenario_as_run.clone(),
                 baseline: None,
                 progress: opts.progress.then_some(label),
+                start_at: None,
             },
             stop.clone(),
         )

@@ -106,4 +106,18 @@ pub struct RunArgs {
     /// regression fails the run (exit 1).
     #[arg(long)]
     pub baseline: Option<PathBuf>,
+    /// Run shard I of N (I from 0): every Nth arrival, session and closed-mode user of
+    /// the whole run, and its share of the spend guard. Also from LLM_DRILL_SHARD=I/N.
+    /// `llm-drill merge` makes one result of the shards' folders.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// The number of shards, this one's number taken from JOB_COMPLETION_INDEX (a
+    /// Kubernetes Indexed Job sets it).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u32>,
+    /// Start the schedule at this wall-clock instant (RFC 3339, or Unix seconds), so
+    /// that shards start together; a shard that starts later counts the delay as
+    /// schedule lag.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
 }

@@ -19,8 +19,19 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 
 pub async fn dispatch(command: Command, stop: CancellationToken) -> i32 {
     match command {
-        Command::Run(args) => run_command(&run_options(args), stop).await,
-        Command::Capacity(args) => capacity_command(&run_options(args), stop).await,
+        Command::Run(args) => match run_options(args) {
+            Ok(opts) => run_command(&opts, stop).await,
+            Err(e) => error_exit(&e),
+        },
+        Command::Capacity(args) => match run_options(args) {
+            Ok(opts) if !opts.shard.is_whole() || opts.start_at.is_some() => error_exit(
+                &RunError::Invalid(
+                    "capacity searches the whole load step by step: it takes no --shard, --shards or --start-at".into(),
+                ),
+            ),
+            Ok(opts) => capacity_command(&opts, stop).await,
+            Err(e) => error_exit(&e),
+        },
         Command::Validate {
             scenario,
             sets,
@@ -55,15 +66,31 @@ pub async fn dispatch(command: Command, stop: CancellationToken) -> i32 {
     }
 }
 
-fn run_options(a: crate::cli::RunArgs) -> RunOptions {
-    RunOptions {
+fn run_options(a: crate::cli::RunArgs) -> Result<RunOptions, RunError> {
+    let env = |k: &str| std::env::var(k).ok();
+    let shard = crate::plan::Shard::choose(
+        a.shard.as_deref(),
+        a.shards,
+        env("LLM_DRILL_SHARD").as_deref(),
+        env("JOB_COMPLETION_INDEX").as_deref(),
+    )
+    .map_err(RunError::Invalid)?;
+    let start_at = a
+        .start_at
+        .as_deref()
+        .map(run::parse_start_at)
+        .transpose()
+        .map_err(|e| RunError::Invalid(format!("--start-at: {e}")))?;
+    Ok(RunOptions {
         out: a.out,
         sets: a.sets,
         prices: a.prices,
         baseline: a.baseline,
         progress: !a.no_progress && std::io::stderr().is_terminal(),
+        shard,
+        start_at,
         ..RunOptions::new(a.scenario)
-    }
+    })
 }
 
 /// Exit 0 when a sustainable load was found (and every threshold on the search held),

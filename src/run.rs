@@ -7,14 +7,14 @@
 use crate::client::{resolve_credential, Client, Route};
 use crate::engine::{Engine, Pacer};
 use crate::plan::preflight::{self, Finding, Severity};
-use crate::plan::{Plan, PriceTable, Target};
+use crate::plan::{Plan, PriceTable, Shard, Target};
 use crate::recorder::drill::{Drill, Window};
 use crate::recorder::Recorder;
 use crate::report::{self, terminal::ProgressDisplay, RunFacts, Summary};
 use crate::scenario;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -32,6 +32,10 @@ pub struct RunOptions {
     pub prices: Option<PathBuf>,
     /// A baseline run to compare with.
     pub baseline: Option<PathBuf>,
+    /// The part of the run this process drives (`--shard`).
+    pub shard: Shard,
+    /// When the schedule starts, on the wall clock (`--start-at`); now by default.
+    pub start_at: Option<SystemTime>,
 }
 
 impl RunOptions {
@@ -44,6 +48,8 @@ impl RunOptions {
             progress: false,
             prices: None,
             baseline: None,
+            shard: Shard::WHOLE,
+            start_at: None,
         }
     }
 }
@@ -116,12 +122,28 @@ pub fn preflight(plan: &Plan, source: &scenario::Source) -> Result<Vec<Finding>,
 /// pre-flight checks.
 pub fn load(opts: &RunOptions) -> Result<Loaded, RunError> {
     let (plan, source) = load_plan(&opts.scenario, &opts.sets, opts.prices.as_deref())?;
+    let plan = plan.into_shard(opts.shard);
     let warnings = preflight(&plan, &source)?;
     Ok(Loaded {
         plan,
         source,
         warnings,
     })
+}
+
+/// `--start-at`: RFC 3339 (`2026-12-02T10:00:00Z`) or Unix seconds (`1796205600`).
+pub fn parse_start_at(text: &str) -> Result<SystemTime, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<f64>() {
+        return (0.0..1e11).contains(&secs)
+            .then(|| UNIX_EPOCH + Duration::from_secs_f64(secs))
+            .ok_or_else(|| format!("`{text}` is not a time in Unix seconds"));
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(SystemTime::from)
+        .map_err(|e| {
+            format!("`{text}` is neither RFC 3339 (2026-12-02T10:00:00Z) nor Unix seconds: {e}")
+        })
 }
 
 /// The embedded mock's configuration for endpoint `e` (none for a real endpoint), with
@@ -167,6 +189,7 @@ pub async fn run_loaded(
             scenario_as_run: source.as_run(),
             baseline,
             progress: opts.progress.then(String::new),
+            start_at: opts.start_at,
         },
         stop,
     )
@@ -236,6 +259,8 @@ pub struct Execution {
     pub baseline: Option<(Summary, String)>,
     /// Draw a progress bar, named so (it only appears on a terminal anyway).
     pub progress: Option<String>,
+    /// `--start-at`: when the schedule begins, on the wall clock.
+    pub start_at: Option<SystemTime>,
 }
 
 /// What an execution measured, and what its warm-up did.
@@ -280,7 +305,19 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
         scenario_as_run,
         baseline,
         progress,
+        start_at,
     } = x;
+    // A shard started after `--start-at` runs the schedule from that instant: the
+    // arrivals it missed go at once and carry their lateness as schedule lag. One late
+    // by the whole run would send nothing on time: refused before anything is sent.
+    let late = start_at.and_then(|at| SystemTime::now().duration_since(at).ok());
+    if let Some(late) = late.filter(|l| *l >= plan.duration) {
+        return Err(RunError::Invalid(format!(
+            "--start-at was {:.1} s ago, past the whole run ({} s): nothing would start on time",
+            late.as_secs_f64(),
+            plan.duration.as_secs()
+        )));
+    }
     let secrets = plan
         .endpoints
         .iter()
@@ -323,7 +360,22 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
     let plan = Arc::new(plan);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let engine = Arc::new(Engine::new(plan.clone(), routes, Client, tx, Pacer::Thread));
-    let start = Instant::now();
+    let start = match start_at {
+        None => Instant::now(),
+        Some(at) => match at.duration_since(SystemTime::now()) {
+            // Early: wait for it (a Ctrl-C meanwhile ends the run before it starts).
+            Ok(wait) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.cancelled() => {}
+                }
+                Instant::now()
+            }
+            Err(late) => Instant::now()
+                .checked_sub(late.duration())
+                .unwrap_or_else(Instant::now),
+        },
+    };
     // Fault windows count from the run's start, on the mock and in the client alike.
     for (_, h) in &mocks {
         h.start_clock(start.into_std());
@@ -467,7 +519,22 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
         mock_stats.insert(id, h.stats());
         let _ = tokio::time::timeout(Duration::from_secs(2), h.shutdown()).await;
     }
+    let shard = (!plan.shard.is_whole() || start_at.is_some()).then(|| {
+        crate::report::summary::ShardSummary {
+            index: Some(plan.shard.index),
+            count: plan.shard.count,
+            start_at: start_at.map(|t| {
+                chrono::DateTime::<chrono::Utc>::from(t)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            }),
+            started_late_ms: start_at.map(|_| late.map_or(0.0, |l| l.as_secs_f64() * 1000.0)),
+            max_spend_usd: plan.cost.max_spend_usd.filter(|_| !plan.shard.is_whole()),
+            max_calls: plan.cost.max_calls.filter(|_| !plan.shard.is_whole()),
+            merged_from: Vec::new(),
+        }
+    });
     let facts = RunFacts {
+        shard,
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         scheduled_calls: report.started.saturating_sub(warm.total.calls),
         sessions: report.sessions.saturating_sub(warm_sessions),

@@ -53,9 +53,14 @@ impl<T: Transport> Engine<T> {
                 }
             })
         };
+        // A shard runs every Nth user, numbered as in the whole run, so each keeps the
+        // sessions (and prompts) it would have had there.
+        let mine: Vec<u64> = (0..concurrency as u64)
+            .filter(|u| self.plan.shard.owns(*u))
+            .collect();
         match self.pacer {
             Pacer::Tokio => {
-                for u in 0..concurrency as u64 {
+                for &u in &mine {
                     tokio::spawn(user(u));
                 }
             }
@@ -65,12 +70,15 @@ impl<T: Transport> Engine<T> {
                 // tens of thousands of calls a second cost more than the calls.
                 let cores = std::thread::available_parallelism()
                     .map_or(1, |n| n.get())
-                    .min(concurrency);
+                    .min(mine.len())
+                    .max(1);
                 let main = tokio::runtime::Handle::current();
                 for core in 0..cores {
-                    let users: Vec<BoxFuture<'static, ()>> = (core..concurrency)
+                    let users: Vec<BoxFuture<'static, ()>> = mine
+                        .iter()
+                        .skip(core)
                         .step_by(cores)
-                        .map(|u| Box::pin(user(u as u64)) as BoxFuture<'static, ()>)
+                        .map(|&u| Box::pin(user(u)) as BoxFuture<'static, ()>)
                         .collect();
                     // The users are handed over once the thread exists, so that if it
                     // cannot start they still run, on the main runtime.

@@ -160,13 +160,16 @@ impl<T: Transport> Engine<T> {
     /// Runs the plan's load to its end (or until `stop` is cancelled).
     pub async fn drive(self: Arc<Self>, start: Instant, stop: CancellationToken) -> DriveReport {
         let hard = CancellationToken::new();
+        let shard = self.plan.shard;
         let (sessions, in_flight) = match self.plan.load.clone() {
             LoadPlan::Open {
                 stages,
                 arrival,
                 max_in_flight,
             } => {
-                let schedule = ArrivalSchedule::new(&stages, arrival, self.plan.seed);
+                let schedule = ArrivalSchedule::new(&stages, arrival, self.plan.seed)
+                    .enumerate()
+                    .filter(move |(i, _)| shard.owns(*i as u64));
                 self.clone()
                     .open(start, schedule, max_in_flight, &stop, &hard)
                     .await
@@ -178,7 +181,12 @@ impl<T: Transport> Engine<T> {
                 replay,
                 max_in_flight,
             } => {
-                let schedule = replay.calls.arrivals().into_iter();
+                let schedule = replay
+                    .calls
+                    .arrivals()
+                    .into_iter()
+                    .enumerate()
+                    .filter(move |(i, _)| shard.owns(*i as u64));
                 let driven = self
                     .clone()
                     .open(start, schedule, max_in_flight, &stop, &hard)

@@ -12,10 +12,14 @@ use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Intended starts of arrivals, as offsets from the run's start, in order: the seeded
-/// arrival schedule, or a replayed log's conversations.
-pub(super) trait Schedule: Iterator<Item = Duration> + Clone + Send + 'static {}
-impl<S: Iterator<Item = Duration> + Clone + Send + 'static> Schedule for S {}
+/// Arrivals by their number in the whole run and their intended start (an offset from
+/// the run's start), in order: the seeded arrival schedule, or a replayed log's
+/// conversations; a shard's are every Nth of them, numbered as in the whole run.
+pub(super) trait Schedule:
+    Iterator<Item = (usize, Duration)> + Clone + Send + 'static
+{
+}
+impl<S: Iterator<Item = (usize, Duration)> + Clone + Send + 'static> Schedule for S {}
 
 impl<T: Transport> Engine<T> {
     pub(super) async fn open(
@@ -109,7 +113,7 @@ impl<T: Transport> Engine<T> {
         tx: mpsc::Sender<Arrival>,
         stop: CancellationToken,
     ) {
-        for (index, offset) in schedule.enumerate() {
+        for (index, offset) in schedule {
             // Side by side in `mirror`: a copy for each endpoint, the same intended start.
             for copy in 0..self.workload.copies() {
                 let arrival = self.arrival(index, copy, start, start + offset);
@@ -145,7 +149,7 @@ impl<T: Transport> Engine<T> {
         stop: CancellationToken,
     ) {
         let std_start = start.into_std();
-        for (index, offset) in schedule.enumerate() {
+        for (index, offset) in schedule {
             for copy in 0..self.workload.copies() {
                 let intended = std_start + offset;
                 let arrival = self.arrival(index, copy, start, Instant::from_std(intended));

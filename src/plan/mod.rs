@@ -29,6 +29,7 @@ pub mod regression;
 pub mod replay;
 pub mod retry;
 mod sampler;
+pub mod shard;
 mod side;
 pub mod thresholds;
 pub mod tls;
@@ -49,6 +50,7 @@ pub use provider::{AuthKind, Provider, DEFAULT_AZURE_API_VERSION};
 pub use regression::Policy;
 pub use retry::{BreakerPlan, RetryPlan};
 pub use sampler::Sampler;
+pub use shard::Shard;
 pub use side::SideBySidePlan;
 pub use tls::{Roots, TlsPlan};
 
@@ -82,6 +84,8 @@ pub struct Plan {
     pub pilot: Option<pilot::PilotPlan>,
     /// The same traffic to several endpoints, compared.
     pub side_by_side: Option<SideBySidePlan>,
+    /// The part of the run this process drives (`--shard`); the whole run by default.
+    pub shard: Shard,
 }
 
 impl Plan {
@@ -214,6 +218,24 @@ impl Plan {
             load,
             duration,
             graceful_stop,
+            shard: Shard::WHOLE,
         })
+    }
+
+    /// Arrivals per second the schedule asks of this process (open mode only): a
+    /// shard's share of the whole run's.
+    pub fn target_rps(&self) -> Option<f64> {
+        self.load
+            .target_rps(self.duration)
+            .map(|r| r / self.shard.count as f64)
+    }
+
+    /// Makes this the plan of `shard`: it drives that shard's arrivals and users, and
+    /// its spend guard holds that shard's part of `max_spend_usd` and `max_calls`.
+    pub fn into_shard(mut self, shard: Shard) -> Plan {
+        self.shard = shard;
+        self.cost.max_spend_usd = self.cost.max_spend_usd.map(|usd| shard.part_usd(usd));
+        self.cost.max_calls = self.cost.max_calls.map(|n| shard.part(n));
+        self
     }
 }

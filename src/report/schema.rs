@@ -402,6 +402,34 @@ pub struct Summary {
     /// its `/stats` reported it after the run — to check llm-drill's figures against.
     #[serde(default)]
     pub mock_server: BTreeMap<String, mock_server::StatsSnapshot>,
+    /// A shard's part of a split run (`--shard`), or the shards a merged result holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardSummary>,
+}
+
+/// Which part of a split run this is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ShardSummary {
+    /// This shard's number, from 0; absent from a merged result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    pub count: u32,
+    /// `--start-at`, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<String>,
+    /// How much later than `--start-at` the shard's schedule began (ms): counted in
+    /// its schedule lag. Of a merged result, the latest shard's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_late_ms: Option<f64>,
+    /// This shard's part of `cost.max_spend_usd` and `cost.max_calls`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_spend_usd: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_calls: Option<u64>,
+    /// A merged result: the shards' results folders, by shard number.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
 }
 
 /// What `llm-drill capacity` found: each step, and the loads that matter.

@@ -238,6 +238,8 @@ pub struct RunFacts {
     pub pacing: (u64, u64, f64),
     /// The machine's CPU llm-drill used while driving, over all its cores.
     pub cpu_share: Option<f64>,
+    /// A shard's (or a merged result's) `shard` section.
+    pub shard: Option<ShardSummary>,
 }
 
 fn finish_reasons(m: &Metrics) -> BTreeMap<String, u64> {
@@ -274,14 +276,12 @@ impl Summary {
             .map(|(k, n)| (k.to_string(), n))
             .collect(),
             target_rps: plan
-                .load
-                .target_rps(plan.duration)
+                .target_rps()
                 .map(|r| r * plan.copies_per_arrival())
                 .filter(|_| !plan.features.iter().any(|f| f.session.multi_turn()))
                 .map(round3),
             target_sessions_per_s: plan
-                .load
-                .target_rps(plan.duration)
+                .target_rps()
                 .map(|r| round3(r * plan.copies_per_arrival())),
             achieved_sessions_per_s: round3(
                 facts.sessions as f64 / plan.duration.as_secs_f64().min(duration_s).max(1e-9),
@@ -461,6 +461,7 @@ impl Summary {
             baseline: None,
             passed: false,
             mock_server: facts.mock_server.clone(),
+            shard: facts.shard.clone(),
         };
         summary.generator = super::generator::judge(facts.pacing, facts.cpu_share);
         summary.generator_saturated = summary.generator.saturated;

@@ -326,6 +326,33 @@ fn capacity(out: &mut String, c: &super::summary::CapacitySummary) {
     );
 }
 
+/// Which part of a split run this is, its start and its share of the spend guard.
+fn shard(out: &mut String, sh: &super::summary::ShardSummary) {
+    let mut line = match sh.index {
+        Some(i) => format!("shard {i}/{}", sh.count),
+        None => format!("merged from {} shards", sh.count),
+    };
+    if let Some(at) = &sh.start_at {
+        let _ = write!(line, " · --start-at {at}");
+        match sh.started_late_ms {
+            Some(late) if late > 0.0 => {
+                let _ = write!(
+                    line,
+                    ", started {late:.0} ms late (counted as schedule lag)"
+                );
+            }
+            _ => {}
+        }
+    }
+    if let Some(usd) = sh.max_spend_usd {
+        let _ = write!(line, " · its share of max_spend_usd ${usd:.2}");
+    }
+    if let Some(n) = sh.max_calls {
+        let _ = write!(line, " · its share of max_calls {n}");
+    }
+    let _ = writeln!(out, "{line}");
+}
+
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
     if let Some(c) = &s.capacity {
@@ -341,6 +368,9 @@ pub fn render(s: &Summary) -> String {
         "llm-drill {} · {} · {:.1} s · {}{state}",
         s.llm_drill_version, s.scenario, s.duration_s, s.load
     );
+    if let Some(sh) = &s.shard {
+        shard(&mut out, sh);
+    }
     let t = &s.totals;
     let target = |rate: Option<f64>| rate.map_or(String::new(), |r| format!(" (target {r:.2}/s)"));
     let _ = writeln!(

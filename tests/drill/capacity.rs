@@ -154,6 +154,7 @@ async fn a_steps_fault_windows_are_timed_from_the_end_of_its_warm_up() {
             scenario_as_run: source.as_run(),
             baseline: None,
             progress: None,
+            start_at: None,
         },
         tokio_util::sync::CancellationToken::new(),
     )
