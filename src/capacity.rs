@@ -77,6 +77,7 @@ pub async fn capacity(
                 baseline: None,
                 progress: opts.progress.then_some(label),
                 start_at: None,
+                shard_state: false,
             },
             stop.clone(),
         )

@@ -44,6 +44,22 @@ pub enum Command {
     },
     /// Print the summary of a results folder again.
     Report { results_dir: PathBuf },
+    /// Make one result of a run's shards (`run --shard I/N`): their results folders
+    /// merged exactly into one, identical in form to a single run's; thresholds,
+    /// baseline and pilot verdict are judged on the whole. Exit codes as `run`.
+    Merge {
+        #[arg(required = true, value_name = "SHARD_DIR")]
+        shards: Vec<PathBuf>,
+        /// Where the merged results go.
+        #[arg(long)]
+        out: PathBuf,
+        /// The price file the shards were run with, if any.
+        #[arg(long)]
+        prices: Option<PathBuf>,
+        /// Compare the whole with a baseline run: a regression fails it (exit 1).
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+    },
     /// Per-call logs you already have: import them into a baseline.
     Usage {
         #[command(subcommand)]

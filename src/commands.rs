@@ -24,7 +24,7 @@ pub async fn dispatch(command: Command, stop: CancellationToken) -> i32 {
             Err(e) => error_exit(&e),
         },
         Command::Capacity(args) => match run_options(args) {
-            Ok(opts) if !opts.shard.is_whole() || opts.start_at.is_some() => error_exit(
+            Ok(opts) if opts.shard.is_some() || opts.start_at.is_some() => error_exit(
                 &RunError::Invalid(
                     "capacity searches the whole load step by step: it takes no --shard, --shards or --start-at".into(),
                 ),
@@ -39,6 +39,17 @@ pub async fn dispatch(command: Command, stop: CancellationToken) -> i32 {
         } => validate(&scenario, &sets, prices.as_deref()),
         Command::Mock { listen, scenario } => mock(listen, scenario.as_deref(), stop).await,
         Command::Report { results_dir } => report(&results_dir),
+        Command::Merge {
+            shards,
+            out,
+            prices,
+            baseline,
+        } => merge_command(&crate::merge::MergeOptions {
+            shards,
+            out,
+            prices,
+            baseline,
+        }),
         Command::Usage {
             action:
                 crate::cli::UsageAction::Import {
@@ -194,6 +205,33 @@ fn usage_import(
     EXIT_OK
 }
 
+fn merge_command(opts: &crate::merge::MergeOptions) -> i32 {
+    match crate::merge::merge(opts) {
+        Ok((summary, dir)) => finished(&summary, &dir),
+        Err(e) => error_exit(&e),
+    }
+}
+
+/// The terminal summary of a finished run (or merge), and its exit code.
+fn finished(summary: &crate::report::Summary, dir: &Path) -> i32 {
+    print!("{}", terminal::render(summary));
+    println!("\nresults: {}", dir.display());
+    if summary.interrupted {
+        eprintln!("interrupted: partial results written to {}", dir.display());
+        EXIT_INTERRUPTED
+    } else if summary.cost.guard_stopped {
+        eprintln!(
+            "stopped by the spend guard (cost.max_spend_usd / max_calls): partial results written to {}",
+            dir.display()
+        );
+        EXIT_FATAL
+    } else if summary.passed {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}
+
 async fn run_command(opts: &RunOptions, stop: CancellationToken) -> i32 {
     let loaded = match run::load(opts) {
         Ok(l) => l,
@@ -204,27 +242,7 @@ async fn run_command(opts: &RunOptions, stop: CancellationToken) -> i32 {
         eprintln!("{w}");
     }
     match run::run_loaded(opts, loaded, stop).await {
-        Ok(out) => {
-            print!("{}", terminal::render(&out.summary));
-            println!("\nresults: {}", out.dir.display());
-            if out.summary.interrupted {
-                eprintln!(
-                    "interrupted: partial results written to {}",
-                    out.dir.display()
-                );
-                EXIT_INTERRUPTED
-            } else if out.summary.cost.guard_stopped {
-                eprintln!(
-                    "stopped by the spend guard (cost.max_spend_usd / max_calls): partial results written to {}",
-                    out.dir.display()
-                );
-                EXIT_FATAL
-            } else if out.summary.passed {
-                EXIT_OK
-            } else {
-                EXIT_FAILED
-            }
-        }
+        Ok(out) => finished(&out.summary, &out.dir),
         Err(e) => error_exit(&e),
     }
 }

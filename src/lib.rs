@@ -57,6 +57,7 @@ pub mod report;
 
 pub mod usage;
 
+pub mod merge;
 pub mod run;
 
 pub mod capacity;

@@ -32,8 +32,9 @@ pub struct RunOptions {
     pub prices: Option<PathBuf>,
     /// A baseline run to compare with.
     pub baseline: Option<PathBuf>,
-    /// The part of the run this process drives (`--shard`).
-    pub shard: Shard,
+    /// The part of the run this process drives (`--shard`): it then also writes the
+    /// state `merge` adds up.
+    pub shard: Option<Shard>,
     /// When the schedule starts, on the wall clock (`--start-at`); now by default.
     pub start_at: Option<SystemTime>,
 }
@@ -48,7 +49,7 @@ impl RunOptions {
             progress: false,
             prices: None,
             baseline: None,
-            shard: Shard::WHOLE,
+            shard: None,
             start_at: None,
         }
     }
@@ -122,7 +123,7 @@ pub fn preflight(plan: &Plan, source: &scenario::Source) -> Result<Vec<Finding>,
 /// pre-flight checks.
 pub fn load(opts: &RunOptions) -> Result<Loaded, RunError> {
     let (plan, source) = load_plan(&opts.scenario, &opts.sets, opts.prices.as_deref())?;
-    let plan = plan.into_shard(opts.shard);
+    let plan = plan.into_shard(opts.shard.unwrap_or(Shard::WHOLE));
     let warnings = preflight(&plan, &source)?;
     Ok(Loaded {
         plan,
@@ -131,11 +132,45 @@ pub fn load(opts: &RunOptions) -> Result<Loaded, RunError> {
     })
 }
 
+/// The recorder of `plan`'s measured part (after `warmup`), from `start`: its
+/// endpoints and features, its fault windows (timed from the end of the warm-up; a
+/// window inside it is not measured), goodput limits and side by side.
+pub fn recorder_for(plan: &Plan, start: Instant, warmup: Duration) -> Recorder {
+    let n_endpoints = plan.endpoints.len();
+    let windows: Vec<Window> = plan
+        .endpoints
+        .iter()
+        .enumerate()
+        .flat_map(|(i, e)| {
+            e.faults
+                .faults
+                .iter()
+                .filter(|f| !f.from.is_zero() || f.until.is_some())
+                .filter(|f| f.until.is_none_or(|u| u > warmup))
+                .map(move |f| Window {
+                    endpoint: i,
+                    kind: f.kind.key(),
+                    from: f.from.saturating_sub(warmup),
+                    until: f.until.map(|u| u - warmup),
+                })
+        })
+        .collect();
+    let mut rec = Recorder::new(start, n_endpoints, plan.features.len());
+    rec.drill = Drill::new(windows, n_endpoints);
+    rec.goodput = plan.goodput;
+    rec.side = plan
+        .side_by_side
+        .as_ref()
+        .map(|s| crate::recorder::side::SideBySide::new(s.endpoints.len(), s.mirror));
+    rec
+}
+
 /// `--start-at`: RFC 3339 (`2026-12-02T10:00:00Z`) or Unix seconds (`1796205600`).
 pub fn parse_start_at(text: &str) -> Result<SystemTime, String> {
     let text = text.trim();
     if let Ok(secs) = text.parse::<f64>() {
-        return (0.0..1e11).contains(&secs)
+        return (0.0..1e11)
+            .contains(&secs)
             .then(|| UNIX_EPOCH + Duration::from_secs_f64(secs))
             .ok_or_else(|| format!("`{text}` is not a time in Unix seconds"));
     }
@@ -190,6 +225,7 @@ pub async fn run_loaded(
             baseline,
             progress: opts.progress.then(String::new),
             start_at: opts.start_at,
+            shard_state: opts.shard.is_some(),
         },
         stop,
     )
@@ -261,6 +297,8 @@ pub struct Execution {
     pub progress: Option<String>,
     /// `--start-at`: when the schedule begins, on the wall clock.
     pub start_at: Option<SystemTime>,
+    /// Write `shard.json`, the state `merge` adds up (a `--shard` run).
+    pub shard_state: bool,
 }
 
 /// What an execution measured, and what its warm-up did.
@@ -306,6 +344,7 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
         baseline,
         progress,
         start_at,
+        shard_state,
     } = x;
     // A shard started after `--start-at` runs the schedule from that instant: the
     // arrivals it missed go at once and carry their lateness as schedule lag. One late
@@ -421,43 +460,17 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
     }
     let (n_endpoints, n_features) = (plan.endpoints.len(), plan.features.len());
     let endpoint_ids: Vec<String> = plan.endpoints.iter().map(|e| e.id.clone()).collect();
-    // Faults with a time window get a drill report of their own, timed like the
-    // measured figures: from the end of the warm-up (a window inside it is not measured).
-    let windows: Vec<Window> = plan
-        .endpoints
-        .iter()
-        .enumerate()
-        .flat_map(|(i, e)| {
-            e.faults
-                .faults
-                .iter()
-                .filter(|f| !f.from.is_zero() || f.until.is_some())
-                .filter(|f| f.until.is_none_or(|u| u > warmup))
-                .map(move |f| Window {
-                    endpoint: i,
-                    kind: f.kind.key(),
-                    from: f.from.saturating_sub(warmup),
-                    until: f.until.map(|u| u - warmup),
-                })
-        })
-        .collect();
-    let goodput = plan.goodput;
-    let side = plan
-        .side_by_side
-        .as_ref()
-        .map(|s| crate::recorder::side::SideBySide::new(s.endpoints.len(), s.mirror));
     // Calls meant to start in the warm-up are recorded apart; the rest are measured.
     let measured_from = start + warmup;
-    let spool_dir = dir.clone();
+    let mut rec = recorder_for(&plan, measured_from, warmup);
+    rec.intervals = Some(crate::recorder::hlog::IntervalLogs::new(
+        &endpoint_ids,
+        Some(&dir),
+    ));
+    // A shard keeps each second's histograms, for `merge`.
+    rec.series.keep = shard_state;
     let recorder = tokio::spawn(async move {
-        let mut rec = Recorder::new(measured_from, n_endpoints, n_features);
-        rec.drill = Drill::new(windows, n_endpoints);
-        rec.goodput = goodput;
-        rec.side = side;
-        rec.intervals = Some(crate::recorder::hlog::IntervalLogs::new(
-            &endpoint_ids,
-            Some(&spool_dir),
-        ));
+        let mut rec = rec;
         let mut warm = Recorder::new(start, n_endpoints, n_features);
         // Drain on a short tick instead of awaiting each sample: a parked receiver would
         // make every finished call wake this task (a context switch per call at 80k
@@ -519,19 +532,17 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
         mock_stats.insert(id, h.stats());
         let _ = tokio::time::timeout(Duration::from_secs(2), h.shutdown()).await;
     }
-    let shard = (!plan.shard.is_whole() || start_at.is_some()).then(|| {
-        crate::report::summary::ShardSummary {
-            index: Some(plan.shard.index),
-            count: plan.shard.count,
-            start_at: start_at.map(|t| {
-                chrono::DateTime::<chrono::Utc>::from(t)
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-            }),
-            started_late_ms: start_at.map(|_| late.map_or(0.0, |l| l.as_secs_f64() * 1000.0)),
-            max_spend_usd: plan.cost.max_spend_usd.filter(|_| !plan.shard.is_whole()),
-            max_calls: plan.cost.max_calls.filter(|_| !plan.shard.is_whole()),
-            merged_from: Vec::new(),
-        }
+    let shard = (shard_state || start_at.is_some()).then(|| crate::report::summary::ShardSummary {
+        index: Some(plan.shard.index),
+        count: plan.shard.count,
+        start_at: start_at.map(|t| {
+            chrono::DateTime::<chrono::Utc>::from(t)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        }),
+        started_late_ms: start_at.map(|_| late.map_or(0.0, |l| l.as_secs_f64() * 1000.0)),
+        max_spend_usd: plan.cost.max_spend_usd.filter(|_| !plan.shard.is_whole()),
+        max_calls: plan.cost.max_calls.filter(|_| !plan.shard.is_whole()),
+        merged_from: Vec::new(),
     });
     let facts = RunFacts {
         shard,
@@ -550,7 +561,39 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
         pilot_baseline,
     };
     let summary = Summary::build(&plan.after(warmup), &rec, &facts);
-    if let Err(e) = report::write_all(&dir, &summary, &rec, &scenario_as_run) {
+    let written = report::write_all(&dir, &summary, &rec, &scenario_as_run).and_then(|()| {
+        if !shard_state {
+            return Ok(());
+        }
+        let sh = facts.shard.clone().unwrap_or_default();
+        report::shard::ShardFile::new(
+            plan.shard,
+            &plan.name,
+            plan.seed,
+            &scenario_as_run,
+            facts.started_at.clone(),
+            sh.start_at,
+            sh.started_late_ms,
+            report::shard::ShardFacts {
+                scheduled_calls: facts.scheduled_calls,
+                sessions: facts.sessions,
+                interrupted: facts.interrupted,
+                guard_stopped: facts.guard_stopped,
+                held: facts.held,
+                pacing: facts.pacing,
+                cpu_share: facts.cpu_share,
+                base_urls: facts.base_urls.clone(),
+                token_stats: facts
+                    .token_stats
+                    .iter()
+                    .map(|(k, t)| (k.clone(), (t.requests, t.failures, t.mean_ms)))
+                    .collect(),
+            },
+            rec.state(),
+        )
+        .write(&dir)
+    });
+    if let Err(e) = written {
         let message = format!("cannot write results to {}: {e}", dir.display());
         return Err(RunError::NotWritten {
             message,

@@ -68,27 +68,33 @@ impl Shard {
 
     /// The shard a process runs, from the first source that names one: `--shard I/N`,
     /// then `LLM_DRILL_SHARD=I/N`, then Kubernetes' `JOB_COMPLETION_INDEX` with
-    /// `--shards N`. None of them: the whole run. The values are passed in, so that
-    /// this reads no environment itself.
+    /// `--shards N`. None of them: not a shard (`None`). The values are passed in, so
+    /// that this reads no environment itself.
     pub fn choose(
         flag: Option<&str>,
         shards: Option<u32>,
         env_shard: Option<&str>,
         job_completion_index: Option<&str>,
-    ) -> Result<Shard, String> {
+    ) -> Result<Option<Shard>, String> {
         if let Some(text) = flag {
-            return Shard::parse(text).map_err(|e| format!("--shard: {e}"));
+            return Shard::parse(text)
+                .map(Some)
+                .map_err(|e| format!("--shard: {e}"));
         }
         if let Some(text) = env_shard.filter(|t| !t.trim().is_empty()) {
-            return Shard::parse(text).map_err(|e| format!("LLM_DRILL_SHARD: {e}"));
+            return Shard::parse(text)
+                .map(Some)
+                .map_err(|e| format!("LLM_DRILL_SHARD: {e}"));
         }
         match (shards, job_completion_index) {
-            (None, _) => Ok(Shard::WHOLE),
+            (None, _) => Ok(None),
             (Some(n), Some(index)) => {
                 let i = index.trim().parse().map_err(|_| {
                     format!("JOB_COMPLETION_INDEX: `{index}` is not a shard number")
                 })?;
-                Shard::new(i, n).map_err(|e| format!("--shards with JOB_COMPLETION_INDEX: {e}"))
+                Shard::new(i, n)
+                    .map(Some)
+                    .map_err(|e| format!("--shards with JOB_COMPLETION_INDEX: {e}"))
             }
             (Some(_), None) => Err(
                 "--shards N takes this shard's number from JOB_COMPLETION_INDEX (set by a Kubernetes Indexed Job), which is not set: give --shard I/N instead".into(),
@@ -126,16 +132,19 @@ mod tests {
     #[test]
     fn the_flag_comes_before_the_environment_and_kubernetes_index() {
         let pick = |f, n, e, j| Shard::choose(f, n, e, j);
-        assert_eq!(pick(None, None, None, Some("3")), Ok(Shard::WHOLE));
+        assert_eq!(pick(None, None, None, Some("3")), Ok(None));
         assert_eq!(
             pick(Some("1/2"), Some(8), Some("5/6"), Some("3")),
-            Shard::new(1, 2)
+            Shard::new(1, 2).map(Some)
         );
         assert_eq!(
             pick(None, Some(8), Some("5/6"), Some("3")),
-            Shard::new(5, 6)
+            Shard::new(5, 6).map(Some)
         );
-        assert_eq!(pick(None, Some(8), None, Some("3")), Shard::new(3, 8));
+        assert_eq!(
+            pick(None, Some(8), None, Some("3")),
+            Shard::new(3, 8).map(Some)
+        );
         assert!(pick(None, Some(8), None, None)
             .unwrap_err()
             .contains("JOB_COMPLETION_INDEX"));

@@ -22,7 +22,7 @@ pub struct Window {
     pub until: Option<Duration>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct WindowStats {
     /// First failed attempt on the endpoint at or after the window's start, from the run's
     /// start.
@@ -48,6 +48,29 @@ pub struct WindowCalls {
     pub served_by_fallback: u64,
     pub failed_closed: u64,
     pub residency_violations: u64,
+}
+
+impl WindowStats {
+    /// Adds another recorder's figures for the same window: each first moment is the
+    /// earlier of the two, the calls add up.
+    pub fn merge(&mut self, o: &WindowStats) {
+        let first = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.first_failure = first(self.first_failure, o.first_failure);
+        self.first_fallback = first(self.first_fallback, o.first_fallback);
+        self.breaker_opened = first(self.breaker_opened, o.breaker_opened);
+        self.recovered = first(self.recovered, o.recovered);
+        let (c, d) = (&mut self.calls, &o.calls);
+        c.calls += d.calls;
+        c.ok += d.ok;
+        c.failed += d.failed;
+        c.retried += d.retried;
+        c.served_by_fallback += d.served_by_fallback;
+        c.failed_closed += d.failed_closed;
+        c.residency_violations += d.residency_violations;
+    }
 }
 
 pub struct Drill {

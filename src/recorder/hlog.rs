@@ -175,16 +175,67 @@ impl IntervalLogs {
         started: std::time::SystemTime,
         out: &mut dyn Write,
     ) -> io::Result<()> {
-        let epoch = started
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
-        write!(
-            out,
-            "#[llm-drill {} interval log: microseconds, one histogram per second and endpoint]\n#[Histogram log format version 1.3]\n#[StartTime: {epoch:.3} (seconds since epoch)]\n\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n",
-            METRICS[i]
-        )?;
+        header(i, started, out)?;
         self.logs[i].copy_to(out)
     }
+}
+
+/// A log's first lines: what it is, its format version, start time and legend.
+fn header(i: usize, started: std::time::SystemTime, out: &mut dyn Write) -> io::Result<()> {
+    let epoch = started
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    write!(
+        out,
+        "#[llm-drill {} interval log: microseconds, one histogram per second and endpoint]\n#[Histogram log format version 1.3]\n#[StartTime: {epoch:.3} (seconds since epoch)]\n\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n",
+        METRICS[i]
+    )
+}
+
+/// Several shards' logs of metric `i` as one log: the histograms of each second and
+/// endpoint tag added together. The shards started their schedules together
+/// (`--start-at`), so their seconds are the same seconds.
+pub fn merge_logs(
+    i: usize,
+    logs: &[Vec<u8>],
+    started: std::time::SystemTime,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    use base64::Engine as _;
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let mut merged: std::collections::BTreeMap<(Duration, String), Histogram<u64>> =
+        std::collections::BTreeMap::new();
+    for (n, log) in logs.iter().enumerate() {
+        for entry in IntervalLogIterator::new(log) {
+            let entry = entry.map_err(|e| format!("{} of shard {n}: {e:?}", METRICS[i]))?;
+            let LogEntry::Interval(h) = entry else {
+                continue;
+            };
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(h.encoded_histogram())
+                .map_err(|e| format!("{} of shard {n}: {e}", METRICS[i]))?;
+            let hist = super::state::decode(&bytes)?;
+            let tag = h.tag().map_or(String::new(), |t| t.as_str().to_string());
+            match merged.entry((h.start_timestamp(), tag)) {
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    super::state::add(o.get_mut(), &hist)
+                }
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(hist);
+                }
+            }
+        }
+    }
+    let mut lines = Vec::new();
+    let mut serializer = V2DeflateSerializer::new();
+    if let Ok(mut w) = IntervalLogWriterBuilder::new().begin_log_with(&mut lines, &mut serializer) {
+        for ((at, tag), h) in &merged {
+            let _ = w.write_histogram(h, *at, Duration::from_secs(1), Tag::new(tag));
+        }
+    }
+    header(i, started, out)
+        .and_then(|()| out.write_all(&lines))
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

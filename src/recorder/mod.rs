@@ -7,6 +7,7 @@ pub mod drill;
 pub mod hlog;
 mod series;
 pub mod side;
+pub mod state;
 mod turns;
 
 pub use series::{SecondStats, Series};
@@ -204,20 +205,28 @@ fn count_region(counts: &mut Vec<(&'static str, u64)>, region: &'static str, n: 
 }
 
 /// Histograms and counters for one scope (all calls, one endpoint, one feature).
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Metrics {
     /// Call latency of successful calls, from the intended start (includes schedule lag).
+    #[serde(with = "state::hist")]
     pub latency: Histogram<u64>,
     /// Latency of failed calls, from the intended start.
+    #[serde(with = "state::hist")]
     pub error_latency: Histogram<u64>,
     /// From the actual send to the answer, successful calls.
+    #[serde(with = "state::hist")]
     pub service_time: Histogram<u64>,
+    #[serde(with = "state::hist")]
     pub ttft: Histogram<u64>,
     /// To the first visible token, of successful calls that streamed reasoning first.
+    #[serde(with = "state::hist")]
     pub ttfvt: Histogram<u64>,
+    #[serde(with = "state::hist")]
     pub itl: Histogram<u64>,
+    #[serde(with = "state::hist")]
     pub schedule_lag: Histogram<u64>,
     /// Reasoning tokens per successful call of a reasoning model (counts, not times).
+    #[serde(with = "state::hist")]
     pub reasoning: Histogram<u64>,
     pub outcomes: [u64; Outcome::ALL.len()],
     pub calls: u64,
@@ -230,11 +239,13 @@ pub struct Metrics {
     /// Of those, the ones seen only in the region the endpoint said served the call.
     pub residency_observed: u64,
     /// Attempts by the region the endpoint said served them.
+    #[serde(with = "state::regions")]
     pub served_regions: Vec<(&'static str, u64)>,
     /// Answered attempts by the HTTP they came in (`Spoken::index`).
     pub http_versions: [u64; Spoken::ALL.len()],
     /// The endpoint's reported timings (milliseconds, as microseconds), by
     /// `client::timing::NAMES` index, made when the first one arrives.
+    #[serde(with = "state::keyed_hists")]
     pub server_timing: Vec<(usize, Histogram<u64>)>,
     /// Attempts failed by an injected fault (nothing sent).
     pub injected: u64,
@@ -243,6 +254,7 @@ pub struct Metrics {
     /// USD: calls' costs in a call scope, attempts' costs in an endpoint's.
     pub cost_usd: f64,
     /// Cost of each call, in micro-dollars (call scopes).
+    #[serde(with = "state::hist")]
     pub call_cost: Histogram<u64>,
     pub billed_attempts: u64,
     pub primary_input_usd: f64,

@@ -31,6 +31,20 @@ pub struct Series {
     current: Option<SecondStats>,
     interval: Histogram<u64>,
     lag: Histogram<u64>,
+    /// Keep each closed second's histograms (a shard's run, for `merge`).
+    pub keep: bool,
+    pub kept: Vec<KeptSecond>,
+}
+
+/// A closed second with its histograms (V2 + deflate): what `merge` adds up across
+/// shards to get the second's percentiles exactly. A few hundred bytes a second.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KeptSecond {
+    pub stats: SecondStats,
+    #[serde(with = "super::state::bytes")]
+    pub latency: Vec<u8>,
+    #[serde(with = "super::state::bytes")]
+    pub lag: Vec<u8>,
 }
 
 impl Default for Series {
@@ -40,8 +54,63 @@ impl Default for Series {
             current: None,
             interval: new_histogram(),
             lag: new_histogram(),
+            keep: false,
+            kept: Vec::new(),
         }
     }
+}
+
+/// A second's percentiles, from its histograms.
+fn fill(c: &mut SecondStats, interval: &Histogram<u64>, lag: &Histogram<u64>) {
+    if !interval.is_empty() {
+        let ms = |q| interval.value_at_quantile(q) as f64 / 1000.0;
+        c.latency_p50_ms = ms(0.5);
+        c.latency_p95_ms = ms(0.95);
+        c.latency_p99_ms = ms(0.99);
+    }
+    if !lag.is_empty() {
+        c.schedule_lag_p99_ms = lag.value_at_quantile(0.99) as f64 / 1000.0;
+        c.schedule_lag_max_ms = lag.max() as f64 / 1000.0;
+    }
+}
+
+/// The series of several recorders' kept seconds (shards of one run): each second's
+/// counts added and its percentiles taken from the added histograms. A second whose
+/// histograms do not decode keeps its counts, without percentiles.
+pub fn merge_seconds(kept: &[KeptSecond]) -> Vec<SecondStats> {
+    let mut by_second: std::collections::BTreeMap<
+        u64,
+        (SecondStats, Histogram<u64>, Histogram<u64>),
+    > = std::collections::BTreeMap::new();
+    for k in kept {
+        let (c, interval, lag) = by_second.entry(k.stats.second).or_insert_with(|| {
+            (
+                SecondStats {
+                    second: k.stats.second,
+                    ..Default::default()
+                },
+                new_histogram(),
+                new_histogram(),
+            )
+        });
+        c.calls += k.stats.calls;
+        c.ok += k.stats.ok;
+        c.errors += k.stats.errors;
+        c.output_tokens += k.stats.output_tokens;
+        if let Ok(h) = super::state::decode(&k.latency) {
+            super::state::add(interval, &h);
+        }
+        if let Ok(h) = super::state::decode(&k.lag) {
+            super::state::add(lag, &h);
+        }
+    }
+    by_second
+        .into_values()
+        .map(|(mut c, interval, lag)| {
+            fill(&mut c, &interval, &lag);
+            c
+        })
+        .collect()
 }
 
 impl Series {
@@ -75,15 +144,13 @@ impl Series {
 
     fn close(&mut self) {
         if let Some(mut c) = self.current.take() {
-            if !self.interval.is_empty() {
-                let ms = |q| self.interval.value_at_quantile(q) as f64 / 1000.0;
-                c.latency_p50_ms = ms(0.5);
-                c.latency_p95_ms = ms(0.95);
-                c.latency_p99_ms = ms(0.99);
-            }
-            if !self.lag.is_empty() {
-                c.schedule_lag_p99_ms = self.lag.value_at_quantile(0.99) as f64 / 1000.0;
-                c.schedule_lag_max_ms = self.lag.max() as f64 / 1000.0;
+            fill(&mut c, &self.interval, &self.lag);
+            if self.keep {
+                self.kept.push(KeptSecond {
+                    stats: c.clone(),
+                    latency: super::state::encode(&self.interval),
+                    lag: super::state::encode(&self.lag),
+                });
             }
             self.interval.reset();
             self.lag.reset();

@@ -19,9 +19,11 @@ struct Copy {
 }
 
 /// A signed distribution in two histograms: B slower (and equal) and B faster.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Signed {
+    #[serde(with = "super::state::hist")]
     pub slower: Histogram<u64>,
+    #[serde(with = "super::state::hist")]
     pub faster: Histogram<u64>,
 }
 
@@ -78,7 +80,7 @@ impl Signed {
 }
 
 /// One endpoint's copies.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct CopyStats {
     pub calls: u64,
     pub ok: u64,
@@ -86,8 +88,11 @@ pub struct CopyStats {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cost_usd: f64,
+    #[serde(with = "super::state::hist")]
     pub latency: Histogram<u64>,
+    #[serde(with = "super::state::hist")]
     pub ttft: Histogram<u64>,
+    #[serde(with = "super::state::hist")]
     pub itl: Histogram<u64>,
 }
 
@@ -108,7 +113,7 @@ impl Default for CopyStats {
 }
 
 /// Paired differences of one endpoint against the first.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Paired {
     pub latency: Signed,
     pub ttft: Signed,
@@ -133,6 +138,36 @@ impl SideBySide {
             paired: vec![Paired::default(); endpoints.saturating_sub(1)],
             pending: HashMap::new(),
         }
+    }
+
+    /// Adds another recorder's copies and pairs (a shard's: the copies of a call are
+    /// all made by the shard that drew its arrival, so no pair spans two shards).
+    pub fn absorb(&mut self, copies: &[CopyStats], paired: &[Paired]) -> Result<(), String> {
+        if copies.len() != self.copies.len() || paired.len() != self.paired.len() {
+            return Err("its side_by_side compares other endpoints than the scenario's".into());
+        }
+        for (m, t) in self.copies.iter_mut().zip(copies) {
+            m.calls += t.calls;
+            m.ok += t.ok;
+            m.http_429 += t.http_429;
+            m.input_tokens += t.input_tokens;
+            m.output_tokens += t.output_tokens;
+            m.cost_usd += t.cost_usd;
+            super::state::add(&mut m.latency, &t.latency);
+            super::state::add(&mut m.ttft, &t.ttft);
+            super::state::add(&mut m.itl, &t.itl);
+        }
+        for (m, t) in self.paired.iter_mut().zip(paired) {
+            for (a, b) in [
+                (&mut m.latency, &t.latency),
+                (&mut m.ttft, &t.ttft),
+                (&mut m.itl, &t.itl),
+            ] {
+                super::state::add(&mut a.slower, &b.slower);
+                super::state::add(&mut a.faster, &b.faster);
+            }
+        }
+        Ok(())
     }
 
     pub fn record(&mut self, pair: Pair, s: &CallSample) {

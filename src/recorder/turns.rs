@@ -12,7 +12,7 @@ const MAX_ROUNDS: usize = 50;
 
 /// One turn number of one feature: enough to see prompts and latency grow with the
 /// conversation, without a whole `Metrics` per turn.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct TurnMetrics {
     pub calls: u64,
     pub outcomes: [u64; Outcome::ALL.len()],
@@ -21,14 +21,16 @@ pub struct TurnMetrics {
     pub output_tokens: u64,
     pub cost_usd: f64,
     /// Successful calls, from the intended start.
+    #[serde(with = "super::state::hist")]
     pub latency: Histogram<u64>,
+    #[serde(with = "super::state::hist")]
     pub ttft: Histogram<u64>,
     /// Agentic features: per round of the turn (from 1), calls, successful calls and
     /// their prompt tokens.
     pub rounds: Vec<RoundMetrics>,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RoundMetrics {
     pub calls: u64,
     pub ok: u64,
@@ -54,6 +56,45 @@ impl TurnMetrics {
     /// User turns: a turn's first round (every call, for features without tools).
     pub fn user_turns(&self) -> u64 {
         self.rounds.first().map_or(self.calls, |r| r.calls)
+    }
+
+    /// Its rounds, with the calls of a turn that never went past its first round
+    /// counted in round 1.
+    fn round_rows(&self) -> Vec<RoundMetrics> {
+        if self.rounds.is_empty() {
+            vec![RoundMetrics {
+                calls: self.calls,
+                ok: self.outcomes[Outcome::Ok.index()],
+                input_tokens: self.input_tokens,
+            }]
+        } else {
+            self.rounds.clone()
+        }
+    }
+
+    /// Adds another recorder's row for the same turn.
+    pub(super) fn merge(&mut self, other: &TurnMetrics) {
+        if !self.rounds.is_empty() || !other.rounds.is_empty() {
+            let (mut mine, theirs) = (self.round_rows(), other.round_rows());
+            if mine.len() < theirs.len() {
+                mine.resize(theirs.len(), RoundMetrics::default());
+            }
+            for (m, t) in mine.iter_mut().zip(&theirs) {
+                m.calls += t.calls;
+                m.ok += t.ok;
+                m.input_tokens += t.input_tokens;
+            }
+            self.rounds = mine;
+        }
+        self.calls += other.calls;
+        for (a, b) in self.outcomes.iter_mut().zip(other.outcomes) {
+            *a += b;
+        }
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cost_usd += other.cost_usd;
+        super::state::add(&mut self.latency, &other.latency);
+        super::state::add(&mut self.ttft, &other.ttft);
     }
 
     pub(super) fn record(&mut self, s: &CallSample) {

@@ -12,6 +12,7 @@ pub mod html;
 pub mod pilot;
 pub mod replay;
 mod schema;
+pub mod shard;
 pub mod side;
 pub mod summary;
 pub mod terminal;
@@ -103,6 +104,11 @@ pub fn write_all(
         write(dir, "itl.hgrm", hgrm::render(&rec.total.itl, 5).as_bytes())?;
     }
     Ok(())
+}
+
+/// [`write`], for other modules' files in a results folder.
+pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    write(dir, name, bytes)
 }
 
 /// Writes through a temporary file and a rename, so a file is never left half-written.

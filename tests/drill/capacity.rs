@@ -155,6 +155,7 @@ async fn a_steps_fault_windows_are_timed_from_the_end_of_its_warm_up() {
             baseline: None,
             progress: None,
             start_at: None,
+            shard_state: false,
         },
         tokio_util::sync::CancellationToken::new(),
     )

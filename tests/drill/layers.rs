@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// Lowest first; `lib.rs` says the same in words.
 const LAYERS: &[&str] = &[
     "outcome", "scenario", "plan", "workload", "client", "recorder", "cost", "engine", "report",
-    "usage", "run", "capacity", "cli", "commands", "fuzzing",
+    "usage", "run", "merge", "capacity", "cli", "commands", "fuzzing",
 ];
 
 /// Modules that may read `crate::scenario` besides the scenario itself.
