@@ -10,7 +10,7 @@ use crate::report::shard::ShardFile;
 use crate::report::{self, RunFacts, Summary};
 use crate::run::{self, RunError};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 pub struct MergeOptions {
     pub shards: Vec<PathBuf>,
@@ -203,7 +203,7 @@ pub fn merge(opts: &MergeOptions) -> Result<(Summary, PathBuf), RunError> {
     })?;
     let written = report::write_all(&opts.out, &summary, &rec, &files[0].scenario_as_run)
         .map_err(|e| e.to_string())
-        .and_then(|()| merge_hlogs(&opts.shards, &opts.out, &files));
+        .and_then(|()| merge_hlogs(&opts.shards, &opts.out));
     if let Err(e) = written {
         return Err(RunError::NotWritten {
             message: format!("cannot write results to {}: {e}", opts.out.display()),
@@ -215,15 +215,8 @@ pub fn merge(opts: &MergeOptions) -> Result<(Summary, PathBuf), RunError> {
 
 /// Each metric's `.hlog` of the whole run, from the shards' (those a shard lacks add
 /// nothing).
-fn merge_hlogs(dirs: &[PathBuf], out: &Path, files: &[ShardFile]) -> Result<(), String> {
+fn merge_hlogs(dirs: &[PathBuf], out: &Path) -> Result<(), String> {
     use crate::recorder::hlog::{merge_logs, METRICS};
-    let started = files
-        .iter()
-        .filter_map(|f| f.start_at.as_deref().or(Some(&f.started_at)))
-        .filter_map(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(SystemTime::from)
-        .min()
-        .unwrap_or(SystemTime::UNIX_EPOCH);
     for (i, metric) in METRICS.iter().enumerate() {
         let name = format!("{metric}.hlog");
         let logs: Vec<Vec<u8>> = dirs
@@ -234,7 +227,7 @@ fn merge_hlogs(dirs: &[PathBuf], out: &Path, files: &[ShardFile]) -> Result<(), 
             continue;
         }
         let mut text = Vec::new();
-        merge_logs(i, &logs, started, &mut text)?;
+        merge_logs(i, &logs, &mut text)?;
         report::write_file(out, &name, &text).map_err(|e| e.to_string())?;
     }
     Ok(())

@@ -27,6 +27,7 @@ mod drill {
     pub mod review;
     pub mod scenarios;
     pub mod sessions;
+    pub mod shards;
     pub mod side;
     pub mod support;
     pub mod usage;

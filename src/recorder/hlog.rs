@@ -194,22 +194,24 @@ fn header(i: usize, started: std::time::SystemTime, out: &mut dyn Write) -> io::
 
 /// Several shards' logs of metric `i` as one log: the histograms of each second and
 /// endpoint tag added together. The shards started their schedules together
-/// (`--start-at`), so their seconds are the same seconds.
-pub fn merge_logs(
-    i: usize,
-    logs: &[Vec<u8>],
-    started: std::time::SystemTime,
-    out: &mut dyn Write,
-) -> Result<(), String> {
+/// (`--start-at`), so their seconds are the same seconds; the log starts at the
+/// earliest of their start times.
+pub fn merge_logs(i: usize, logs: &[Vec<u8>], out: &mut dyn Write) -> Result<(), String> {
     use base64::Engine as _;
     use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let mut started: Option<Duration> = None;
     let mut merged: std::collections::BTreeMap<(Duration, String), Histogram<u64>> =
         std::collections::BTreeMap::new();
     for (n, log) in logs.iter().enumerate() {
         for entry in IntervalLogIterator::new(log) {
             let entry = entry.map_err(|e| format!("{} of shard {n}: {e:?}", METRICS[i]))?;
-            let LogEntry::Interval(h) = entry else {
-                continue;
+            let h = match entry {
+                LogEntry::Interval(h) => h,
+                LogEntry::StartTime(t) => {
+                    started = Some(started.map_or(t, |s| s.min(t)));
+                    continue;
+                }
+                LogEntry::BaseTime(_) => continue,
             };
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(h.encoded_histogram())
@@ -233,6 +235,7 @@ pub fn merge_logs(
             let _ = w.write_histogram(h, *at, Duration::from_secs(1), Tag::new(tag));
         }
     }
+    let started = std::time::UNIX_EPOCH + started.unwrap_or_default();
     header(i, started, out)
         .and_then(|()| out.write_all(&lines))
         .map_err(|e| e.to_string())

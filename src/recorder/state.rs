@@ -239,3 +239,205 @@ pub mod regions {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::drill::{Drill, Window};
+    use super::super::tests::sample;
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// A recorder of 2 endpoints and 2 features with a fault window.
+    fn recorder(start: tokio::time::Instant) -> Recorder {
+        let mut r = Recorder::new(start, 2, 2);
+        r.drill = Drill::new(
+            vec![Window {
+                endpoint: 0,
+                kind: "server_error",
+                from: Duration::from_secs(2),
+                until: Some(Duration::from_secs(4)),
+            }],
+            2,
+        );
+        r
+    }
+
+    fn percentiles(h: &Histogram<u64>) -> Vec<u64> {
+        // Every percentile, and the tail's.
+        let mut v: Vec<u64> = (0..=100)
+            .map(|p| p as f64 / 100.0)
+            .chain([0.999, 0.9999])
+            .map(|q| h.value_at_quantile(q))
+            .collect();
+        v.extend([h.len(), h.max(), h.min()]);
+        v
+    }
+
+    fn same_metrics(a: &Metrics, b: &Metrics, what: &str) {
+        for (x, y) in [
+            (&a.latency, &b.latency),
+            (&a.error_latency, &b.error_latency),
+            (&a.service_time, &b.service_time),
+            (&a.ttft, &b.ttft),
+            (&a.itl, &b.itl),
+            (&a.schedule_lag, &b.schedule_lag),
+            (&a.call_cost, &b.call_cost),
+        ] {
+            assert_eq!(percentiles(x), percentiles(y), "{what}");
+        }
+        assert_eq!(
+            (a.calls, a.attempts, a.outcomes, a.retries, a.fallbacks),
+            (b.calls, b.attempts, b.outcomes, b.retries, b.fallbacks),
+            "{what}"
+        );
+        assert_eq!(
+            (
+                a.input_tokens,
+                a.output_tokens,
+                a.calls_tried,
+                a.billed_attempts
+            ),
+            (
+                b.input_tokens,
+                b.output_tokens,
+                b.calls_tried,
+                b.billed_attempts
+            ),
+            "{what}"
+        );
+        assert!(
+            (a.cost_usd - b.cost_usd).abs() <= 1e-9 * a.cost_usd.abs().max(1.0),
+            "{what}"
+        );
+    }
+
+    /// The merged histograms are exact: 5,000 calls recorded by one recorder, and the
+    /// same calls dealt round robin to 3 recorders whose states go through JSON and
+    /// are added up, give the same histograms (count, every percentile and the tail's, min
+    /// and max), counters, per-second series, turns and drill window.
+    #[test]
+    fn shards_states_add_up_to_the_whole_exactly() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let base = sample(
+            0,
+            0,
+            crate::outcome::Outcome::Ok,
+            &[(0, crate::outcome::Outcome::Ok)],
+        );
+        let t0 = base.intended;
+        let mut whole = recorder(t0);
+        let mut shards: Vec<Recorder> = (0..3).map(|_| recorder(t0)).collect();
+        for s in &mut shards {
+            s.series.keep = true;
+        }
+        use crate::outcome::Outcome;
+        let mut calls = Vec::new();
+        for i in 0..5_000u64 {
+            let outcome = match rng.random_range(0..10) {
+                0 => Outcome::Http5xx,
+                1 => Outcome::Http429,
+                _ => Outcome::Ok,
+            };
+            let fell_back = outcome == Outcome::Ok && rng.random_bool(0.1);
+            let tried: Vec<(usize, Outcome)> = if fell_back {
+                vec![(0, Outcome::Http5xx), (1, Outcome::Ok)]
+            } else {
+                vec![(0, outcome)]
+            };
+            let mut s = sample(
+                rng.random_range(0..2),
+                if fell_back { 1 } else { 0 },
+                outcome,
+                &tried,
+            );
+            let intended = t0 + Duration::from_micros(i * 1_200);
+            let lag = Duration::from_micros(rng.random_range(0..5_000));
+            let took = Duration::from_micros(rng.random_range(1_000..900_000));
+            s.intended = intended;
+            s.started = intended + lag;
+            s.end = s.started + took;
+            s.first_token = (outcome == Outcome::Ok).then(|| s.started + took / 3);
+            s.itl_us = (0..rng.random_range(0..20))
+                .map(|_| rng.random_range(1..80_000))
+                .collect();
+            s.turn = rng.random_range(1..5);
+            s.round = rng.random_range(1..3);
+            s.cost.usd = rng.random_range(0.0..0.01);
+            for (n, t) in s.tried.iter_mut().enumerate() {
+                t.sent = s.started + took * n as u32 / 2;
+                t.end = s.started + took * (n as u32 + 1) / 2;
+            }
+            calls.push(s);
+        }
+        // As a run's recorder gets them: in the order they finish (the series counts a
+        // straggler in the second open when it comes).
+        calls.sort_by_key(|s| s.end);
+        for (i, s) in calls.iter().enumerate() {
+            whole.record(s);
+            shards[i % 3].record(s);
+        }
+        whole.finish();
+        let mut merged = recorder(t0);
+        for s in &mut shards {
+            s.finish();
+            let json = serde_json::to_string(&s.state()).unwrap();
+            let back: RecorderState = serde_json::from_str(&json).unwrap();
+            merged.absorb(back).unwrap();
+        }
+        merged.finish_merge();
+
+        same_metrics(&whole.total, &merged.total, "total");
+        for i in 0..2 {
+            same_metrics(&whole.endpoints[i], &merged.endpoints[i], "endpoint");
+            same_metrics(&whole.features[i], &merged.features[i], "feature");
+        }
+        assert_eq!(whole.series.seconds.len(), merged.series.seconds.len());
+        for (a, b) in whole.series.seconds.iter().zip(&merged.series.seconds) {
+            assert_eq!(
+                (a.second, a.calls, a.ok, a.errors, a.output_tokens),
+                (b.second, b.calls, b.ok, b.errors, b.output_tokens)
+            );
+            assert_eq!(
+                (a.latency_p50_ms, a.latency_p95_ms, a.latency_p99_ms),
+                (b.latency_p50_ms, b.latency_p95_ms, b.latency_p99_ms),
+                "second {}",
+                a.second
+            );
+            assert_eq!(
+                (a.schedule_lag_p99_ms, a.schedule_lag_max_ms),
+                (b.schedule_lag_p99_ms, b.schedule_lag_max_ms)
+            );
+        }
+        for (a, b) in whole
+            .turns
+            .iter()
+            .flatten()
+            .zip(merged.turns.iter().flatten())
+        {
+            assert_eq!(
+                (a.calls, a.outcomes, &a.rounds),
+                (b.calls, b.outcomes, &b.rounds)
+            );
+            assert_eq!(percentiles(&a.latency), percentiles(&b.latency));
+        }
+        let (w, m) = (&whole.drill.windows[0].1, &merged.drill.windows[0].1);
+        assert_eq!(
+            (w.first_failure, w.first_fallback, w.recovered, &w.calls),
+            (m.first_failure, m.first_fallback, m.recovered, &m.calls)
+        );
+        assert!(w.calls.calls > 0 && w.first_failure.is_some() && w.recovered.is_some());
+        assert_eq!(whole.drill.timeline, merged.drill.timeline);
+        assert_eq!(
+            percentiles(&whole.direct_latency),
+            percentiles(&merged.direct_latency)
+        );
+        assert_eq!(
+            percentiles(&whole.fallback_latency),
+            percentiles(&merged.fallback_latency)
+        );
+        assert_eq!(
+            (whole.last_end, whole.last_start),
+            (merged.last_end, merged.last_start)
+        );
+    }
+}
