@@ -78,6 +78,7 @@ pub async fn capacity(
                 progress: opts.progress.then_some(label),
                 start_at: None,
                 shard_state: false,
+                metrics: None,
             },
             stop.clone(),
         )

@@ -136,4 +136,11 @@ pub struct RunArgs {
     /// schedule lag.
     #[arg(long, value_name = "TIME")]
     pub start_at: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics while the run lasts: calls,
+    /// attempts, tokens, cost, rates and latency histograms.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Keep serving the metrics this long after the run (e.g. 30s), for a last scrape.
+    #[arg(long, value_name = "DURATION", requires = "metrics_listen")]
+    pub metrics_linger: Option<String>,
 }

@@ -24,11 +24,15 @@ pub async fn dispatch(command: Command, stop: CancellationToken) -> i32 {
             Err(e) => error_exit(&e),
         },
         Command::Capacity(args) => match run_options(args) {
-            Ok(opts) if opts.shard.is_some() || opts.start_at.is_some() => error_exit(
-                &RunError::Invalid(
-                    "capacity searches the whole load step by step: it takes no --shard, --shards or --start-at".into(),
-                ),
-            ),
+            Ok(opts)
+                if opts.shard.is_some()
+                    || opts.start_at.is_some()
+                    || opts.metrics_listen.is_some() =>
+            {
+                error_exit(&RunError::Invalid(
+                    "capacity searches the whole load step by step: it takes no --shard, --shards, --start-at or --metrics-listen".into(),
+                ))
+            }
             Ok(opts) => capacity_command(&opts, stop).await,
             Err(e) => error_exit(&e),
         },
@@ -92,7 +96,16 @@ fn run_options(a: crate::cli::RunArgs) -> Result<RunOptions, RunError> {
         .map(run::parse_start_at)
         .transpose()
         .map_err(|e| RunError::Invalid(format!("--start-at: {e}")))?;
+    let metrics_linger = a
+        .metrics_linger
+        .as_deref()
+        .map(crate::scenario::value::parse_duration)
+        .transpose()
+        .map_err(|e| RunError::Invalid(format!("--metrics-linger: {e}")))?
+        .unwrap_or_default();
     Ok(RunOptions {
+        metrics_listen: a.metrics_listen,
+        metrics_linger,
         out: a.out,
         sets: a.sets,
         prices: a.prices,
@@ -241,8 +254,21 @@ async fn run_command(opts: &RunOptions, stop: CancellationToken) -> i32 {
     for w in &loaded.warnings {
         eprintln!("{w}");
     }
-    match run::run_loaded(opts, loaded, stop).await {
-        Ok(out) => finished(&out.summary, &out.dir),
+    match run::run_loaded(opts, loaded, stop.clone()).await {
+        Ok(out) => {
+            let code = finished(&out.summary, &out.dir);
+            if let Some(m) = out.metrics {
+                if !m.linger.is_zero() {
+                    eprintln!(
+                        "metrics: still at http://{}/metrics for {:.0} s (Ctrl-C ends it)",
+                        m.addr,
+                        m.linger.as_secs_f64()
+                    );
+                }
+                m.linger(&stop).await;
+            }
+            code
+        }
         Err(e) => error_exit(&e),
     }
 }

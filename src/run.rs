@@ -37,6 +37,10 @@ pub struct RunOptions {
     pub shard: Option<Shard>,
     /// When the schedule starts, on the wall clock (`--start-at`); now by default.
     pub start_at: Option<SystemTime>,
+    /// Serve Prometheus metrics here while the run lasts (`--metrics-listen`), and for
+    /// `metrics_linger` after it.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    pub metrics_linger: Duration,
 }
 
 impl RunOptions {
@@ -51,6 +55,8 @@ impl RunOptions {
             baseline: None,
             shard: None,
             start_at: None,
+            metrics_listen: None,
+            metrics_linger: Duration::ZERO,
         }
     }
 }
@@ -75,6 +81,60 @@ pub enum RunError {
 pub struct RunOutput {
     pub summary: Summary,
     pub dir: PathBuf,
+    /// The live metrics endpoint, still serving (`--metrics-listen`).
+    pub metrics: Option<MetricsServer>,
+}
+
+/// The `/metrics` endpoint of a run, served until `linger` ends it.
+pub struct MetricsServer {
+    pub addr: std::net::SocketAddr,
+    pub linger: Duration,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl MetricsServer {
+    /// Serves `live` on `listener`: `GET /metrics`, with the calls in flight and the
+    /// achieved rate read at each scrape.
+    fn start(
+        listener: tokio::net::TcpListener,
+        linger: Duration,
+        live: Arc<crate::recorder::live::Live>,
+        progress: Arc<crate::engine::Progress>,
+        start: Instant,
+    ) -> MetricsServer {
+        use axum::http::header::CONTENT_TYPE;
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|_| ([127, 0, 0, 1], 0).into());
+        let scrape = move || {
+            let (live, progress) = (live.clone(), progress.clone());
+            async move {
+                live.in_flight.set(progress.in_flight() as i64);
+                let secs = start.elapsed().as_secs_f64();
+                if secs > 0.0 {
+                    live.achieved_rps.set(progress.started() as f64 / secs);
+                }
+                (
+                    [(CONTENT_TYPE, crate::recorder::live::CONTENT_TYPE)],
+                    live.encode(),
+                )
+            }
+        };
+        let app = axum::Router::new().route("/metrics", axum::routing::get(scrape));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        MetricsServer { addr, linger, task }
+    }
+
+    /// Keeps serving for `linger` (or until `stop`), then stops.
+    pub async fn linger(self, stop: &CancellationToken) {
+        tokio::select! {
+            _ = tokio::time::sleep(self.linger) => {}
+            _ = stop.cancelled() => {}
+        }
+        self.task.abort();
+    }
 }
 
 /// A scenario loaded, planned once and checked against the environment: what `run`
@@ -226,6 +286,7 @@ pub async fn run_loaded(
             progress: opts.progress.then(String::new),
             start_at: opts.start_at,
             shard_state: opts.shard.is_some(),
+            metrics: opts.metrics_listen.map(|a| (a, opts.metrics_linger)),
         },
         stop,
     )
@@ -233,6 +294,7 @@ pub async fn run_loaded(
     Ok(RunOutput {
         summary: done.summary,
         dir: done.dir,
+        metrics: done.metrics,
     })
 }
 
@@ -299,6 +361,8 @@ pub struct Execution {
     pub start_at: Option<SystemTime>,
     /// Write `shard.json`, the state `merge` adds up (a `--shard` run).
     pub shard_state: bool,
+    /// `--metrics-listen` and `--metrics-linger`.
+    pub metrics: Option<(std::net::SocketAddr, Duration)>,
 }
 
 /// What an execution measured, and what its warm-up did.
@@ -314,6 +378,8 @@ pub struct Executed {
     /// server's access log.
     pub started_unix_ms: u64,
     pub ended_unix_ms: u64,
+    /// The live metrics endpoint, still serving.
+    pub metrics: Option<MetricsServer>,
 }
 
 /// CPU time this process has used, user and system (Linux: `/proc/self/stat`, in
@@ -345,6 +411,7 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
         progress,
         start_at,
         shard_state,
+        metrics,
     } = x;
     // A shard started after `--start-at` runs the schedule from that instant: the
     // arrivals it missed go at once and carry their lateness as schedule lag. One late
@@ -357,6 +424,17 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
             plan.duration.as_secs()
         )));
     }
+    // The metrics address is taken before anything is sent: one in use is the
+    // command line's error.
+    let metrics = match metrics {
+        Some((addr, linger)) => Some((
+            tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                RunError::Invalid(format!("--metrics-listen {addr}: cannot listen there: {e}"))
+            })?,
+            linger,
+        )),
+        None => None,
+    };
     let secrets = plan
         .endpoints
         .iter()
@@ -469,6 +547,21 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
     ));
     // A shard keeps each second's histograms, for `merge`.
     rec.series.keep = shard_state;
+    let live = metrics.as_ref().map(|_| {
+        let features: Vec<String> = plan.features.iter().map(|f| f.name.clone()).collect();
+        let live = crate::recorder::live::Live::new(
+            &plan.name,
+            &plan.shard.to_string(),
+            &endpoint_ids,
+            &features,
+        );
+        live.target_rps.set(plan.target_rps().unwrap_or(0.0));
+        Arc::new(live)
+    });
+    let metrics = metrics.map(|(listener, linger)| {
+        let live = live.clone().expect("made with the listener");
+        MetricsServer::start(listener, linger, live, engine.progress.clone(), start)
+    });
     let recorder = tokio::spawn(async move {
         let mut rec = rec;
         let mut warm = Recorder::new(start, n_endpoints, n_features);
@@ -476,7 +569,11 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
         // make every finished call wake this task (a context switch per call at 80k
         // calls/s); with no waker registered, a send is just a queue push.
         loop {
-            match rx.try_recv() {
+            let sample = rx.try_recv();
+            if let (Ok(s), Some(live)) = (&sample, &live) {
+                live.observe(s);
+            }
+            match sample {
                 Ok(sample) if sample.intended < measured_from => warm.record(&sample),
                 Ok(sample) => rec.record(&sample),
                 Err(TryRecvError::Empty) => tokio::time::sleep(Duration::from_millis(5)).await,
@@ -612,5 +709,6 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
             .sum(),
         started_unix_ms,
         ended_unix_ms: unix_ms(),
+        metrics,
     })
 }

@@ -16,6 +16,7 @@ mod drill {
     pub mod hostile;
     pub mod http2;
     pub mod layers;
+    pub mod metrics;
     pub mod mock_load;
     pub mod pilot;
     pub mod providers;

@@ -5,6 +5,7 @@
 
 pub mod drill;
 pub mod hlog;
+pub mod live;
 mod series;
 pub mod side;
 pub mod state;

@@ -156,6 +156,7 @@ async fn a_steps_fault_windows_are_timed_from_the_end_of_its_warm_up() {
             progress: None,
             start_at: None,
             shard_state: false,
+            metrics: None,
         },
         tokio_util::sync::CancellationToken::new(),
     )
