@@ -8,6 +8,7 @@ mod drill {
     pub mod capacity;
     pub mod cli;
     pub mod cost;
+    pub mod deploy;
     pub mod drills;
     pub mod endpoints;
     pub mod engine;
