@@ -3,7 +3,7 @@
 # not llm-drill: nginx's access log, the mock's /stats, and oha / wrk on the same server
 # in the same session. Loopback only; every run is bounded in time.
 #
-#   benches/loadgen.sh [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|replay|replay-day|side|mock|lag|streams10k|all]    (default: all)
+#   benches/loadgen.sh [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|replay|replay-day|side|mock|lag|streams10k|shards|all]    (default: all)
 #   DURATION=10 CONNS=64 benches/loadgen.sh throughput
 #   LLM_DRILL_BIN=/path/to/older/llm-drill benches/loadgen.sh throughput   (another build)
 #   BASE_BIN=/tmp/llm-drill-before benches/loadgen.sh ab   (that build against this one and
@@ -369,6 +369,52 @@ streams10k_nginx() {
   json "$WORK/nginx10k/run/summary.json" "'peer, nginx echo on the same core (fixed 300 ms TTFT, 50 ms gaps): calls %d (nginx logged $logged), TTFT p50 %.1f p99 %.1f ms, ITL p50 %.2f p99 %.2f ms, output tokens %d; nginx CPU %.1f s in $secs s, peak RSS %.1f MiB' % (d['totals']['calls'], d['ttft_ms']['p50'], d['ttft_ms']['p99'], d['itl_ms']['p50'], d['itl_ms']['p99'], d['totals']['output_tokens'], $cpu1 - $cpu0, $peak_kb / 1024)"
 }
 
+shards() {
+  # The same 400 calls/s for 20 s from one process and from 4 shards (--start-at), merged:
+  # against two mocks (request counts and order-independent digests: the same calls) and
+  # against nginx's fixed 50 ms (its access log; the merged p50 against one process's).
+  local n=${SHARDS:-4} port=$((PORT + 5)) at i m1 m2
+  cargo build --release -q -p mock_server
+  echo "== shards: 400 calls/s for 20 s, one process and $n shards merged"
+  run_shards() { # $1 base URL, $2 output prefix: the shards, then the merge
+    local pids=""
+    at=$(( $(date +%s) + 2 ))
+    for i in $(seq 0 $((n - 1))); do
+      $BIN run benches/scenarios/sharded.yaml --no-progress --shard "$i/$n" --start-at "$at" \
+        --out "$WORK/$2-$i" --set "endpoints.m.base_url=$1" > /dev/null 2>&1 &
+      pids="$pids $!"
+    done
+    for i in $pids; do wait "$i" || true; done
+    $BIN merge $(for i in $(seq 0 $((n - 1))); do echo "$WORK/$2-$i"; done) --out "$WORK/$2" > /dev/null
+  }
+  target/release/llm-drill-mock --listen "127.0.0.1:$port" > /dev/null & m1=$!
+  target/release/llm-drill-mock --listen "127.0.0.1:$((port + 1))" > /dev/null & m2=$!
+  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$((port + 1))/stats" && break; sleep 0.1; done
+  $BIN run benches/scenarios/sharded.yaml --no-progress --out "$WORK/one" --set "endpoints.m.base_url=http://127.0.0.1:$port" > /dev/null 2>&1
+  run_shards "http://127.0.0.1:$((port + 1))" split
+  local d1 d2
+  d1=$(curl -s "http://127.0.0.1:$port/stats" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["requests"], d["request_digest"])')
+  d2=$(curl -s "http://127.0.0.1:$((port + 1))/stats" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["requests"], d["request_digest"])')
+  kill "$m1" "$m2"; wait "$m1" "$m2" 2>/dev/null || true
+  json "$WORK/split/summary.json" "'mock: merged calls %d, achieved %.2f/s of %.0f/s; mock of the shards: requests, digest $d2; mock of one process: $d1' % (d['totals']['calls'], d['totals']['achieved_rps'], d['totals']['target_rps'])"
+  [ "$SERVER" = nginx ] || { echo "(nginx with the echo module is not installed: no fixed-delay comparison)"; return; }
+  reset_log
+  $BIN run benches/scenarios/sharded.yaml --no-progress --out "$WORK/one-ngx" --set "endpoints.m.base_url=$URL/delay50" > /dev/null 2>&1
+  local l1 l2
+  l1=$(served)
+  reset_log
+  run_shards "$URL/delay50" split-ngx
+  l2=$(served)
+  python3 - "$WORK" "$l1" "$l2" <<'PY'
+import json, sys
+w, l1, l2 = sys.argv[1:]
+a = json.load(open(f"{w}/one-ngx/summary.json")); b = json.load(open(f"{w}/split-ngx/summary.json"))
+print(f"nginx 50 ms: one process {a['totals']['calls']} calls (nginx logged {l1}), p50 {a['latency_ms']['p50']:.3f} ms; "
+      f"shards merged {b['totals']['calls']} (nginx logged {l2}), p50 {b['latency_ms']['p50']:.3f} ms: "
+      f"difference {b['latency_ms']['p50'] - a['latency_ms']['p50']:+.3f} ms (target within 1 ms)")
+PY
+}
+
 lag() {
   # 30k-token prompts at 40/s against the embedded mock: the run's schedule lag, which the
   # mock's work must not add to. BASE_BIN=/path/to/older/llm-drill runs that build too.
@@ -464,7 +510,8 @@ case "$WHAT" in
   mock) mock ;;
   lag) lag ;;
   streams10k) streams10k ;;
+  shards) shards ;;
   replay-day) replay_day ;;
-  all) throughput; h2; accuracy; capacity; streams; memory; sessions; replay; side; mock; lag ;;
-  *) echo "usage: $0 [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|replay|replay-day|side|mock|lag|streams10k|all]" >&2; exit 2 ;;
+  all) throughput; h2; accuracy; capacity; streams; memory; sessions; replay; side; mock; lag; shards ;;
+  *) echo "usage: $0 [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|replay|replay-day|side|mock|lag|streams10k|shards|all]" >&2; exit 2 ;;
 esac
