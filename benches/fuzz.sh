@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-1000000}
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(scenario stream whole usage mock_request)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(scenario stream eventstream whole usage mock_request)
 command -v cargo-fuzz >/dev/null || { echo "benches/fuzz.sh: needs cargo-fuzz (cargo install cargo-fuzz)"; exit 2; }
 if ! rustc --version | grep -q nightly; then export RUSTC_BOOTSTRAP=1; fi
 
@@ -38,6 +38,8 @@ put("usage", "litellm", b"\x02" + open("scenarios/traces/support-desk-spend-logs
 put("usage", "jsonl", b"\x00" + b'{"timestamp":"2026-11-23T09:00:00Z","feature":"kb","prompt_tokens":10,"completion_tokens":5,"latency":1.5,"status":200}\n')
 put("usage", "csv", b"\x01timestamp,feature,prompt_tokens,completion_tokens\n2026-11-23T09:00:00Z,kb,10,5\n")
 put("usage", "servicenow", b"\x03" + b'{"records":[{"sys_created_on":"2026-11-23 09:00:00","capability":"summarize","prompt_tokens":"10","completion_tokens":"5"}]}')
+for p in sorted(glob.glob("tests/fixtures/eventstream/*.bin")):
+    put("eventstream", os.path.basename(p), bytes([7]) + open(p, "rb").read())
 put("mock_request", "openai", b"\x00" + b'{"model":"gpt-4o","messages":[{"role":"user","content":"Why? Because. Fine!"}],"max_tokens":5,"stream":true}')
 put("mock_request", "anthropic", b"\x02" + b'{"model":"claude","system":"Be brief.","messages":[{"role":"user","content":[{"type":"text","text":"Hi. There."}]}],"max_tokens":5}')
 PY

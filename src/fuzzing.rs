@@ -72,6 +72,46 @@ pub fn stream(data: &[u8]) {
 
 type Events = (Vec<(String, String)>, Option<String>);
 
+/// AWS event-stream framing (Bedrock's streams): the first byte picks the size of the
+/// chunks the rest arrives in. The parser gives the same messages, or the same error,
+/// whatever the chunking, and never holds more than its bound plus one chunk.
+pub fn eventstream(data: &[u8]) {
+    let [chunk, body @ ..] = data else { return };
+    let whole = aws_messages(body, body.len().max(1));
+    let chunked = aws_messages(body, 1 + *chunk as usize % 64);
+    assert_eq!(
+        whole, chunked,
+        "the messages depend on how the bytes were cut"
+    );
+}
+
+fn aws_messages(body: &[u8], chunk: usize) -> Events {
+    use crate::client::eventstream::EventStreamParser;
+    let mut parser = EventStreamParser::new(FUZZ_EVENT_BYTES);
+    let mut messages = Vec::new();
+    for piece in body.chunks(chunk) {
+        let fed = parser.feed(piece, |m| {
+            assert!(
+                m.payload.len() <= FUZZ_EVENT_BYTES,
+                "a message over the bound"
+            );
+            messages.push((
+                format!("{} {} {}", m.message_type, m.kind, m.error_message),
+                String::from_utf8_lossy(m.payload).into_owned(),
+            ));
+            Flow::Continue
+        });
+        assert!(
+            parser.buffered() <= FUZZ_EVENT_BYTES + chunk,
+            "the parser kept too much"
+        );
+        if let Err(e) = fed {
+            return (messages, Some(e.to_string()));
+        }
+    }
+    (messages, None)
+}
+
 fn sse_events(body: &[u8], chunk: usize) -> Events {
     let mut parser = SseParser::new(FUZZ_EVENT_BYTES);
     let mut events = Vec::new();

@@ -15,6 +15,7 @@ mod anthropic;
 mod attempt;
 mod azure;
 mod credentials;
+pub mod eventstream;
 mod exchange;
 mod http;
 mod inject;

@@ -196,6 +196,16 @@ const JSON_WORDS: &[&str] = &[
     "'s",
 ];
 
+/// Pieces of event-stream frames: header names and the length bytes of big messages.
+const EVENTSTREAM_WORDS: &[&str] = &[
+    ":message-type",
+    ":event-type",
+    "exception",
+    "\u{7}\u{0}\u{5}",
+    "\u{0}\u{0}\u{ff}\u{ff}",
+    "\u{0}\u{0}\u{0}\u{10}",
+];
+
 fn scenario_seeds() -> Vec<Vec<u8>> {
     let mut s = files("scenarios", "yaml");
     s.extend(files("tests/bad_scenarios", "yaml"));
@@ -205,6 +215,11 @@ fn scenario_seeds() -> Vec<Vec<u8>> {
 fn stream_seeds() -> Vec<Vec<u8>> {
     // Each recorded stream, once per provider and chunk size.
     with_prefix(files("tests/fixtures/sse", "txt"), &[0, 1, 2, 7, 64, 129])
+}
+
+fn eventstream_seeds() -> Vec<Vec<u8>> {
+    // Each recorded Bedrock stream, at several chunk sizes.
+    with_prefix(files("tests/fixtures/eventstream", "bin"), &[0, 6, 63])
 }
 
 fn body_seeds() -> Vec<Vec<u8>> {
@@ -257,6 +272,11 @@ proptest! {
     #[test]
     fn stream_parsers(data in mutated(stream_seeds(), SSE_WORDS)) {
         llm_drill::fuzzing::stream(&data);
+    }
+
+    #[test]
+    fn event_stream_frames(data in mutated(eventstream_seeds(), EVENTSTREAM_WORDS)) {
+        llm_drill::fuzzing::eventstream(&data);
     }
 
     #[test]
