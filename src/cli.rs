@@ -48,6 +48,8 @@ pub enum Command {
     /// merged exactly into one, identical in form to a single run's; thresholds,
     /// baseline and pilot verdict are judged on the whole. Exit codes as `run`.
     Merge {
+        /// The shards' results folders (each holds the shard.json its run wrote): every
+        /// shard of the run, once, in any order.
         #[arg(required = true, value_name = "SHARD_DIR")]
         shards: Vec<PathBuf>,
         /// Where the merged results go.

@@ -210,3 +210,39 @@ fn merge_refuses_other_runs_twice_given_and_missing_shards_in_one_line() {
     assert_eq!(code, Some(0), "{err}");
     assert!(stdout.contains("merged from 2 shards"), "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_that_starts_late_says_so_and_counts_it_as_schedule_lag() {
+    let s = scenario(&super::support::replaced(
+        &yaml("mock", 9),
+        "arrival: poisson, rate: 100 }",
+        "arrival: constant, rate: 20 }",
+    ));
+    let late = |by: Duration| llm_drill::RunOptions {
+        shard: Some(Shard::new(1, 2).unwrap()),
+        start_at: Some(SystemTime::now() - by),
+        ..options(&s)
+    };
+    let out = llm_drill::run(&late(Duration::from_millis(700)), CancellationToken::new())
+        .await
+        .unwrap()
+        .summary;
+    let sh = out.shard.unwrap();
+    assert!(sh.started_late_ms.unwrap() >= 700.0, "{sh:?}");
+    // The arrivals of the first 700 ms went at once, late by up to that.
+    assert!(
+        out.schedule_lag_ms.max >= 600.0,
+        "{:?}",
+        out.schedule_lag_ms
+    );
+    assert_eq!(out.totals.scheduled_calls, 20, "every second arrival of 40");
+    // Late by more than the whole run: refused before anything is sent.
+    let e = llm_drill::run(&late(Duration::from_secs(5)), CancellationToken::new())
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(&e, llm_drill::RunError::Invalid(m) if m.contains("past the whole run")),
+        "{e}"
+    );
+}
