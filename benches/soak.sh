@@ -32,6 +32,9 @@ MOCK_PID=$!
 url() { sed -n "s/^mock endpoint \`$1\` listening on \([^ ]*\).*/\1/p" "$OUT/mock.log"; }
 for _ in $(seq 50); do [ -n "$(url primary)" ] && [ -n "$(url backup)" ] && break; sleep 0.1; done
 PRIMARY=$(url primary); BACKUP=$(url backup)
+if [ -z "$PRIMARY" ] || [ -z "$BACKUP" ]; then
+  echo "soak: the mocks did not start (PORT=$PORT in use? set PORT):" >&2; cat "$OUT/mock.log" >&2; exit 2
+fi
 target/release/llm-drill run ${SOAK_SCENARIO:-benches/scenarios/soak.yaml} --no-progress --out "$OUT/run" \
   --set "duration=${DURATION}s" --set 'faults=[]' \
   --set "endpoints.primary.base_url=$PRIMARY" --set endpoints.primary.mock=null \
@@ -49,6 +52,9 @@ while kill -0 "$RUN_PID" 2>/dev/null; do
 done
 wait "$RUN_PID" && code=0 || code=$?
 RUN_PID=""
+if [ ! -f "$OUT/run/summary.json" ]; then
+  echo "soak: the run wrote no summary (exit $code):" >&2; tail -5 "$OUT/run.log" >&2; exit 2
+fi
 curl -s "$PRIMARY/stats" > "$OUT/stats-primary.json"; curl -s "$BACKUP/stats" > "$OUT/stats-backup.json"
 python3 - "$OUT" "$code" <<'PY'
 import csv, json, statistics, sys
