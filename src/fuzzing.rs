@@ -86,50 +86,52 @@ pub fn eventstream(data: &[u8]) {
 }
 
 fn aws_messages(body: &[u8], chunk: usize) -> Events {
-    use crate::client::eventstream::EventStreamParser;
-    let mut parser = EventStreamParser::new(FUZZ_EVENT_BYTES);
-    let mut messages = Vec::new();
-    for piece in body.chunks(chunk) {
+    let mut parser = crate::client::eventstream::EventStreamParser::new(FUZZ_EVENT_BYTES);
+    in_chunks(body, chunk, |piece, out| {
         let fed = parser.feed(piece, |m| {
             assert!(
                 m.payload.len() <= FUZZ_EVENT_BYTES,
                 "a message over the bound"
             );
-            messages.push((
+            out.push((
                 format!("{} {} {}", m.message_type, m.kind, m.error_message),
                 String::from_utf8_lossy(m.payload).into_owned(),
             ));
             Flow::Continue
         });
-        assert!(
-            parser.buffered() <= FUZZ_EVENT_BYTES + chunk,
-            "the parser kept too much"
-        );
-        if let Err(e) = fed {
-            return (messages, Some(e.to_string()));
-        }
-    }
-    (messages, None)
+        (parser.buffered(), fed.map(drop).map_err(|e| e.to_string()))
+    })
 }
 
 fn sse_events(body: &[u8], chunk: usize) -> Events {
     let mut parser = SseParser::new(FUZZ_EVENT_BYTES);
-    let mut events = Vec::new();
-    for piece in body.chunks(chunk) {
+    in_chunks(body, chunk, |piece, out| {
         let fed = parser.feed(piece, |e, d| {
             assert!(d.len() <= FUZZ_EVENT_BYTES, "an event over the bound");
-            events.push((e.to_string(), d.to_string()));
+            out.push((e.to_string(), d.to_string()));
             Flow::Continue
         });
-        assert!(
-            parser.buffered() <= FUZZ_EVENT_BYTES + chunk,
-            "the parser kept too much"
-        );
+        (parser.buffered(), fed.map(drop).map_err(|e| e.to_string()))
+    })
+}
+
+/// Feeds `body` to a parser in pieces of `chunk` bytes (`feed` returns what the parser
+/// holds after a piece, and its error): what it yields up to its first error, never
+/// more held than the bound plus one piece.
+fn in_chunks(
+    body: &[u8],
+    chunk: usize,
+    mut feed: impl FnMut(&[u8], &mut Vec<(String, String)>) -> (usize, Result<(), String>),
+) -> Events {
+    let mut out = Vec::new();
+    for piece in body.chunks(chunk) {
+        let (held, fed) = feed(piece, &mut out);
+        assert!(held <= FUZZ_EVENT_BYTES + chunk, "the parser kept too much");
         if let Err(e) = fed {
-            return (events, Some(e.to_string()));
+            return (out, Some(e));
         }
     }
-    (events, None)
+    (out, None)
 }
 
 /// A provider's whole (non-streaming) body: the first byte picks the provider and whether

@@ -176,17 +176,17 @@ pub fn merge(opts: &MergeOptions) -> Result<(Summary, PathBuf), RunError> {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        for (id, (requests, failures, mean)) in &x.token_stats {
+        for (id, theirs) in &x.token_stats {
             let t = facts.token_stats.entry(id.clone()).or_default();
-            let n = t.requests + requests;
-            t.mean_ms = match (t.mean_ms, mean) {
+            let n = t.requests + theirs.requests;
+            t.mean_ms = match (t.mean_ms, theirs.mean_ms) {
                 (Some(a), Some(b)) if n > 0 => {
-                    Some((a * t.requests as f64 + b * *requests as f64) / n as f64)
+                    Some((a * t.requests as f64 + b * theirs.requests as f64) / n as f64)
                 }
-                (a, b) => a.or(*b),
+                (a, b) => a.or(b),
             };
             t.requests = n;
-            t.failures += failures;
+            t.failures += theirs.failures;
         }
         if let (Some(sh), Some(late)) = (facts.shard.as_mut(), f.started_late_ms) {
             sh.started_late_ms = Some(sh.started_late_ms.unwrap_or(0.0).max(late));

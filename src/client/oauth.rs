@@ -26,8 +26,8 @@ pub struct TokenSource {
     refreshing: tokio::sync::Mutex<()>,
 }
 
-/// Token requests of one endpoint, for the summary.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+/// Token requests of one endpoint, for the summary (and a shard's state).
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TokenStats {
     pub requests: u64,
     pub failures: u64,

@@ -43,8 +43,8 @@ pub struct ShardFacts {
     pub pacing: (u64, u64, f64),
     pub cpu_share: Option<f64>,
     pub base_urls: Vec<String>,
-    /// OAuth token requests by endpoint: requests, failures, mean ms.
-    pub token_stats: BTreeMap<String, (u64, u64, Option<f64>)>,
+    /// OAuth token requests by endpoint.
+    pub token_stats: BTreeMap<String, crate::client::TokenStats>,
 }
 
 impl ShardFile {
