@@ -67,6 +67,9 @@ pub fn markdown(s: &Summary) -> String {
     let mut out = String::new();
     let verdict = if s.passed { "✅ passed" } else { "❌ failed" };
     let _ = writeln!(out, "## llm-drill · {} · {verdict}\n", s.scenario);
+    if let Some(sh) = &s.shard {
+        let _ = writeln!(out, "{}\n", super::terminal::shard_line(sh));
+    }
     if let Some(p) = &s.pilot {
         out.push_str(&super::pilot::table(p, true));
     }

@@ -312,6 +312,9 @@ pub fn render(s: &Summary) -> String {
         "<h1>llm-drill · {} · {verdict}</h1><p>{} calls ({} ok, {} failed) in {:.1} s · {} · achieved {:.2}/s · {} attempts · retries {} · fallbacks {} · residency violations {}</p>",
         esc(&s.scenario), t.calls, t.ok, t.failed, s.duration_s, esc(&s.load), t.achieved_rps, t.attempts, t.retries, t.fallbacks, t.residency_violations
     );
+    if let Some(sh) = &s.shard {
+        let _ = write!(body, "<p>{}</p>", esc(&super::terminal::shard_line(sh)));
+    }
     if let Some(p) = &s.pilot {
         let _ = write!(
             body,

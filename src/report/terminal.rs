@@ -326,8 +326,9 @@ fn capacity(out: &mut String, c: &super::summary::CapacitySummary) {
     );
 }
 
-/// Which part of a split run this is, its start and its share of the spend guard.
-fn shard(out: &mut String, sh: &super::summary::ShardSummary) {
+/// Which part of a split run this is, its start and its share of the spend guard: one
+/// line, for the terminal, summary.md and report.html alike.
+pub fn shard_line(sh: &super::summary::ShardSummary) -> String {
     let mut line = match sh.index {
         Some(i) => format!("shard {i}/{}", sh.count),
         None => format!("merged from {} shards", sh.count),
@@ -350,7 +351,7 @@ fn shard(out: &mut String, sh: &super::summary::ShardSummary) {
     if let Some(n) = sh.max_calls {
         let _ = write!(line, " · its share of max_calls {n}");
     }
-    let _ = writeln!(out, "{line}");
+    line
 }
 
 pub fn render(s: &Summary) -> String {
@@ -369,7 +370,7 @@ pub fn render(s: &Summary) -> String {
         s.llm_drill_version, s.scenario, s.duration_s, s.load
     );
     if let Some(sh) = &s.shard {
-        shard(&mut out, sh);
+        let _ = writeln!(out, "{}", shard_line(sh));
     }
     let t = &s.totals;
     let target = |rate: Option<f64>| rate.map_or(String::new(), |r| format!(" (target {r:.2}/s)"));

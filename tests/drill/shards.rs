@@ -105,6 +105,11 @@ async fn four_shards_send_the_single_processs_calls_and_merge_into_its_figures()
     ] {
         assert!(s.dir.path().join("merged").join(f).exists(), "{f}");
     }
+    // Each rendering says it is the whole of 4 shards.
+    for f in ["summary.txt", "summary.md", "report.html"] {
+        let text = std::fs::read_to_string(s.dir.path().join("merged").join(f)).unwrap();
+        assert!(text.contains("merged from 4 shards"), "{f}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
