@@ -313,8 +313,21 @@ impl Wire for Anthropic {
 
 pub(crate) async fn messages(
     State(shared): State<Arc<Shared>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
-    chat::answer(shared, &Anthropic, body, &headers).await
+    chat::answer(
+        shared,
+        &Anthropic,
+        chat::Arrived {
+            method: &method,
+            uri: &uri,
+            headers: &headers,
+            body,
+            model: None,
+        },
+    )
+    .await
 }

@@ -1,7 +1,7 @@
 //! Who the mock lets in: the keys of a rehearsed rotation, each in its window of the
 //! run, or the tokens its own OAuth endpoint (`POST /oauth2/token`) issued.
 
-use crate::chat::Wire;
+use crate::chat::{Arrived, Wire};
 use crate::Shared;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -55,23 +55,84 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
         .strip_prefix("Bearer ")
 }
 
+/// Why a request was not let in.
+#[derive(Debug)]
+pub(crate) enum Denied {
+    /// No valid key or token.
+    Key,
+    /// A SigV4 signature that does not verify.
+    Signature(crate::sigv4::Refused),
+}
+
 /// Whether a chat request may be answered, counted in `/stats`: with OAuth on, only a
-/// live token this mock issued passes; with keys configured, only a key in its window;
-/// otherwise anything does.
-pub(crate) fn authorized(shared: &Shared, wire: &dyn Wire, headers: &HeaderMap) -> bool {
+/// live token this mock issued passes; with keys configured, only a key in its window
+/// (for a signed request, a signature made with one of them); otherwise anything does.
+pub(crate) fn authorized(shared: &Shared, wire: &dyn Wire, req: &Arrived) -> Result<(), Denied> {
+    let headers = req.headers;
+    let t = shared.clock.elapsed();
+    let signed = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("AWS4-HMAC-SHA256 "));
     let (ok, overlap) = if shared.config.oauth2_token_lifetime.is_some() {
         (token_valid(shared, bearer(headers)), false)
-    } else if !shared.config.auth_keys.is_empty() {
-        check_key(
-            &shared.config.auth_keys,
-            wire.key(headers),
-            shared.clock.elapsed(),
-        )
+    } else if shared.config.auth_keys.is_empty() {
+        return Ok(());
+    } else if let (Some(service), true) = (wire.signing_service(), signed) {
+        let verdict = check_signature(&shared.config.auth_keys, service, req, t);
+        shared.stats.auth(verdict.is_ok(), false);
+        return verdict.map_err(Denied::Signature);
     } else {
-        return true;
+        check_key(&shared.config.auth_keys, wire.key(headers), t)
     };
     shared.stats.auth(ok, overlap);
-    ok
+    ok.then_some(()).ok_or(Denied::Key)
+}
+
+/// Verifies a SigV4 signature with the secret of the AWS key pair it names, among the
+/// configured keys valid now (each `ACCESS_KEY_ID:SECRET`, or the AWS CLI's JSON).
+fn check_signature(
+    keys: &[AuthKey],
+    service: &str,
+    req: &Arrived,
+    t: Duration,
+) -> Result<(), crate::sigv4::Refused> {
+    let headers: Vec<(&str, &str)> = req
+        .headers
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)))
+        .collect();
+    let host = req
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri.authority().map(|a| a.as_str()))
+        .unwrap_or_default();
+    let mut with_host = headers;
+    if !with_host.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        // Over h2 the host is the `:authority`.
+        with_host.push(("host", host));
+    }
+    let request = crate::sigv4::Request {
+        method: req.method.as_str(),
+        host,
+        path: req.uri.path(),
+        query: req.uri.query(),
+        headers: &with_host,
+        body: &req.body,
+    };
+    crate::sigv4::verify(
+        &request,
+        service,
+        |id| {
+            keys.iter()
+                .filter(|k| k.valid_at(t))
+                .filter_map(|k| crate::sigv4::AwsKeys::parse(&k.key).ok())
+                .find(|k| k.access_key_id == id)
+                .map(|k| k.secret_access_key)
+        },
+        std::time::SystemTime::now(),
+    )
 }
 
 /// `POST /oauth2/token`: the client-credentials grant. Any client id and secret get a

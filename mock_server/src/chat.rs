@@ -103,9 +103,13 @@ pub(crate) fn rate_limit_headers(r: &Refusal) -> Vec<(&'static str, String)> {
 }
 
 fn refuse(stats: &Stats, wire: &dyn Wire, r: &Refusal) -> Response {
-    let (body, headers) = wire.refusal(r);
+    let (body, mut headers) = wire.refusal(r);
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = json_error(stats, status, body);
+    headers.extend(wire.error_headers(status));
+    with_headers(json_error(stats, status, body), headers)
+}
+
+fn with_headers(mut resp: Response, headers: Vec<(&'static str, String)>) -> Response {
     for (name, value) in headers {
         if let Ok(v) = HeaderValue::from_str(&value) {
             resp.headers_mut()
@@ -132,11 +136,52 @@ pub(crate) struct Meta {
     pub thinking_shown: bool,
     /// The answer is a call of the offered tool (its arguments are the pieces).
     pub tool_call: bool,
+    /// When the request arrived (Bedrock reports its latency in the answer).
+    pub received: Option<Instant>,
+}
+
+/// A chat request as it arrived.
+pub(crate) struct Arrived<'a> {
+    pub method: &'a axum::http::Method,
+    pub uri: &'a axum::http::Uri,
+    pub headers: &'a axum::http::HeaderMap,
+    pub body: Bytes,
+    /// The model, where the wire names it in the path (Bedrock's `/model/{id}/...`).
+    pub model: Option<String>,
 }
 
 /// One provider's wire format.
 pub(crate) trait Wire: Send + Sync + 'static {
     fn parse(&self, body: &[u8]) -> Result<Ask, String>;
+    /// The answer to a request its credential does not let in: 401 and the provider's
+    /// own body, unless the wire says otherwise (Bedrock's 403s).
+    fn denied(
+        &self,
+        _why: &crate::auth::Denied,
+    ) -> (StatusCode, serde_json::Value, Vec<(&'static str, String)>) {
+        (
+            StatusCode::UNAUTHORIZED,
+            self.error_body(StatusCode::UNAUTHORIZED, Failure::Unauthorized, ""),
+            Vec::new(),
+        )
+    }
+    /// Headers every error of this status carries (Bedrock's `x-amzn-ErrorType`).
+    fn error_headers(&self, _status: StatusCode) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+    /// The SigV4 service its requests are signed for, when they are (Bedrock's).
+    fn signing_service(&self) -> Option<&'static str> {
+        None
+    }
+    /// The content type of its streams.
+    fn stream_content_type(&self) -> &'static str {
+        "text/event-stream"
+    }
+    /// Whether every token event is the same bytes but for its text, so that it can be
+    /// made from a template; not where frames carry lengths and checksums.
+    fn templated(&self) -> bool {
+        true
+    }
     /// The provider's error body for a request it cannot serve.
     fn error_body(&self, status: StatusCode, failure: Failure, message: &str) -> serde_json::Value;
     /// A refusal in the provider's own body: 429 (asking to wait `retry_after`), a 5xx,
@@ -232,24 +277,19 @@ impl Drop for InFlight {
 pub(crate) async fn answer(
     shared: Arc<Shared>,
     wire: &'static dyn Wire,
-    body: Bytes,
-    headers: &axum::http::HeaderMap,
+    req: Arrived<'_>,
 ) -> Response {
     let arrival = Instant::now();
     let received = arrival;
     let index = shared.stats.request_received();
-    shared.stats.request_body(&body);
+    let (body, headers) = (&req.body, req.headers);
+    shared.stats.request_body(body);
     let guard = InFlight(shared.clone());
-    if !crate::auth::authorized(&shared, wire, headers) {
-        return error(
-            &shared.stats,
-            wire,
-            StatusCode::UNAUTHORIZED,
-            Failure::Unauthorized,
-            "",
-        );
+    if let Err(why) = crate::auth::authorized(&shared, wire, &req) {
+        let (status, body, headers) = wire.denied(&why);
+        return with_headers(json_error(&shared.stats, status, body), headers);
     }
-    let ask = match wire.parse(&body) {
+    let ask = match wire.parse(body) {
         Ok(a) => a,
         Err(e) => {
             let msg = format!("could not parse the JSON body of your request: {e}");
@@ -263,6 +303,9 @@ pub(crate) async fn answer(
         }
     };
     let mut ask = ask;
+    if let Some(model) = req.model {
+        ask.model = model;
+    }
     ask.tool_rounds_left = headers
         .get(TOOL_ROUNDS_LEFT)
         .and_then(|v| v.to_str().ok()?.parse().ok());
@@ -394,6 +437,7 @@ pub(crate) async fn answer(
         reasoning_tokens: 0,
         thinking_shown: false,
         tool_call,
+        received: Some(received),
     };
     // Reasoning comes first: its tokens, then the answer's, later by its length.
     let thoughts = match &cfg.reasoning {
@@ -515,7 +559,10 @@ pub(crate) fn error(
     failure: Failure,
     message: &str,
 ) -> Response {
-    json_error(stats, status, wire.error_body(status, failure, message))
+    with_headers(
+        json_error(stats, status, wire.error_body(status, failure, message)),
+        wire.error_headers(status),
+    )
 }
 
 /// A JSON error response with the given status, counted in the stats.

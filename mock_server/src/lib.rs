@@ -10,8 +10,10 @@
 mod anthropic;
 mod auth;
 mod capacity;
+mod bedrock;
 mod chat;
 pub mod count;
+pub mod eventstream;
 pub mod faults;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -20,6 +22,7 @@ mod lag;
 mod latency;
 mod limiter;
 pub mod listen;
+pub mod sigv4;
 mod openai;
 mod sampler;
 mod stats;
@@ -183,7 +186,8 @@ impl StatsHandle {
 
 /// The router: `POST /v1/chat/completions` (OpenAI),
 /// `POST /openai/deployments/{deployment}/chat/completions` (Azure OpenAI), `POST
-/// /v1/messages` (Anthropic), `GET /stats`, `GET /health`.
+/// /v1/messages` (Anthropic), `POST /model/{model}/converse` and `/converse-stream`
+/// (AWS Bedrock), `GET /stats`, `GET /health`.
 pub fn router(config: MockConfig) -> (Router, StatsHandle) {
     let shared = Arc::new(Shared {
         limiter: config.rate_limit.map(limiter::Limiter::new),
@@ -203,6 +207,8 @@ pub fn router(config: MockConfig) -> (Router, StatsHandle) {
             post(openai::azure_chat_completions),
         )
         .route("/v1/messages", post(anthropic::messages))
+        .route("/model/{model}/converse", post(bedrock::converse))
+        .route("/model/{model}/converse-stream", post(bedrock::converse_stream))
         .route_layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             count_version,

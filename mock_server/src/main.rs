@@ -50,6 +50,31 @@ struct Args {
     /// The certificate's PEM private key.
     #[arg(long, requires = "tls_cert", value_name = "PEM")]
     tls_key: Option<std::path::PathBuf>,
+    /// Accept only the keys in this file, one per line: API keys (checked in each
+    /// provider's own header) and AWS key pairs as ACCESS_KEY_ID:SECRET (Bedrock's
+    /// SigV4 signatures are verified with them). Without it, any key is accepted.
+    #[arg(long, value_name = "FILE")]
+    keys_file: Option<std::path::PathBuf>,
+}
+
+/// The keys of `--keys-file`: its non-empty lines that are not `#` comments.
+fn read_keys(path: &std::path::Path) -> Result<Vec<mock_server::AuthKey>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("--keys-file {}: {e}", path.display()))?;
+    let keys: Vec<mock_server::AuthKey> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|key| mock_server::AuthKey {
+            key: key.to_string(),
+            from: Duration::ZERO,
+            until: None,
+        })
+        .collect();
+    if keys.is_empty() {
+        return Err(format!("--keys-file {}: no keys in it", path.display()));
+    }
+    Ok(keys)
 }
 
 /// A flag's value checked into its range, or the one-line error that names it.
@@ -103,8 +128,13 @@ impl Args {
         if self.output_tokens == 0 {
             return Err("--output-tokens: expected at least 1, found 0".into());
         }
+        let auth_keys = match &self.keys_file {
+            Some(p) => read_keys(p)?,
+            None => Vec::new(),
+        };
         Ok(MockConfig {
             seed: self.seed,
+            auth_keys,
             latency: LatencyModel {
                 ttft: Spread::Normal {
                     mean: ms(ttft),
@@ -152,7 +182,7 @@ async fn main() {
         }
     };
     println!(
-        "llm-drill mock listening on {} (POST /v1/chat/completions, GET /stats; listen backlog {})",
+        "llm-drill mock listening on {} (POST /v1/chat/completions, /v1/messages, /model/{{id}}/converse[-stream]; GET /stats; listen backlog {})",
         handle.base_url(),
         handle.stats().backlog
     );

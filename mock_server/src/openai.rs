@@ -11,7 +11,7 @@ use crate::chat::{self, rate_limit_headers, Ask, Failure, Meta, Refusal, Wire};
 use crate::Shared;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -428,16 +428,30 @@ impl Wire for Azure {
 
 pub(crate) async fn chat_completions(
     State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    chat::answer(shared, &OpenAi, body, &headers).await
+    chat::answer(
+        shared,
+        &OpenAi,
+        chat::Arrived {
+            method: &method,
+            uri: &uri,
+            headers: &headers,
+            body,
+            model: None,
+        },
+    )
+    .await
 }
 
 /// `/openai/deployments/{deployment}/chat/completions?api-version=…`: any deployment name
 /// is served; a request without `api-version` is refused, as Azure does.
 pub(crate) async fn azure_chat_completions(
     State(shared): State<Arc<Shared>>,
+    method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
@@ -457,5 +471,16 @@ pub(crate) async fn azure_chat_completions(
             "Resource not found",
         );
     }
-    chat::answer(shared, &Azure, body, &headers).await
+    chat::answer(
+        shared,
+        &Azure,
+        chat::Arrived {
+            method: &method,
+            uri: &uri,
+            headers: &headers,
+            body,
+            model: None,
+        },
+    )
+    .await
 }

@@ -22,6 +22,9 @@ impl TokenTemplate {
     /// The template of `wire`'s token events for this answer, when its text appears once
     /// in them (always, for the wires the mock speaks).
     pub(crate) fn new(wire: &dyn Wire, meta: &Meta) -> Option<TokenTemplate> {
+        if !wire.templated() {
+            return None;
+        }
         let event = wire.stream_token(meta, MARK);
         let at = memchr::memmem::find(&event, MARK_ESCAPED)?;
         let rest = at + MARK_ESCAPED.len();

@@ -24,7 +24,7 @@ mod openai;
 mod provider;
 mod retry_after;
 mod route;
-pub mod sigv4;
+pub use mock_server::sigv4;
 pub mod sse;
 mod stream;
 pub mod timing;
