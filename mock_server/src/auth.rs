@@ -109,7 +109,10 @@ fn check_signature(
         .or_else(|| req.uri.authority().map(|a| a.as_str()))
         .unwrap_or_default();
     let mut with_host = headers;
-    if !with_host.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+    if !with_host
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("host"))
+    {
         // Over h2 the host is the `:authority`.
         with_host.push(("host", host));
     }

@@ -198,7 +198,9 @@ impl Wire for Bedrock {
 
     fn error_body(&self, _: StatusCode, failure: Failure, text: &str) -> serde_json::Value {
         match failure {
-            Failure::Unauthorized => message("The security token included in the request is invalid."),
+            Failure::Unauthorized => {
+                message("The security token included in the request is invalid.")
+            }
             _ => message(text),
         }
     }
@@ -214,7 +216,13 @@ impl Wire for Bedrock {
     }
 
     fn error_headers(&self, status: StatusCode) -> Vec<(&'static str, String)> {
-        vec![("x-amzn-errortype", format!("{}:http://internal.amazon.com/coral/com.amazon.bedrock/", exception(status)))]
+        vec![(
+            "x-amzn-errortype",
+            format!(
+                "{}:http://internal.amazon.com/coral/com.amazon.bedrock/",
+                exception(status)
+            ),
+        )]
     }
 
     fn denied(
@@ -226,9 +234,10 @@ impl Wire for Bedrock {
             crate::auth::Denied::Signature(Refused::Invalid(m)) => {
                 ("InvalidSignatureException", m.as_str())
             }
-            crate::auth::Denied::Signature(Refused::Missing) => {
-                ("MissingAuthenticationTokenException", "Missing Authentication Token")
-            }
+            crate::auth::Denied::Signature(Refused::Missing) => (
+                "MissingAuthenticationTokenException",
+                "Missing Authentication Token",
+            ),
             _ => (
                 "UnrecognizedClientException",
                 "The security token included in the request is invalid.",
@@ -237,7 +246,10 @@ impl Wire for Bedrock {
         (
             StatusCode::FORBIDDEN,
             message(text),
-            vec![("x-amzn-errortype", format!("{kind}:http://internal.amazon.com/coral/com.amazon.coral.service/"))],
+            vec![(
+                "x-amzn-errortype",
+                format!("{kind}:http://internal.amazon.com/coral/com.amazon.coral.service/"),
+            )],
         )
     }
 

@@ -9,8 +9,8 @@
 
 mod anthropic;
 mod auth;
-mod capacity;
 mod bedrock;
+mod capacity;
 mod chat;
 pub mod count;
 pub mod eventstream;
@@ -22,9 +22,9 @@ mod lag;
 mod latency;
 mod limiter;
 pub mod listen;
-pub mod sigv4;
 mod openai;
 mod sampler;
+pub mod sigv4;
 mod stats;
 mod stream;
 mod template;
@@ -208,7 +208,10 @@ pub fn router(config: MockConfig) -> (Router, StatsHandle) {
         )
         .route("/v1/messages", post(anthropic::messages))
         .route("/model/{model}/converse", post(bedrock::converse))
-        .route("/model/{model}/converse-stream", post(bedrock::converse_stream))
+        .route(
+            "/model/{model}/converse-stream",
+            post(bedrock::converse_stream),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             count_version,

@@ -117,9 +117,8 @@ impl AwsKeys {
                 e.kind()
             )
         })?;
-        let section = ini_section(&text, &name).ok_or_else(|| {
-            format!("AWS profile `{name}` is not in {}", file.display())
-        })?;
+        let section = ini_section(&text, &name)
+            .ok_or_else(|| format!("AWS profile `{name}` is not in {}", file.display()))?;
         let get = |k: &str| {
             section
                 .iter()
@@ -167,7 +166,9 @@ fn ini_section<'a>(text: &'a str, name: &str) -> Option<Vec<(&'a str, &'a str)>>
             continue;
         }
         if let (true, Some((k, v))) = (inside, line.split_once('=')) {
-            found.get_or_insert_with(Vec::new).push((k.trim(), v.trim()));
+            found
+                .get_or_insert_with(Vec::new)
+                .push((k.trim(), v.trim()));
         }
     }
     found
@@ -223,13 +224,8 @@ pub fn sign(
         region,
         service,
     };
-    let (canonical_request, string_to_sign, signature) = signature(
-        req,
-        &headers,
-        &amz_date,
-        &scope,
-        &keys.secret_access_key,
-    );
+    let (canonical_request, string_to_sign, signature) =
+        signature(req, &headers, &amz_date, &scope, &keys.secret_access_key);
     Signed {
         authorization: format!(
             "AWS4-HMAC-SHA256 Credential={}/{}, SignedHeaders={}, Signature={signature}",
@@ -251,7 +247,10 @@ struct Scope<'a> {
 
 impl Scope<'_> {
     fn text(&self) -> String {
-        format!("{}/{}/{}/aws4_request", self.date, self.region, self.service)
+        format!(
+            "{}/{}/{}/aws4_request",
+            self.date, self.region, self.service
+        )
     }
 }
 
@@ -376,9 +375,8 @@ pub fn verify(
             "Credential should be scoped to correct service: '{service}'."
         )));
     }
-    let amz_date = header("x-amz-date").ok_or_else(|| {
-        Refused::Invalid("the request is missing its X-Amz-Date header".into())
-    })?;
+    let amz_date = header("x-amz-date")
+        .ok_or_else(|| Refused::Invalid("the request is missing its X-Amz-Date header".into()))?;
     let sent = chrono::NaiveDateTime::parse_from_str(amz_date, "%Y%m%dT%H%M%SZ")
         .map_err(|_| Refused::Invalid(format!("X-Amz-Date `{amz_date}` is not a time")))?;
     let sent: SystemTime = sent.and_utc().into();
@@ -393,9 +391,8 @@ pub fn verify(
     }
     let mut headers = Vec::new();
     for name in signed.split(';') {
-        let value = header(name).ok_or_else(|| {
-            Refused::Invalid(format!("a signed header is missing: {name}"))
-        })?;
+        let value = header(name)
+            .ok_or_else(|| Refused::Invalid(format!("a signed header is missing: {name}")))?;
         headers.push((name.to_string(), value.to_string()));
     }
     let (_, _, expected) = signature(
@@ -635,10 +632,15 @@ mod tests {
                 if k == "AWS_SHARED_CREDENTIALS_FILE" {
                     return Some(f.clone());
                 }
-                vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
             }
         };
-        const KEYS: &[(&str, &str)] = &[("AWS_ACCESS_KEY_ID", "AKIDENV"), ("AWS_SECRET_ACCESS_KEY", "s0")];
+        const KEYS: &[(&str, &str)] = &[
+            ("AWS_ACCESS_KEY_ID", "AKIDENV"),
+            ("AWS_SECRET_ACCESS_KEY", "s0"),
+        ];
         let k = AwsKeys::from_aws_config(None, &env(KEYS)).unwrap();
         assert_eq!(k.access_key_id, "AKIDENV");
         // A profile named in the scenario reads the file, whatever the environment.

@@ -187,7 +187,12 @@ fn error_message(err: &serde_json::Value) -> String {
 }
 
 impl ProviderFormat for Anthropic {
-    fn url(&self, _endpoint: &EndpointPlan, base_url: &str) -> Result<url::Url, String> {
+    fn url(
+        &self,
+        _endpoint: &EndpointPlan,
+        base_url: &str,
+        _stream: bool,
+    ) -> Result<url::Url, String> {
         v1_url(base_url, "messages")
     }
 

@@ -56,6 +56,9 @@ pub struct Whole {
     pub reasoning: String,
     /// The tool it calls instead of answering.
     pub tool_call: Option<ToolCall>,
+    /// The server's own processing time in milliseconds, where the body says it
+    /// (Bedrock's `metrics.latencyMs`).
+    pub server_ms: Option<f64>,
 }
 
 impl Whole {
@@ -67,6 +70,7 @@ impl Whole {
             finish: finish.map(FinishReason::from_wire),
             reasoning: String::new(),
             tool_call: None,
+            server_ms: None,
         }
     }
 }

@@ -17,7 +17,12 @@ use hyper::header::HeaderMap;
 pub struct AzureOpenAi;
 
 impl ProviderFormat for AzureOpenAi {
-    fn url(&self, endpoint: &EndpointPlan, base_url: &str) -> Result<url::Url, String> {
+    fn url(
+        &self,
+        endpoint: &EndpointPlan,
+        base_url: &str,
+        _stream: bool,
+    ) -> Result<url::Url, String> {
         // The plan requires the deployment and defaults the version.
         let deployment = endpoint
             .options

@@ -78,17 +78,32 @@ pub enum ClientError {
     EmptyCredential { endpoint: String },
     #[error("endpoint `{endpoint}`: the credential command {why}")]
     Exec { endpoint: String, why: String },
+    #[error("endpoint `{endpoint}`: credential_ref {reference}: {why}")]
+    Aws {
+        endpoint: String,
+        reference: String,
+        why: String,
+    },
     #[error("cannot build the HTTP client: {0}")]
     Build(String),
 }
 
 /// Resolves an endpoint's credential reference (env:NAME or file:PATH). An `exec:`
 /// command is run when the run starts (`Route::refresh_token`), not here.
+/// Keys for SigV4 must read as an AWS key pair.
 pub fn resolve_credential(e: &EndpointPlan) -> Result<Option<Secret>, ClientError> {
-    match e.auth.credential() {
-        Some(CredentialRef::Exec(_)) | None => Ok(None),
-        Some(r) => resolve(r, &e.id).map(Some),
+    let secret = match e.auth.credential() {
+        Some(CredentialRef::Exec(_)) | None => return Ok(None),
+        Some(r) => resolve(r, &e.id)?,
+    };
+    if let (Some(crate::plan::AuthKind::AwsSigV4), Some(r)) = (e.auth.kind(), e.auth.credential()) {
+        mock_server::sigv4::AwsKeys::parse(secret.expose()).map_err(|why| ClientError::Aws {
+            endpoint: e.id.clone(),
+            reference: r.to_string(),
+            why,
+        })?;
     }
+    Ok(Some(secret))
 }
 
 /// The secret a reference points at, for endpoint `endpoint`.
@@ -104,6 +119,16 @@ pub fn resolve(r: &CredentialRef, endpoint: &str) -> Result<Secret, ClientError>
                 path: p.display().to_string(),
                 reason: err.kind().to_string(),
             })?
+        }
+        CredentialRef::Aws(profile) => {
+            let env = |k: &str| std::env::var(k).ok();
+            mock_server::sigv4::AwsKeys::from_aws_config(profile.as_deref(), &env)
+                .map_err(|why| ClientError::Aws {
+                    endpoint: endpoint.to_string(),
+                    reference: r.to_string(),
+                    why,
+                })?
+                .to_text()
         }
         CredentialRef::Exec(cmd) => {
             return run_command(cmd)
@@ -139,6 +164,16 @@ pub fn run_command(cmd: &str) -> Result<(Secret, Option<std::time::Duration>), S
     let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let json = serde_json::from_str::<serde_json::Value>(&text).ok();
     let (token, lifetime) = match json.as_ref().and_then(|j| j.as_object()) {
+        // AWS keys, as `aws configure export-credentials` prints them: the whole JSON
+        // is the credential, and it lives until its `Expiration`.
+        Some(o) if o.contains_key("AccessKeyId") => {
+            let keys = mock_server::sigv4::AwsKeys::parse(&text)
+                .map_err(|why| format!("`{cmd}` printed {why}"))?;
+            let lifetime = keys
+                .expires
+                .and_then(|at| at.duration_since(std::time::SystemTime::now()).ok());
+            (text.clone(), lifetime)
+        }
         Some(o) => {
             let token = ["accessToken", "access_token", "token"]
                 .iter()

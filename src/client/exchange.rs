@@ -69,10 +69,9 @@ pub(super) async fn exchange(
     if !(200..300).contains(&status) {
         a.retry_after = retry_after(resp.headers(), route.endpoint.retry.max);
     }
-    let mut body = resp.into_body();
+    let (parts, mut body) = resp.into_parts();
     if !(200..300).contains(&status) {
-        let outcome = Outcome::from_status(status);
-
+        let headers = parts.headers;
         let bytes = match read_capped(&mut body, 64 << 10).await {
             Ok(b) => {
                 route.pool.give_back(sender);
@@ -80,6 +79,7 @@ pub(super) async fn exchange(
             }
             Err(ReadError::TooLarge(_, partial)) | Err(ReadError::Broken(_, partial)) => partial,
         };
+        let (outcome, name) = route.format.error_outcome(status, &headers, &bytes);
         // One line, whatever the endpoint sent (an HTML error page, say).
         let text = String::from_utf8_lossy(&bytes);
         let snippet: String = text
@@ -91,7 +91,8 @@ pub(super) async fn exchange(
             .collect();
         // OpenAI's and Azure's "you have used your quota" 429: not a rate limit.
         a.quota_exhausted = status == 429 && snippet.contains("insufficient_quota");
-        return Err((outcome, format!("HTTP {status}: {snippet}")));
+        let name = name.map_or(String::new(), |n| format!(" {n}"));
+        return Err((outcome, format!("HTTP {status}{name}: {snippet}")));
     }
     if too_large {
         return Err((
@@ -125,6 +126,10 @@ pub(super) async fn exchange(
         a.usage = whole.usage;
         a.text = whole.text;
         a.finish = whole.finish;
+        if let Some(ms) = whole.server_ms {
+            let x = a.extra_mut();
+            x.server_timing = super::timing::ServerTimings::with_body_latency(x.server_timing, ms);
+        }
         if !whole.reasoning.is_empty() || whole.tool_call.is_some() {
             let x = a.extra_mut();
             x.reasoning = whole.reasoning;

@@ -7,13 +7,14 @@
 //!
 //! Files: `attempt` (what goes in and comes out), `credentials`, `provider` (the seam
 //! each wire format implements, and its one registration), `openai` / `azure` /
-//! `anthropic` (the formats), `route` (an endpoint ready to send to), `inject`
+//! `anthropic` / `bedrock` (the formats), `route` (an endpoint ready to send to), `inject`
 //! (client-side faults), `exchange` and `stream` (the wire), `sse`, `retry_after`,
 //! `http` (connections).
 
 mod anthropic;
 mod attempt;
 mod azure;
+mod bedrock;
 mod credentials;
 pub mod eventstream;
 mod exchange;

@@ -160,7 +160,12 @@ struct CompletionMessage<'a> {
 }
 
 impl ProviderFormat for OpenAi {
-    fn url(&self, _endpoint: &EndpointPlan, base_url: &str) -> Result<url::Url, String> {
+    fn url(
+        &self,
+        _endpoint: &EndpointPlan,
+        base_url: &str,
+        _stream: bool,
+    ) -> Result<url::Url, String> {
         v1_url(base_url, "chat/completions")
     }
 
@@ -376,6 +381,7 @@ mod tests {
                 finish: None,
                 reasoning: String::new(),
                 tool_call: None,
+                server_ms: None,
             }
         );
         assert!(OpenAi.parse_body(b"<html>", false).is_err());

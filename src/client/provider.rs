@@ -32,6 +32,9 @@ pub enum StreamStep<'a> {
     /// The answer is complete (a finish reason was seen); more events may follow.
     Finished(FinishReason),
     Usage(Usage),
+    /// The server's own processing time, in milliseconds, where the stream reports it
+    /// (Bedrock's `metrics.latencyMs`).
+    ServerMs(f64),
     /// The end-of-stream marker.
     Done,
     /// The endpoint reported an error inside the stream.
@@ -44,11 +47,19 @@ pub enum StreamStep<'a> {
 pub enum Framing {
     /// Server-sent events (`event:` / `data:` lines): OpenAI, Azure, Anthropic.
     Sse,
+    /// AWS's binary event-stream messages: Bedrock.
+    AwsEventStream,
 }
 
 pub trait ProviderFormat: Send + Sync {
-    /// The URL calls go to, from the endpoint's base URL.
-    fn url(&self, endpoint: &EndpointPlan, base_url: &str) -> Result<url::Url, String>;
+    /// The URL calls go to, from the endpoint's base URL: streaming or not, where the
+    /// provider has a path for each (Bedrock's `converse-stream`).
+    fn url(
+        &self,
+        endpoint: &EndpointPlan,
+        base_url: &str,
+        stream: bool,
+    ) -> Result<url::Url, String>;
 
     /// The headers every request carries besides its credential (content type, API
     /// version).
@@ -63,6 +74,8 @@ pub trait ProviderFormat: Send + Sync {
         secret: &Secret,
     ) -> Option<(HeaderName, HeaderValue)> {
         let (name, value) = match (kind, endpoint.provider.info().api_key_header) {
+            // Signed per request, never sent.
+            (AuthKind::AwsSigV4, _) => return None,
             (AuthKind::ApiKey, Some(h)) => {
                 (HeaderName::from_static(h), secret.expose().to_string())
             }
@@ -73,21 +86,22 @@ pub trait ProviderFormat: Send + Sync {
         Some((name, v))
     }
 
-    /// Whether each request must be signed (`sign`) rather than carry a fixed header:
-    /// AWS SigV4 signs the body and the time of every request.
-    fn signs_requests(&self) -> bool {
-        false
+    /// The AWS service its requests are signed for with SigV4 (`auth_type: aws_sigv4`):
+    /// the signature covers the body and the time, so each request is signed apart.
+    fn signing_service(&self) -> Option<&'static str> {
+        None
     }
 
-    /// Signs one request, after its body is built and before the clock starts.
-    fn sign(
+    /// How an error response is classified, and the error's name where the provider
+    /// gives one apart from the status (Bedrock's `x-amzn-ErrorType`): by the status,
+    /// unless the provider's own name says otherwise.
+    fn error_outcome(
         &self,
-        _endpoint: &EndpointPlan,
-        _headers: &mut HeaderMap,
-        _body: &Bytes,
-        _secret: &Secret,
-    ) -> Result<(), String> {
-        Ok(())
+        status: u16,
+        _headers: &HeaderMap,
+        _body: &[u8],
+    ) -> (crate::outcome::Outcome, Option<String>) {
+        (crate::outcome::Outcome::from_status(status), None)
     }
 
     /// The region that served an answer, where the provider says so in a response
@@ -123,6 +137,7 @@ pub fn format(p: Provider) -> &'static dyn ProviderFormat {
         Provider::OpenAi => &super::openai::OpenAi,
         Provider::AzureOpenAi => &super::azure::AzureOpenAi,
         Provider::Anthropic => &super::anthropic::Anthropic,
+        Provider::Bedrock => &super::bedrock::Bedrock,
     }
 }
 

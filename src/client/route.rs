@@ -25,14 +25,43 @@ enum Refresh {
     Exec(String),
 }
 
-pub struct Route {
-    pub endpoint: EndpointPlan,
-    pub base_url: String,
+/// Where a request goes.
+struct Address {
     /// The request target in origin form (`/v1/chat/completions?...`), or absolute form
     /// through a plain-http proxy.
     path: hyper::Uri,
     /// The request target in absolute form, for h2 (`:scheme`, `:authority`, `:path`).
     absolute: hyper::Uri,
+    url: url::Url,
+}
+
+impl Address {
+    fn new(url: url::Url, bad: &dyn Fn(String) -> ClientError) -> Result<Address, ClientError> {
+        let target = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        };
+        Ok(Address {
+            path: target
+                .parse()
+                .map_err(|e: hyper::http::uri::InvalidUri| bad(e.to_string()))?,
+            absolute: url
+                .as_str()
+                .parse()
+                .map_err(|e: hyper::http::uri::InvalidUri| bad(e.to_string()))?,
+            url,
+        })
+    }
+}
+
+pub struct Route {
+    pub endpoint: EndpointPlan,
+    pub base_url: String,
+    /// Where whole answers are asked for, and streams (`[whole, stream]`): the same
+    /// place but for a provider with a path for each.
+    addresses: [Address; 2],
+    /// The region requests are signed for, when they are signed (SigV4).
+    signing_region: Option<String>,
     /// Every request's headers, the credential's included unless requests are signed or
     /// the credential can change during the run.
     headers: HeaderMap,
@@ -65,19 +94,19 @@ impl Route {
     ) -> Result<Route, ClientError> {
         let format = format(endpoint.provider);
         let bad = |e: String| ClientError::Build(format!("endpoint `{}`: {e}", endpoint.id));
-        let url = format.url(&endpoint, &base_url).map_err(bad)?;
+        let url = format.url(&endpoint, &base_url, false).map_err(bad)?;
+        let stream_url = format.url(&endpoint, &base_url, true).map_err(bad)?;
         let origin = http::Origin::of(&url).map_err(bad)?;
-        let target = match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_string(),
+        let signs = endpoint.auth.kind() == Some(crate::plan::AuthKind::AwsSigV4);
+        let signing_region = match signs {
+            true => Some(
+                crate::plan::signing_region(endpoint.region.as_deref(), url.host_str())
+                    .ok_or_else(|| {
+                        bad("set `region`: the AWS region requests are signed for".into())
+                    })?,
+            ),
+            false => None,
         };
-        let path = target
-            .parse::<hyper::Uri>()
-            .map_err(|e| bad(e.to_string()))?;
-        let absolute = url
-            .as_str()
-            .parse::<hyper::Uri>()
-            .map_err(|e| bad(e.to_string()))?;
         let mut headers = format.headers(&endpoint);
         let mut live = None;
         let mut tokens = None;
@@ -95,15 +124,15 @@ impl Route {
             (endpoint.auth.credential(), endpoint.auth.kind())
         {
             // The command runs once the run starts (`refresh_token`), and again before
-            // what it printed expires.
+            // what it printed expires; keys that sign requests are never sent.
             tokens = Some(Refresh::Exec(cmd.clone()));
-            let (name, value) = format
-                .credential_header(&endpoint, kind, &Secret::new("pending"))
-                .ok_or_else(|| bad("the credential cannot be sent in a header".into()))?;
-            live = Some(Arc::new(RwLock::new((name, value))));
-        } else if let (Some(kind), Some(s), false) =
-            (endpoint.auth.kind(), &secret, format.signs_requests())
-        {
+            if !signs {
+                let (name, value) = format
+                    .credential_header(&endpoint, kind, &Secret::new("pending"))
+                    .ok_or_else(|| bad("the credential cannot be sent in a header".into()))?;
+                live = Some(Arc::new(RwLock::new((name, value))));
+            }
+        } else if let (Some(kind), Some(s), false) = (endpoint.auth.kind(), &secret, signs) {
             if let Some((name, value)) = format.credential_header(&endpoint, kind, s) {
                 match endpoint.auth.credential() {
                     Some(CredentialRef::File(_)) => {
@@ -191,23 +220,23 @@ impl Route {
         // Plain http through a proxy: requests in absolute form, with the proxy's
         // credential; https goes through a CONNECT tunnel instead.
         let tunnelled = origin.https || endpoint.http_version == crate::plan::HttpVersion::Http2;
-        let (path, headers) = match (&proxy, tunnelled) {
-            (Some(p), false) => {
-                let mut headers = headers;
-                if let Some(auth) = &p.authorization {
-                    headers.insert(hyper::header::PROXY_AUTHORIZATION, auth.clone());
-                }
-                (absolute.clone(), headers)
+        let mut addresses = [Address::new(url, &bad)?, Address::new(stream_url, &bad)?];
+        let mut headers = headers;
+        if let (Some(p), false) = (&proxy, tunnelled) {
+            if let Some(auth) = &p.authorization {
+                headers.insert(hyper::header::PROXY_AUTHORIZATION, auth.clone());
             }
-            _ => (path, headers),
-        };
+            for a in &mut addresses {
+                a.path = a.absolute.clone();
+            }
+        }
         let version = endpoint.http_version;
         Ok(Route {
             mock: matches!(endpoint.target, Target::Mock(_)),
             endpoint,
             base_url,
-            path,
-            absolute,
+            addresses,
+            signing_region,
             headers,
             pool: http::Pool::new(origin, tls, proxy, version),
             faults,
@@ -257,9 +286,7 @@ impl Route {
     /// now on; returns how long it lives, when that is known. Concurrent callers
     /// (several 401s at once) wait for one refresh.
     pub async fn refresh_token(&self) -> Result<Option<Duration>, String> {
-        let (Some(tokens), Some(live), Some(credential)) =
-            (&self.tokens, &self.live, &self.credential)
-        else {
+        let (Some(tokens), Some(credential)) = (&self.tokens, &self.credential) else {
             return Err("its credential does not expire".into());
         };
         let (token, lifetime) = match tokens {
@@ -285,11 +312,13 @@ impl Route {
             .auth
             .kind()
             .unwrap_or(crate::plan::AuthKind::Bearer);
-        let header = self
-            .format
-            .credential_header(&self.endpoint, kind, &token)
-            .ok_or("the credential cannot be sent in a header")?;
-        *live.write().unwrap_or_else(|p| p.into_inner()) = header;
+        if let Some(live) = &self.live {
+            let header = self
+                .format
+                .credential_header(&self.endpoint, kind, &token)
+                .ok_or("the credential cannot be sent in a header")?;
+            *live.write().unwrap_or_else(|p| p.into_inner()) = header;
+        }
         credential.replace(token);
         Ok(lifetime)
     }
@@ -343,14 +372,12 @@ impl Route {
     /// signs each request.
     pub fn prepare(&self, call: &CallSpec) -> Prepared {
         let body = self.format.body(&self.endpoint, call);
-        let signed = match (&self.credential, self.format.signs_requests()) {
-            (Some(c), true) => {
+        let signed = match (&self.credential, &self.signing_region) {
+            (Some(c), Some(region)) => {
                 let mut headers = self.headers.clone();
-                // A signature that cannot be made leaves the request unsigned: the
-                // endpoint's 403 then says so, as a classified outcome.
-                let _ = self
-                    .format
-                    .sign(&self.endpoint, &mut headers, &body, &c.current());
+                // Keys that cannot be read leave the request unsigned: the endpoint's
+                // 403 then says so, as a classified outcome.
+                let _ = self.sign(&mut headers, call.stream, &body, &c.current(), region);
                 Some(Box::new(headers))
             }
             _ if self.mock && call.tools.is_some() => {
@@ -368,6 +395,56 @@ impl Route {
         }
     }
 
+    /// Signs a request with SigV4: `x-amz-date`, `x-amz-security-token` for temporary
+    /// keys, and `authorization`, over its body, path, host and content type.
+    fn sign(
+        &self,
+        headers: &mut HeaderMap,
+        stream: bool,
+        body: &[u8],
+        secret: &Secret,
+        region: &str,
+    ) -> Result<(), String> {
+        let keys = mock_server::sigv4::AwsKeys::parse(secret.expose())?;
+        let url = &self.addresses[usize::from(stream)].url;
+        let host = headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let content_type = headers
+            .get(hyper::header::CONTENT_TYPE)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("application/json")
+            .to_string();
+        let service = self.format.signing_service().unwrap_or("bedrock");
+        let signed = mock_server::sigv4::sign(
+            &mock_server::sigv4::Request {
+                method: "POST",
+                host: &host,
+                path: url.path(),
+                query: url.query(),
+                headers: &[("content-type", &content_type)],
+                body,
+            },
+            &keys,
+            region,
+            service,
+            std::time::SystemTime::now(),
+        );
+        let value = |v: &str| HeaderValue::from_str(v).map_err(|e| e.to_string());
+        headers.insert("x-amz-date", value(&signed.amz_date)?);
+        if let Some(t) = &keys.session_token {
+            let mut v = value(t)?;
+            v.set_sensitive(true);
+            headers.insert("x-amz-security-token", v);
+        }
+        let mut auth = value(&signed.authorization)?;
+        auth.set_sensitive(true);
+        headers.insert(hyper::header::AUTHORIZATION, auth);
+        Ok(())
+    }
+
     /// The request on the wire; over h2 its target is in absolute form, which carries
     /// the host (`:authority`) in place of a `Host` header.
     pub(super) fn request(&self, req: &Prepared, h2: bool) -> hyper::Request<Full<Bytes>> {
@@ -377,11 +454,12 @@ impl Route {
             Some(h) => (**h).clone(),
             None => self.headers.clone(),
         };
+        let address = &self.addresses[usize::from(req.stream)];
         if h2 {
-            *r.uri_mut() = self.absolute.clone();
+            *r.uri_mut() = address.absolute.clone();
             r.headers_mut().remove(HOST);
         } else {
-            *r.uri_mut() = self.path.clone();
+            *r.uri_mut() = address.path.clone();
         }
         if let Some(live) = &self.live {
             let (name, value) = live.read().unwrap_or_else(|p| p.into_inner()).clone();

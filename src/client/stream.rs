@@ -1,4 +1,6 @@
-//! Reads a streamed answer: frames its bytes into events (`ProviderFormat::framing`),
+//! Reads a streamed answer: frames its bytes into events (`ProviderFormat::framing`: SSE,
+//! or AWS's event-stream messages, whose exceptions reach the provider as
+//! `exception:<type>`),
 //! lets the provider decode each one, and stamps the first token and every gap between
 //! tokens as bytes arrive. A stream that breaks, reports an error or ends without its
 //! finish is a `stream_cut`, with how far it got.
@@ -19,7 +21,10 @@ pub(super) async fn read_stream(
     a: &mut Attempt,
 ) -> Result<(), (Outcome, String)> {
     let mut parser = match format.framing() {
-        Framing::Sse => sse::SseParser::new(MAX_EVENT_BYTES),
+        Framing::Sse => Parser::Sse(sse::SseParser::new(MAX_EVENT_BYTES)),
+        Framing::AwsEventStream => {
+            Parser::Aws(super::eventstream::EventStreamParser::new(MAX_EVENT_BYTES))
+        }
     };
     let mut last_token: Option<Instant> = None;
     let mut finished = false;
@@ -44,7 +49,7 @@ pub(super) async fn read_stream(
             }
         };
         let now = Instant::now();
-        let fed = parser.feed(&chunk, |event, data| {
+        let on_event = |event: &str, data: &str| {
             let mut steps = Vec::with_capacity(2);
             if let Err(m) = format.stream_event(event, data, &mut steps) {
                 failure = Some((Outcome::Protocol, m));
@@ -92,6 +97,11 @@ pub(super) async fn read_stream(
                     StreamStep::Usage(u) => {
                         a.usage = Some(a.usage.unwrap_or_default().merge_max(u));
                     }
+                    StreamStep::ServerMs(ms) => {
+                        let x = a.extra_mut();
+                        x.server_timing =
+                            super::timing::ServerTimings::with_body_latency(x.server_timing, ms);
+                    }
                     StreamStep::Done => {
                         done = true;
                         return sse::Flow::Stop;
@@ -106,9 +116,9 @@ pub(super) async fn read_stream(
                 }
             }
             sse::Flow::Continue
-        });
-        if let Err(e) = fed {
-            return Err((Outcome::Protocol, e.to_string()));
+        };
+        if let Err(e) = parser.feed(&chunk, on_event) {
+            return Err((Outcome::Protocol, e));
         }
         if let Some(f) = failure {
             return Err(f);
@@ -128,6 +138,46 @@ pub(super) async fn read_stream(
             a.deltas
         ),
     ))
+}
+
+/// A stream's framing, with its parser's state.
+enum Parser {
+    Sse(sse::SseParser),
+    Aws(super::eventstream::EventStreamParser),
+}
+
+impl Parser {
+    /// Feeds a chunk, calling `on_event(event, data)` for each whole event: an SSE
+    /// event's name and data, or an event-stream message's `:event-type` (or
+    /// `exception:<type>`, `error:<code>`) and its payload as text.
+    fn feed(
+        &mut self,
+        chunk: &[u8],
+        mut on_event: impl FnMut(&str, &str) -> sse::Flow,
+    ) -> Result<(), String> {
+        match self {
+            Parser::Sse(p) => p.feed(chunk, on_event).map(drop).map_err(|e| e.to_string()),
+            Parser::Aws(p) => {
+                let mut bad_text = false;
+                p.feed(chunk, |m| {
+                    let Ok(data) = std::str::from_utf8(m.payload) else {
+                        bad_text = true;
+                        return sse::Flow::Stop;
+                    };
+                    match m.message_type {
+                        "event" => on_event(m.kind, data),
+                        "error" => on_event(&format!("error:{}", m.kind), m.error_message),
+                        kind => on_event(&format!("{kind}:{}", m.kind), data),
+                    }
+                })
+                .map_err(|e| e.to_string())?;
+                match bad_text {
+                    true => Err("an event-stream message's payload is not UTF-8".into()),
+                    false => Ok(()),
+                }
+            }
+        }
+    }
 }
 
 /// A generated token arrived `now`: the first token's time, or a gap since the last.

@@ -4,18 +4,24 @@
 //! `x-litellm-overhead-duration-ms`), what Envoy measured upstream
 //! (`x-envoy-upstream-service-time`, also sent by Azure AI Foundry), W3C
 //! `server-timing` (its `dur=` values, summed), and `req-cost-time` (sent by some
-//! Chinese cloud gateways). All are milliseconds.
+//! Chinese cloud gateways). All are milliseconds. Bedrock says it in its answer instead
+//! (`metrics.latencyMs`), recorded under that name.
 
 use hyper::HeaderMap;
 
-/// The timing headers llm-drill reads, by their names as reported.
-pub const NAMES: [&str; 5] = [
+/// The timings llm-drill reads, by their names as reported: headers, then Bedrock's
+/// field of its answer.
+pub const NAMES: [&str; 6] = [
     "openai-processing-ms",
     "x-litellm-overhead-duration-ms",
     "x-envoy-upstream-service-time",
     "server-timing",
     "req-cost-time",
+    BODY_LATENCY,
 ];
+
+/// Bedrock's own latency, from the answer's body (a stream's `metadata` event).
+pub const BODY_LATENCY: &str = "metrics.latencyMs";
 
 /// One attempt's reported timings, by `NAMES` index; NaN where the header was absent.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -32,7 +38,11 @@ impl ServerTimings {
     pub fn of(headers: &HeaderMap) -> Option<ServerTimings> {
         let mut t = ServerTimings::default();
         let mut any = false;
-        for (i, name) in NAMES.iter().enumerate() {
+        for (i, name) in NAMES
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n != BODY_LATENCY)
+        {
             let Some(v) = headers.get(*name).and_then(|v| v.to_str().ok()) else {
                 continue;
             };
@@ -47,6 +57,16 @@ impl ServerTimings {
             }
         }
         any.then_some(t)
+    }
+
+    /// Adds the latency an answer's body reported.
+    pub fn with_body_latency(timings: Option<ServerTimings>, ms: f64) -> Option<ServerTimings> {
+        if !ms.is_finite() || ms < 0.0 {
+            return timings;
+        }
+        let mut t = timings.unwrap_or_default();
+        t.0[NAMES.len() - 1] = ms as f32;
+        Some(t)
     }
 
     /// The timings present, by `NAMES` index.

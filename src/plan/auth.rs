@@ -16,6 +16,9 @@ pub enum CredentialRef {
     /// A command whose output is the secret (or JSON with a token and its expiry, as
     /// `az account get-access-token -o json` prints).
     Exec(String),
+    /// AWS keys where the AWS CLI finds them: the environment, or a profile of the
+    /// shared credentials file (`aws:` for the default chain, `aws:NAME` for a profile).
+    Aws(Option<String>),
 }
 
 impl std::fmt::Display for CredentialRef {
@@ -24,6 +27,7 @@ impl std::fmt::Display for CredentialRef {
             CredentialRef::Env(name) => write!(f, "env:{name}"),
             CredentialRef::File(p) => write!(f, "file:{}", p.display()),
             CredentialRef::Exec(cmd) => write!(f, "exec:{cmd}"),
+            CredentialRef::Aws(p) => write!(f, "aws:{}", p.as_deref().unwrap_or_default()),
         }
     }
 }
@@ -109,6 +113,7 @@ pub(super) fn auth(
         (given, Some(r)) => {
             let kind = match given {
                 AuthType::Bearer => AuthKind::Bearer,
+                AuthType::AwsSigv4 => AuthKind::AwsSigV4,
                 _ => AuthKind::ApiKey,
             };
             if !info.auth.contains(&kind) {
@@ -125,7 +130,14 @@ pub(super) fn auth(
                     format!("an {} endpoint takes {}", info.key, takes.join(" or ")),
                 ));
             }
-            Auth::With(kind, credential_ref(c, &at("credential_ref"), r)?)
+            let r = credential_ref(c, &at("credential_ref"), r)?;
+            if matches!(r, CredentialRef::Aws(_)) && kind != AuthKind::AwsSigV4 {
+                return Err(c.err(
+                    &at("credential_ref"),
+                    "aws: gives AWS keys, for auth_type: aws_sigv4 only",
+                ));
+            }
+            Auth::With(kind, r)
         }
     })
 }
@@ -226,10 +238,20 @@ pub(super) fn credential_ref(
         if !cmd.trim().is_empty() {
             return Ok(CredentialRef::Exec(cmd.trim().to_string()));
         }
+    } else if let Some(profile) = r.strip_prefix("aws:") {
+        let profile = profile.trim();
+        if profile
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+        {
+            return Ok(CredentialRef::Aws(
+                (!profile.is_empty()).then(|| profile.to_string()),
+            ));
+        }
     }
     // Never echo the value: it may be the secret itself, pasted inline.
     Err(c.err(
         path,
-        "expected env:NAME, file:PATH or exec:COMMAND (a reference, never the secret itself)",
+        "expected env:NAME, file:PATH, exec:COMMAND or aws:PROFILE (a reference, never the secret itself)",
     ))
 }

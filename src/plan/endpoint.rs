@@ -232,6 +232,20 @@ pub(crate) fn endpoint(
     if e.max_context_tokens == Some(0) {
         return Err(c.err(&at("max_context_tokens"), "must be more than 0"));
     }
+    if auth.kind() == Some(provider::AuthKind::AwsSigV4) {
+        let host = url::Url::parse(&e.base_url).ok();
+        if signing_region(
+            e.region.as_deref(),
+            host.as_ref().and_then(|u| u.host_str()),
+        )
+        .is_none()
+        {
+            return Err(c.err(
+                &at("region"),
+                "is needed with auth_type: aws_sigv4: the AWS region requests are signed for (the base_url's host names none)",
+            ));
+        }
+    }
     Ok(EndpointPlan {
         id: id.to_string(),
         display_name: e.display_name.clone().unwrap_or_else(|| id.to_string()),
@@ -274,6 +288,14 @@ pub(crate) fn endpoint(
         price_ref: e.price_ref.clone(),
         breaker: breaker_plan(c, &at("circuit_breaker"), e.circuit_breaker)?,
     })
+}
+
+/// The AWS region requests to `host` are signed for: the declared `region`, else the
+/// region the host names (`bedrock-runtime.eu-central-1.amazonaws.com`).
+pub fn signing_region(declared: Option<&str>, host: Option<&str>) -> Option<String> {
+    declared
+        .map(str::to_string)
+        .or_else(|| super::regions::in_host(host?).map(str::to_string))
 }
 
 /// The endpoint's price: inline (checked), or looked up by `price_ref`.

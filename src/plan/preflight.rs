@@ -100,6 +100,7 @@ fn tls_files(e: &super::EndpointPlan, at: &dyn Fn(&str) -> String, f: &mut Findi
                 .map_err(|err| format!("cannot read {}: {}", p.display(), err.kind())),
             // Not run by validate: checked when the run starts.
             super::CredentialRef::Exec(_) => return,
+            super::CredentialRef::Aws(_) => Err(format!("{r} gives AWS keys, not a private key")),
         };
         match text.and_then(|t| super::pem::private_key(&t).map_err(|m| format!("{r} {m}"))) {
             Ok(_) => {}
@@ -177,6 +178,14 @@ fn endpoints(plan: &Plan, creds: &dyn Credentials, f: &mut Findings) {
                     ),
                     Err(why) => f.error(&at(key), why),
                 },
+                Some(super::CredentialRef::Aws(profile)) => {
+                    let env = |k: &str| std::env::var(k).ok();
+                    if let Err(why) =
+                        mock_server::sigv4::AwsKeys::from_aws_config(profile.as_deref(), &env)
+                    {
+                        f.error(&at(key), why);
+                    }
+                }
                 Some(super::CredentialRef::File(p)) => {
                     if let Err(why) = creds.file_readable(p) {
                         f.error(

@@ -15,6 +15,8 @@ pub enum Provider {
     OpenAi,
     AzureOpenAi,
     Anthropic,
+    /// AWS Bedrock's Converse API.
+    Bedrock,
 }
 
 /// How a credential is sent.
@@ -24,6 +26,8 @@ pub enum AuthKind {
     Bearer,
     /// The provider's own key header.
     ApiKey,
+    /// AWS Signature Version 4: each request signed with an access key pair.
+    AwsSigV4,
 }
 
 impl AuthKind {
@@ -31,6 +35,7 @@ impl AuthKind {
         match self {
             AuthKind::Bearer => "bearer",
             AuthKind::ApiKey => "api_key",
+            AuthKind::AwsSigV4 => "aws_sigv4",
         }
     }
 }
@@ -146,6 +151,19 @@ pub const PROVIDERS: &[ProviderInfo] = &[
         options: &[],
         max_completion_tokens: false,
         reasoning_effort: false,
+        thinking_budget: true,
+        tool_result_role: "user",
+    },
+    ProviderInfo {
+        provider: Provider::Bedrock,
+        key: "bedrock",
+        // SigV4 with an access key pair, or a Bedrock API key as a bearer token.
+        auth: &[AuthKind::AwsSigV4, AuthKind::Bearer],
+        api_key_header: None,
+        options: &[],
+        max_completion_tokens: false,
+        reasoning_effort: false,
+        // Claude's thinking, through `additionalModelRequestFields`.
         thinking_budget: true,
         tool_result_role: "user",
     },

@@ -112,6 +112,8 @@ pub enum AuthType {
     /// OAuth 2.0 client credentials (Entra ID for Azure OpenAI): a bearer token fetched
     /// from `oauth2.token_url` and refreshed before it expires.
     Oauth2,
+    /// AWS Signature Version 4 (Bedrock): each request signed with an access key pair.
+    AwsSigv4,
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -128,7 +130,8 @@ pub struct OAuth2Spec {
 #[serde(deny_unknown_fields)]
 pub struct Endpoint {
     pub display_name: Option<String>,
-    /// A provider's key (`openai`, `azure_openai`, `anthropic`), checked by the plan.
+    /// A provider's key (`openai`, `azure_openai`, `anthropic`, `bedrock`), checked by
+    /// the plan.
     pub provider: String,
     pub base_url: String,
     #[serde(default)]
