@@ -5,6 +5,7 @@
 mod drill {
     pub mod accuracy;
     pub mod agents;
+    pub mod bedrock;
     pub mod capacity;
     pub mod cli;
     pub mod cost;

@@ -252,6 +252,6 @@ pub(super) fn credential_ref(
     // Never echo the value: it may be the secret itself, pasted inline.
     Err(c.err(
         path,
-        "expected env:NAME, file:PATH, exec:COMMAND or aws:PROFILE (a reference, never the secret itself)",
+        "expected env:NAME, file:PATH or exec:COMMAND (a reference, never the secret itself), or aws:PROFILE for AWS keys",
     ))
 }
