@@ -379,6 +379,22 @@ fn residency(
 ) {
     let at = format!("features.{}.residency", feat.name);
     let list = allowed.join(", ");
+    for e in chain {
+        if let (super::Provider::Bedrock, Some(geography)) =
+            (e.provider, regions::inference_profile(&e.model_name))
+        {
+            f.warning(
+                &at,
+                format!(
+                    "endpoint `{}` calls the cross-region inference profile `{}`: Bedrock may serve each call from any region of {geography}, not only {}; check that all of them are inside {}'s residency [{list}], or call a model id without the profile prefix",
+                    e.id,
+                    e.model_name,
+                    e.region.as_deref().unwrap_or("the region it is sent to"),
+                    feat.name
+                ),
+            );
+        }
+    }
     let inside = |region: &Option<String>| {
         region
             .as_deref()

@@ -114,6 +114,25 @@ pub fn canonical(region: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod display_names {
     #[test]
+    fn bedrock_inference_profiles_name_their_geography() {
+        use super::inference_profile as p;
+        assert_eq!(
+            p("eu.anthropic.claude-3-7-sonnet-20250219-v1:0"),
+            Some("the EU")
+        );
+        assert_eq!(
+            p("global.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+            Some("any commercial AWS region")
+        );
+        assert_eq!(
+            p("arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.meta.llama3-3-70b-instruct-v1:0"),
+            Some("the United States")
+        );
+        assert_eq!(p("anthropic.claude-3-5-sonnet-20240620-v1:0"), None);
+        assert_eq!(p("eu.model"), None);
+    }
+
+    #[test]
     fn azure_display_names_are_canonical() {
         assert_eq!(super::canonical("West Europe"), Some("westeurope"));
         assert_eq!(super::canonical("Sweden Central"), Some("swedencentral"));
@@ -127,6 +146,30 @@ pub fn same(a: &str, b: &str) -> bool {
         (Some(x), Some(y)) => x == y,
         _ => a.trim().eq_ignore_ascii_case(b.trim()),
     }
+}
+
+/// The geography a Bedrock cross-region inference profile routes within, from its id
+/// (`eu.anthropic.claude-3-7-sonnet-20250219-v1:0`): Bedrock may serve each call from
+/// any region of it, whatever region the request was sent to. `global.` routes
+/// anywhere. `None` for a model id that is not a profile.
+pub fn inference_profile(model_id: &str) -> Option<&'static str> {
+    // An ARN names the profile after its last `/`.
+    let id = model_id.rsplit('/').next().unwrap_or(model_id);
+    let prefix = id.split('.').next()?;
+    const PROFILES: [(&str, &str); 8] = [
+        ("us", "the United States"),
+        ("us-gov", "AWS GovCloud (US)"),
+        ("eu", "the EU"),
+        ("apac", "Asia Pacific"),
+        ("jp", "Japan"),
+        ("au", "Australia"),
+        ("ca", "Canada"),
+        ("global", "any commercial AWS region"),
+    ];
+    // A prefix followed by the model's vendor: `eu.anthropic…`, not `anthropic.…`.
+    (id.split('.').count() > 2)
+        .then(|| PROFILES.iter().find(|(p, _)| *p == prefix).map(|(_, g)| *g))
+        .flatten()
 }
 
 /// The region a URL's host names, if it names one: `contoso-weu.openai.azure.com` →

@@ -47,7 +47,9 @@ fn run_quickstart(out: &Path, args: &[&str]) -> Command {
 }
 
 /// The credential variables the shipped templates reference.
-const TEMPLATE_VARIABLES: [&str; 5] = [
+const TEMPLATE_VARIABLES: [&str; 7] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
     "OPENAI_API_KEY",
     "AZURE_OPENAI_API_KEY",
     "PLATFORM_API_KEY",
