@@ -393,3 +393,48 @@ fn keys_come_from_an_aws_profile_or_the_clis_export() {
         "{stderr}"
     );
 }
+
+/// What `validate` says of the Bedrock template: the cross-region inference profile may
+/// leave the feature's residency; a region the host contradicts is an error; signing
+/// needs a region.
+#[test]
+fn validate_checks_profiles_regions_and_signing() {
+    let template = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/bedrock-claude.yaml");
+    let validate = |extra: &[&str]| {
+        let out = std::process::Command::new(BIN)
+            .arg("validate")
+            .arg(template)
+            .args(extra)
+            .env("AWS_ACCESS_KEY_ID", "AKIDVALIDATE")
+            .env("AWS_SECRET_ACCESS_KEY", "not-a-secret")
+            .output()
+            .unwrap();
+        // Warnings come with the plan on stdout; errors on stderr.
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), said)
+    };
+    let (code, stderr) = validate(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("calls the cross-region inference profile `eu.anthropic.claude-3-7-sonnet-20250219-v1:0`: Bedrock may serve each call from any region of the EU"),
+        "{stderr}"
+    );
+    let (code, stderr) = validate(&["--set", "endpoints.claude-eu.region=us-east-1"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("names region eu-central-1"), "{stderr}");
+    let (code, stderr) = validate(&[
+        "--set",
+        "endpoints.claude-eu.base_url=https://gateway.internal",
+        "--set",
+        "endpoints.claude-eu.region=",
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("endpoints.claude-eu.region: is needed with auth_type: aws_sigv4"),
+        "{stderr}"
+    );
+}
