@@ -415,6 +415,9 @@ fn report_plan(path: &Path, plan: &Plan, ok: bool) -> String {
             Auth::With(AuthKind::Bearer, r) => format!("bearer token from {r}"),
             Auth::With(AuthKind::ApiKey, r) => format!("API key from {r}"),
             Auth::With(AuthKind::AwsSigV4, r) => format!("AWS keys from {r}, SigV4-signed"),
+            Auth::With(AuthKind::ServiceAccount, r) => {
+                format!("OAuth 2.0 tokens for the service account key from {r}")
+            }
             Auth::OAuth2(o) => format!(
                 "OAuth 2.0 tokens from {} (client {}, secret from {})",
                 o.token_url, o.client_id, o.client_secret

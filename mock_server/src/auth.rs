@@ -138,22 +138,33 @@ fn check_signature(
     )
 }
 
-/// `POST /oauth2/token`: the client-credentials grant. Any client id and secret get a
-/// token that lives `mock.oauth2.token_lifetime`; the chat routes then accept only
-/// tokens it issued and that have not expired.
+/// `POST /oauth2/token`: the client-credentials grant (any client id and secret), or a
+/// service account's JWT bearer grant (RFC 7523, as Google's token endpoint takes it):
+/// an RS256 JWT, verified against the service accounts among the configured keys (their
+/// JSON keys) when there are any. Either gets a token that lives
+/// `mock.oauth2.token_lifetime`; the chat routes then accept only tokens it issued and
+/// that have not expired.
 pub(crate) async fn token(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
     let Some(lifetime) = shared.config.oauth2_token_lifetime else {
         return (StatusCode::NOT_FOUND, "no OAuth endpoint").into_response();
     };
     let form: std::collections::HashMap<String, String> =
         form_urlencoded::parse(&body).into_owned().collect();
-    if form.get("grant_type").map(String::as_str) != Some("client_credentials")
-        || form.get("client_id").is_none_or(|c| c.is_empty())
-        || form.get("client_secret").is_none_or(|s| s.is_empty())
-    {
+    let granted = match form.get("grant_type").map(String::as_str) {
+        Some("client_credentials") => {
+            form.get("client_id").is_some_and(|c| !c.is_empty())
+                && form.get("client_secret").is_some_and(|s| !s.is_empty())
+        }
+        Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => form
+            .get("assertion")
+            .is_some_and(|a| jwt_valid(&shared.config.auth_keys, a)),
+        _ => false,
+    };
+    if !granted {
+        shared.stats.auth(false, false);
         return (
             StatusCode::BAD_REQUEST,
-            axum::Json(serde_json::json!({ "error": "invalid_client" })),
+            axum::Json(serde_json::json!({ "error": "invalid_grant" })),
         )
             .into_response();
     }
@@ -169,6 +180,61 @@ pub(crate) async fn token(State(shared): State<Arc<Shared>>, body: axum::body::B
         "expires_in": lifetime.as_secs_f64(), "ext_expires_in": lifetime.as_secs_f64(),
     }))
     .into_response()
+}
+
+/// Whether a service account's JWT holds: RS256, not expired, and — where service
+/// account keys are configured — issued by one of them (`iss` its `client_email`) and
+/// signed with its key. Without such keys, any well-formed, unexpired JWT passes.
+fn jwt_valid(keys: &[AuthKey], jwt: &str) -> bool {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut parts = jwt.split('.');
+    let (Some(h), Some(c), Some(sig), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let json = |p: &str| -> Option<serde_json::Value> {
+        serde_json::from_slice(&b64.decode(p).ok()?).ok()
+    };
+    let (Some(header), Some(claims), Ok(sig)) = (json(h), json(c), b64.decode(sig)) else {
+        return false;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if header["alg"] != "RS256" || claims["exp"].as_u64().is_none_or(|exp| exp <= now) {
+        return false;
+    }
+    let accounts: Vec<(String, Vec<u8>)> = keys
+        .iter()
+        .filter_map(|k| service_account(&k.key))
+        .collect();
+    if accounts.is_empty() {
+        return true;
+    }
+    let signed = &jwt[..h.len() + 1 + c.len()];
+    accounts.iter().any(|(email, public)| {
+        claims["iss"] == email.as_str()
+            && ring::signature::UnparsedPublicKey::new(
+                &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                public,
+            )
+            .verify(signed.as_bytes(), &sig)
+            .is_ok()
+    })
+}
+
+/// A service account's email and public key, from its JSON key.
+fn service_account(json: &str) -> Option<(String, Vec<u8>)> {
+    use tokio_rustls::rustls::pki_types::{pem::PemObject, PrivatePkcs8KeyDer};
+    let v: serde_json::Value = serde_json::from_str(json).ok()?;
+    let email = v.get("client_email")?.as_str()?.to_string();
+    let pem = v.get("private_key")?.as_str()?;
+    let der = PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes()).ok()?;
+    let key = ring::signature::RsaKeyPair::from_pkcs8(der.secret_pkcs8_der()).ok()?;
+    use ring::signature::KeyPair;
+    Some((email, key.public_key().as_ref().to_vec()))
 }
 
 /// Whether `token` is one this mock issued and still valid.

@@ -138,6 +138,8 @@ pub(crate) struct Meta {
     pub tool_call: bool,
     /// When the request arrived (Bedrock reports its latency in the answer).
     pub received: Option<Instant>,
+    /// A tool call's arguments, whole (Gemini sends them in one piece).
+    pub tool_arguments: String,
 }
 
 /// A chat request as it arrived.
@@ -438,6 +440,7 @@ pub(crate) async fn answer(
         thinking_shown: false,
         tool_call,
         received: Some(received),
+        tool_arguments: pieces.concat(),
     };
     // Reasoning comes first: its tokens, then the answer's, later by its length.
     let thoughts = match &cfg.reasoning {

@@ -18,6 +18,7 @@ pub mod faults;
 #[doc(hidden)]
 pub mod fuzzing;
 mod gate;
+mod gemini;
 mod lag;
 mod latency;
 mod limiter;
@@ -187,7 +188,9 @@ impl StatsHandle {
 /// The router: `POST /v1/chat/completions` (OpenAI),
 /// `POST /openai/deployments/{deployment}/chat/completions` (Azure OpenAI), `POST
 /// /v1/messages` (Anthropic), `POST /model/{model}/converse` and `/converse-stream`
-/// (AWS Bedrock), `GET /stats`, `GET /health`.
+/// (AWS Bedrock), `POST /v1/projects/…/models/{model}:generateContent` (Vertex AI) and
+/// `POST /v1beta/models/{model}:generateContent` (the Gemini API), `GET /stats`, `GET
+/// /health`.
 pub fn router(config: MockConfig) -> (Router, StatsHandle) {
     let shared = Arc::new(Shared {
         limiter: config.rate_limit.map(limiter::Limiter::new),
@@ -212,6 +215,11 @@ pub fn router(config: MockConfig) -> (Router, StatsHandle) {
             "/model/{model}/converse-stream",
             post(bedrock::converse_stream),
         )
+        .route(
+            "/v1/projects/{project}/locations/{location}/publishers/google/models/{action}",
+            post(gemini::vertex),
+        )
+        .route("/v1beta/models/{action}", post(gemini::gemini))
         .route_layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             count_version,

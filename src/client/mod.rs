@@ -7,7 +7,7 @@
 //!
 //! Files: `attempt` (what goes in and comes out), `credentials`, `provider` (the seam
 //! each wire format implements, and its one registration), `openai` / `azure` /
-//! `anthropic` / `bedrock` (the formats), `route` (an endpoint ready to send to), `inject`
+//! `anthropic` / `bedrock` / `gemini` (the formats), `route` (an endpoint ready to send to), `inject`
 //! (client-side faults), `exchange` and `stream` (the wire), `sse`, `retry_after`,
 //! `http` (connections).
 
@@ -18,6 +18,7 @@ mod bedrock;
 mod credentials;
 pub mod eventstream;
 mod exchange;
+mod gemini;
 mod http;
 mod inject;
 mod oauth;

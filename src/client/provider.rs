@@ -138,6 +138,8 @@ pub fn format(p: Provider) -> &'static dyn ProviderFormat {
         Provider::AzureOpenAi => &super::azure::AzureOpenAi,
         Provider::Anthropic => &super::anthropic::Anthropic,
         Provider::Bedrock => &super::bedrock::Bedrock,
+        Provider::Vertex => &super::gemini::Gemini { vertex: true },
+        Provider::Gemini => &super::gemini::Gemini { vertex: false },
     }
 }
 

@@ -110,12 +110,26 @@ impl Route {
         let mut headers = format.headers(&endpoint);
         let mut live = None;
         let mut tokens = None;
-        if let (Some(o), Some(client_secret)) = (endpoint.auth.oauth2(), &secret) {
-            // The token comes once the run starts (`refresh_token`); until then none.
-            tokens = Some(Refresh::OAuth(Box::new(
+        let service_account = endpoint.auth.kind() == Some(crate::plan::AuthKind::ServiceAccount);
+        let source = match (endpoint.auth.oauth2(), &secret, service_account) {
+            (Some(o), Some(client_secret), _) => Some(
                 super::oauth::TokenSource::new(o, client_secret.clone(), &endpoint.tls)
                     .map_err(bad)?,
-            )));
+            ),
+            // The embedded mock issues the tokens itself, at its own address.
+            (None, Some(key), true) => {
+                let mock_token_url = matches!(endpoint.target, Target::Mock(_))
+                    .then(|| format!("{}/oauth2/token", base_url.trim_end_matches('/')));
+                Some(
+                    super::oauth::TokenSource::service_account(key, mock_token_url, &endpoint.tls)
+                        .map_err(|e| bad(format!("credential_ref: {e}")))?,
+                )
+            }
+            _ => None,
+        };
+        if let Some(source) = source {
+            // The token comes once the run starts (`refresh_token`); until then none.
+            tokens = Some(Refresh::OAuth(Box::new(source)));
             live = Some(Arc::new(RwLock::new((
                 hyper::header::AUTHORIZATION,
                 HeaderValue::from_static("Bearer pending"),

@@ -114,6 +114,7 @@ pub(super) fn auth(
             let kind = match given {
                 AuthType::Bearer => AuthKind::Bearer,
                 AuthType::AwsSigv4 => AuthKind::AwsSigV4,
+                AuthType::ServiceAccount => AuthKind::ServiceAccount,
                 _ => AuthKind::ApiKey,
             };
             if !info.auth.contains(&kind) {

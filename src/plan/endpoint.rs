@@ -355,6 +355,11 @@ fn target(
         if let (true, Some(region)) = (cfg.served_regions.is_empty(), &e.region) {
             cfg.served_regions.push((region.clone(), 1.0));
         }
+        // A service account's tokens come from the mock itself, which then accepts only
+        // the tokens it issued (for an hour, unless `mock.oauth2` says otherwise).
+        if e.auth_type == AuthType::ServiceAccount && cfg.oauth2_token_lifetime.is_none() {
+            cfg.oauth2_token_lifetime = Some(Duration::from_secs(3600));
+        }
         return Ok(Target::Mock(Box::new(cfg)));
     }
     let expected = |why: String| {

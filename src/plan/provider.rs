@@ -17,6 +17,10 @@ pub enum Provider {
     Anthropic,
     /// AWS Bedrock's Converse API.
     Bedrock,
+    /// Gemini on Google Vertex AI (`generateContent`), with a project and a location.
+    Vertex,
+    /// The Gemini API with an API key (`generativelanguage.googleapis.com`).
+    Gemini,
 }
 
 /// How a credential is sent.
@@ -28,6 +32,8 @@ pub enum AuthKind {
     ApiKey,
     /// AWS Signature Version 4: each request signed with an access key pair.
     AwsSigV4,
+    /// A Google service account's key, exchanged for bearer tokens.
+    ServiceAccount,
 }
 
 impl AuthKind {
@@ -36,6 +42,7 @@ impl AuthKind {
             AuthKind::Bearer => "bearer",
             AuthKind::ApiKey => "api_key",
             AuthKind::AwsSigV4 => "aws_sigv4",
+            AuthKind::ServiceAccount => "service_account",
         }
     }
 }
@@ -167,6 +174,43 @@ pub const PROVIDERS: &[ProviderInfo] = &[
         thinking_budget: true,
         tool_result_role: "user",
     },
+    ProviderInfo {
+        provider: Provider::Vertex,
+        key: "vertex",
+        // A service account's key, or a token (`exec:gcloud auth print-access-token`).
+        auth: &[AuthKind::ServiceAccount, AuthKind::Bearer],
+        api_key_header: None,
+        options: &[
+            OptionKey {
+                key: "project",
+                default: None,
+                extra_chars: "-",
+                what: "the Google Cloud project id",
+            },
+            OptionKey {
+                key: "location",
+                default: None,
+                extra_chars: "-",
+                what: "a Vertex AI location such as europe-west4, or global",
+            },
+        ],
+        max_completion_tokens: false,
+        reasoning_effort: false,
+        // Gemini 2.5's `thinkingConfig.thinkingBudget`.
+        thinking_budget: true,
+        tool_result_role: "user",
+    },
+    ProviderInfo {
+        provider: Provider::Gemini,
+        key: "gemini",
+        auth: &[AuthKind::ApiKey],
+        api_key_header: Some("x-goog-api-key"),
+        options: &[],
+        max_completion_tokens: false,
+        reasoning_effort: false,
+        thinking_budget: true,
+        tool_result_role: "user",
+    },
 ];
 
 impl Provider {
@@ -225,6 +269,8 @@ pub(crate) fn resolve(
     let given = [
         ("deployment", e.deployment.as_deref()),
         ("api_version", e.api_version.as_deref()),
+        ("project", e.project.as_deref()),
+        ("location", e.location.as_deref()),
     ];
     let allowed: Vec<&str> = info.options.iter().map(|o| o.key).collect();
     let present: Vec<(bool, &str)> = given.iter().map(|(k, v)| (v.is_some(), *k)).collect();

@@ -114,6 +114,9 @@ pub enum AuthType {
     Oauth2,
     /// AWS Signature Version 4 (Bedrock): each request signed with an access key pair.
     AwsSigv4,
+    /// A Google service account's JSON key (Vertex AI): exchanged for OAuth tokens by a
+    /// signed JWT, refreshed before they expire.
+    ServiceAccount,
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -130,8 +133,8 @@ pub struct OAuth2Spec {
 #[serde(deny_unknown_fields)]
 pub struct Endpoint {
     pub display_name: Option<String>,
-    /// A provider's key (`openai`, `azure_openai`, `anthropic`, `bedrock`), checked by
-    /// the plan.
+    /// A provider's key (`openai`, `azure_openai`, `anthropic`, `bedrock`, `vertex`,
+    /// `gemini`), checked by the plan.
     pub provider: String,
     pub base_url: String,
     #[serde(default)]
@@ -165,6 +168,10 @@ pub struct Endpoint {
     /// Azure OpenAI: the deployment name and the API version of the URL.
     pub deployment: Option<String>,
     pub api_version: Option<String>,
+    /// Vertex AI: the Google Cloud project and the location (`europe-west4`, `global`)
+    /// of the URL.
+    pub project: Option<String>,
+    pub location: Option<String>,
     /// Streaming is assumed unless the endpoint says it cannot.
     pub supports_streaming: Option<bool>,
     pub fallback_endpoint_ref: Option<String>,
