@@ -34,4 +34,5 @@ mod drill {
     pub mod side;
     pub mod support;
     pub mod usage;
+    pub mod vertex;
 }
