@@ -120,6 +120,18 @@ pub fn resolve(r: &CredentialRef, endpoint: &str) -> Result<Secret, ClientError>
                 reason: err.kind().to_string(),
             })?
         }
+        CredentialRef::Google => {
+            let var = crate::plan::auth::GOOGLE_CREDENTIALS_VAR;
+            let path = std::env::var(var).map_err(|_| ClientError::MissingEnv {
+                endpoint: endpoint.to_string(),
+                name: var.to_string(),
+            })?;
+            std::fs::read_to_string(&path).map_err(|err| ClientError::CredentialFile {
+                endpoint: endpoint.to_string(),
+                path,
+                reason: err.kind().to_string(),
+            })?
+        }
         CredentialRef::Aws(profile) => {
             let env = |k: &str| std::env::var(k).ok();
             mock_server::sigv4::AwsKeys::from_aws_config(profile.as_deref(), &env)

@@ -19,7 +19,13 @@ pub enum CredentialRef {
     /// AWS keys where the AWS CLI finds them: the environment, or a profile of the
     /// shared credentials file (`aws:` for the default chain, `aws:NAME` for a profile).
     Aws(Option<String>),
+    /// A Google service account's key where Google's libraries find it: the file
+    /// `GOOGLE_APPLICATION_CREDENTIALS` names (`google:`).
+    Google,
 }
+
+/// The variable naming a Google service account's key file, as Google's libraries read it.
+pub const GOOGLE_CREDENTIALS_VAR: &str = "GOOGLE_APPLICATION_CREDENTIALS";
 
 impl std::fmt::Display for CredentialRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -28,6 +34,7 @@ impl std::fmt::Display for CredentialRef {
             CredentialRef::File(p) => write!(f, "file:{}", p.display()),
             CredentialRef::Exec(cmd) => write!(f, "exec:{cmd}"),
             CredentialRef::Aws(p) => write!(f, "aws:{}", p.as_deref().unwrap_or_default()),
+            CredentialRef::Google => f.write_str("google:"),
         }
     }
 }
@@ -138,6 +145,12 @@ pub(super) fn auth(
                     "aws: gives AWS keys, for auth_type: aws_sigv4 only",
                 ));
             }
+            if r == CredentialRef::Google && kind != AuthKind::ServiceAccount {
+                return Err(c.err(
+                    &at("credential_ref"),
+                    "google: gives a service account's key, for auth_type: service_account only",
+                ));
+            }
             Auth::With(kind, r)
         }
     })
@@ -239,6 +252,8 @@ pub(super) fn credential_ref(
         if !cmd.trim().is_empty() {
             return Ok(CredentialRef::Exec(cmd.trim().to_string()));
         }
+    } else if r == "google:" {
+        return Ok(CredentialRef::Google);
     } else if let Some(profile) = r.strip_prefix("aws:") {
         let profile = profile.trim();
         if profile
@@ -253,6 +268,6 @@ pub(super) fn credential_ref(
     // Never echo the value: it may be the secret itself, pasted inline.
     Err(c.err(
         path,
-        "expected env:NAME, file:PATH or exec:COMMAND (a reference, never the secret itself), or aws:PROFILE for AWS keys",
+        "expected env:NAME, file:PATH or exec:COMMAND (a reference, never the secret itself), or aws:PROFILE for AWS keys, google: for a service account's key file",
     ))
 }

@@ -100,7 +100,9 @@ fn tls_files(e: &super::EndpointPlan, at: &dyn Fn(&str) -> String, f: &mut Findi
                 .map_err(|err| format!("cannot read {}: {}", p.display(), err.kind())),
             // Not run by validate: checked when the run starts.
             super::CredentialRef::Exec(_) => return,
-            super::CredentialRef::Aws(_) => Err(format!("{r} gives AWS keys, not a private key")),
+            super::CredentialRef::Aws(_) | super::CredentialRef::Google => {
+                Err(format!("{r} gives a cloud credential, not a private key"))
+            }
         };
         match text.and_then(|t| super::pem::private_key(&t).map_err(|m| format!("{r} {m}"))) {
             Ok(_) => {}
@@ -178,6 +180,23 @@ fn endpoints(plan: &Plan, creds: &dyn Credentials, f: &mut Findings) {
                     ),
                     Err(why) => f.error(&at(key), why),
                 },
+                Some(super::CredentialRef::Google) => {
+                    let var = super::auth::GOOGLE_CREDENTIALS_VAR;
+                    match std::env::var_os(var).filter(|v| !v.is_empty()) {
+                        None => f.error(
+                            &at(key),
+                            format!("google: reads the key file {var} names, and {var} is not set"),
+                        ),
+                        Some(p) => {
+                            if let Err(why) = creds.file_readable(std::path::Path::new(&p)) {
+                                f.error(
+                                    &at(key),
+                                    format!("cannot read the key file {var} names, {}: {why}", p.to_string_lossy()),
+                                );
+                            }
+                        }
+                    }
+                }
                 Some(super::CredentialRef::Aws(profile)) => {
                     let env = |k: &str| std::env::var(k).ok();
                     if let Err(why) =
@@ -198,6 +217,15 @@ fn endpoints(plan: &Plan, creds: &dyn Credentials, f: &mut Findings) {
             }
         }
         tls_files(e, &at, f);
+        // Vertex AI serves from the location in its URL, whatever the region declared.
+        if let (Some(location), Some(declared)) = (e.options.get("location"), &e.region) {
+            if location != "global" && !regions::same(location, declared) {
+                f.error(
+                    &at("location"),
+                    format!("`{location}` is where Vertex AI serves these calls, but the endpoint declares region: {declared}"),
+                );
+            }
+        }
         let Target::Url(base) = &e.target else {
             continue;
         };
@@ -380,6 +408,15 @@ fn residency(
     let at = format!("features.{}.residency", feat.name);
     let list = allowed.join(", ");
     for e in chain {
+        if e.options.get("location") == Some("global") {
+            f.warning(
+                &at,
+                format!(
+                    "endpoint `{}` calls Vertex AI's `global` location: Google may serve each call from any region; give a regional location to keep {} inside [{list}]",
+                    e.id, feat.name
+                ),
+            );
+        }
         if let (super::Provider::Bedrock, Some(geography)) =
             (e.provider, regions::inference_profile(&e.model_name))
         {

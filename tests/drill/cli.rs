@@ -47,7 +47,8 @@ fn run_quickstart(out: &Path, args: &[&str]) -> Command {
 }
 
 /// The credential variables the shipped templates reference.
-const TEMPLATE_VARIABLES: [&str; 7] = [
+const TEMPLATE_VARIABLES: [&str; 8] = [
+    "GEMINI_API_KEY",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "OPENAI_API_KEY",
@@ -72,6 +73,12 @@ fn shipped_scenarios_validate() {
         for v in TEMPLATE_VARIABLES {
             cmd.env(v, "dummy-value-for-validate");
         }
+        // `google:` reads the key file this names.
+        cmd.env(
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/vertex/service-account.json"),
+        );
         let out = cmd.output().unwrap();
         // Without its credential variables, a template says which one is missing.
         let text = std::fs::read_to_string(&path).unwrap();

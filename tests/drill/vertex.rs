@@ -305,3 +305,51 @@ async fn googles_errors_are_classified() {
         assert_failed(&s, expected, 1, says);
     }
 }
+
+/// What `validate` says of the Vertex template: the fallback without a region leaves the
+/// residency; a location that is not the declared region is an error; `global` warns.
+#[test]
+fn validate_checks_the_location_against_the_region_and_residency() {
+    let template = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/vertex-gemini.yaml");
+    let validate = |extra: &[&str]| {
+        let out = std::process::Command::new(super::support::BIN)
+            .arg("validate")
+            .arg(template)
+            .args(extra)
+            .env("GOOGLE_APPLICATION_CREDENTIALS", KEY)
+            .env("GEMINI_API_KEY", "AIzaSy-validate")
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), said)
+    };
+    let (code, said) = validate(&[]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains(
+            "document-qa would be served in an undeclared region (endpoint `gemini-api`)"
+        ),
+        "{said}"
+    );
+    let (code, said) = validate(&["--set", "endpoints.gemini-eu.location=us-central1"]);
+    assert_eq!(code, Some(2), "{said}");
+    assert!(
+        said.contains("endpoints.gemini-eu.location: `us-central1` is where Vertex AI serves these calls, but the endpoint declares region: europe-west4"),
+        "{said}"
+    );
+    let (code, said) = validate(&[
+        "--set",
+        "endpoints.gemini-eu.location=global",
+        "--set",
+        "endpoints.gemini-eu.base_url=https://aiplatform.googleapis.com",
+    ]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains("calls Vertex AI's `global` location"),
+        "{said}"
+    );
+}
