@@ -33,6 +33,20 @@ pub enum Command {
         #[arg(long)]
         prices: Option<PathBuf>,
     },
+    /// Probe each endpoint with a few calls of different sizes and print how it counts
+    /// prompt tokens against the plan's tokenizer: a ratio, and overheads per call and
+    /// per message (a chat template). `calibrate: true` on an endpoint does this before
+    /// every run and plans prompts by it.
+    Calibrate {
+        scenario: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        #[arg(long)]
+        prices: Option<PathBuf>,
+        /// Only this endpoint.
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
     /// Serve the mock endpoint standalone (OpenAI-compatible, GET /stats).
     Mock {
         /// Address to listen on; with --scenario, each mock endpoint takes the next port.

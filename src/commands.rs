@@ -41,6 +41,12 @@ pub async fn dispatch(command: Command, stop: CancellationToken) -> i32 {
             sets,
             prices,
         } => validate(&scenario, &sets, prices.as_deref()),
+        Command::Calibrate {
+            scenario,
+            sets,
+            prices,
+            endpoint,
+        } => calibrate(&scenario, &sets, prices.as_deref(), endpoint.as_deref()).await,
         Command::Mock { listen, scenario } => mock(listen, scenario.as_deref(), stop).await,
         Command::Report { results_dir } => report(&results_dir),
         Command::Merge {
@@ -304,6 +310,31 @@ fn error_exit(e: &RunError) -> i32 {
 
 /// The pre-flight report: what each endpoint is and where its credential comes from
 /// (never its value), each feature's route, then every finding. Errors exit 2.
+/// `calibrate`: the scenario checked as `run` checks it, then each endpoint probed.
+async fn calibrate(
+    path: &Path,
+    sets: &[String],
+    prices: Option<&Path>,
+    endpoint: Option<&str>,
+) -> i32 {
+    let opts = RunOptions {
+        sets: sets.to_vec(),
+        prices: prices.map(Path::to_path_buf),
+        ..RunOptions::new(path)
+    };
+    let loaded = match run::load(&opts) {
+        Ok(l) => l,
+        Err(e) => return error_exit(&e),
+    };
+    match run::calibrate::standalone(&loaded.plan, endpoint).await {
+        Ok(text) => {
+            print!("{text}");
+            EXIT_OK
+        }
+        Err(e) => error_exit(&e),
+    }
+}
+
 fn validate(path: &Path, sets: &[String], prices: Option<&Path>) -> i32 {
     let (plan, source) = match run::load_plan(path, sets, prices) {
         Ok(p) => p,

@@ -136,6 +136,8 @@ pub fn merge(opts: &MergeOptions) -> Result<(Summary, PathBuf), RunError> {
         mock_server: Default::default(),
         baseline,
         token_stats: Default::default(),
+        // Each shard calibrated on its own: its probes are in its own summary.
+        calibrations: Default::default(),
         pilot_baseline,
         held: (0, 0.0, 0.0),
         pacing: (0, 0, 0.0),

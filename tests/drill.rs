@@ -6,6 +6,7 @@ mod drill {
     pub mod accuracy;
     pub mod agents;
     pub mod bedrock;
+    pub mod calibration;
     pub mod capacity;
     pub mod cli;
     pub mod cost;

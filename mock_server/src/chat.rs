@@ -329,10 +329,11 @@ pub(crate) async fn answer(
         ask.messages
             .iter()
             .map(|(role, text)| (role.as_str(), text.as_str())),
-    ) + ask
-        .tools
-        .as_deref()
-        .map_or(0, |t| count::count(encoding, t));
+    ) + ask.messages.len() * cfg.template_tokens_per_message as usize
+        + ask
+            .tools
+            .as_deref()
+            .map_or(0, |t| count::count(encoding, t));
     let requested = ask.max_tokens.unwrap_or(cfg.default_output_tokens);
     let decision = if cfg.faults.is_empty() {
         Decision::default()

@@ -64,6 +64,9 @@ pub struct MockConfig {
     pub max_output_tokens: u32,
     /// Force an encoding for prompt counting; by default it follows the request's model.
     pub encoding: Option<Encoding>,
+    /// Tokens a chat template adds to each message beyond OpenAI's chat recipe (Llama's
+    /// and Mistral's headers, Claude's turns): counted as prompt, as such a server does.
+    pub template_tokens_per_message: u32,
     /// Faults to act out, timed from the clock's start (see `MockHandle::start_clock`).
     pub faults: faults::FaultSchedule,
     /// A token bucket per minute, as Azure OpenAI's deployment quotas work.
@@ -153,6 +156,7 @@ impl Default for MockConfig {
             reasoning: None,
             tool_call_probability: 0.5,
             served_regions: Vec::new(),
+            template_tokens_per_message: 0,
             auth_keys: Vec::new(),
             oauth2_token_lifetime: None,
             capacity: None,

@@ -55,6 +55,13 @@ struct Args {
     /// SigV4 signatures are verified with them). Without it, any key is accepted.
     #[arg(long, value_name = "FILE")]
     keys_file: Option<std::path::PathBuf>,
+    /// Count prompts with this encoding (cl100k_base or o200k_base) whatever the model;
+    /// by default it follows the request's model name.
+    #[arg(long)]
+    tokenizer: Option<String>,
+    /// Tokens a chat template adds to each message, counted as prompt.
+    #[arg(long, default_value_t = 0)]
+    template_tokens_per_message: u32,
 }
 
 /// The keys of `--keys-file`: its non-empty lines that are not `#` comments.
@@ -128,6 +135,18 @@ impl Args {
         if self.output_tokens == 0 {
             return Err("--output-tokens: expected at least 1, found 0".into());
         }
+        let encoding = match &self.tokenizer {
+            None => None,
+            Some(t) => Some(mock_server::tokens::Encoding::from_name(t).ok_or_else(|| {
+                format!("--tokenizer: expected cl100k_base or o200k_base, found `{t}`")
+            })?),
+        };
+        if self.template_tokens_per_message > 1000 {
+            return Err(format!(
+                "--template-tokens-per-message: expected at most 1000, found {}",
+                self.template_tokens_per_message
+            ));
+        }
         let auth_keys = match &self.keys_file {
             Some(p) => read_keys(p)?,
             None => Vec::new(),
@@ -135,6 +154,8 @@ impl Args {
         Ok(MockConfig {
             seed: self.seed,
             auth_keys,
+            encoding,
+            template_tokens_per_message: self.template_tokens_per_message,
             latency: LatencyModel {
                 ttft: Spread::Normal {
                     mean: ms(ttft),

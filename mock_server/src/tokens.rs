@@ -53,6 +53,14 @@ impl Encoding {
         }
     }
 
+    /// Its name as written in a scenario.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Cl100kBase => "cl100k_base",
+            Encoding::O200kBase => "o200k_base",
+        }
+    }
+
     pub fn bpe(self) -> &'static CoreBPE {
         match self {
             Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),

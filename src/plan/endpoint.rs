@@ -147,6 +147,40 @@ pub struct EndpointPlan {
     /// USD per token, inline or from `price_ref`; `None` when unpriced.
     pub price: Option<Price>,
     pub price_ref: Option<String>,
+    /// Probe it before the run and plan prompts by its own count (`calibrate: true`).
+    pub calibrate: bool,
+    /// Its count as the probes found it, once calibrated.
+    pub calibration: Option<Fit>,
+}
+
+/// An endpoint's prompt-token count as calibration fitted it: `ratio` × the text's tokens
+/// in the plan's tokenizer, plus `per_call`, plus `per_message` for each message.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Fit {
+    pub ratio: f64,
+    pub per_call: f64,
+    pub per_message: f64,
+}
+
+/// An endpoint's calibration: the probes sent before the run, what they used, and the
+/// fit of its count.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Calibration {
+    pub fit: Fit,
+    pub probes: u32,
+    /// What the probes used, as the endpoint reported it, and what that costs.
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: f64,
+    /// The largest gap between a probe's reported count and the fit, in tokens.
+    pub max_residual_tokens: f64,
+}
+
+impl Fit {
+    /// The endpoint's count of `text_tokens` tokens of text in `messages` messages.
+    pub fn predict(&self, text_tokens: f64, messages: f64) -> f64 {
+        self.ratio * text_tokens + self.per_call + self.per_message * messages
+    }
 }
 
 impl EndpointPlan {
@@ -286,6 +320,8 @@ pub(crate) fn endpoint(
         },
         price,
         price_ref: e.price_ref.clone(),
+        calibrate: e.calibrate.unwrap_or(false),
+        calibration: None,
         breaker: breaker_plan(c, &at("circuit_breaker"), e.circuit_breaker)?,
     })
 }
@@ -351,7 +387,7 @@ fn target(
 ) -> Result<Target, ScenarioError> {
     if e.base_url == "mock" {
         let mut cfg = mock_config(c, seed, id, e.mock.as_ref())?;
-        cfg.encoding = Some(encoding);
+        cfg.encoding = Some(cfg.encoding.unwrap_or(encoding));
         if let (true, Some(region)) = (cfg.served_regions.is_empty(), &e.region) {
             cfg.served_regions.push((region.clone(), 1.0));
         }

@@ -104,6 +104,20 @@ pub(crate) fn mock_config(
         }
         cfg.oauth2_token_lifetime = Some(o.token_lifetime.0);
     }
+    if let Some(t) = &m.tokenizer {
+        cfg.encoding = Some(mock_server::tokens::Encoding::from_name(t).ok_or_else(|| {
+            c.err(
+                &at("tokenizer"),
+                format!("expected cl100k_base or o200k_base, found `{t}`"),
+            )
+        })?);
+    }
+    if let Some(t) = m.template_tokens_per_message {
+        if t > 1000 {
+            return Err(c.err(&at("template_tokens_per_message"), "must be at most 1000"));
+        }
+        cfg.template_tokens_per_message = t;
+    }
     if let Some(b) = m.backlog {
         if b == 0 {
             return Err(c.err(&at("backlog"), "must be at least 1"));

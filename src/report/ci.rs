@@ -70,6 +70,12 @@ pub fn markdown(s: &Summary) -> String {
     if let Some(sh) = &s.shard {
         let _ = writeln!(out, "{}\n", super::terminal::shard_line(sh));
     }
+    for (id, e) in &s.endpoints {
+        if let Some(c) = &e.calibration {
+            let line = super::terminal::calibration_line(c, e.input_token_ratio);
+            let _ = writeln!(out, "endpoint `{id}`: {line}\n");
+        }
+    }
     if let Some(p) = &s.pilot {
         out.push_str(&super::pilot::table(p, true));
     }

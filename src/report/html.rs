@@ -315,6 +315,12 @@ pub fn render(s: &Summary) -> String {
     if let Some(sh) = &s.shard {
         let _ = write!(body, "<p>{}</p>", esc(&super::terminal::shard_line(sh)));
     }
+    for (id, e) in &s.endpoints {
+        if let Some(c) = &e.calibration {
+            let line = super::terminal::calibration_line(c, e.input_token_ratio);
+            let _ = write!(body, "<p>endpoint {}: {}</p>", esc(id), esc(&line));
+        }
+    }
     if let Some(p) = &s.pilot {
         let _ = write!(
             body,

@@ -179,6 +179,30 @@ pub struct EndpointSummary {
     pub cost_usd: f64,
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// Prompt tokens it reported over those planned, for the calls served here that
+    /// reported usage; `null` when none did.
+    #[serde(default)]
+    pub input_token_ratio: Option<f64>,
+    /// The probes sent before the run (`calibrate: true`) and the fit of its count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<CalibrationSummary>,
+}
+
+/// An endpoint's calibration: its probes (not calls: apart from every other figure) and
+/// the fit of its prompt-token count, `ratio` × the plan's tokens of text + `per_call` +
+/// `per_message` × messages, which the run's prompts were planned by.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CalibrationSummary {
+    pub probes: u32,
+    pub probe_input_tokens: u64,
+    pub probe_output_tokens: u64,
+    pub probe_cost_usd: f64,
+    pub ratio: f64,
+    pub per_call: f64,
+    pub per_message: f64,
+    /// The largest gap between a probe's count and the fit, in tokens.
+    pub max_residual_tokens: f64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -240,6 +240,13 @@ pub struct RunFacts {
     pub cpu_share: Option<f64>,
     /// A shard's (or a merged result's) `shard` section.
     pub shard: Option<ShardSummary>,
+    /// Calibrated endpoints' probes and fits, by endpoint id.
+    pub calibrations: BTreeMap<String, crate::plan::Calibration>,
+}
+
+/// Prompt tokens reported over planned, to four places; `None` when none were planned.
+fn ratio(reported: u64, planned: u64) -> Option<f64> {
+    (planned > 0).then(|| (reported as f64 / planned as f64 * 10_000.0).round() / 10_000.0)
 }
 
 fn finish_reasons(m: &Metrics) -> BTreeMap<String, u64> {
@@ -297,10 +304,7 @@ impl Summary {
             reasoning_tokens: t.reasoning_tokens,
             estimated_token_calls: t.estimated_token_calls,
             planned_input_tokens: t.planned_input_tokens,
-            input_token_ratio: (t.planned_input_tokens > 0).then(|| {
-                (t.reported_input_tokens as f64 / t.planned_input_tokens as f64 * 10_000.0).round()
-                    / 10_000.0
-            }),
+            input_token_ratio: ratio(t.reported_input_tokens, t.planned_input_tokens),
         };
         let endpoints = plan
             .endpoints
@@ -357,6 +361,20 @@ impl Summary {
                     rate_429: super::gates::share(m.count(Outcome::Http429), m.attempts),
                     input_tokens: m.input_tokens,
                     output_tokens: m.output_tokens,
+                    input_token_ratio: ratio(m.reported_input_tokens, m.planned_input_tokens),
+                    calibration: facts.calibrations.get(&e.id).map(|c| {
+                        let r = |v: f64| (v * 10_000.0).round() / 10_000.0;
+                        super::schema::CalibrationSummary {
+                            probes: c.probes,
+                            probe_input_tokens: c.input_tokens,
+                            probe_output_tokens: c.output_tokens,
+                            probe_cost_usd: c.cost_usd,
+                            ratio: r(c.fit.ratio),
+                            per_call: r(c.fit.per_call),
+                            per_message: r(c.fit.per_message),
+                            max_residual_tokens: c.max_residual_tokens,
+                        }
+                    }),
                 };
                 (e.id.clone(), s)
             })

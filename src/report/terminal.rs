@@ -419,10 +419,15 @@ pub fn render(s: &Summary) -> String {
     } else {
         String::new()
     };
+    let calibrated = s.endpoints.values().any(|e| e.calibration.is_some());
     let plan = match t.input_token_ratio {
         Some(1.0) => " · prompts exactly as planned".to_string(),
+        Some(r) if calibrated => format!(
+            " · the endpoints reported {r:.4}× the planned prompt tokens ({} planned, by calibration where an endpoint has it)",
+            t.planned_input_tokens
+        ),
         Some(r) => format!(
-            " · the endpoint reported {r:.4}× the planned prompt tokens ({} planned; a tokenizer other than the plan's is one possible cause)",
+            " · the endpoint reported {r:.4}× the planned prompt tokens ({} planned; a tokenizer other than the plan's is one possible cause: `calibrate: true` plans by the endpoint's own count)",
             t.planned_input_tokens
         ),
         None => String::new(),
@@ -492,6 +497,9 @@ pub fn render(s: &Summary) -> String {
                 "  it reports {name}: p50 {:.1} p99 {:.1} ms over {} attempts",
                 p.p50, p.p99, p.count
             );
+        }
+        if let Some(c) = &e.calibration {
+            let _ = writeln!(out, "  {}", calibration_line(c, e.input_token_ratio));
         }
     }
     for (name, f) in &s.features {
@@ -628,4 +636,21 @@ pub fn render(s: &Summary) -> String {
         let _ = write!(out, "\n{}", super::pilot::table(p, false));
     }
     out
+}
+
+/// What an endpoint's calibration found, and what the run then achieved.
+pub fn calibration_line(c: &super::schema::CalibrationSummary, achieved: Option<f64>) -> String {
+    let achieved = achieved.map_or(String::new(), |r| {
+        format!("; the run's prompts: {r:.4}× as planned")
+    });
+    format!(
+        "calibrated by {} probes ({} prompt tokens, ${:.4}, apart from every figure above): it counts {:.4}× the plan's tokens + {:.1} per call + {:.1} per message (largest residual {:.1} tokens){achieved}",
+        c.probes,
+        c.probe_input_tokens,
+        c.probe_cost_usd,
+        c.ratio,
+        c.per_call,
+        c.per_message,
+        c.max_residual_tokens
+    )
 }

@@ -19,6 +19,7 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+pub mod calibrate;
 mod metrics;
 pub use metrics::MetricsServer;
 
@@ -425,6 +426,41 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
         );
     }
     let base_urls: Vec<String> = routes.iter().map(|r| r.base_url.clone()).collect();
+    // Credentials that expire (OAuth tokens, `exec:` output with an expiry) are fetched
+    // before anything is sent.
+    let mut lifetimes = Vec::with_capacity(routes.len());
+    for r in &routes {
+        if !r.fetches_credential() {
+            lifetimes.push(None);
+            continue;
+        }
+        let lifetime = r.refresh_token().await.map_err(|m| {
+            RunError::Fatal(format!(
+                "endpoint `{}`: cannot get its credential: {}",
+                r.endpoint.id,
+                r.redact(m)
+            ))
+        })?;
+        // A credential that never says when it expires is fetched once.
+        lifetimes.push(lifetime.map(|l| (l, Instant::now())));
+    }
+    // Calibrated endpoints are probed now, and their prompts planned by what was found.
+    let mut calibrations = std::collections::BTreeMap::new();
+    let mut plan = plan;
+    for (i, r) in routes.iter().enumerate() {
+        if !r.endpoint.calibrate {
+            continue;
+        }
+        let c = calibrate::calibrate(r, i).await.map_err(|m| {
+            RunError::Fatal(format!(
+                "endpoint `{}`: cannot calibrate: {}",
+                r.endpoint.id,
+                r.redact(m)
+            ))
+        })?;
+        plan.endpoints[i].calibration = Some(c.fit);
+        calibrations.insert(r.endpoint.id.clone(), c);
+    }
     let plan = Arc::new(plan);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let engine = Arc::new(Engine::new(plan.clone(), routes, Client, tx, Pacer::Thread));
@@ -448,24 +484,14 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
     for (_, h) in &mocks {
         h.start_clock(start.into_std());
     }
-    // Credentials that expire (OAuth tokens, `exec:` output with an expiry) are fetched
-    // before anything is sent, then again at 80% of their life.
-    for (i, r) in engine.routes.iter().enumerate() {
-        if !r.fetches_credential() {
+    // Credentials that expire are fetched again at 80% of their life.
+    for (i, fetched) in lifetimes.into_iter().enumerate() {
+        let Some((lifetime, at)) = fetched else {
             continue;
-        }
-        let lifetime = r.refresh_token().await.map_err(|m| {
-            RunError::Fatal(format!(
-                "endpoint `{}`: cannot get its credential: {}",
-                r.endpoint.id,
-                r.redact(m)
-            ))
-        })?;
-        // A credential that never says when it expires is fetched once.
-        let Some(lifetime) = lifetime else { continue };
+        };
         let routes = engine.routes.clone();
         tokio::spawn(async move {
-            let mut wait = lifetime.mul_f64(0.8);
+            let mut wait = lifetime.mul_f64(0.8).saturating_sub(at.elapsed());
             loop {
                 tokio::time::sleep(wait).await;
                 // Ends with the run (this task holds the last reference).
@@ -607,6 +633,7 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
         baseline,
         token_stats,
         pilot_baseline,
+        calibrations,
     };
     let summary = Summary::build(&plan.after(warmup), &rec, &facts);
     let written = report::write_all(&dir, &summary, &rec, &scenario_as_run).and_then(|()| {

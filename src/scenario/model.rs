@@ -184,6 +184,8 @@ pub struct Endpoint {
     pub price: Option<PriceSpec>,
     /// A model key in the price table (LiteLLM's format), e.g. `gpt-4o-mini`.
     pub price_ref: Option<String>,
+    /// Probe the endpoint before the run and plan prompts by its own token count.
+    pub calibrate: Option<bool>,
 }
 
 /// USD per million tokens.
@@ -410,6 +412,11 @@ pub struct MockBehaviour {
     pub capacity: Option<MockCapacitySpec>,
     /// The listen backlog (65,535 by default; the kernel caps it at somaxconn).
     pub backlog: Option<u32>,
+    /// The encoding it counts prompts with (`cl100k_base`, `o200k_base`); by default the
+    /// endpoint's. Another one stands in for a model that counts differently.
+    pub tokenizer: Option<String>,
+    /// Tokens a chat template adds to each message, counted as prompt (0 by default).
+    pub template_tokens_per_message: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,7 +9,7 @@
 //! the seed (the user's earlier messages, the context) are rebuilt per turn, so 50,000
 //! conversations waiting in think time stay small.
 
-mod text;
+pub mod text;
 
 pub use text::PromptText;
 
@@ -233,6 +233,11 @@ struct FeatureWork {
     encoding: Encoding,
     text: &'static PromptText,
     framing: Framing,
+    /// Tokens the endpoint adds to every call (the reply's priming in OpenAI's recipe).
+    priming: u32,
+    /// The endpoint's count of text per token of the plan's tokenizer: 1 unless the
+    /// endpoint was calibrated.
+    ratio: f64,
     /// The description of the tool an agentic feature offers, built once.
     tools_text: Option<Arc<str>>,
     /// A fixed-size system prompt is the same text on every call of a feature, as a
@@ -280,7 +285,8 @@ impl Workload {
             .iter()
             .enumerate()
             .map(|(i, f)| {
-                let encoding = plan.endpoints[f.endpoint].encoding;
+                let endpoint = &plan.endpoints[f.endpoint];
+                let encoding = endpoint.encoding;
                 // Measures the corpus now, not on the first call of the run.
                 let text = PromptText::get(encoding);
                 let framing =
@@ -294,17 +300,31 @@ impl Workload {
                         user: framing(Role::User),
                         assistant: framing(Role::Assistant),
                         tool_result: (TOKENS_PER_MESSAGE
-                            + encoding
-                                .count(plan.endpoints[f.endpoint].provider.info().tool_result_role))
+                            + encoding.count(endpoint.provider.info().tool_result_role))
                             as u32,
                     },
+                    priming: REPLY_PRIMING_TOKENS as u32,
+                    ratio: 1.0,
                     fixed_system: None,
                     tools_text: None,
                 };
+                // A calibrated endpoint: its own overheads, and text sized so that its
+                // count is the scenario's.
+                if let Some(fit) = &endpoint.calibration {
+                    let per_message = fit.per_message.round().max(0.0) as u32;
+                    work.framing = Framing {
+                        system: per_message,
+                        user: per_message,
+                        assistant: per_message,
+                        tool_result: per_message,
+                    };
+                    work.priming = fit.per_call.round().max(0.0) as u32;
+                    work.ratio = fit.ratio;
+                }
                 if let Some(t) = &f.tools {
                     let mut rng = TurnRng::seed_from_u64(mix(mix(plan.seed, 0x7001), i as u64));
                     work.tools_text =
-                        Some(text.text(t.definitions_tokens as usize, &mut rng).into());
+                        Some(text.text(work.sized(t.definitions_tokens), &mut rng).into());
                 }
                 if let Sampler::Fixed(n) = f.system_tokens {
                     if n >= 1.0 {
@@ -442,10 +462,10 @@ impl Workload {
         let key = (s.started as u64) << 8 | s.round as u64;
         let mut rng = self.rng(s.key, Stream::ToolResult, key as u32);
         let result_tokens = tools.result_tokens.sample_count(&mut rng).max(1);
-        let result = fw.text.text(result_tokens as usize, &mut rng);
+        let result = fw.text.text(fw.sized(result_tokens), &mut rng);
         let id: Arc<str> = call.id.into();
         s.tool_tokens += fw.framing.assistant
-            + fw.encoding.count(&call.arguments) as u32
+            + fw.counted(fw.encoding.count(&call.arguments))
             + fw.framing.tool_result
             + result_tokens;
         s.tool_messages.push(Message {
@@ -472,7 +492,7 @@ impl Workload {
         let f = &fw.plan;
         let (user_tokens, max_tokens) = self.turn_sizes(s, turn);
         let mut messages = Vec::with_capacity(3 + 2 * s.history.len());
-        let mut input = REPLY_PRIMING_TOKENS as u32;
+        let mut input = fw.priming;
         if s.system_tokens > 0 {
             let text = match &fw.fixed_system {
                 Some(t) if f.system_tokens.typical() as u32 == s.system_tokens => t.clone(),
@@ -488,7 +508,7 @@ impl Workload {
             let mut rng = self.rng(s.key, Stream::Context, 0);
             messages.push(Message::text(
                 Role::System,
-                fw.text.text(context_tokens as usize, &mut rng).into(),
+                fw.text.text(fw.sized(context_tokens), &mut rng).into(),
             ));
             input += fw.framing.system + context_tokens;
         }
@@ -540,7 +560,7 @@ impl Workload {
                 AnswerText::Text(t) => Arc::from(&**t),
                 AnswerText::Length(n) => {
                     let mut rng = self.rng(s.key, Stream::AnswerText, j);
-                    fw.text.text(*n as usize, &mut rng).into()
+                    fw.text.text(fw.sized(*n), &mut rng).into()
                 }
             };
             messages.push(Message::text(Role::Assistant, answer));
@@ -554,7 +574,7 @@ impl Workload {
     fn replay_call(&self, trace: &Trace, s: &mut Session, turn: u32) -> CallSpec {
         let row = trace.conversations[s.key as usize].turns[turn as usize - 1];
         let fw = &self.features[s.feature];
-        let framed = REPLY_PRIMING_TOKENS as u32 + fw.framing.user;
+        let framed = fw.priming + fw.framing.user;
         let room = row.prompt_tokens.saturating_sub(framed + 1);
         let (mut from, mut history) = (0, s.history_tokens);
         while history > room && from < s.history.len() {
@@ -652,7 +672,7 @@ impl Workload {
 
     fn user_text(&self, key: u64, turn: u32, tokens: u32, fw: &FeatureWork) -> String {
         let mut rng = self.rng(key, Stream::UserText, turn);
-        fw.text.text(tokens as usize, &mut rng)
+        fw.text.text(fw.sized(tokens), &mut rng)
     }
 
     fn rng(&self, key: u64, stream: Stream, n: u32) -> TurnRng {
@@ -664,7 +684,22 @@ impl Workload {
 /// so a template that drifts larger keeps its beginning.
 fn system_text(seed: u64, feature: usize, fw: &FeatureWork, tokens: u32) -> Arc<str> {
     let mut rng = TurnRng::seed_from_u64(mix(mix(seed, 0x5157_E400), feature as u64));
-    fw.text.text(tokens as usize, &mut rng).into()
+    fw.text.text(fw.sized(tokens), &mut rng).into()
+}
+
+impl FeatureWork {
+    /// Tokens of text, in the plan's tokenizer, that the endpoint counts as `tokens`.
+    fn sized(&self, tokens: u32) -> usize {
+        if self.ratio == 1.0 || tokens == 0 {
+            return tokens as usize;
+        }
+        ((tokens as f64 / self.ratio).round() as usize).max(1)
+    }
+
+    /// What the endpoint counts for text of `tokens` tokens in the plan's tokenizer.
+    fn counted(&self, tokens: usize) -> u32 {
+        (tokens as f64 * self.ratio).round() as u32
+    }
 }
 
 /// A side-by-side copy's pairing: its conversation, turn and round.
