@@ -21,6 +21,31 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// What of it must never show, each on its own, for an endpoint that echoes a part:
+    /// the whole; for AWS keys, the secret key and the session token too; for a service
+    /// account's JSON key, each line of its private key.
+    fn parts(&self) -> Vec<String> {
+        let mut parts = Vec::new();
+        if let Ok(k) = mock_server::sigv4::AwsKeys::parse(&self.0) {
+            parts.push(k.secret_access_key);
+            parts.extend(k.session_token);
+        } else if let Ok(v) = serde_json::from_str::<serde_json::Value>(&self.0) {
+            if let Some(pem) = v.get("private_key").and_then(|k| k.as_str()) {
+                parts.push(pem.to_string());
+                parts.extend(
+                    pem.lines()
+                        .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
+                        .map(str::to_string),
+                );
+            }
+        }
+        // A short part would redact ordinary words; the whole secret always goes.
+        parts.retain(|p| p.len() >= 8);
+        parts.insert(0, self.0.clone());
+        parts.retain(|p| !p.is_empty());
+        parts
+    }
 }
 
 impl fmt::Debug for Secret {
@@ -56,8 +81,10 @@ impl Credential {
     pub fn redact(&self, mut message: String) -> String {
         let g = self.0.read().unwrap_or_else(|p| p.into_inner());
         for s in std::iter::once(&g.0).chain(&g.1) {
-            if !s.0.is_empty() && message.contains(&s.0) {
-                message = message.replace(&s.0, "[redacted]");
+            for part in s.parts() {
+                if message.contains(&part) {
+                    message = message.replace(&part, "[redacted]");
+                }
             }
         }
         message

@@ -135,7 +135,7 @@ pub(super) fn auth(
                     .collect();
                 return Err(c.err(
                     &at("auth_type"),
-                    format!("an {} endpoint takes {}", info.key, takes.join(" or ")),
+                    format!("{} takes {}", info.an_endpoint(), takes.join(" or ")),
                 ));
             }
             let r = credential_ref(c, &at("credential_ref"), r)?;
@@ -220,7 +220,7 @@ fn oauth2(
     if !info.auth.contains(&AuthKind::Bearer) {
         return Err(c.err(
             &at("auth_type"),
-            format!("an {} endpoint does not take bearer tokens", info.key),
+            format!("{} does not take bearer tokens", info.an_endpoint()),
         ));
     }
     Ok(Auth::OAuth2(OAuth2Plan {

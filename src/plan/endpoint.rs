@@ -252,7 +252,7 @@ pub(crate) fn endpoint(
         Some(_) => {
             return Err(c.err(
                 &at("token_limit_param"),
-                format!("an {} endpoint takes `max_tokens` only", info.key),
+                format!("{} takes `max_tokens` only", info.an_endpoint()),
             ))
         }
     };
@@ -266,19 +266,13 @@ pub(crate) fn endpoint(
     if e.max_context_tokens == Some(0) {
         return Err(c.err(&at("max_context_tokens"), "must be more than 0"));
     }
-    if auth.kind() == Some(provider::AuthKind::AwsSigV4) {
-        let host = url::Url::parse(&e.base_url).ok();
-        if signing_region(
-            e.region.as_deref(),
-            host.as_ref().and_then(|u| u.host_str()),
-        )
-        .is_none()
-        {
-            return Err(c.err(
-                &at("region"),
-                "is needed with auth_type: aws_sigv4: the AWS region requests are signed for (the base_url's host names none)",
-            ));
-        }
+    // Bedrock signs for, and serves in, one AWS region: it must be said.
+    if info.provider == Provider::Bedrock && e.region.as_deref().is_none_or(|r| r.trim().is_empty())
+    {
+        return Err(c.err(
+            at("").trim_end_matches('.'),
+            "a bedrock endpoint needs `region`: the AWS region its requests are signed for and served in (eu-central-1, us-east-1...)",
+        ));
     }
     Ok(EndpointPlan {
         id: id.to_string(),

@@ -226,6 +226,17 @@ impl Provider {
     }
 }
 
+impl ProviderInfo {
+    /// "an azure_openai endpoint", "a bedrock endpoint": for messages.
+    pub fn an_endpoint(&self) -> String {
+        let article = match self.key.as_bytes().first() {
+            Some(b'a' | b'e' | b'i' | b'o' | b'u') => "an",
+            _ => "a",
+        };
+        format!("{article} {} endpoint", self.key)
+    }
+}
+
 /// A provider's own keys as given (or defaulted), in the order of its `options`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ProviderOptions(Vec<(&'static str, String)>);
@@ -296,7 +307,7 @@ pub(crate) fn resolve(
             (None, None) => {
                 return Err(c.err(
                     at("").trim_end_matches('.'),
-                    format!("an {} endpoint needs `{}` ({})", info.key, o.key, o.what),
+                    format!("{} needs `{}` ({})", info.an_endpoint(), o.key, o.what),
                 ))
             }
         };

@@ -196,7 +196,7 @@ async fn a_bedrock_api_key_goes_as_a_bearer_token() {
     let dir = tempfile::tempdir().unwrap();
     let key = key_file(&dir, "key", "ABSKQmVkcm9ja0FQSUtleS1test");
     let e = format!(
-        "  e:\n    provider: bedrock\n    base_url: {}\n    model_name: {MODEL}\n    auth_type: bearer\n    credential_ref: file:{key}\n",
+        "  e:\n    provider: bedrock\n    base_url: {}\n    region: us-east-1\n    model_name: {MODEL}\n    auth_type: bearer\n    credential_ref: file:{key}\n",
         server.uri()
     );
     let (s, _d) = run(&scenario(&e, false, 1, 1)).await;
@@ -434,7 +434,33 @@ fn validate_checks_profiles_regions_and_signing() {
     ]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
-        stderr.contains("endpoints.claude-eu.region: is needed with auth_type: aws_sigv4"),
+        stderr.contains("endpoints.claude-eu: a bedrock endpoint needs `region`"),
         "{stderr}"
     );
+}
+
+/// Throttling faults on the mock come back as Bedrock's ThrottlingException, each one
+/// `http_429`, as many as the mock counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_faults_are_429s_as_the_mock_counted_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = key_file(&dir, "ours", KEYS);
+    for stream in [true, false] {
+        let yaml = scenario(&endpoint("mock", &ours, Some(&ours)), stream, 1, 20).replace(
+            "load:",
+            "faults:\n  - { endpoint: e, kind: rate_limit, probability: 0.3 }\nload:",
+        );
+        let (s, _d) = run(&yaml).await;
+        let e = &s.endpoints["e"];
+        let n429 = e.by_outcome.get("http_429").copied().unwrap_or(0);
+        assert!(n429 > 0, "stream {stream}: {:?}", e.by_outcome);
+        assert_eq!(n429, s.mock_server["e"].by_status[&429], "stream {stream}");
+        assert!(
+            s.errors
+                .iter()
+                .any(|x| x.message.contains("429 ThrottlingException")),
+            "{:?}",
+            s.errors
+        );
+    }
 }

@@ -5,11 +5,11 @@
 
 use super::support::{run, scenario, BIN};
 
-/// Planned with cl100k_base; the mock counts with o200k_base and a template of 40
-/// tokens per message, as a self-hosted Llama behind a chat template might.
+/// Planned with o200k_base; the mock counts with cl100k_base and a template of 7 tokens
+/// per message, as a self-hosted model behind a chat template might.
 fn yaml(calibrate: bool) -> String {
     format!(
-        "name: calibration\nseed: 3\nduration: 2s\nendpoints:\n  llama:\n    provider: openai\n    base_url: mock\n    model_name: llama-3.1-70b\n    tokenizer: cl100k_base\n    calibrate: {calibrate}\n    price: {{ input_per_mtok: 1, output_per_mtok: 2 }}\n    mock: {{ ttft: 5ms, tokens_per_second: 2000, jitter: 0, tokenizer: o200k_base, template_tokens_per_message: 40 }}\nfeatures:\n  rag:\n    endpoint: llama\n    session: {{ turns: 3 }}\n    prompt: {{ system_tokens: 300, context_tokens: 600, user_tokens: 40 }}\n    output_tokens: 20\nload: {{ rate: 5 }}\n"
+        "name: calibration\nseed: 3\nduration: 2s\nendpoints:\n  llama:\n    provider: openai\n    base_url: mock\n    model_name: llama-3.1-70b\n    tokenizer: o200k_base\n    calibrate: {calibrate}\n    price: {{ input_per_mtok: 1, output_per_mtok: 2 }}\n    mock: {{ ttft: 5ms, tokens_per_second: 2000, jitter: 0, tokenizer: cl100k_base, template_tokens_per_message: 7 }}\nfeatures:\n  rag:\n    endpoint: llama\n    session: {{ turns: 3 }}\n    prompt: {{ system_tokens: 120, context_tokens: 200, user_tokens: 30 }}\n    output_tokens: 20\nload: {{ rate: 5 }}\n"
     )
 }
 
@@ -18,7 +18,7 @@ async fn calibration_makes_the_endpoint_count_the_scenario_sizes() {
     // Without it, the template's tokens show as a ratio well over 1.
     let (s, _d) = run(&yaml(false)).await;
     let before = s.totals.input_token_ratio.unwrap();
-    assert!(before > 1.05, "{before}");
+    assert!(before > 1.04, "{before}");
     assert!(s.endpoints["llama"].calibration.is_none());
 
     let (s, d) = run(&yaml(true)).await;
@@ -27,9 +27,9 @@ async fn calibration_makes_the_endpoint_count_the_scenario_sizes() {
         .clone()
         .expect("calibrated");
     assert_eq!(c.probes, 6);
-    // 3 framing + 1 role + 40 template tokens a message; 3 priming tokens a call; o200k
-    // counts English within a few per cent of cl100k.
-    assert!((c.per_message - 44.0).abs() < 1.5, "{c:?}");
+    // 3 framing + 1 role + 7 template tokens a message; 3 priming tokens a call;
+    // cl100k counts English within a few per cent of o200k.
+    assert!((c.per_message - 11.0).abs() < 1.5, "{c:?}");
     assert!((c.per_call - 3.0).abs() < 3.0, "{c:?}");
     assert!((c.ratio - 1.0).abs() < 0.05, "{c:?}");
     let achieved = s.totals.input_token_ratio.unwrap();
@@ -74,7 +74,7 @@ fn the_calibrate_command_prints_the_fit_and_fails_in_one_line() {
     );
     assert!(
         stdout.starts_with("endpoint llama: it counts ")
-            && stdout.contains("(cl100k_base)")
+            && stdout.contains("(o200k_base)")
             && stdout.contains("per message — 6 probes"),
         "{stdout}"
     );
@@ -82,9 +82,9 @@ fn the_calibrate_command_prints_the_fit_and_fails_in_one_line() {
     let key = s.dir.path().join("key");
     std::fs::write(&key, "the-mocks-key").unwrap();
     let locked = scenario(&yaml(false).replace(
-        "template_tokens_per_message: 40 }",
+        "template_tokens_per_message: 7 }",
         &format!(
-            "template_tokens_per_message: 40, auth: {{ keys: [{{ key_ref: file:{} }}] }} }}",
+            "template_tokens_per_message: 7, auth: {{ keys: [{{ key_ref: file:{} }}] }} }}",
             key.display()
         ),
     ));

@@ -126,6 +126,11 @@ fn leak_scenario(dir: &Path, url: &str, stream: bool) -> PathBuf {
 
 /// Every byte the run wrote: stdout, stderr and each file of the results folder.
 fn assert_no_secret(out: &Output, results: &Path, what: &str) {
+    assert_none_of(out, results, what, &[SECRET, "0123456789ABCDEFGHIJ"]);
+}
+
+/// Every byte the run wrote holds none of `needles`.
+fn assert_none_of(out: &Output, results: &Path, what: &str, needles: &[&str]) {
     let mut texts = vec![
         ("stdout".to_string(), out.stdout.clone()),
         ("stderr".to_string(), out.stderr.clone()),
@@ -138,7 +143,7 @@ fn assert_no_secret(out: &Output, results: &Path, what: &str) {
     }
     assert!(files >= 3, "{what}: the results folder has {files} files");
     // The whole key, and its distinctive middle, which a partial echo would contain.
-    for needle in [SECRET, "0123456789ABCDEFGHIJ"] {
+    for needle in needles {
         for (name, bytes) in &texts {
             let hit = bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
             assert!(!hit, "{what}: the secret is in {name}");
@@ -233,4 +238,107 @@ async fn the_secret_never_appears_in_what_a_run_writes() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_no_secret(&out, &results, "an interrupted run");
+}
+
+/// AWS keys and a service account's key and tokens: an endpoint that echoes a part of
+/// them (the secret key, the session token, a line of the private key, the token it was
+/// given) never gets it into what the run writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_secrets_never_appear_in_what_a_run_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    const AWS_SECRET: &str = "leakSecretKey0123456789ABCDEFGHIJklmnopq";
+    const AWS_TOKEN: &str = "IQoJleakSessionToken9876543210ZYXWVUTSRQ";
+    let echo = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header("x-amzn-errortype", "InvalidSignatureException:http://internal.amazon.com/coral/com.amazon.coral.service/")
+                .set_body_raw(
+                    format!(r#"{{"message":"The request signature we calculated does not match. Secret {AWS_SECRET}, token {AWS_TOKEN}"}}"#),
+                    "application/json",
+                ),
+        )
+        .mount(&echo)
+        .await;
+    let yaml = format!(
+        "name: leak\nseed: 1\nduration: 1s\nendpoints:\n  e:\n    provider: bedrock\n    base_url: {}\n    region: eu-west-1\n    auth_type: aws_sigv4\n    credential_ref: env:LEAK_AWS_KEYS\n    model_name: anthropic.claude-3-5-haiku-20241022-v1:0\n    timeout: 3s\nfeatures:\n  f:\n    endpoint: e\n    stream: true\n    prompt: {{ user_tokens: 8 }}\n    output_tokens: 4\nload: {{ rate: 4 }}\n",
+        echo.uri()
+    );
+    let scenario = dir.path().join("bedrock.yaml");
+    std::fs::write(&scenario, yaml).unwrap();
+    let results = dir.path().join("bedrock");
+    let out = Command::new(BIN)
+        .args(["run", "--no-progress", "--out"])
+        .arg(&results)
+        .arg(&scenario)
+        .env(
+            "LEAK_AWS_KEYS",
+            format!("AKIDLEAKTEST:{AWS_SECRET}:{AWS_TOKEN}"),
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("auth 4") && stdout.contains("[redacted]"),
+        "{stdout}"
+    );
+    assert_none_of(&out, &results, "bedrock", &[AWS_SECRET, AWS_TOKEN]);
+
+    // Vertex: the token endpoint hands out a token; the chat endpoint refuses it,
+    // echoing it and a line of the account's private key.
+    const TOKEN: &str = "ya29.leakAccessToken0123456789abcdefghij";
+    let key: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/vertex/service-account.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let pem_line = key["private_key"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .nth(3)
+        .unwrap()
+        .to_string();
+    let google = MockServer::start().await;
+    Mock::given(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            format!(r#"{{"access_token":"{TOKEN}","expires_in":3599}}"#),
+            "application/json",
+        ))
+        .mount(&google)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_raw(
+            format!(r#"{{"error":{{"code":401,"message":"Bearer {TOKEN} is not valid for key {pem_line}","status":"UNAUTHENTICATED"}}}}"#),
+            "application/json",
+        ))
+        .mount(&google)
+        .await;
+    let mut account = key.clone();
+    account["token_uri"] = serde_json::json!(format!("{}/token", google.uri()));
+    let account_file = dir.path().join("sa.json");
+    std::fs::write(&account_file, account.to_string()).unwrap();
+    let yaml = format!(
+        "name: leak\nseed: 1\nduration: 1s\nendpoints:\n  e:\n    provider: vertex\n    base_url: {}\n    project: p\n    location: europe-west4\n    auth_type: service_account\n    credential_ref: file:{}\n    model_name: gemini-2.5-flash\n    timeout: 3s\nfeatures:\n  f:\n    endpoint: e\n    prompt: {{ user_tokens: 8 }}\n    output_tokens: 4\nload: {{ rate: 4 }}\n",
+        google.uri(),
+        account_file.display()
+    );
+    let scenario = dir.path().join("vertex.yaml");
+    std::fs::write(&scenario, yaml).unwrap();
+    let results = dir.path().join("vertex");
+    let out = Command::new(BIN)
+        .args(["run", "--no-progress", "--out"])
+        .arg(&results)
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("auth 4") && stdout.contains("[redacted]"),
+        "{stdout}"
+    );
+    assert_none_of(&out, &results, "vertex", &[TOKEN, &pem_line]);
 }

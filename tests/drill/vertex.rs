@@ -353,3 +353,56 @@ fn validate_checks_the_location_against_the_region_and_residency() {
         "{said}"
     );
 }
+
+/// Throttling faults on the mock come back as RESOURCE_EXHAUSTED, each one `http_429`,
+/// as many as the mock counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_faults_are_429s_as_the_mock_counted_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let api_key = key_file(&dir, "AIzaSy-test-key-0123456789");
+    for provider in ["vertex", "gemini"] {
+        let key = if provider == "vertex" { KEY } else { &api_key };
+        for stream in [true, false] {
+            let yaml = scenario(&endpoint(provider, "mock", key), stream, 1, 20).replace(
+                "load:",
+                "faults:\n  - { endpoint: e, kind: rate_limit, probability: 0.3 }\nload:",
+            );
+            let (s, _d) = run(&yaml).await;
+            let e = &s.endpoints["e"];
+            let n429 = e.by_outcome.get("http_429").copied().unwrap_or(0);
+            let what = format!("{provider} stream {stream}");
+            assert!(n429 > 0, "{what}: {:?}", e.by_outcome);
+            assert_eq!(n429, s.mock_server["e"].by_status[&429], "{what}");
+            assert!(
+                s.errors
+                    .iter()
+                    .any(|x| x.message.contains("429 RESOURCE_EXHAUSTED")),
+                "{what}: {:?}",
+                s.errors
+            );
+        }
+    }
+}
+
+/// A Vertex endpoint without its project is refused where it is written.
+#[test]
+fn validate_refuses_a_vertex_endpoint_without_its_project() {
+    let s = super::support::scenario(
+        &scenario(&endpoint("vertex", "mock", KEY), false, 1, 1)
+            .replace("    project: llm-drill-test\n", ""),
+    );
+    let out = std::process::Command::new(super::support::BIN)
+        .arg("validate")
+        .arg(&s.path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("scenario.yaml:6:5:")
+            && stderr.contains(
+                "endpoints.e: a vertex endpoint needs `project` (the Google Cloud project id)"
+            ),
+        "{stderr}"
+    );
+}
