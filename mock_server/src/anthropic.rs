@@ -313,21 +313,8 @@ impl Wire for Anthropic {
 
 pub(crate) async fn messages(
     State(shared): State<Arc<Shared>>,
-    method: axum::http::Method,
-    uri: axum::http::Uri,
-    headers: axum::http::HeaderMap,
+    parts: axum::http::request::Parts,
     body: Bytes,
 ) -> Response {
-    chat::answer(
-        shared,
-        &Anthropic,
-        chat::Arrived {
-            method: &method,
-            uri: &uri,
-            headers: &headers,
-            body,
-            model: None,
-        },
-    )
-    .await
+    chat::answer(shared, &Anthropic, chat::Arrived::new(&parts, body)).await
 }

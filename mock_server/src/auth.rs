@@ -68,7 +68,7 @@ pub(crate) enum Denied {
 /// live token this mock issued passes; with keys configured, only a key in its window
 /// (for a signed request, a signature made with one of them); otherwise anything does.
 pub(crate) fn authorized(shared: &Shared, wire: &dyn Wire, req: &Arrived) -> Result<(), Denied> {
-    let headers = req.headers;
+    let headers = &req.parts.headers;
     let t = shared.clock.elapsed();
     let signed = headers
         .get(header::AUTHORIZATION)
@@ -98,15 +98,17 @@ fn check_signature(
     t: Duration,
 ) -> Result<(), crate::sigv4::Refused> {
     let headers: Vec<(&str, &str)> = req
+        .parts
         .headers
         .iter()
         .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)))
         .collect();
     let host = req
+        .parts
         .headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri.authority().map(|a| a.as_str()))
+        .or_else(|| req.parts.uri.authority().map(|a| a.as_str()))
         .unwrap_or_default();
     let mut with_host = headers;
     if !with_host
@@ -117,10 +119,10 @@ fn check_signature(
         with_host.push(("host", host));
     }
     let request = crate::sigv4::Request {
-        method: req.method.as_str(),
+        method: req.parts.method.as_str(),
         host,
-        path: req.uri.path(),
-        query: req.uri.query(),
+        path: req.parts.uri.path(),
+        query: req.parts.uri.query(),
         headers: &with_host,
         body: &req.body,
     };

@@ -13,7 +13,8 @@ use crate::eventstream;
 use crate::Shared;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -382,45 +383,32 @@ async fn serve(
     wire: &'static Bedrock,
     shared: Arc<Shared>,
     model: String,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: Parts,
     body: Bytes,
 ) -> Response {
-    chat::answer(
-        shared,
-        wire,
-        Arrived {
-            method: &method,
-            uri: &uri,
-            headers: &headers,
-            body,
-            model: Some(model),
-        },
-    )
-    .await
+    let arrived = Arrived {
+        model: Some(model),
+        ..Arrived::new(&parts, body)
+    };
+    chat::answer(shared, wire, arrived).await
 }
 
 /// `POST /model/{modelId}/converse`.
 pub(crate) async fn converse(
     State(shared): State<Arc<Shared>>,
     Path(model): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: Parts,
     body: Bytes,
 ) -> Response {
-    serve(&CONVERSE, shared, model, method, uri, headers, body).await
+    serve(&CONVERSE, shared, model, parts, body).await
 }
 
 /// `POST /model/{modelId}/converse-stream`.
 pub(crate) async fn converse_stream(
     State(shared): State<Arc<Shared>>,
     Path(model): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: Parts,
     body: Bytes,
 ) -> Response {
-    serve(&CONVERSE_STREAM, shared, model, method, uri, headers, body).await
+    serve(&CONVERSE_STREAM, shared, model, parts, body).await
 }

@@ -144,12 +144,20 @@ pub(crate) struct Meta {
 
 /// A chat request as it arrived.
 pub(crate) struct Arrived<'a> {
-    pub method: &'a axum::http::Method,
-    pub uri: &'a axum::http::Uri,
-    pub headers: &'a axum::http::HeaderMap,
+    pub parts: &'a axum::http::request::Parts,
     pub body: Bytes,
     /// The model, where the wire names it in the path (Bedrock's `/model/{id}/...`).
     pub model: Option<String>,
+}
+
+impl Arrived<'_> {
+    pub(crate) fn new(parts: &axum::http::request::Parts, body: Bytes) -> Arrived<'_> {
+        Arrived {
+            parts,
+            body,
+            model: None,
+        }
+    }
 }
 
 /// One provider's wire format.
@@ -284,7 +292,7 @@ pub(crate) async fn answer(
     let arrival = Instant::now();
     let received = arrival;
     let index = shared.stats.request_received();
-    let (body, headers) = (&req.body, req.headers);
+    let (body, headers) = (&req.body, &req.parts.headers);
     shared.stats.request_body(body);
     let guard = InFlight(shared.clone());
     if let Err(why) = crate::auth::authorized(&shared, wire, &req) {

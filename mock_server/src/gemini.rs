@@ -12,7 +12,8 @@ use crate::chat::{self, Arrived, Ask, Failure, Meta, Refusal, Wire};
 use crate::Shared;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -305,13 +306,12 @@ async fn serve(
     vertex: bool,
     shared: Arc<Shared>,
     action: String,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: Parts,
     body: Bytes,
 ) -> Response {
     let (model, verb) = action.split_once(':').unwrap_or((&action, ""));
-    let sse = uri
+    let sse = parts
+        .uri
         .query()
         .is_some_and(|q| q.split('&').any(|p| p == "alt=sse"));
     let wire: &'static Google = match (verb, vertex) {
@@ -336,40 +336,29 @@ async fn serve(
             );
         }
     };
-    chat::answer(
-        shared,
-        wire,
-        Arrived {
-            method: &method,
-            uri: &uri,
-            headers: &headers,
-            body,
-            model: Some(model.to_string()),
-        },
-    )
-    .await
+    let arrived = Arrived {
+        model: Some(model.to_string()),
+        ..Arrived::new(&parts, body)
+    };
+    chat::answer(shared, wire, arrived).await
 }
 
 /// Vertex AI: `/v1/projects/{project}/locations/{location}/publishers/google/models/{action}`.
 pub(crate) async fn vertex(
     State(shared): State<Arc<Shared>>,
     Path((_project, _location, action)): Path<(String, String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: Parts,
     body: Bytes,
 ) -> Response {
-    serve(true, shared, action, method, uri, headers, body).await
+    serve(true, shared, action, parts, body).await
 }
 
 /// The Gemini API: `/v1beta/models/{action}`.
 pub(crate) async fn gemini(
     State(shared): State<Arc<Shared>>,
     Path(action): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: Parts,
     body: Bytes,
 ) -> Response {
-    serve(false, shared, action, method, uri, headers, body).await
+    serve(false, shared, action, parts, body).await
 }

@@ -11,7 +11,8 @@ use crate::chat::{self, rate_limit_headers, Ask, Failure, Meta, Refusal, Wire};
 use crate::Shared;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -428,35 +429,20 @@ impl Wire for Azure {
 
 pub(crate) async fn chat_completions(
     State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: Parts,
     body: Bytes,
 ) -> Response {
-    chat::answer(
-        shared,
-        &OpenAi,
-        chat::Arrived {
-            method: &method,
-            uri: &uri,
-            headers: &headers,
-            body,
-            model: None,
-        },
-    )
-    .await
+    chat::answer(shared, &OpenAi, chat::Arrived::new(&parts, body)).await
 }
 
 /// `/openai/deployments/{deployment}/chat/completions?api-version=…`: any deployment name
 /// is served; a request without `api-version` is refused, as Azure does.
 pub(crate) async fn azure_chat_completions(
     State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: Parts,
     body: Bytes,
 ) -> Response {
-    let versioned = uri.query().is_some_and(|q| {
+    let versioned = parts.uri.query().is_some_and(|q| {
         q.split('&')
             .any(|p| p.starts_with("api-version=") && p.len() > 12)
     });
@@ -471,16 +457,5 @@ pub(crate) async fn azure_chat_completions(
             "Resource not found",
         );
     }
-    chat::answer(
-        shared,
-        &Azure,
-        chat::Arrived {
-            method: &method,
-            uri: &uri,
-            headers: &headers,
-            body,
-            model: None,
-        },
-    )
-    .await
+    chat::answer(shared, &Azure, chat::Arrived::new(&parts, body)).await
 }

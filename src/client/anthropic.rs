@@ -7,10 +7,10 @@
 //! Builds bodies and decodes responses; it never touches the network itself.
 
 use super::attempt::{Usage, Whole};
-use super::provider::{invalid_json, json_body, v1_url, ProviderFormat, StreamStep};
+use super::provider::{invalid_json, json_body, split_system, v1_url, ProviderFormat, StreamStep};
 use crate::outcome::FinishReason;
 use crate::plan::EndpointPlan;
-use crate::workload::{CallSpec, Role, ToolCall, ToolPart, TOOL_NAME};
+use crate::workload::{CallSpec, ToolCall, ToolPart, TOOL_NAME};
 use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use serde::{Deserialize, Serialize};
@@ -207,18 +207,12 @@ impl ProviderFormat for Anthropic {
     }
 
     fn body(&self, endpoint: &EndpointPlan, call: &CallSpec) -> Bytes {
-        let mut system = Vec::new();
-        let mut messages = Vec::with_capacity(call.messages.len());
-        for m in &call.messages {
-            match m.role {
-                // The system prompt and the retrieved context: one text block each.
-                Role::System => system.push(Block {
-                    kind: "text",
-                    text: &m.content,
-                }),
-                Role::User | Role::Assistant | Role::Tool => messages.push(message(m)),
-            }
-        }
+        // The system prompt and the retrieved context: one text block each.
+        let (system, messages) = split_system(call, message);
+        let system = system
+            .into_iter()
+            .map(|text| Block { kind: "text", text })
+            .collect();
         let req = Request {
             model: &endpoint.model_name,
             max_tokens: call.max_tokens,

@@ -12,10 +12,10 @@
 //! Builds bodies and decodes responses; it never touches the network itself.
 
 use super::attempt::{Usage, Whole};
-use super::provider::{invalid_json, json_body, Framing, ProviderFormat, StreamStep};
+use super::provider::{invalid_json, json_body, split_system, Framing, ProviderFormat, StreamStep};
 use crate::outcome::{FinishReason, Outcome};
 use crate::plan::EndpointPlan;
-use crate::workload::{CallSpec, Role, ToolCall, ToolPart, TOOL_NAME};
+use crate::workload::{CallSpec, ToolCall, ToolPart, TOOL_NAME};
 use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use serde::{Deserialize, Serialize};
@@ -317,18 +317,11 @@ impl ProviderFormat for Bedrock {
     }
 
     fn body(&self, _endpoint: &EndpointPlan, call: &CallSpec) -> Bytes {
-        let mut system = Vec::new();
-        let mut messages = Vec::with_capacity(call.messages.len());
-        for m in &call.messages {
-            match m.role {
-                // The system prompt and the retrieved context: one text block each.
-                Role::System => system.push(Text { text: &m.content }),
-                Role::User | Role::Assistant | Role::Tool => messages.push(message(m)),
-            }
-        }
+        // The system prompt and the retrieved context: one text block each.
+        let (system, messages) = split_system(call, message);
         let req = Request {
             messages,
-            system,
+            system: system.into_iter().map(|text| Text { text }).collect(),
             inference_config: InferenceConfig {
                 max_tokens: call.max_tokens,
             },

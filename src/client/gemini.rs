@@ -13,7 +13,7 @@
 //! Builds bodies and decodes responses; it never touches the network itself.
 
 use super::attempt::{Usage, Whole};
-use super::provider::{invalid_json, json_body, ProviderFormat, StreamStep};
+use super::provider::{invalid_json, json_body, split_system, ProviderFormat, StreamStep};
 use crate::outcome::{FinishReason, Outcome};
 use crate::plan::EndpointPlan;
 use crate::workload::{CallSpec, Role, ToolCall, ToolPart, TOOL_NAME};
@@ -253,18 +253,13 @@ impl ProviderFormat for Gemini {
     }
 
     fn body(&self, _endpoint: &EndpointPlan, call: &CallSpec) -> Bytes {
-        let mut system = Vec::new();
-        let mut contents = Vec::with_capacity(call.messages.len());
-        for m in &call.messages {
-            match m.role {
-                // The system prompt and the retrieved context: one part each.
-                Role::System => system.push(Text { text: &m.content }),
-                Role::User | Role::Assistant | Role::Tool => contents.push(content(m)),
-            }
-        }
+        // The system prompt and the retrieved context: one part each.
+        let (system, contents) = split_system(call, content);
         let req = Request {
             contents,
-            system_instruction: (!system.is_empty()).then_some(SystemInstruction { parts: system }),
+            system_instruction: (!system.is_empty()).then(|| SystemInstruction {
+                parts: system.into_iter().map(|text| Text { text }).collect(),
+            }),
             generation_config: GenerationConfig {
                 max_output_tokens: call.max_tokens,
                 thinking_config: call

@@ -143,6 +143,24 @@ pub fn format(p: Provider) -> &'static dyn ProviderFormat {
     }
 }
 
+/// A call's messages for a provider that sends system text apart from the conversation
+/// (Anthropic, Bedrock, Gemini): the system prompt and the retrieved context as texts,
+/// in order, and the other messages as `message` makes them.
+pub(super) fn split_system<'a, M>(
+    call: &'a CallSpec,
+    message: impl Fn(&'a crate::workload::Message) -> M,
+) -> (Vec<&'a str>, Vec<M>) {
+    let mut system = Vec::new();
+    let mut messages = Vec::with_capacity(call.messages.len());
+    for m in &call.messages {
+        match m.role {
+            crate::workload::Role::System => system.push(&*m.content),
+            _ => messages.push(message(m)),
+        }
+    }
+    (system, messages)
+}
+
 /// `{base_url}/v1/{path}`, accepting a base URL that already ends in `/v1`.
 pub(super) fn v1_url(base_url: &str, path: &str) -> Result<url::Url, String> {
     let base = base_url.trim_end_matches('/');

@@ -134,24 +134,7 @@ pub async fn standalone(
         }
         let secret =
             crate::client::resolve_credential(e).map_err(|m| RunError::Invalid(m.to_string()))?;
-        let mut mock = None;
-        let base_url = match &e.target {
-            crate::plan::Target::Url(u) => u.clone(),
-            crate::plan::Target::Mock(_) => {
-                let cfg = super::mock_config(e)?.expect("a mock endpoint has a mock configuration");
-                let h = mock_server::spawn_dedicated(cfg).await.map_err(|err| {
-                    RunError::Fatal(format!(
-                        "cannot start the embedded mock for `{}`: {err}",
-                        e.id
-                    ))
-                })?;
-                let url = h.base_url();
-                mock = Some(h);
-                url
-            }
-        };
-        let route = Route::new(e.clone(), base_url, secret)
-            .map_err(|err| RunError::Fatal(err.to_string()))?;
+        let (route, mock) = super::route_to(e, secret).await?;
         let fail = |m: String| {
             RunError::Fatal(format!(
                 "endpoint `{}`: cannot calibrate: {}",

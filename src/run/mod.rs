@@ -214,6 +214,32 @@ pub fn mock_config(
     Ok(Some(cfg))
 }
 
+/// The route to endpoint `e`, and the embedded mock started for it when it has one.
+pub async fn route_to(
+    e: &crate::plan::EndpointPlan,
+    secret: Option<crate::client::Secret>,
+) -> Result<(Route, Option<mock_server::MockHandle>), RunError> {
+    let mut mock = None;
+    let base_url = match &e.target {
+        Target::Mock(_) => {
+            let cfg = mock_config(e)?.expect("a mock endpoint has a mock configuration");
+            let h = mock_server::spawn_dedicated(cfg).await.map_err(|err| {
+                RunError::Fatal(format!(
+                    "cannot start the embedded mock for `{}`: {err}",
+                    e.id
+                ))
+            })?;
+            let url = h.base_url();
+            mock = Some(h);
+            url
+        }
+        Target::Url(u) => u.clone(),
+    };
+    let route =
+        Route::new(e.clone(), base_url, secret).map_err(|err| RunError::Fatal(err.to_string()))?;
+    Ok((route, mock))
+}
+
 pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput, RunError> {
     let loaded = load(opts)?;
     run_loaded(opts, loaded, stop).await
@@ -405,25 +431,11 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
     let mut mocks = Vec::new();
     let mut routes = Vec::new();
     for (e, secret) in plan.endpoints.iter().zip(secrets) {
-        let base_url = match &e.target {
-            Target::Mock(_) => {
-                let cfg = mock_config(e)?.expect("a mock endpoint has a mock configuration");
-                let h = mock_server::spawn_dedicated(cfg).await.map_err(|err| {
-                    RunError::Fatal(format!(
-                        "cannot start the embedded mock for `{}`: {err}",
-                        e.id
-                    ))
-                })?;
-                let url = h.base_url();
-                mocks.push((e.id.clone(), h));
-                url
-            }
-            Target::Url(u) => u.clone(),
-        };
-        routes.push(
-            Route::new(e.clone(), base_url, secret)
-                .map_err(|err| RunError::Fatal(err.to_string()))?,
-        );
+        let (route, mock) = route_to(e, secret).await?;
+        if let Some(h) = mock {
+            mocks.push((e.id.clone(), h));
+        }
+        routes.push(route);
     }
     let base_urls: Vec<String> = routes.iter().map(|r| r.base_url.clone()).collect();
     // Credentials that expire (OAuth tokens, `exec:` output with an expiry) are fetched

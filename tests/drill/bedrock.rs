@@ -3,7 +3,9 @@
 //! would), event streams recorded in AWS's framing parsed to the figures they carry,
 //! Bedrock's exceptions classified, and keys from the AWS CLI's places.
 
-use super::support::{assert_failed, outcome, run, BIN};
+use super::support::{
+    assert_failed, assert_throttled_as_the_mock_counted, outcome, run, validate_said, BIN,
+};
 use llm_drill::report::Summary;
 use mock_server::sigv4;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -400,23 +402,11 @@ fn keys_come_from_an_aws_profile_or_the_clis_export() {
 #[test]
 fn validate_checks_profiles_regions_and_signing() {
     let template = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/bedrock-claude.yaml");
-    let validate = |extra: &[&str]| {
-        let out = std::process::Command::new(BIN)
-            .arg("validate")
-            .arg(template)
-            .args(extra)
-            .env("AWS_ACCESS_KEY_ID", "AKIDVALIDATE")
-            .env("AWS_SECRET_ACCESS_KEY", "not-a-secret")
-            .output()
-            .unwrap();
-        // Warnings come with the plan on stdout; errors on stderr.
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.code(), said)
-    };
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "AKIDVALIDATE"),
+        ("AWS_SECRET_ACCESS_KEY", "not-a-secret"),
+    ];
+    let validate = |extra: &[&str]| validate_said(template, extra, &env);
     let (code, stderr) = validate(&[]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
@@ -446,21 +436,7 @@ async fn throttling_faults_are_429s_as_the_mock_counted_them() {
     let dir = tempfile::tempdir().unwrap();
     let ours = key_file(&dir, "ours", KEYS);
     for stream in [true, false] {
-        let yaml = scenario(&endpoint("mock", &ours, Some(&ours)), stream, 1, 20).replace(
-            "load:",
-            "faults:\n  - { endpoint: e, kind: rate_limit, probability: 0.3 }\nload:",
-        );
-        let (s, _d) = run(&yaml).await;
-        let e = &s.endpoints["e"];
-        let n429 = e.by_outcome.get("http_429").copied().unwrap_or(0);
-        assert!(n429 > 0, "stream {stream}: {:?}", e.by_outcome);
-        assert_eq!(n429, s.mock_server["e"].by_status[&429], "stream {stream}");
-        assert!(
-            s.errors
-                .iter()
-                .any(|x| x.message.contains("429 ThrottlingException")),
-            "{:?}",
-            s.errors
-        );
+        let yaml = scenario(&endpoint("mock", &ours, Some(&ours)), stream, 1, 20);
+        assert_throttled_as_the_mock_counted(&yaml, "429 ThrottlingException").await;
     }
 }

@@ -267,10 +267,7 @@ async fn cloud_secrets_never_appear_in_what_a_run_writes() {
     let scenario = dir.path().join("bedrock.yaml");
     std::fs::write(&scenario, yaml).unwrap();
     let results = dir.path().join("bedrock");
-    let out = Command::new(BIN)
-        .args(["run", "--no-progress", "--out"])
-        .arg(&results)
-        .arg(&scenario)
+    let out = run_leak(&scenario, &results)
         .env(
             "LEAK_AWS_KEYS",
             format!("AKIDLEAKTEST:{AWS_SECRET}:{AWS_TOKEN}"),
@@ -329,12 +326,7 @@ async fn cloud_secrets_never_appear_in_what_a_run_writes() {
     let scenario = dir.path().join("vertex.yaml");
     std::fs::write(&scenario, yaml).unwrap();
     let results = dir.path().join("vertex");
-    let out = Command::new(BIN)
-        .args(["run", "--no-progress", "--out"])
-        .arg(&results)
-        .arg(&scenario)
-        .output()
-        .unwrap();
+    let out = run_leak(&scenario, &results).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("auth 4") && stdout.contains("[redacted]"),

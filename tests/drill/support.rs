@@ -85,3 +85,41 @@ pub fn llm_drill(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// `llm-drill validate SCENARIO ARGS` with `env` set: its exit code and all it said
+/// (warnings come with the plan on stdout, errors on stderr).
+pub fn validate_said(scenario: &str, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(BIN)
+        .arg("validate")
+        .arg(scenario)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), said)
+}
+
+/// Runs `yaml` (whose one endpoint is `e`, on the embedded mock) with a rate-limit fault
+/// on 30% of its requests: every 429 comes back `http_429`, as many as the mock counted,
+/// and an error says `says` (the provider's own name for it).
+pub async fn assert_throttled_as_the_mock_counted(yaml: &str, says: &str) {
+    let yaml = yaml.replace(
+        "load:",
+        "faults:\n  - { endpoint: e, kind: rate_limit, probability: 0.3 }\nload:",
+    );
+    let (s, _d) = run(&yaml).await;
+    let e = &s.endpoints["e"];
+    let n429 = e.by_outcome.get("http_429").copied().unwrap_or(0);
+    assert!(n429 > 0, "{says}: {:?}", e.by_outcome);
+    assert_eq!(n429, s.mock_server["e"].by_status[&429], "{says}");
+    assert!(
+        s.errors.iter().any(|x| x.message.contains(says)),
+        "{says}: {:?}",
+        s.errors
+    );
+}

@@ -3,7 +3,9 @@
 //! requests and the token grant (pinned with wiremock), streams recorded in Vertex's
 //! SSE parsed to the figures they carry, and Google's errors classified.
 
-use super::support::{assert_failed, outcome, run, scenario as temp_scenario};
+use super::support::{
+    assert_failed, assert_throttled_as_the_mock_counted, outcome, run, scenario as temp_scenario,
+};
 use llm_drill::report::Summary;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -311,22 +313,11 @@ async fn googles_errors_are_classified() {
 #[test]
 fn validate_checks_the_location_against_the_region_and_residency() {
     let template = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/vertex-gemini.yaml");
-    let validate = |extra: &[&str]| {
-        let out = std::process::Command::new(super::support::BIN)
-            .arg("validate")
-            .arg(template)
-            .args(extra)
-            .env("GOOGLE_APPLICATION_CREDENTIALS", KEY)
-            .env("GEMINI_API_KEY", "AIzaSy-validate")
-            .output()
-            .unwrap();
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.code(), said)
-    };
+    let env = [
+        ("GOOGLE_APPLICATION_CREDENTIALS", KEY),
+        ("GEMINI_API_KEY", "AIzaSy-validate"),
+    ];
+    let validate = |extra: &[&str]| super::support::validate_said(template, extra, &env);
     let (code, said) = validate(&[]);
     assert_eq!(code, Some(0), "{said}");
     assert!(
@@ -363,23 +354,8 @@ async fn throttling_faults_are_429s_as_the_mock_counted_them() {
     for provider in ["vertex", "gemini"] {
         let key = if provider == "vertex" { KEY } else { &api_key };
         for stream in [true, false] {
-            let yaml = scenario(&endpoint(provider, "mock", key), stream, 1, 20).replace(
-                "load:",
-                "faults:\n  - { endpoint: e, kind: rate_limit, probability: 0.3 }\nload:",
-            );
-            let (s, _d) = run(&yaml).await;
-            let e = &s.endpoints["e"];
-            let n429 = e.by_outcome.get("http_429").copied().unwrap_or(0);
-            let what = format!("{provider} stream {stream}");
-            assert!(n429 > 0, "{what}: {:?}", e.by_outcome);
-            assert_eq!(n429, s.mock_server["e"].by_status[&429], "{what}");
-            assert!(
-                s.errors
-                    .iter()
-                    .any(|x| x.message.contains("429 RESOURCE_EXHAUSTED")),
-                "{what}: {:?}",
-                s.errors
-            );
+            let yaml = scenario(&endpoint(provider, "mock", key), stream, 1, 20);
+            assert_throttled_as_the_mock_counted(&yaml, "429 RESOURCE_EXHAUSTED").await;
         }
     }
 }
