@@ -588,7 +588,7 @@ async fn mock(listen: SocketAddr, scenario: Option<&Path>, stop: CancellationTok
         match mock_server::spawn_on(addr, cfg).await {
             Ok(h) => {
                 println!(
-                    "mock endpoint `{id}` listening on {} (POST /v1/chat/completions, GET /stats; listen backlog {})",
+                    "mock endpoint `{id}` listening on {} (OpenAI, Azure, Anthropic, Bedrock, Vertex and Gemini paths, GET /stats; listen backlog {})",
                     h.base_url(),
                     h.stats().backlog
                 );

@@ -203,7 +203,7 @@ async fn main() {
         }
     };
     println!(
-        "llm-drill mock listening on {} (POST /v1/chat/completions, /v1/messages, /model/{{id}}/converse[-stream]; GET /stats; listen backlog {})",
+        "llm-drill mock listening on {} (OpenAI, Azure, Anthropic, Bedrock, Vertex and Gemini paths, GET /stats; listen backlog {})",
         handle.base_url(),
         handle.stats().backlog
     );
