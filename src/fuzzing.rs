@@ -74,7 +74,8 @@ type Events = (Vec<(String, String)>, Option<String>);
 
 /// AWS event-stream framing (Bedrock's streams): the first byte picks the size of the
 /// chunks the rest arrives in. The parser gives the same messages, or the same error,
-/// whatever the chunking, and never holds more than its bound plus one chunk.
+/// whatever the chunking, and never holds more than its bound plus one chunk; Bedrock's
+/// decoder turns each message into steps or an error of one line, never a panic.
 pub fn eventstream(data: &[u8]) {
     let [chunk, body @ ..] = data else { return };
     let whole = aws_messages(body, body.len().max(1));
@@ -83,6 +84,21 @@ pub fn eventstream(data: &[u8]) {
         whole, chunked,
         "the messages depend on how the bytes were cut"
     );
+    let bedrock = format(crate::plan::Provider::Bedrock);
+    let mut steps: Vec<StreamStep> = Vec::new();
+    for (what, payload) in whole.0.iter() {
+        // `event <type> ...` or `exception <type> ...`, as the stream reader names them.
+        let mut words = what.split(' ');
+        let (kind, name) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+        let event = match kind {
+            "event" => name.to_string(),
+            other => format!("{other}:{name}"),
+        };
+        steps.clear();
+        if let Err(e) = bedrock.stream_event(&event, payload, &mut steps) {
+            assert!(!e.contains('\n'), "an error of several lines: {e:?}");
+        }
+    }
 }
 
 fn aws_messages(body: &[u8], chunk: usize) -> Events {
