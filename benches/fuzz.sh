@@ -29,11 +29,15 @@ def put(target, name, data):
 for p in sorted(glob.glob("scenarios/*.yaml") + glob.glob("tests/bad_scenarios/*.yaml")):
     put("scenario", os.path.basename(p), open(p, "rb").read())
 put("scenario", "with-set", b"--set load.rate=5\n" + open("scenarios/quickstart.yaml", "rb").read())
-for i, p in enumerate(sorted(glob.glob("tests/fixtures/sse/*.txt"))):
-    for provider in range(3):
+# Providers as src/plan/provider.rs lists them: openai, azure_openai, anthropic,
+# bedrock, vertex, gemini.
+for i, p in enumerate(sorted(glob.glob("tests/fixtures/sse/*.txt") + glob.glob("tests/fixtures/vertex/stream*.txt"))):
+    for provider in range(6):
         put("stream", f"{provider}-{os.path.basename(p)}", bytes([provider, 7 + i]) + open(p, "rb").read())
 put("whole", "openai", b"\x00" + b'{"choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}}')
 put("whole", "anthropic", b"\x02" + b'{"type":"message","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":1}}')
+put("whole", "bedrock", b"\x03" + b'{"output":{"message":{"role":"assistant","content":[{"text":"hi"}]}},"stopReason":"end_turn","usage":{"inputTokens":3,"outputTokens":1},"metrics":{"latencyMs":40}}')
+put("whole", "vertex", b"\x04" + b'{"candidates":[{"content":{"role":"model","parts":[{"text":"hi"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":1}}')
 put("usage", "litellm", b"\x02" + open("scenarios/traces/support-desk-spend-logs.json", "rb").read()[:8000])
 put("usage", "jsonl", b"\x00" + b'{"timestamp":"2026-11-23T09:00:00Z","feature":"kb","prompt_tokens":10,"completion_tokens":5,"latency":1.5,"status":200}\n')
 put("usage", "csv", b"\x01timestamp,feature,prompt_tokens,completion_tokens\n2026-11-23T09:00:00Z,kb,10,5\n")
@@ -42,6 +46,8 @@ for p in sorted(glob.glob("tests/fixtures/eventstream/*.bin")):
     put("eventstream", os.path.basename(p), bytes([7]) + open(p, "rb").read())
 put("mock_request", "openai", b"\x00" + b'{"model":"gpt-4o","messages":[{"role":"user","content":"Why? Because. Fine!"}],"max_tokens":5,"stream":true}')
 put("mock_request", "anthropic", b"\x02" + b'{"model":"claude","system":"Be brief.","messages":[{"role":"user","content":[{"type":"text","text":"Hi. There."}]}],"max_tokens":5}')
+put("mock_request", "bedrock", b"\x03" + b'{"system":[{"text":"Be brief."}],"messages":[{"role":"user","content":[{"text":"Hi. There."}]}],"inferenceConfig":{"maxTokens":5}}')
+put("mock_request", "vertex", b"\x04" + b'{"systemInstruction":{"parts":[{"text":"Be brief."}]},"contents":[{"role":"user","parts":[{"text":"Hi. There."}]}],"generationConfig":{"maxOutputTokens":5}}')
 PY
 
 cd fuzz

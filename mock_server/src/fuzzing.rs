@@ -9,10 +9,12 @@ use crate::tokens::Encoding;
 
 pub fn request(data: &[u8]) {
     let [w, body @ ..] = data else { return };
-    let wire: &dyn Wire = match w % 3 {
+    let wire: &dyn Wire = match w % 5 {
         0 => &crate::openai::OpenAi,
         1 => &crate::openai::Azure,
-        _ => &crate::anthropic::Anthropic,
+        2 => &crate::anthropic::Anthropic,
+        3 => &crate::bedrock::CONVERSE,
+        _ => &crate::gemini::VERTEX,
     };
     let ask = match wire.parse(body) {
         Ok(ask) => ask,
