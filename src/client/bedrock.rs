@@ -379,7 +379,7 @@ impl ProviderFormat for Bedrock {
             let message = serde_json::from_str::<serde_json::Value>(data)
                 .ok()
                 .and_then(|v| Some(v.get("message")?.as_str()?.to_string()))
-                .unwrap_or_else(|| data.chars().take(200).collect());
+                .unwrap_or_else(|| super::provider::head(data, 200));
             out.push(StreamStep::Error(format!("{kind}: {message}")));
             return Ok(());
         }

@@ -13,7 +13,7 @@
 //! Builds bodies and decodes responses; it never touches the network itself.
 
 use super::attempt::{Usage, Whole};
-use super::provider::{invalid_json, json_body, split_system, ProviderFormat, StreamStep};
+use super::provider::{head, invalid_json, json_body, split_system, ProviderFormat, StreamStep};
 use crate::outcome::{FinishReason, Outcome};
 use crate::plan::EndpointPlan;
 use crate::workload::{CallSpec, Role, ToolCall, ToolPart, TOOL_NAME};
@@ -284,10 +284,7 @@ impl ProviderFormat for Gemini {
             // A prompt blocked before any answer has no candidates, only feedback.
             return Err(format!(
                 "no candidates in the answer: {}",
-                String::from_utf8_lossy(body)
-                    .chars()
-                    .take(200)
-                    .collect::<String>()
+                head(&String::from_utf8_lossy(body), 200)
             ));
         };
         let answer = || c.content.parts.iter().filter(|p| !p.thought);

@@ -180,15 +180,19 @@ pub(super) fn json_body(req: &impl serde::Serialize, call: &CallSpec) -> Bytes {
 /// "invalid JSON from the endpoint (why): <its first 80 characters>", on one line: the
 /// endpoint's control characters are escaped.
 pub(super) fn invalid_json(e: &serde_json::Error, data: &str) -> String {
-    let head: String = data
-        .chars()
-        .take(80)
+    format!("invalid JSON from the endpoint ({e}): {}", head(data, 80))
+}
+
+/// The first `n` characters of what an endpoint sent, on one line: its control
+/// characters escaped.
+pub(super) fn head(data: &str, n: usize) -> String {
+    data.chars()
+        .take(n)
         .flat_map(|c| match c.is_control() {
             true => c.escape_default().collect::<Vec<_>>(),
             false => vec![c],
         })
-        .collect();
-    format!("invalid JSON from the endpoint ({e}): {head}")
+        .collect()
 }
 
 /// The JSON schema of the tool's arguments: one search query.

@@ -308,6 +308,14 @@ mod regressions {
     }
 
     #[test]
+    fn a_gemini_answer_without_candidates_is_reported_on_one_line() {
+        // cargo-fuzz's find (fuzz/artifacts/whole/crash-6e8c…): Vertex's "no candidates"
+        // error quoted the body raw, newlines and all.
+        let body = b":\r\r{}\t\r\t\t \n\n\n\n\n\n\n\n\n\n\n\n\n ";
+        llm_drill::fuzzing::whole(body);
+    }
+
+    #[test]
     fn invalid_json_with_a_newline_is_reported_on_one_line() {
         // proptest's first find: the body's start was quoted raw into the error.
         let body = b"\x00{\"id\":\"c\",\"choices\":[{\"ind\n{\":0}]}";
