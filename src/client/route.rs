@@ -409,6 +409,16 @@ impl Route {
         }
     }
 
+    /// Signs `req` again, now, where requests are signed: a retry's SigV4 signature
+    /// carries its own time, and the credential as it is now.
+    pub fn resign(&self, req: &mut Prepared) {
+        if let (Some(c), Some(region), Some(headers)) =
+            (&self.credential, &self.signing_region, req.headers.as_mut())
+        {
+            let _ = self.sign(headers, req.stream, &req.body, &c.current(), region);
+        }
+    }
+
     /// Signs a request with SigV4: `x-amz-date`, `x-amz-security-token` for temporary
     /// keys, and `authorization`, over its body, path, host and content type.
     fn sign(

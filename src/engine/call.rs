@@ -188,6 +188,7 @@ impl<T: Transport> Engine<T> {
                     _ = tokio::time::sleep(wait) => {}
                     _ = hard.cancelled() => break Attempt::failed(Instant::now(), Outcome::Interrupted, "stopped while waiting to retry"),
                 }
+                route.resign(&mut prepared);
             };
             done.endpoint = ep;
             // A refused credential is the endpoint's own: no fallback would fix it, and

@@ -440,3 +440,62 @@ async fn throttling_faults_are_429s_as_the_mock_counted_them() {
         assert_throttled_as_the_mock_counted(&yaml, "429 ThrottlingException").await;
     }
 }
+
+/// A retry is signed again: its own `x-amz-date`, a signature that verifies for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_is_signed_at_its_own_time() {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "2")
+                .insert_header(
+                    "x-amzn-errortype",
+                    "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/",
+                )
+                .set_body_raw(
+                    r#"{"message":"Too many requests, please wait before trying again."}"#,
+                    "application/json",
+                ),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ok_body())
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(&dir, "key", KEYS);
+    let yaml = scenario(&endpoint(&server.uri(), &key, None), false, 1, 1).replace(
+        "load:",
+        "retry: { max_attempts: 2, backoff: { base: 2s, max: 4s } }\nload:",
+    );
+    let (s, _d) = run(&yaml).await;
+    assert_eq!(outcome(&s, "ok"), 1, "{:?}", s.errors);
+    let reqs = server.received_requests().await.unwrap();
+    assert_eq!(reqs.len(), 2);
+    let date = |r: &Request| header(r, "x-amz-date").unwrap().to_string();
+    assert_ne!(date(&reqs[0]), date(&reqs[1]), "the retry waited 2 s");
+    for r in &reqs {
+        let headers: Vec<(&str, &str)> = r
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))
+            .collect();
+        let verdict = sigv4::verify(
+            &sigv4::Request {
+                method: "POST",
+                host: header(r, "host").unwrap(),
+                path: r.url.path(),
+                query: None,
+                headers: &headers,
+                body: &r.body,
+            },
+            "bedrock",
+            |_| Some("s3cr3t/Key+0123".to_string()),
+            std::time::SystemTime::now(),
+        );
+        assert_eq!(verdict, Ok(()));
+    }
+}
