@@ -278,11 +278,6 @@ impl Route {
         }
     }
 
-    /// Whether its credential is an OAuth token (refreshed on a 401).
-    pub fn has_oauth(&self) -> bool {
-        matches!(self.tokens, Some(Refresh::OAuth(_)))
-    }
-
     /// Whether its credential is fetched when the run starts (OAuth, `exec:`).
     pub fn fetches_credential(&self) -> bool {
         self.tokens.is_some()

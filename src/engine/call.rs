@@ -116,7 +116,9 @@ impl<T: Transport> Engine<T> {
         };
         // Seeded per call, so that the same seed gives the same retry schedule.
         let mut jitter = rand_pcg::Pcg32::seed_from_u64(call.retry_seed);
-        // An OAuth endpoint's 401 gets a fresh token and the attempt once more.
+        // A refused credential that is fetched (an OAuth token, a command's output such as
+        // `aws configure export-credentials`) is fetched again, and the attempt made once
+        // more, signed anew.
         let mut reauthed = false;
         loop {
             let route = &self.routes[ep];
@@ -140,6 +142,9 @@ impl<T: Transport> Engine<T> {
                     );
                 }
                 n += 1;
+                // Signed as it leaves (SigV4): a call prepared before a credential was
+                // refreshed, or retried after a wait, carries the time and keys of now.
+                route.resign(&mut prepared);
                 let sending = Instant::now();
                 let a = tokio::select! {
                     a = self.transport.send(route, prepared.clone(), route.endpoint.timeout) => a,
@@ -168,7 +173,7 @@ impl<T: Transport> Engine<T> {
                     http_version: a.http_version,
                     server_timing: a.server_timing(),
                 });
-                if a.outcome == Outcome::Auth && !reauthed && route.has_oauth() {
+                if a.outcome == Outcome::Auth && !reauthed && route.fetches_credential() {
                     reauthed = true;
                     if route.refresh_token().await.is_ok() {
                         // The repeat is not a retry: it does not use the retry budget.
@@ -188,7 +193,6 @@ impl<T: Transport> Engine<T> {
                     _ = tokio::time::sleep(wait) => {}
                     _ = hard.cancelled() => break Attempt::failed(Instant::now(), Outcome::Interrupted, "stopped while waiting to retry"),
                 }
-                route.resign(&mut prepared);
             };
             done.endpoint = ep;
             // A refused credential is the endpoint's own: no fallback would fix it, and

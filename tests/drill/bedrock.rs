@@ -499,3 +499,33 @@ async fn a_retry_is_signed_at_its_own_time() {
         assert_eq!(verdict, Ok(()));
     }
 }
+
+/// Keys from a command (`exec:`, as `aws configure export-credentials` gives them) that
+/// the endpoint refuses are fetched again once and the call signed anew: a rotation
+/// costs one 403, not a run of failures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_keys_from_a_command_are_fetched_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = key_file(&dir, "ours", KEYS);
+    let flag = dir.path().join("fetched");
+    // Stale keys the first time, the good ones after.
+    let script = key_file(
+        &dir,
+        "keys.sh",
+        &format!(
+            "if [ -f {f} ]; then echo '{KEYS}'; else touch {f}; echo 'AKIDTEST0123:a-stale-secret'; fi\n",
+            f = flag.display()
+        ),
+    );
+    let e = endpoint("mock", &ours, Some(&ours)).replace(
+        &format!("credential_ref: file:{ours}"),
+        &format!("credential_ref: exec:sh {script}"),
+    );
+    // A call a second, so that each starts after the one before has ended.
+    let yaml = scenario(&e, false, 1, 1).replace("duration: 1s", "duration: 3s");
+    let (s, _d) = run(&yaml).await;
+    assert_eq!(outcome(&s, "ok"), 3, "{:?}", s.errors);
+    let truth = &s.mock_server["e"];
+    assert_eq!((truth.auth_refused, truth.by_status[&403]), (1, 1));
+    assert_eq!((truth.by_status[&200], s.totals.attempts), (3, 4));
+}
