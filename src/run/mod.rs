@@ -360,15 +360,18 @@ pub struct Executed {
     pub metrics: Option<MetricsServer>,
 }
 
-/// CPU time this process has used, user and system (Linux: `/proc/self/stat`, in
-/// clock ticks of 1/100 s); `None` elsewhere.
+/// CPU time this process has used, user and system, over all its threads; `None` where
+/// the clock is not there.
 fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // After the command name, which may hold spaces, in parentheses.
-    let rest = stat.rsplit_once(") ")?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
-    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the one timespec it is given, which lives on this
+    // stack for the call; CLOCK_PROCESS_CPUTIME_ID is every thread's CPU time, in
+    // nanoseconds, whatever the kernel's tick rate.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) } == 0;
+    ok.then(|| t.tv_sec as f64 + t.tv_nsec as f64 / 1e9)
 }
 
 fn unix_ms() -> u64 {
