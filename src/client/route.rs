@@ -98,13 +98,11 @@ impl Route {
         let stream_url = format.url(&endpoint, &base_url, true).map_err(bad)?;
         let origin = http::Origin::of(&url).map_err(bad)?;
         let signs = endpoint.auth.kind() == Some(crate::plan::AuthKind::AwsSigV4);
+        // A bedrock endpoint declares its region (the plan refuses one without).
         let signing_region = match signs {
-            true => Some(
-                crate::plan::signing_region(endpoint.region.as_deref(), url.host_str())
-                    .ok_or_else(|| {
-                        bad("set `region`: the AWS region requests are signed for".into())
-                    })?,
-            ),
+            true => Some(endpoint.region.clone().ok_or_else(|| {
+                bad("set `region`: the AWS region requests are signed for".into())
+            })?),
             false => None,
         };
         let mut headers = format.headers(&endpoint);

@@ -320,14 +320,6 @@ pub(crate) fn endpoint(
     })
 }
 
-/// The AWS region requests to `host` are signed for: the declared `region`, else the
-/// region the host names (`bedrock-runtime.eu-central-1.amazonaws.com`).
-pub fn signing_region(declared: Option<&str>, host: Option<&str>) -> Option<String> {
-    declared
-        .map(str::to_string)
-        .or_else(|| super::regions::in_host(host?).map(str::to_string))
-}
-
 /// The endpoint's price: inline (checked), or looked up by `price_ref`.
 fn price(
     c: &Checker,

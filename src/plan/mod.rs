@@ -40,8 +40,8 @@ pub use arrivals::{Arrival, ArrivalSchedule, Stage};
 pub use auth::{Auth, CredentialRef, MockKey, OAuth2Plan};
 pub use cost::CostPlan;
 pub use endpoint::{
-    signing_region, Calibration, Capabilities, Capability, EndpointPlan, FallbackPolicy, Fit,
-    HttpVersion, Target, DEFAULT_TIMEOUT,
+    Calibration, Capabilities, Capability, EndpointPlan, FallbackPolicy, Fit, HttpVersion, Target,
+    DEFAULT_TIMEOUT,
 };
 pub use feature::{ContextPlan, FeaturePlan, SessionPlan, DEFAULT_OUTPUT_TOKENS};
 pub use goodput::GoodputPlan;
