@@ -84,24 +84,10 @@ pub fn eventstream(data: &[u8]) {
         whole, chunked,
         "the messages depend on how the bytes were cut"
     );
-    let bedrock = format(crate::plan::Provider::Bedrock);
-    let mut steps: Vec<StreamStep> = Vec::new();
-    for (what, payload) in whole.0.iter() {
-        // `event <type> ...` or `exception <type> ...`, as the stream reader names them.
-        let mut words = what.split(' ');
-        let (kind, name) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-        let event = match kind {
-            "event" => name.to_string(),
-            other => format!("{other}:{name}"),
-        };
-        steps.clear();
-        if let Err(e) = bedrock.stream_event(&event, payload, &mut steps) {
-            assert!(!e.contains('\n'), "an error of several lines: {e:?}");
-        }
-    }
 }
 
 fn aws_messages(body: &[u8], chunk: usize) -> Events {
+    let bedrock = format(crate::plan::Provider::Bedrock);
     let mut parser = crate::client::eventstream::EventStreamParser::new(FUZZ_EVENT_BYTES);
     in_chunks(body, chunk, |piece, out| {
         let fed = parser.feed(piece, |m| {
@@ -113,6 +99,13 @@ fn aws_messages(body: &[u8], chunk: usize) -> Events {
                 format!("{} {} {}", m.message_type, m.kind, m.error_message),
                 String::from_utf8_lossy(m.payload).into_owned(),
             ));
+            // Decoded as the stream reader hands it to Bedrock's decoder.
+            if let Some(data) = m.text() {
+                let mut steps: Vec<StreamStep> = Vec::new();
+                if let Err(e) = bedrock.stream_event(&m.event_name(), data, &mut steps) {
+                    assert!(!e.contains('\n'), "an error of several lines: {e:?}");
+                }
+            }
             Flow::Continue
         });
         (parser.buffered(), fed.map(drop).map_err(|e| e.to_string()))

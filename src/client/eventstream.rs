@@ -40,6 +40,26 @@ pub struct Message<'a> {
     pub payload: &'a [u8],
 }
 
+impl<'a> Message<'a> {
+    /// The name a provider's decoder is given: an event's `:event-type`, or
+    /// `exception:<type>` and `error:<code>` for the other kinds.
+    pub fn event_name(&self) -> std::borrow::Cow<'a, str> {
+        match self.message_type {
+            "event" => self.kind.into(),
+            kind => format!("{kind}:{}", self.kind).into(),
+        }
+    }
+
+    /// What it carries as text: an error's `:error-message`, else its payload; `None`
+    /// when the payload is not UTF-8.
+    pub fn text(&self) -> Option<&'a str> {
+        match self.message_type {
+            "error" => Some(self.error_message),
+            _ => std::str::from_utf8(self.payload).ok(),
+        }
+    }
+}
+
 /// Prelude (12) and message CRC (4).
 const OVERHEAD: usize = 16;
 

@@ -238,7 +238,7 @@ impl ProviderFormat for Gemini {
         // The Gemini API refuses a bad key with a 400 whose reason says so.
         let bad_key = v
             .as_ref()
-            .and_then(|v| v.pointer("/error/details")?.as_array().cloned())
+            .and_then(|v| v.pointer("/error/details")?.as_array())
             .is_some_and(|d| d.iter().any(|x| x["reason"] == "API_KEY_INVALID"));
         if bad_key {
             return (Outcome::Auth, Some("API_KEY_INVALID".into()));

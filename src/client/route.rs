@@ -380,13 +380,8 @@ impl Route {
     pub fn prepare(&self, call: &CallSpec) -> Prepared {
         let body = self.format.body(&self.endpoint, call);
         let signed = match (&self.credential, &self.signing_region) {
-            (Some(c), Some(region)) => {
-                let mut headers = self.headers.clone();
-                // Keys that cannot be read leave the request unsigned: the endpoint's
-                // 403 then says so, as a classified outcome.
-                let _ = self.sign(&mut headers, call.stream, &body, &c.current(), region);
-                Some(Box::new(headers))
-            }
+            // Its own headers, signed as each attempt leaves (`sign_now`).
+            (Some(_), Some(_)) => Some(Box::new(self.headers.clone())),
             _ if self.mock && call.tools.is_some() => {
                 let mut headers = self.headers.clone();
                 headers.insert(TOOL_ROUNDS_LEFT, HeaderValue::from(call.rounds_left));
@@ -402,9 +397,12 @@ impl Route {
         }
     }
 
-    /// Signs `req` again, now, where requests are signed: a retry's SigV4 signature
-    /// carries its own time, and the credential as it is now.
-    pub fn resign(&self, req: &mut Prepared) {
+    /// Signs `req` now, where requests are signed (SigV4), with the credential as it is
+    /// now: each attempt as it leaves, so that a retry after a wait, or a call prepared
+    /// before a refresh, carries its own time and keys. Outside the timed region. Keys
+    /// that cannot be read leave it unsigned: the endpoint's 403 then says so, as a
+    /// classified outcome.
+    pub fn sign_now(&self, req: &mut Prepared) {
         if let (Some(c), Some(region), Some(headers)) =
             (&self.credential, &self.signing_region, req.headers.as_mut())
         {

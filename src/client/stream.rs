@@ -159,15 +159,11 @@ impl Parser {
             Parser::Sse(p) => p.feed(chunk, on_event).map(drop).map_err(|e| e.to_string()),
             Parser::Aws(p) => {
                 let mut bad_text = false;
-                p.feed(chunk, |m| {
-                    let Ok(data) = std::str::from_utf8(m.payload) else {
+                p.feed(chunk, |m| match m.text() {
+                    Some(data) => on_event(&m.event_name(), data),
+                    None => {
                         bad_text = true;
-                        return sse::Flow::Stop;
-                    };
-                    match m.message_type {
-                        "event" => on_event(m.kind, data),
-                        "error" => on_event(&format!("error:{}", m.kind), m.error_message),
-                        kind => on_event(&format!("{kind}:{}", m.kind), data),
+                        sse::Flow::Stop
                     }
                 })
                 .map_err(|e| e.to_string())?;

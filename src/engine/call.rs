@@ -144,7 +144,7 @@ impl<T: Transport> Engine<T> {
                 n += 1;
                 // Signed as it leaves (SigV4): a call prepared before a credential was
                 // refreshed, or retried after a wait, carries the time and keys of now.
-                route.resign(&mut prepared);
+                route.sign_now(&mut prepared);
                 let sending = Instant::now();
                 let a = tokio::select! {
                     a = self.transport.send(route, prepared.clone(), route.endpoint.timeout) => a,

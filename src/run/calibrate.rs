@@ -76,7 +76,9 @@ pub async fn calibrate(route: &Route, index: usize) -> Result<Calibration, Strin
             .map(|m| e.encoding.count(&m.content) as u32)
             .sum();
         let timeout = e.timeout.min(Duration::from_secs(120));
-        let a = Client.send(route, route.prepare(&call), timeout).await;
+        let mut req = route.prepare(&call);
+        route.sign_now(&mut req);
+        let a = Client.send(route, req, timeout).await;
         let which = format!("calibration probe {} of {}", k + 1, SIZES.len() * 2);
         if a.outcome != Outcome::Ok {
             return Err(format!(
