@@ -644,7 +644,7 @@ pub fn calibration_line(c: &super::schema::CalibrationSummary, achieved: Option<
         format!("; the run's prompts: {r:.4}× as planned")
     });
     format!(
-        "calibrated by {} probes ({} prompt tokens, ${:.4}, apart from every figure above): it counts {:.4}× the plan's tokens + {:.1} per call + {:.1} per message (largest residual {:.1} tokens){achieved}",
+        "calibrated by {} probes ({} prompt tokens, ${:.4}, apart from every other figure): it counts {:.4}× the plan's tokens + {:.1} per call + {:.1} per message (largest residual {:.1} tokens){achieved}",
         c.probes,
         c.probe_input_tokens,
         c.probe_cost_usd,
