@@ -6,6 +6,8 @@
 #   benches/loadgen.sh [throughput|h2|ab|accuracy|capacity|streams|memory|sessions|replay|replay-day|side|mock|lag|streams10k|shards|all]    (default: all)
 #   DURATION=10 CONNS=64 benches/loadgen.sh throughput
 #   LLM_DRILL_BIN=/path/to/older/llm-drill benches/loadgen.sh throughput   (another build)
+#   USERS=2000 STREAM_SECS=20 PEER=0 MOCK_BIN=/path/to/older/llm-drill-mock benches/loadgen.sh streams10k
+#                                  (fewer streams, no nginx peer, another build of the mock)
 #   BASE_BIN=/tmp/llm-drill-before benches/loadgen.sh ab   (that build against this one and
 #                                  oha, alternated round by round: a change's cost)
 #
@@ -296,7 +298,7 @@ streams10k() {
   local users=${USERS:-10000} secs=${STREAM_SECS:-60} port=$((PORT + 3)) pid run_pid
   cargo build --release -q -p mock_server
   echo "== streams10k: $users users, 20 tokens/s, TTFT 300 +- 50 ms, ${secs}s, mock and llm-drill each on one core"
-  $SERVER_PIN target/release/llm-drill-mock --listen "127.0.0.1:$port" --ttft-ms 300 --ttft-stddev-ms 50 \
+  $SERVER_PIN "${MOCK_BIN:-target/release/llm-drill-mock}" --listen "127.0.0.1:$port" --ttft-ms 300 --ttft-stddev-ms 50 \
     --tokens-per-second 20 --output-tokens 200 > "$WORK/mock10k.log" &
   pid=$!
   for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/stats" && break; sleep 0.1; done
@@ -338,7 +340,7 @@ n = max(int(open_n), 1)
 print(f"mock: CPU {float(c1) - float(c0):.1f} s in {secs} s, RSS idle {int(idle) / 1024:.1f} MiB, with {open_n} streams open {int(open_kb) / 1024:.1f} MiB ({(int(open_kb) - int(idle)) * 1024 / n:.0f} bytes per open stream beyond the socket buffers), peak {int(peak) / 1024:.1f} MiB")
 print(f"llm-drill: CPU {float(user) + float(sys_):.1f} s, peak RSS {int(rss) / 1024:.1f} MiB; schedule lag p99 {s['schedule_lag_ms']['p99']:.1f} ms; generator_saturated {s['generator_saturated']}")
 PY
-  streams10k_nginx "$users" "$secs"
+  if [ "${PEER:-1}" = 1 ]; then streams10k_nginx "$users" "$secs"; fi
 }
 
 streams10k_nginx() {

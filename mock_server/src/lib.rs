@@ -25,10 +25,12 @@ mod limiter;
 pub mod listen;
 mod openai;
 mod sampler;
+mod serve;
 pub mod sigv4;
 mod stats;
 mod stream;
 mod template;
+mod ticker;
 mod tls;
 pub mod tokens;
 
@@ -171,6 +173,8 @@ pub(crate) struct Shared {
     pub(crate) clock: gate::Clock,
     pub(crate) limiter: Option<limiter::Limiter>,
     pub(crate) capacity: Option<capacity::Capacity>,
+    /// The one timer every stream's tokens wait on.
+    pub(crate) ticker: Arc<ticker::Ticker>,
     /// Tokens its OAuth endpoint issued, and when each expires.
     pub(crate) tokens: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
@@ -202,6 +206,7 @@ pub fn router(config: MockConfig) -> (Router, StatsHandle) {
             .capacity
             .map(|m| capacity::Capacity::new(m, config.latency.tokens_per_second)),
         tokens: Default::default(),
+        ticker: ticker::Ticker::new(),
         stats: Stats::with_regions(&config.served_regions, config.backlog),
         config,
         clock: gate::Clock::new(),
@@ -355,16 +360,12 @@ pub async fn spawn_with(
     };
     let https = tls.is_some();
     let task = match tls {
-        None => tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(stop)
-                .await;
-        }),
-        Some(config) => tokio::spawn(async move {
-            let _ = axum::serve(tls::TlsListener::new(listener, config), router)
-                .with_graceful_shutdown(stop)
-                .await;
-        }),
+        None => tokio::spawn(serve::serve(listener, router, stop)),
+        Some(config) => tokio::spawn(serve::serve(
+            tls::TlsListener::new(listener, config),
+            router,
+            stop,
+        )),
     };
     Ok(MockHandle {
         addr,

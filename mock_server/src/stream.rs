@@ -147,7 +147,7 @@ pub(crate) fn stream(
             ),
             Step::Thought(i) => {
                 let at = s.arrival + s.plan.thoughts[i];
-                crate::chat::until(at).await;
+                s.shared.ticker.until(at).await;
                 s.shared.stats.lag.record(at.elapsed());
                 let word = ANSWER_WORDS[i % ANSWER_WORDS.len()];
                 let mut parts = vec![s.wire.stream_thought(&s.meta, word)];
@@ -167,7 +167,7 @@ pub(crate) fn stream(
                     Some(p) => p.token(s.arrival, &s.plan.offsets, i).await,
                     None => {
                         let at = s.arrival + s.plan.offsets[i];
-                        crate::chat::until(at).await;
+                        s.shared.ticker.until(at).await;
                         at
                     }
                 };

@@ -1,0 +1,46 @@
+//! The accept loop: the router served by hyper (HTTP/1.1, or h2 by prior knowledge or
+//! ALPN) on every connection the listener gives, as `axum::serve` does, with hyper's
+//! HTTP/1 read buffer held to its smallest.
+//!
+//! An open stream keeps its connection, and ten thousand of them open at once is a case
+//! the mock is for. hyper's read buffer adapts: a request that fills it doubles it (a
+//! prompt of a few KiB took it to 16 KiB), and it stays that size for the connection's
+//! life. Capped at hyper's minimum, 8 KiB, a large request is still read whole, in
+//! more reads.
+
+use axum::serve::Listener;
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use std::future::Future;
+
+/// hyper's smallest `max_buf_size`: below it, hyper panics.
+const READ_BUFFER_MAX: usize = 8 * 1024;
+
+/// Serves `router` on `listener` until `stop` completes, then waits for the open
+/// connections to finish what they are doing (each is asked to close once idle).
+pub(crate) async fn serve<L: Listener>(mut listener: L, router: Router, stop: impl Future) {
+    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().max_buf_size(READ_BUFFER_MAX);
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let io = tokio::select! {
+            (io, _addr) = listener.accept() => io,
+            _ = &mut stop => break,
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+            // A connection's end (a client gone, a refused connection) is not the
+            // server's error: there is no one to tell.
+            let _ = watcher.watch(conn).await;
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
