@@ -143,6 +143,8 @@ impl Capacity {
 pub(crate) struct Paced {
     seat: Seat,
     last: Instant,
+    /// Tokens made so far.
+    made: usize,
 }
 
 impl Paced {
@@ -150,26 +152,21 @@ impl Paced {
         Paced {
             seat,
             last: Instant::now(),
+            made: 0,
         }
     }
 
-    /// Waits until token `i` of `offsets` (from `origin`) is made; returns when that was
-    /// due.
-    pub(crate) async fn token(
-        &mut self,
-        origin: Instant,
-        offsets: &[Duration],
-        i: usize,
-    ) -> Instant {
-        let at = match i {
-            0 => origin + offsets[0],
-            _ => {
-                let gap = offsets[i].saturating_sub(offsets[i - 1]);
-                self.last + gap.mul_f64(self.seat.stretch())
-            }
+    /// Waits until the next token is made: the first at `unpaced` (its time without a
+    /// batch), each later one `gap` after the last, stretched by the batch's pace; returns
+    /// when that was due.
+    pub(crate) async fn token(&mut self, unpaced: Instant, gap: Duration) -> Instant {
+        let at = match self.made {
+            0 => unpaced,
+            _ => self.last + gap.mul_f64(self.seat.stretch()),
         };
         crate::chat::until(at).await;
         self.last = at;
+        self.made += 1;
         self.seat.decoding();
         at
     }

@@ -413,10 +413,8 @@ pub(crate) async fn answer(
         false => requested.min(cfg.max_output_tokens) as usize,
     };
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let mut offsets = cfg.latency.token_offsets(prompt_tokens, n, &mut rng);
-    for o in &mut offsets {
-        *o += decision.add_ttft;
-    }
+    let mut times = cfg.latency.token_times(prompt_tokens, n, &mut rng);
+    times.delay(decision.add_ttft);
     // A cut answer stops after `cut` tokens (half of it when the fault names no count).
     let cut = decision.cut_after.map(|k| {
         if k == u32::MAX {
@@ -463,12 +461,10 @@ pub(crate) async fn answer(
             } else {
                 cfg.latency.tokens_per_second.max(1e-9)
             };
-            let start = offsets.first().copied().unwrap_or_default();
+            let start = times.peek().unwrap_or_default();
             let thought = |k: usize| start + Duration::from_secs_f64(k as f64 / rate);
             let shift = thought(meta.reasoning_tokens) - start;
-            for o in &mut offsets {
-                *o += shift;
-            }
+            times.delay(shift);
             match meta.thinking_shown {
                 true => (0..meta.reasoning_tokens).map(thought).collect(),
                 false => Vec::new(),
@@ -481,7 +477,7 @@ pub(crate) async fn answer(
         // A stream's status goes out with its headers, at once.
         shared.stats.status(200);
         let plan = StreamPlan {
-            offsets,
+            times,
             pieces: pieces
                 .iter()
                 .map(|p| (*p, count::count(encoding, p) as u64))
@@ -500,15 +496,16 @@ pub(crate) async fn answer(
         match paced.as_mut() {
             Some(p) => {
                 let mut due = Instant::now();
-                for i in 0..offsets.len() {
-                    due = p.token(arrival, &offsets, i).await;
+                while let Some(offset) = times.peek() {
+                    due = p.token(arrival + offset, times.gap_before_next()).await;
+                    times.next();
                 }
                 shared.stats.lag.record(due.elapsed());
                 until(Instant::now() + decision.add_end).await;
             }
             None => {
-                if let Some(last) = offsets.last() {
-                    let due = arrival + *last + decision.add_end;
+                if let Some(last) = times.last() {
+                    let due = arrival + last + decision.add_end;
                     until(due).await;
                     shared.stats.lag.record(due.elapsed());
                 }

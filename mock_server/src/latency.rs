@@ -2,10 +2,12 @@
 //! a uniform distribution, plus the prompt's prefill time when a prefill rate is set,
 //! then one token every `1 / tokens_per_second`, each gap jittered.
 //!
-//! Pure arithmetic on a caller-provided RNG; no clocks, no I/O, so it is unit-testable
-//! and the same seed always yields the same timings.
+//! Pure arithmetic on a caller-provided RNG (an answer's token times on one seeded from
+//! it); no clocks, no I/O, so it is unit-testable and the same seed always yields the same
+//! timings.
 
-use rand::Rng;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use std::time::Duration;
 
@@ -69,39 +71,113 @@ pub struct LatencyModel {
 }
 
 impl LatencyModel {
-    /// Offsets from the request's arrival at which each of `n` output tokens is ready,
-    /// for a prompt of `prompt_tokens`. The first is the time to first token; the rest
-    /// follow at the token rate.
+    /// The times, from the request's arrival, at which each of `n` output tokens is
+    /// ready, for a prompt of `prompt_tokens`: the first is the time to first token, the
+    /// rest follow at the token rate. Drawn as they are taken, so that an open stream
+    /// holds a few words of state however long its answer.
+    pub fn token_times<R: Rng + ?Sized>(
+        &self,
+        prompt_tokens: usize,
+        n: usize,
+        rng: &mut R,
+    ) -> TokenTimes {
+        let mut first = self.ttft.sample(rng);
+        if self.prefill_tokens_per_second > 0.0 {
+            first += Duration::from_secs_f64(prompt_tokens as f64 / self.prefill_tokens_per_second);
+        }
+        let gap = if self.tokens_per_second > 0.0 {
+            1.0 / self.tokens_per_second
+        } else {
+            0.0
+        };
+        TokenTimes {
+            next: (n > 0).then_some(first),
+            last_gap: Duration::ZERO,
+            index: 0,
+            len: n,
+            gap,
+            jitter: (self.jitter > 0.0)
+                .then(|| Normal::new(1.0, self.jitter).ok())
+                .flatten(),
+            rng: ChaCha8Rng::seed_from_u64(rng.random()),
+        }
+    }
+
+    /// All of [`token_times`](Self::token_times) at once.
     pub fn token_offsets<R: Rng + ?Sized>(
         &self,
         prompt_tokens: usize,
         n: usize,
         rng: &mut R,
     ) -> Vec<Duration> {
-        let mut out = Vec::with_capacity(n);
-        if n == 0 {
-            return out;
+        self.token_times(prompt_tokens, n, rng).collect()
+    }
+}
+
+/// An answer's token times, drawn one at a time (see [`LatencyModel::token_times`]).
+#[derive(Clone, Debug)]
+pub struct TokenTimes {
+    /// The next token's time, if any is left.
+    next: Option<Duration>,
+    /// The gap before the next token (zero before the first).
+    last_gap: Duration,
+    /// The next token's index.
+    index: usize,
+    len: usize,
+    /// Seconds between tokens, before jitter.
+    gap: f64,
+    jitter: Option<Normal<f64>>,
+    rng: ChaCha8Rng,
+}
+
+impl TokenTimes {
+    /// Tokens in the answer.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The next token's time, without taking it.
+    pub fn peek(&self) -> Option<Duration> {
+        self.next
+    }
+
+    /// The next token's gap after the one before it (zero for the first).
+    pub fn gap_before_next(&self) -> Duration {
+        self.last_gap
+    }
+
+    /// Every token later by `by` (a stall before the answer, a reasoning phase).
+    pub fn delay(&mut self, by: Duration) {
+        if let Some(t) = self.next.as_mut() {
+            *t += by;
         }
-        let mut t = self.ttft.sample(rng);
-        if self.prefill_tokens_per_second > 0.0 {
-            t += Duration::from_secs_f64(prompt_tokens as f64 / self.prefill_tokens_per_second);
-        }
-        out.push(t);
-        let gap = if self.tokens_per_second > 0.0 {
-            1.0 / self.tokens_per_second
-        } else {
-            0.0
-        };
-        let normal = Normal::new(1.0, self.jitter.max(0.0)).ok();
-        for _ in 1..n {
-            let factor = match (&normal, self.jitter > 0.0) {
-                (Some(dist), true) => dist.sample(rng).max(0.0),
-                _ => 1.0,
+    }
+}
+
+impl Iterator for TokenTimes {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let t = self.next?;
+        self.index += 1;
+        self.next = (self.index < self.len).then(|| {
+            let factor = match &self.jitter {
+                Some(dist) => dist.sample(&mut self.rng).max(0.0),
+                None => 1.0,
             };
-            t += Duration::from_secs_f64(gap * factor);
-            out.push(t);
-        }
-        out
+            self.last_gap = Duration::from_secs_f64(self.gap * factor);
+            t + self.last_gap
+        });
+        Some(t)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.len - self.index;
+        (left, Some(left))
     }
 }
 
@@ -151,6 +227,37 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert!(a.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn drawn_one_at_a_time_with_their_gaps_and_delays() {
+        let m = LatencyModel {
+            ttft: Spread::fixed(Duration::from_millis(100)),
+            tokens_per_second: 20.0,
+            jitter: 0.3,
+            prefill_tokens_per_second: 0.0,
+        };
+        let all = m.token_offsets(10, 50, &mut ChaCha8Rng::seed_from_u64(3));
+        assert_eq!(all.len(), 50);
+        let mut times = m.token_times(10, 50, &mut ChaCha8Rng::seed_from_u64(3));
+        times.delay(Duration::from_millis(7));
+        assert_eq!(times.len(), 50);
+        let mut previous: Option<Duration> = None;
+        for (i, want) in all.iter().enumerate() {
+            let gap = times.gap_before_next();
+            let got = times.next().expect("50 tokens");
+            assert_eq!(got, *want + Duration::from_millis(7), "token {i}");
+            match previous {
+                Some(p) => assert_eq!(gap, got - p, "token {i}"),
+                None => assert_eq!(gap, Duration::ZERO),
+            }
+            previous = Some(got);
+        }
+        assert_eq!(times.next(), None);
+        // Jittered: the gaps are not all the same.
+        assert!(all.windows(3).any(|w| w[1] - w[0] != w[2] - w[1]));
+        // An open stream holds its times in a few hundred bytes, however long its answer.
+        assert!(std::mem::size_of::<TokenTimes>() < 512);
     }
 
     #[test]

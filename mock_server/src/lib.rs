@@ -37,7 +37,7 @@ pub mod tokens;
 pub use auth::AuthKey;
 pub use capacity::{CapacityModel, OnFull};
 pub use lag::LagSummary;
-pub use latency::{LatencyModel, Spread};
+pub use latency::{LatencyModel, Spread, TokenTimes};
 pub use sampler::Sampler;
 pub use stats::{Stats, StatsSnapshot};
 pub use tls::TlsIdentity;

@@ -5,6 +5,7 @@
 
 use crate::capacity::Paced;
 use crate::chat::{InFlight, Meta, Wire};
+use crate::latency::TokenTimes;
 use crate::template::TokenTemplate;
 use crate::tokens::ANSWER_WORDS;
 use crate::Shared;
@@ -30,7 +31,7 @@ enum Step {
 
 /// How a stream goes: its token times, and what the faults do to it.
 pub(crate) struct StreamPlan {
-    pub(crate) offsets: Vec<Duration>,
+    pub(crate) times: TokenTimes,
     /// A tool call's argument pieces and their tokens, sent in place of answer words.
     pub(crate) pieces: Vec<(&'static str, u64)>,
     /// When each reasoning token shown goes out (empty when the reasoning is hidden).
@@ -57,11 +58,22 @@ struct StreamState {
 impl StreamState {
     /// What follows the reasoning: the first token, or the end of an empty answer.
     fn after_thoughts(&self) -> Step {
-        if self.plan.offsets.is_empty() {
+        if self.plan.times.is_empty() {
             Step::End
         } else {
             Step::Token(0)
         }
+    }
+
+    /// When token `n`, the next to come, was due, if by `now` and it may go out in the
+    /// same write as the one before. (Under `mock.capacity` each token keeps its own pace;
+    /// a cut stops before it.)
+    fn caught_up(&self, n: usize, now: Instant) -> Option<Instant> {
+        if self.paced.is_some() || self.plan.cut == Some(n) {
+            return None;
+        }
+        let at = self.arrival + self.plan.times.peek()?;
+        (at <= now).then_some(at)
     }
 
     /// Token `i`'s text, counted as it leaves.
@@ -163,14 +175,18 @@ pub(crate) fn stream(
                 (concat(parts), next)
             }
             Step::Token(i) => {
+                // Step::Token(i) is only ever set with token i still to come.
+                let offset = s.plan.times.peek()?;
+                let gap = s.plan.times.gap_before_next();
                 let at = match s.paced.as_mut() {
-                    Some(p) => p.token(s.arrival, &s.plan.offsets, i).await,
+                    Some(p) => p.token(s.arrival + offset, gap).await,
                     None => {
-                        let at = s.arrival + s.plan.offsets[i];
+                        let at = s.arrival + offset;
                         s.shared.ticker.until(at).await;
                         at
                     }
                 };
+                s.plan.times.next();
                 if i == 0 {
                     s.reasoned();
                 }
@@ -178,30 +194,28 @@ pub(crate) fn stream(
                 s.shared.stats.lag.record(now.saturating_duration_since(at));
                 // Tokens already due by now go out in the same write: a stream that woke
                 // late catches up in one system call, one SSE event per token as ever.
-                // (Under `mock.capacity` each token keeps its own pace.)
-                let due = |n: usize| {
-                    (s.paced.is_none()
-                        && n < s.plan.offsets.len()
-                        && s.plan.cut != Some(n)
-                        && s.arrival + s.plan.offsets[n] <= now)
-                        .then(|| s.arrival + s.plan.offsets[n])
-                };
                 let mut next = i + 1;
-                let bytes = if due(next).is_none() {
-                    s.event(s.word(i))
-                } else {
-                    let mut out = BytesMut::new();
-                    s.put_event(&mut out, s.word(i));
-                    while let Some(at) = due(next) {
-                        s.shared.stats.lag.record(now.saturating_duration_since(at));
-                        s.put_event(&mut out, s.word(next));
-                        next += 1;
+                let bytes = match s.caught_up(next, now) {
+                    None => s.event(s.word(i)),
+                    Some(mut at) => {
+                        let mut out = BytesMut::new();
+                        s.put_event(&mut out, s.word(i));
+                        loop {
+                            s.plan.times.next();
+                            s.shared.stats.lag.record(now.saturating_duration_since(at));
+                            s.put_event(&mut out, s.word(next));
+                            next += 1;
+                            match s.caught_up(next, now) {
+                                Some(due) => at = due,
+                                None => break,
+                            }
+                        }
+                        out.freeze()
                     }
-                    out.freeze()
                 };
                 let step = if s.plan.cut == Some(next) {
                     Step::Cut
-                } else if next < s.plan.offsets.len() {
+                } else if next < s.plan.times.len() {
                     Step::Token(next)
                 } else {
                     Step::End
@@ -209,7 +223,7 @@ pub(crate) fn stream(
                 (bytes, step)
             }
             Step::End => {
-                if s.plan.offsets.is_empty() {
+                if s.plan.times.is_empty() {
                     s.reasoned();
                 }
                 crate::chat::until(Instant::now() + s.plan.add_end).await;
