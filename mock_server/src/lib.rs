@@ -54,6 +54,10 @@ use tokens::Encoding;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// The header on every response of the mock, with its version: a client that sees it
+/// knows it talked to an llm-drill mock, whose `GET /stats` has the ground truth.
+pub const MOCK_HEADER: &str = "x-llm-drill-mock";
+
 /// How the mock behaves.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MockConfig {
@@ -239,8 +243,18 @@ pub fn router(config: MockConfig) -> (Router, StatsHandle) {
         .route("/health", get(|| async { "ok" }))
         .route("/oauth2/token", post(auth::token))
         .fallback(not_found)
+        .layer(axum::middleware::map_response(mark))
         .with_state(shared.clone());
     (router, StatsHandle(shared))
+}
+
+/// Says on every response that the mock answered it.
+async fn mark(mut resp: Response) -> Response {
+    resp.headers_mut().insert(
+        MOCK_HEADER,
+        axum::http::HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
+    );
+    resp
 }
 
 /// Counts a chat request by the HTTP it came in.

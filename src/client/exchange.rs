@@ -54,6 +54,7 @@ pub(super) async fn exchange(
     });
     let status = resp.status().as_u16();
     a.status = Some(status);
+    route.note_mock(resp.headers());
     if let Some(r) = route.format.served_region(resp.headers()) {
         a.extra_mut().served_region =
             Some(crate::plan::regions::canonical(&r).unwrap_or("unrecognized"));

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::HeaderName;
 use hyper::header::{HeaderMap, HeaderValue, HOST, USER_AGENT};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -81,6 +82,9 @@ pub struct Route {
     /// The embedded mock: told how many tool rounds a turn has left, which a real
     /// model decides itself.
     mock: bool,
+    /// A response said it came from an llm-drill mock running on its own (its
+    /// `x-llm-drill-mock` header): its `/stats` is read after the run.
+    standalone_mock: AtomicBool,
 }
 
 /// Tells the embedded mock whether to call the offered tool.
@@ -245,6 +249,7 @@ impl Route {
         let version = endpoint.http_version;
         Ok(Route {
             mock: matches!(endpoint.target, Target::Mock(_)),
+            standalone_mock: AtomicBool::new(false),
             endpoint,
             base_url,
             addresses,
@@ -462,6 +467,54 @@ impl Route {
 
     /// The request on the wire; over h2 its target is in absolute form, which carries
     /// the host (`:authority`) in place of a `Host` header.
+    /// Notes a response from a standalone llm-drill mock (once: a header lookup per
+    /// response until then).
+    pub(super) fn note_mock(&self, headers: &HeaderMap) {
+        if !self.mock
+            && !self.standalone_mock.load(Relaxed)
+            && headers.contains_key(mock_server::MOCK_HEADER)
+        {
+            self.standalone_mock.store(true, Relaxed);
+        }
+    }
+
+    /// Whether an llm-drill mock running on its own answered this endpoint.
+    pub fn answered_by_standalone_mock(&self) -> bool {
+        self.standalone_mock.load(Relaxed)
+    }
+
+    /// That mock's `GET /stats`, at the endpoint's origin and over its connection settings
+    /// (TLS, proxy), without its credential.
+    pub async fn mock_stats(&self) -> Result<mock_server::StatsSnapshot, String> {
+        let (mut sender, _) = self.pool.open().await.map_err(|e| e.message)?;
+        sender.ready().await.map_err(|e| http::error_chain(&e))?;
+        let mut parts = self.addresses[0].absolute.clone().into_parts();
+        parts.path_and_query = Some(hyper::http::uri::PathAndQuery::from_static("/stats"));
+        let absolute = hyper::Uri::from_parts(parts).map_err(|e| e.to_string())?;
+        let mut r = hyper::Request::new(Full::new(Bytes::new()));
+        if sender.is_h2() {
+            *r.uri_mut() = absolute;
+        } else {
+            *r.uri_mut() = hyper::Uri::from_static("/stats");
+            if let Some(host) = self.headers.get(HOST) {
+                r.headers_mut().insert(HOST, host.clone());
+            }
+        }
+        let resp = sender.send(r).await.map_err(|e| http::error_chain(&e))?;
+        let status = resp.status();
+        let body = http_body_util::BodyExt::collect(http_body_util::Limited::new(
+            resp.into_body(),
+            1 << 20,
+        ))
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+        if !status.is_success() {
+            return Err(format!("HTTP {status}"));
+        }
+        serde_json::from_slice(&body).map_err(|e| format!("not the mock's /stats: {e}"))
+    }
+
     pub(super) fn request(&self, req: &Prepared, h2: bool) -> hyper::Request<Full<Bytes>> {
         let mut r = hyper::Request::new(Full::new(req.body.clone()));
         *r.method_mut() = hyper::Method::POST;

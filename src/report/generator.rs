@@ -39,7 +39,7 @@ pub fn judge(pacing: (u64, u64, f64), cpu_share: Option<f64>) -> GeneratorSummar
     }
 }
 
-/// Above this lag p99, an embedded mock did not keep its own latency model.
+/// Above this lag p99, a mock (embedded or standalone) did not keep its own latency model.
 pub const MOCK_LAG_LIMIT_MS: f64 = 5.0;
 
 /// The mock's counterpart of the generator's saturation: each mock that emitted late

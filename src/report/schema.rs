@@ -423,7 +423,9 @@ pub struct Summary {
     pub thresholds: Vec<ThresholdResult>,
     pub passed: bool,
     /// Ground truth from the embedded mock server of each `base_url: mock` endpoint, as
-    /// its `/stats` reported it after the run — to check llm-drill's figures against.
+    /// its `/stats` reported it after the run — to check llm-drill's figures against —
+    /// and from a standalone llm-drill mock that answered an endpoint (recognized by its
+    /// `x-llm-drill-mock` header; its figures cover its whole life).
     #[serde(default)]
     pub mock_server: BTreeMap<String, mock_server::StatsSnapshot>,
     /// A shard's part of a split run (`--shard`), or the shards a merged result holds.

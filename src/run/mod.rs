@@ -600,6 +600,25 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
         .iter()
         .filter_map(|r| Some((r.endpoint.id.clone(), r.token_stats()?)))
         .collect();
+    // An llm-drill mock running on its own answered some endpoints: its ground truth and
+    // its own lag, as for an embedded one (its figures cover its life, not only this run).
+    let mut standalone = Vec::new();
+    for r in engine
+        .routes
+        .iter()
+        .filter(|r| r.answered_by_standalone_mock())
+    {
+        let id = r.endpoint.id.clone();
+        match tokio::time::timeout(Duration::from_secs(5), r.mock_stats()).await {
+            Ok(Ok(stats)) => standalone.push((id, stats)),
+            Ok(Err(why)) => eprintln!(
+                "warning: endpoints.{id}: an llm-drill mock answered, but its /stats could not be read: {why}"
+            ),
+            Err(_) => eprintln!(
+                "warning: endpoints.{id}: an llm-drill mock answered, but its /stats did not answer within 5 s"
+            ),
+        }
+    }
     // Dropping the engine drops the last sample sender (every call has finished) and the
     // HTTP client's idle connections, so the recorder and the mocks can wind down.
     drop(engine);
@@ -616,7 +635,7 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
     if let Some(d) = display {
         d.finish();
     }
-    let mut mock_stats = std::collections::BTreeMap::new();
+    let mut mock_stats: std::collections::BTreeMap<_, _> = standalone.into_iter().collect();
     for (id, h) in mocks {
         mock_stats.insert(id, h.stats());
         let _ = tokio::time::timeout(Duration::from_secs(2), h.shutdown()).await;

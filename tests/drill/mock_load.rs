@@ -30,6 +30,65 @@ async fn a_starved_mock_reports_its_lag_and_the_summary_warns() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standalone_mock_is_recognized_and_its_lag_warned_of() {
+    // The same starvation, but the mock runs apart (here on its own one-thread runtime,
+    // as `llm-drill-mock` would in its own process) and the scenario points at its URL.
+    let mock = mock_server::spawn_dedicated(mock_server::MockConfig {
+        latency: mock_server::LatencyModel {
+            ttft: mock_server::Spread::fixed(Duration::from_millis(1)),
+            tokens_per_second: 5000.0,
+            jitter: 0.0,
+            prefill_tokens_per_second: 0.0,
+        },
+        ..Default::default()
+    })
+    .await
+    .expect("mock");
+    let yaml = format!(
+        "name: starved\nseed: 3\nduration: 2s\ngraceful_stop: 30s\nendpoints:\n  apart:\n    provider: openai\n    base_url: {}\n    model_name: gpt-4o-mini\n    timeout: 60s\nfeatures:\n  f:\n    endpoint: apart\n    stream: true\n    prompt: {{ user_tokens: 10 }}\n    output_tokens: 200\nload: {{ mode: closed, concurrency: 400 }}\n",
+        mock.base_url()
+    );
+    let (s, dir) = run(&yaml).await;
+    // Its /stats, read after the run: the same counts the mock keeps.
+    let m = &s.mock_server["apart"];
+    let now = mock.stats();
+    assert_eq!(m.requests, now.requests);
+    assert_eq!(m.requests, s.totals.calls);
+    assert!(m.emit_lag_ms.p99 > 5.0, "{:?}", m.emit_lag_ms);
+    let text =
+        std::fs::read_to_string(dir.dir.path().join("results/summary.txt")).expect("summary.txt");
+    assert!(
+        text.contains("WARNING: the mock `apart` emitted late against its own latency model"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn an_endpoint_that_is_not_the_mock_gets_no_mock_section() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let body = serde_json::json!({
+        "id": "x", "object": "chat.completion", "created": 0, "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 50, "completion_tokens": 1, "total_tokens": 51}
+    });
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(&server)
+        .await;
+    let (s, _dir) = run(&simple(&server.uri(), false, "5s", 10, 1)).await;
+    assert_eq!(s.totals.ok, 10);
+    assert!(s.mock_server.is_empty(), "{:?}", s.mock_server.keys());
+    // Nothing but the calls reached it: no /stats asked of an endpoint that is not ours.
+    let asked = server.received_requests().await.expect("recorded");
+    assert!(
+        asked.iter().all(|r| r.method.as_str() == "POST"),
+        "{asked:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_connections_is_accepted_at_once_and_counted() {
     let mock = mock_server::spawn(mock_server::MockConfig::default())
         .await
