@@ -339,6 +339,9 @@ print(f"listen-queue overflows (kernel TcpExt ListenOverflows) during the run: {
 n = max(int(open_n), 1)
 print(f"mock: CPU {float(c1) - float(c0):.1f} s in {secs} s, RSS idle {int(idle) / 1024:.1f} MiB, with {open_n} streams open {int(open_kb) / 1024:.1f} MiB ({(int(open_kb) - int(idle)) * 1024 / n:.0f} bytes per open stream beyond the socket buffers), peak {int(peak) / 1024:.1f} MiB")
 print(f"llm-drill: CPU {float(user) + float(sys_):.1f} s, peak RSS {int(rss) / 1024:.1f} MiB; schedule lag p99 {s['schedule_lag_ms']['p99']:.1f} ms; generator_saturated {s['generator_saturated']}")
+seen = s.get("mock_server", {}).get("mock")
+warned = "WARNING: the mock `mock`" in open(f"{work}/streams10k/summary.txt").read()
+print(f"llm-drill's own summary: the standalone mock {'recognized, its lag p99 %.1f ms' % seen['emit_lag_ms']['p99'] if seen else 'NOT recognized'}; lag warning {'said' if warned else 'not said'}")
 PY
   if [ "${PEER:-1}" = 1 ]; then streams10k_nginx "$users" "$secs"; fi
 }

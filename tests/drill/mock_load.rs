@@ -5,6 +5,19 @@
 use super::support::{run, simple};
 use std::time::Duration;
 
+/// A mock with a fixed time to first token and no jitter.
+fn exact(ttft_ms: u64, tokens_per_second: f64) -> mock_server::MockConfig {
+    mock_server::MockConfig {
+        latency: mock_server::LatencyModel {
+            ttft: mock_server::Spread::fixed(Duration::from_millis(ttft_ms)),
+            tokens_per_second,
+            jitter: 0.0,
+            prefill_tokens_per_second: 0.0,
+        },
+        ..Default::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_starved_mock_reports_its_lag_and_the_summary_warns() {
     // 400 streams of 200 tokens at 5,000 tokens/s each: two million tokens a second asked
@@ -33,17 +46,9 @@ async fn a_starved_mock_reports_its_lag_and_the_summary_warns() {
 async fn a_standalone_mock_is_recognized_and_its_lag_warned_of() {
     // The same starvation, but the mock runs apart (here on its own one-thread runtime,
     // as `llm-drill-mock` would in its own process) and the scenario points at its URL.
-    let mock = mock_server::spawn_dedicated(mock_server::MockConfig {
-        latency: mock_server::LatencyModel {
-            ttft: mock_server::Spread::fixed(Duration::from_millis(1)),
-            tokens_per_second: 5000.0,
-            jitter: 0.0,
-            prefill_tokens_per_second: 0.0,
-        },
-        ..Default::default()
-    })
-    .await
-    .expect("mock");
+    let mock = mock_server::spawn_dedicated(exact(1, 5000.0))
+        .await
+        .expect("mock");
     let yaml = format!(
         "name: starved\nseed: 3\nduration: 2s\ngraceful_stop: 30s\nendpoints:\n  apart:\n    provider: openai\n    base_url: {}\n    model_name: gpt-4o-mini\n    timeout: 60s\nfeatures:\n  f:\n    endpoint: apart\n    stream: true\n    prompt: {{ user_tokens: 10 }}\n    output_tokens: 200\nload: {{ mode: closed, concurrency: 400 }}\n",
         mock.base_url()
@@ -121,17 +126,7 @@ async fn a_burst_of_connections_is_accepted_at_once_and_counted() {
 
 #[tokio::test]
 async fn an_unhurried_mock_measures_every_emission() {
-    let mock = mock_server::spawn(mock_server::MockConfig {
-        latency: mock_server::LatencyModel {
-            ttft: mock_server::Spread::fixed(Duration::from_millis(5)),
-            tokens_per_second: 500.0,
-            jitter: 0.0,
-            prefill_tokens_per_second: 0.0,
-        },
-        ..Default::default()
-    })
-    .await
-    .expect("mock");
+    let mock = mock_server::spawn(exact(5, 500.0)).await.expect("mock");
     let (s, _dir) = run(&simple(&mock.base_url(), true, "10s", 20, 1)).await;
     let st = mock.stats();
     assert_eq!(s.totals.ok, 20);
