@@ -87,6 +87,10 @@ pub struct Route {
     standalone_mock: AtomicBool,
 }
 
+/// What a standalone llm-drill mock puts on every answer (a name made once, not parsed
+/// for every answer's lookup).
+const MOCK_HEADER: HeaderName = HeaderName::from_static(mock_server::MOCK_HEADER);
+
 /// Tells the embedded mock whether to call the offered tool.
 const TOOL_ROUNDS_LEFT: &str = "x-llm-drill-tool-rounds-left";
 
@@ -470,10 +474,7 @@ impl Route {
     /// Notes a response from a standalone llm-drill mock (once: a header lookup per
     /// response until then).
     pub(super) fn note_mock(&self, headers: &HeaderMap) {
-        if !self.mock
-            && !self.standalone_mock.load(Relaxed)
-            && headers.contains_key(mock_server::MOCK_HEADER)
-        {
+        if !self.mock && !self.standalone_mock.load(Relaxed) && headers.contains_key(MOCK_HEADER) {
             self.standalone_mock.store(true, Relaxed);
         }
     }

@@ -38,15 +38,19 @@ impl ServerTimings {
     pub fn of(headers: &HeaderMap) -> Option<ServerTimings> {
         let mut t = ServerTimings::default();
         let mut any = false;
-        for (i, name) in NAMES
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| **n != BODY_LATENCY)
-        {
-            let Some(v) = headers.get(*name).and_then(|v| v.to_str().ok()) else {
+        // One pass over the answer's few headers, comparing names, rather than a lookup
+        // (the name parsed and hashed) for each of the five: every call does this.
+        let mut seen = [false; NAMES.len()];
+        for (name, value) in headers {
+            let Some(i) = NAMES.iter().position(|n| *n == name.as_str()) else {
                 continue;
             };
-            let ms = if *name == "server-timing" {
+            // The first value of a name, as `HeaderMap::get` would give.
+            if std::mem::replace(&mut seen[i], true) || NAMES[i] == BODY_LATENCY {
+                continue;
+            }
+            let Ok(v) = value.to_str() else { continue };
+            let ms = if NAMES[i] == "server-timing" {
                 server_timing(v)
             } else {
                 v.trim().parse::<f64>().ok()
@@ -116,5 +120,25 @@ mod tests {
         );
         h.insert("openai-processing-ms", "soon".parse().unwrap());
         assert_eq!(ServerTimings::of(&h), None);
+    }
+
+    #[test]
+    fn a_repeated_header_counts_by_its_first_value_and_the_body_name_is_not_a_header() {
+        let mut h = HeaderMap::new();
+        h.append("openai-processing-ms", "soon".parse().unwrap());
+        h.append("openai-processing-ms", "5".parse().unwrap());
+        h.append("x-envoy-upstream-service-time", "7".parse().unwrap());
+        h.append("x-envoy-upstream-service-time", "9".parse().unwrap());
+        h.append(
+            BODY_LATENCY
+                .to_lowercase()
+                .as_str()
+                .parse::<hyper::header::HeaderName>()
+                .unwrap(),
+            "3".parse().unwrap(),
+        );
+        let t = ServerTimings::of(&h).unwrap();
+        let got: Vec<(usize, f64)> = t.present().collect();
+        assert_eq!(got, vec![(2, 7.0)]);
     }
 }
