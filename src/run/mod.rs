@@ -4,10 +4,10 @@
 //!
 //! Nothing is sent before the scenario, the plan and every credential have passed.
 
-use crate::client::{resolve_credential, Client, Route};
+use crate::client::{resolve_credential, Client};
 use crate::engine::{Engine, Pacer};
 use crate::plan::preflight::{self, Finding, Severity};
-use crate::plan::{Plan, PriceTable, Shard, Target};
+use crate::plan::{Plan, PriceTable, Shard};
 use crate::recorder::drill::{Drill, Window};
 use crate::recorder::Recorder;
 use crate::report::{self, terminal::ProgressDisplay, RunFacts, Summary};
@@ -21,7 +21,9 @@ use tokio_util::sync::CancellationToken;
 
 pub mod calibrate;
 mod metrics;
+mod mocks;
 pub use metrics::MetricsServer;
+pub use mocks::{mock_config, route_to};
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -191,53 +193,6 @@ pub fn parse_start_at(text: &str) -> Result<SystemTime, String> {
         .map_err(|e| {
             format!("`{text}` is neither RFC 3339 (2026-12-02T10:00:00Z) nor Unix seconds: {e}")
         })
-}
-
-/// The embedded mock's configuration for endpoint `e` (none for a real endpoint), with
-/// the keys it accepts resolved from their references.
-pub fn mock_config(
-    e: &crate::plan::EndpointPlan,
-) -> Result<Option<mock_server::MockConfig>, RunError> {
-    let Target::Mock(cfg) = &e.target else {
-        return Ok(None);
-    };
-    let mut cfg = (**cfg).clone();
-    for k in &e.mock_keys {
-        let key = crate::client::resolve(&k.key, &e.id)
-            .map_err(|err| RunError::Invalid(err.to_string()))?;
-        cfg.auth_keys.push(mock_server::AuthKey {
-            key: key.expose().to_string(),
-            from: k.from,
-            until: k.until,
-        });
-    }
-    Ok(Some(cfg))
-}
-
-/// The route to endpoint `e`, and the embedded mock started for it when it has one.
-pub async fn route_to(
-    e: &crate::plan::EndpointPlan,
-    secret: Option<crate::client::Secret>,
-) -> Result<(Route, Option<mock_server::MockHandle>), RunError> {
-    let mut mock = None;
-    let base_url = match &e.target {
-        Target::Mock(_) => {
-            let cfg = mock_config(e)?.expect("a mock endpoint has a mock configuration");
-            let h = mock_server::spawn_dedicated(cfg).await.map_err(|err| {
-                RunError::Fatal(format!(
-                    "cannot start the embedded mock for `{}`: {err}",
-                    e.id
-                ))
-            })?;
-            let url = h.base_url();
-            mock = Some(h);
-            url
-        }
-        Target::Url(u) => u.clone(),
-    };
-    let route =
-        Route::new(e.clone(), base_url, secret).map_err(|err| RunError::Fatal(err.to_string()))?;
-    Ok((route, mock))
 }
 
 pub async fn run(opts: &RunOptions, stop: CancellationToken) -> Result<RunOutput, RunError> {
@@ -601,24 +556,8 @@ pub async fn execute(x: Execution, stop: CancellationToken) -> Result<Executed, 
         .filter_map(|r| Some((r.endpoint.id.clone(), r.token_stats()?)))
         .collect();
     // An llm-drill mock running on its own answered some endpoints: its ground truth and
-    // its own lag, as for an embedded one (its figures cover its life, not only this run).
-    let mut standalone = Vec::new();
-    for r in engine
-        .routes
-        .iter()
-        .filter(|r| r.answered_by_standalone_mock())
-    {
-        let id = r.endpoint.id.clone();
-        match tokio::time::timeout(Duration::from_secs(5), r.mock_stats()).await {
-            Ok(Ok(stats)) => standalone.push((id, stats)),
-            Ok(Err(why)) => eprintln!(
-                "warning: endpoints.{id}: an llm-drill mock answered, but its /stats could not be read: {why}"
-            ),
-            Err(_) => eprintln!(
-                "warning: endpoints.{id}: an llm-drill mock answered, but its /stats did not answer within 5 s"
-            ),
-        }
-    }
+    // its own lag, as for an embedded one.
+    let standalone = mocks::standalone_stats(&engine.routes).await;
     // Dropping the engine drops the last sample sender (every call has finished) and the
     // HTTP client's idle connections, so the recorder and the mocks can wind down.
     drop(engine);
