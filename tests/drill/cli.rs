@@ -263,3 +263,30 @@ fn interval_logs_read_back_as_the_runs_histograms() {
     assert_eq!(ms(0.5), lat["p50"].as_f64().unwrap());
     assert_eq!(ms(0.99), lat["p99"].as_f64().unwrap());
 }
+
+#[test]
+fn the_binary_runs_without_transparent_huge_pages() {
+    // Linux says per process whether THP may back its memory; elsewhere nothing to check.
+    if !Path::new("/proc/self/status").exists() {
+        eprintln!("skipped: no /proc here");
+        return;
+    }
+    let mut child = Command::new(BIN)
+        .args(["mock", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once it says it listens, main has run.
+    let mut line = String::new();
+    let out = child.stdout.take().unwrap();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("listening"), "{line}");
+    // Older kernels do not print the line; where it is printed, it must be off.
+    if let Some(l) = status.lines().find(|l| l.starts_with("THP_enabled:")) {
+        assert_eq!(l.split_whitespace().nth(1), Some("0"), "{l}");
+    }
+}
