@@ -243,18 +243,8 @@ pub fn router(config: MockConfig) -> (Router, StatsHandle) {
         .route("/health", get(|| async { "ok" }))
         .route("/oauth2/token", post(auth::token))
         .fallback(not_found)
-        .layer(axum::middleware::map_response(mark))
         .with_state(shared.clone());
     (router, StatsHandle(shared))
-}
-
-/// Says on every response that the mock answered it.
-async fn mark(mut resp: Response) -> Response {
-    resp.headers_mut().insert(
-        MOCK_HEADER,
-        axum::http::HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
-    );
-    resp
 }
 
 /// Counts a chat request by the HTTP it came in.

@@ -8,8 +8,12 @@
 //! life. Capped at hyper's minimum, 8 KiB, a large request is still read whole, in
 //! more reads.
 
+use axum::http::{HeaderName, HeaderValue, Request};
+use axum::response::Response;
 use axum::serve::Listener;
 use axum::Router;
+use futures_util::TryFutureExt;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -31,7 +35,7 @@ pub(crate) async fn serve<L: Listener>(mut listener: L, router: Router, stop: im
             (io, _addr) = listener.accept() => io,
             _ = &mut stop => break,
         };
-        let service = TowerToHyperService::new(router.clone());
+        let service = Marked(TowerToHyperService::new(router.clone()));
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
@@ -43,4 +47,31 @@ pub(crate) async fn serve<L: Listener>(mut listener: L, router: Router, stop: im
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// Every response says the mock answered it (`MOCK_HEADER`, with its version), so that a
+/// client can tell an llm-drill mock from the endpoint it stands for. A plain wrapper:
+/// axum's `map_response` middleware would box a future per request.
+#[derive(Clone)]
+struct Marked<S>(S);
+
+impl<S> hyper::service::Service<Request<Incoming>> for Marked<S>
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = futures_util::future::MapOk<S::Future, fn(Response) -> Response>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        self.0.call(req).map_ok(mark as fn(Response) -> Response)
+    }
+}
+
+fn mark(mut resp: Response) -> Response {
+    resp.headers_mut().insert(
+        HeaderName::from_static(crate::MOCK_HEADER),
+        HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
+    );
+    resp
 }
