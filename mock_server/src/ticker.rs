@@ -1,6 +1,6 @@
 //! One timer for every stream's tokens: a stream waiting for its next token leaves its
-//! waker in the slot of the millisecond tick when the token is due, and a single task
-//! sleeps to the earliest slot and wakes everything in it together.
+//! waker, with the token's time, in the bucket of that millisecond, and a single task
+//! sleeps to the earliest time and wakes every stream due by then together.
 //!
 //! Ten thousand streams at 20 tokens a second are 200,000 timers a second if each token
 //! sleeps on its own; tokio's hierarchical wheel also moves each of them down a level
@@ -29,7 +29,7 @@ pub(crate) struct Ticker {
     /// Tick 0: ticks count milliseconds from here.
     origin: Instant,
     wheel: Mutex<Wheel>,
-    /// Tells the driver a slot earlier than the one it sleeps to was filled (or that the
+    /// Tells the driver a wait earlier than the time it sleeps to was left (or that the
     /// ticker is gone).
     earlier: Arc<Notify>,
     driving: AtomicBool,
@@ -38,7 +38,7 @@ pub(crate) struct Ticker {
 /// Waits by millisecond bucket; each keeps its waits' own times.
 #[derive(Default)]
 struct Wheel {
-    /// Bucket `k` holds the waits due in `(instant_of(k - 1), instant_of(k)]`.
+    /// Bucket `k` holds the waits due in `(origin + (k - 1) ms, origin + k ms]`.
     slots: BTreeMap<u64, Vec<(Instant, Waker)>>,
     /// When the driver wakes next, if it sleeps to a time.
     armed: Option<Instant>,
@@ -132,8 +132,8 @@ impl Ticker {
     }
 }
 
-/// The one timer: sleeps to the earliest filled tick, wakes its streams, and goes on for
-/// as long as the ticker lives.
+/// The one timer: sleeps to the earliest wait, wakes every stream due by then, and goes
+/// on for as long as the ticker lives.
 async fn drive(ticker: Weak<Ticker>, earlier: Arc<Notify>) {
     loop {
         let Some(t) = ticker.upgrade() else { return };
