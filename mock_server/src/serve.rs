@@ -68,10 +68,11 @@ where
     }
 }
 
+/// The mark's name and value, made once rather than checked again for every response.
+const MARK_NAME: HeaderName = HeaderName::from_static(crate::MOCK_HEADER);
+const MARK_VALUE: HeaderValue = HeaderValue::from_static(env!("CARGO_PKG_VERSION"));
+
 fn mark(mut resp: Response) -> Response {
-    resp.headers_mut().insert(
-        HeaderName::from_static(crate::MOCK_HEADER),
-        HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
-    );
+    resp.headers_mut().insert(MARK_NAME, MARK_VALUE);
     resp
 }
