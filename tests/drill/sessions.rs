@@ -133,10 +133,13 @@ async fn with_prefill_the_mock_starts_longer_prompts_later() {
     let (s, _dir) = run(yaml).await;
     let turns = &s.features["rag"].turns;
     assert_eq!(turns.len(), 3);
+    // Never early; late only by what a shared machine adds, far less than the 200 ms
+    // between one turn's prefill and the next one's (a bound of 15 ms over the floor for
+    // the slowest call flaked on a loaded machine).
     for t in turns {
         let floor = 5.0 + t.mean_input_tokens / 20.0;
         assert!(
-            t.ttft_ms.p50 >= floor && t.ttft_ms.max <= floor + 15.0,
+            t.ttft_ms.p50 >= floor && t.ttft_ms.p50 <= floor + 30.0 && t.ttft_ms.max <= floor + 100.0,
             "turn {}: {} tokens, ttft {:?}",
             t.turn,
             t.mean_input_tokens,
