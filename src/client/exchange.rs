@@ -9,8 +9,8 @@ use super::route::Route;
 use super::stream::read_stream;
 use super::MAX_BODY_BYTES;
 use crate::outcome::Outcome;
+use bytes::Bytes;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use std::fmt;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -78,7 +78,9 @@ pub(super) async fn exchange(
                 route.pool.give_back(sender);
                 b
             }
-            Err(ReadError::TooLarge(_, partial)) | Err(ReadError::Broken(_, partial)) => partial,
+            Err(ReadError::TooLarge(_, partial)) | Err(ReadError::Broken(_, partial)) => {
+                partial.into()
+            }
         };
         let (outcome, name) = route.format.error_outcome(status, &headers, &bytes);
         // One line, whatever the endpoint sent (an HTML error page, say).
@@ -210,17 +212,88 @@ impl fmt::Display for ReadError {
     }
 }
 
-/// Reads the body to its end, refusing to hold more than `cap` bytes.
-async fn read_capped(body: &mut Incoming, cap: usize) -> Result<Vec<u8>, ReadError> {
+/// Reads the body to its end, refusing to hold more than `cap` bytes. A body that came
+/// in one frame (most whole answers) is handed back as it came, without a copy.
+async fn read_capped<B>(body: &mut B, cap: usize) -> Result<Bytes, ReadError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::error::Error + 'static,
+{
+    let mut first: Option<Bytes> = None;
     let mut out = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| ReadError::Broken(http::error_chain(&e), Vec::new()))?;
-        if let Ok(data) = frame.into_data() {
-            if out.len() + data.len() > cap {
-                return Err(ReadError::TooLarge(cap, out));
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let held = first.as_ref().map_or(0, Bytes::len) + out.len();
+        if held + data.len() > cap {
+            let mut partial = first.take().map_or_else(Vec::new, Vec::from);
+            partial.extend_from_slice(&out);
+            return Err(ReadError::TooLarge(cap, partial));
+        }
+        match first.take() {
+            None if out.is_empty() => first = Some(data),
+            None => out.extend_from_slice(&data),
+            Some(f) => {
+                out.reserve(f.len() + data.len());
+                out.extend_from_slice(&f);
+                out.extend_from_slice(&data);
             }
-            out.extend_from_slice(&data);
         }
     }
-    Ok(out)
+    Ok(first.unwrap_or_else(|| Bytes::from(out)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::StreamBody;
+    use hyper::body::Frame;
+
+    fn body(
+        parts: &[&'static str],
+    ) -> impl hyper::body::Body<Data = Bytes, Error = std::io::Error> + Unpin {
+        let frames: Vec<Result<Frame<Bytes>, std::io::Error>> = parts
+            .iter()
+            .map(|p| Ok(Frame::data(Bytes::from_static(p.as_bytes()))))
+            .collect();
+        StreamBody::new(futures_util::stream::iter(frames))
+    }
+
+    #[tokio::test]
+    async fn a_body_is_read_whole_in_one_frame_or_several() {
+        for parts in [
+            &[][..],
+            &["{\"a\":1}"],
+            &["{\"a\"", ":1}"],
+            &["{", "\"a\"", ":1", "}"],
+        ] {
+            let read = read_capped(&mut body(parts), 64).await.unwrap();
+            assert_eq!(read, parts.concat().as_bytes(), "{parts:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_over_its_cap_is_refused_with_what_was_read() {
+        for parts in [
+            &["0123456789"][..],
+            &["01234", "56789"],
+            &["012", "345", "6789"],
+        ] {
+            match read_capped(&mut body(parts), 9).await {
+                Err(ReadError::TooLarge(9, partial)) => {
+                    assert!(
+                        b"0123456789".starts_with(&partial) && partial.len() < 10,
+                        "{parts:?}"
+                    )
+                }
+                other => panic!("{parts:?}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            &read_capped(&mut body(&["01234", "5678"]), 9).await.unwrap()[..],
+            b"012345678"
+        );
+    }
 }

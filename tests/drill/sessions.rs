@@ -139,7 +139,9 @@ async fn with_prefill_the_mock_starts_longer_prompts_later() {
     for t in turns {
         let floor = 5.0 + t.mean_input_tokens / 20.0;
         assert!(
-            t.ttft_ms.p50 >= floor && t.ttft_ms.p50 <= floor + 30.0 && t.ttft_ms.max <= floor + 100.0,
+            t.ttft_ms.p50 >= floor
+                && t.ttft_ms.p50 <= floor + 30.0
+                && t.ttft_ms.max <= floor + 100.0,
             "turn {}: {} tokens, ttft {:?}",
             t.turn,
             t.mean_input_tokens,
