@@ -93,9 +93,11 @@ for e, v in stats.items():
     connect = ep["by_outcome"].get("connect", 0)
     reached = ep["attempts"] - connect
     diff = v["requests"] - reached
-    # During a `refuse` outage the mock's gate also cuts kept-alive connections whose
-    # request it had already read: llm-drill gets no response (`connect`), the mock has
-    # counted the request. Those are the difference, at most its `refused` count.
-    verdict = "equal" if diff == 0 else f"{diff:+d} at the mock: requests read, then cut by a refuse outage"
-    print(f"{e}: mock served {v['requests']} requests and refused {v['refused']} connections at the socket; llm-drill made {ep['attempts']} attempts, {connect} failing to connect, so {reached} reached it ({verdict})")
+    # During a `refuse` outage the mock's gate also cuts connections whose request it had
+    # already read: llm-drill gets no response (`connect`), the mock has counted the
+    # request. It counts those as `refused_mid_request`: the difference, exactly.
+    cut = v.get("refused_mid_request", 0)
+    verdict = "equal" if diff == cut else f"OFF BY {diff - cut:+d}"
+    verdict += f", with {cut} requests read, then cut by a refuse outage" if cut else ""
+    print(f"{e}: mock served {v['requests']} requests and refused {v['refused']} connections at the socket; llm-drill made {ep['attempts']} attempts, {connect} failing to connect, so {reached} reached it; the mock's count less those cut mid-request: {verdict}")
 PY

@@ -69,6 +69,7 @@ impl axum::serve::Listener for GatedListener {
                 io,
                 shared: self.shared.clone(),
                 refused: false,
+                mid_request: false,
                 kind: Kind::Unknown,
                 head: Vec::new(),
             },
@@ -85,6 +86,8 @@ pub(crate) struct GatedIo {
     io: TcpStream,
     shared: Arc<Shared>,
     refused: bool,
+    /// Bytes were read since the last write: a request is in, its answer not begun.
+    mid_request: bool,
     kind: Kind,
     /// The first bytes, until they say what the connection carries: a request line may
     /// arrive in pieces.
@@ -128,7 +131,7 @@ impl GatedIo {
         if self.refused || (!faults.is_empty() && faults.refusing(self.shared.clock.elapsed())) {
             if !self.refused {
                 self.refused = true;
-                self.shared.stats.refused();
+                self.shared.stats.refused(self.mid_request);
             }
             return Some(io::Error::from(io::ErrorKind::ConnectionRefused));
         }
@@ -163,18 +166,25 @@ impl AsyncRead for GatedIo {
             if kind == Kind::Unknown {
                 // Not enough to judge yet: pass these bytes on and judge with the next.
                 self.head = head;
+                self.mid_request = true;
                 return Poll::Ready(Ok(()));
             }
             if let Some(e) = self.gate() {
                 buf.set_filled(before);
                 return Poll::Ready(Err(e));
             }
+            self.mid_request = true;
             return Poll::Ready(Ok(()));
         }
         if let Some(e) = self.gate() {
             return Poll::Ready(Err(e));
         }
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let read = Pin::new(&mut self.io).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.mid_request = true;
+        }
+        read
     }
 }
 
@@ -187,7 +197,11 @@ impl AsyncWrite for GatedIo {
         if let Some(e) = self.gate() {
             return Poll::Ready(Err(e));
         }
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        let wrote = Pin::new(&mut self.io).poll_write(cx, buf);
+        if matches!(wrote, Poll::Ready(Ok(n)) if n > 0) {
+            self.mid_request = false;
+        }
+        wrote
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -206,7 +220,11 @@ impl AsyncWrite for GatedIo {
         if let Some(e) = self.gate() {
             return Poll::Ready(Err(e));
         }
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        let wrote = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        if matches!(wrote, Poll::Ready(Ok(n)) if n > 0) {
+            self.mid_request = false;
+        }
+        wrote
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -27,6 +27,7 @@ pub struct Stats {
     request_digest: AtomicU64,
     streams_cut: AtomicU64,
     refused: AtomicU64,
+    refused_mid_request: AtomicU64,
     connections: AtomicU64,
     /// By fault kind (`FAULT_KINDS`), plus the rate limiter's refusals.
     faults: [AtomicU64; FAULT_KINDS.len()],
@@ -97,6 +98,11 @@ pub struct StatsSnapshot {
     /// Connections closed without an answer during a `refuse` outage.
     #[serde(default)]
     pub refused: u64,
+    /// Of those, the ones closed between a request and its answer: the request's bytes
+    /// were read (so it is counted in `requests` once its body was whole), no byte of
+    /// its answer left. The client got no answer, as from any refused connection.
+    #[serde(default)]
+    pub refused_mid_request: u64,
     /// TCP connections accepted (admin ones included): over h2 many requests share one.
     #[serde(default)]
     pub connections: u64,
@@ -153,6 +159,7 @@ impl Default for Stats {
             request_digest: AtomicU64::new(0),
             streams_cut: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            refused_mid_request: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             faults: Default::default(),
             served_regions: Vec::new(),
@@ -217,8 +224,11 @@ impl Stats {
     pub(crate) fn connection(&self) {
         self.connections.fetch_add(1, Relaxed);
     }
-    pub(crate) fn refused(&self) {
+    pub(crate) fn refused(&self, mid_request: bool) {
         self.refused.fetch_add(1, Relaxed);
+        if mid_request {
+            self.refused_mid_request.fetch_add(1, Relaxed);
+        }
     }
     pub(crate) fn request_done(&self) {
         self.in_flight.fetch_sub(1, Relaxed);
@@ -286,6 +296,7 @@ impl Stats {
             request_digest: format!("{:016x}", self.request_digest.load(Relaxed)),
             streams_cut: self.streams_cut.load(Relaxed),
             refused: self.refused.load(Relaxed),
+            refused_mid_request: self.refused_mid_request.load(Relaxed),
             connections: self.connections.load(Relaxed),
             served_regions: self
                 .served_regions

@@ -43,6 +43,28 @@ async fn a_refused_outage_falls_back_without_losing_a_call() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refuse_outage_that_cuts_calls_in_flight_is_counted_exactly_by_the_mock() {
+    // Whole answers take 400 ms, so the calls sent in the 400 ms before the outage are read by
+    // the mock and then refused their answer: llm-drill gets no response (`connect`),
+    // the mock has counted the request. `refused_mid_request` is that difference.
+    let faults = "  - { endpoint: primary, kind: outage, mode: refuse, from: 1s, until: 2s }\n";
+    let yaml = drill("fallback", faults, "", 3)
+        .replace("ttft: 20ms", "ttft: 400ms")
+        .replace("stream: true", "stream: false");
+    let (s, _d) = run(&yaml).await;
+    assert_eq!(outcome(&s, "ok"), s.totals.calls, "{:?}", s.errors);
+    let p = &s.endpoints["primary"];
+    let reached = p.attempts - p.by_outcome.get("connect").copied().unwrap_or(0);
+    let m = &s.mock_server["primary"];
+    assert!(m.refused_mid_request >= 4, "{m:?}");
+    assert!(
+        m.refused > m.refused_mid_request,
+        "new connections refused too: {m:?}"
+    );
+    assert_eq!(m.requests - reached, m.refused_mid_request, "{m:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fail_closed_keeps_the_fallback_untouched() {
     let faults = "  - { endpoint: primary, kind: outage, from: 1s, until: 3s }\n";
     let (s, _d) = run(&drill("fail_closed", faults, "", 4)).await;
