@@ -15,7 +15,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// mimalloc asks the kernel for transparent huge pages on its arenas (madvise), and a
 /// huge page stays resident, all 2 MiB of it, while any of it is in use: over an hour of
 /// mixed traffic the RSS grew 9.1 MiB, in 2 MiB steps that purging freed memory never
-/// took back (`benches/soak.sh`, issue 18); without them, 1.9 MiB in 35 minutes, and
+/// took back (`benches/soak.sh`, issue 18); without them, 2.3 MiB over the hour, and
 /// calls are no slower (`benches/loadgen.sh ab`). What mimalloc's own `MIMALLOC_ALLOW_THP=0` does, for this
 /// process only; on Linux, where the kernel has them.
 fn no_transparent_huge_pages() {
