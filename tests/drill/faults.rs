@@ -107,6 +107,24 @@ async fn injected_429s_5xx_and_cut_streams_match_the_mocks_counts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_whole_answer_reaches_the_client_as_a_cut_not_as_no_response() {
+    // The mock sends half of a whole answer, then breaks off: the client must read the
+    // half (a `stream_cut`), not find the connection closed before any response (which
+    // it would call `connect`, and the mock's counts would not match).
+    let faults = "  - { endpoint: primary, kind: stream_cut, probability: 0.3 }\n";
+    let yaml = drill("fail_closed", faults, "retry: { max_attempts: 1 }\n", 2)
+        .replace("stream: true", "stream: false");
+    let (s, _d) = run(&yaml).await;
+    let truth = &s.mock_server["primary"];
+    let p = &s.endpoints["primary"];
+    let n = |k: &str| p.by_outcome.get(k).copied().unwrap_or(0);
+    assert!(truth.streams_cut >= 3, "{truth:?}");
+    assert_eq!(n("stream_cut"), truth.streams_cut, "{:?}", p.by_outcome);
+    assert_eq!(n("connect"), 0, "{:?}", s.errors);
+    assert_eq!(n("ok") + n("stream_cut"), truth.requests);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hung_endpoints_are_cut_at_their_timeout_and_the_run_ends_on_time() {
     let faults = "  - { endpoint: primary, kind: outage, mode: hang }\n  - { endpoint: backup, kind: outage, mode: hang }\n";
     let began = Instant::now();
