@@ -21,8 +21,8 @@ use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 
 /// hyper's smallest `max_buf_size`: below it, hyper panics. Held there, an open stream
-/// keeps 8 KiB of read buffer rather than the 16 KiB hyper's adaptive buffer grew to (10,000
-/// streams: 16.8 KB each instead of 32.6). The cost is in large whole requests, read in
+/// keeps 8 KiB of read buffer rather than the 16 KiB hyper's adaptive buffer grew to (2,000
+/// streams: 17.9 KB each instead of 31.5). The cost is in large whole requests, read in
 /// pieces: 2,814-token prompts 36.6k req/s against 44.1k with hyper's default, short prompts
 /// the same (`MOCK_BASE=… benches/loadgen.sh mock`, 3 rounds alternated).
 const READ_BUFFER_MAX: usize = 8 * 1024;
