@@ -175,7 +175,10 @@ impl<T: Transport> Engine<T> {
                 });
                 if a.outcome == Outcome::Auth && !reauthed && route.fetches_credential() {
                     reauthed = true;
-                    if route.refresh_token().await.is_ok() {
+                    // Boxed: fetching a credential again is rare and its future is
+                    // large (9 KB); held inline it made every call's future 10 KB,
+                    // allocated and copied per call.
+                    if Box::pin(route.refresh_token()).await.is_ok() {
                         // The repeat is not a retry: it does not use the retry budget.
                         n -= 1;
                         continue;
