@@ -12,7 +12,7 @@ use crate::stats::Stats;
 use crate::stream::{stream, StreamPlan};
 use crate::tokens::{Encoding, ANSWER_WORDS};
 use crate::Shared;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rand::SeedableRng;
@@ -536,29 +536,8 @@ pub(crate) async fn answer(
                 resp
             }
             Some(_) => {
-                // The body breaks off halfway: the client reads a truncated answer. The
-                // break waits a turn after the half, so that hyper sends the head and the
-                // half before it drops the connection: breaking off at once, it dropped
-                // them unsent, and the client saw no response at all.
                 shared.stats.stream_cut();
-                let text = whole.to_string();
-                let half = Bytes::from(text[..text.len() / 2].to_string());
-                let parts = futures_util::stream::unfold(Some(Some(half)), |left| async move {
-                    match left? {
-                        Some(half) => Some((Ok(half), Some(None))),
-                        None => {
-                            tokio::task::yield_now().await;
-                            let cut = std::io::Error::other("cut by a stream_cut fault");
-                            Some((Err(cut), None))
-                        }
-                    }
-                });
-                let mut resp = Body::from_stream(parts).into_response();
-                resp.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                resp
+                crate::stream::broken_off(&whole.to_string())
             }
         }
     }

@@ -253,3 +253,27 @@ fn concat(parts: Vec<Bytes>) -> Bytes {
     }
     Bytes::from(parts.concat())
 }
+
+/// A whole answer cut by a `stream_cut` fault: its first half, then the connection breaks
+/// off, so the client reads a truncated body. The break waits a turn after the half, so
+/// that hyper sends the head and the half before it drops the connection: breaking off at
+/// once, it dropped them unsent, and the client saw no response at all.
+pub(crate) fn broken_off(text: &str) -> Response {
+    let half = Bytes::from(text[..text.len() / 2].to_string());
+    let parts = futures_util::stream::unfold(Some(Some(half)), |left| async move {
+        match left? {
+            Some(half) => Some((Ok(half), Some(None))),
+            None => {
+                tokio::task::yield_now().await;
+                let cut = std::io::Error::other("cut by a stream_cut fault");
+                Some((Err(cut), None))
+            }
+        }
+    });
+    let mut resp = Body::from_stream(parts).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
