@@ -90,7 +90,8 @@ stats = {e: json.load(open(f"{out}/stats-{e}.json")) for e in ("primary", "backu
 print("faults the primary mock acted out:", stats["primary"]["faults"], "· its statuses:", stats["primary"]["by_status"])
 for e, v in stats.items():
     ep = s["endpoints"][e]
-    connect = ep["by_outcome"].get("connect", 0)
+    by = ep["by_outcome"]
+    connect = by.get("connect", 0)
     reached = ep["attempts"] - connect
     diff = v["requests"] - reached
     # During a `refuse` outage the mock's gate also cuts connections whose request it had
@@ -99,12 +100,11 @@ for e, v in stats.items():
     cut = v.get("refused_mid_request", 0)
     verdict = "equal" if diff == cut else f"OFF BY {diff - cut:+d}"
     verdict += f", with {cut} requests read, then cut by a refuse outage" if cut else ""
-    by = ep["by_outcome"]
     ok200 = v["by_status"].get("200", 0)
-    cut_here = by.get("stream_cut", 0)
+    ok, cut_here = by.get("ok", 0), by.get("stream_cut", 0)
     # A stream the client saw cut is one the mock cut (a stream_cut fault), or one a
     # refuse outage broke off mid-answer, which the mock counts as aborted.
     cuts = v.get("streams_cut", 0) + v.get("streams_aborted", 0)
-    print(f"{e}: answers begun with 200: mock {ok200}, llm-drill ok {by.get('ok', 0)} + stream_cut {cut_here} ({'equal' if ok200 == by.get('ok', 0) + cut_here else 'DIFFERENT'}); stream_cut {cut_here} against the mock's cuts {v.get('streams_cut', 0)} + streams aborted {v.get('streams_aborted', 0)} ({'equal' if cut_here == cuts else 'DIFFERENT'})")
+    print(f"{e}: answers begun with 200: mock {ok200}, llm-drill ok {ok} + stream_cut {cut_here} ({'equal' if ok200 == ok + cut_here else 'DIFFERENT'}); stream_cut {cut_here} against the mock's cuts {v.get('streams_cut', 0)} + streams aborted {v.get('streams_aborted', 0)} ({'equal' if cut_here == cuts else 'DIFFERENT'})")
     print(f"{e}: mock served {v['requests']} requests and refused {v['refused']} connections at the socket; llm-drill made {ep['attempts']} attempts, {connect} failing to connect, so {reached} reached it; the mock's count less those cut mid-request: {verdict}")
 PY

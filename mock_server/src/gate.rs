@@ -137,6 +137,13 @@ impl GatedIo {
         }
         None
     }
+
+    /// A write that sent a byte began the answer: the request is no longer waiting.
+    fn note_write(&mut self, wrote: &Poll<io::Result<usize>>) {
+        if matches!(wrote, Poll::Ready(Ok(n)) if *n > 0) {
+            self.mid_request = false;
+        }
+    }
 }
 
 impl AsyncRead for GatedIo {
@@ -198,9 +205,7 @@ impl AsyncWrite for GatedIo {
             return Poll::Ready(Err(e));
         }
         let wrote = Pin::new(&mut self.io).poll_write(cx, buf);
-        if matches!(wrote, Poll::Ready(Ok(n)) if n > 0) {
-            self.mid_request = false;
-        }
+        self.note_write(&wrote);
         wrote
     }
 
@@ -221,9 +226,7 @@ impl AsyncWrite for GatedIo {
             return Poll::Ready(Err(e));
         }
         let wrote = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        if matches!(wrote, Poll::Ready(Ok(n)) if n > 0) {
-            self.mid_request = false;
-        }
+        self.note_write(&wrote);
         wrote
     }
 

@@ -259,17 +259,14 @@ fn concat(parts: Vec<Bytes>) -> Bytes {
 /// that hyper sends the head and the half before it drops the connection: breaking off at
 /// once, it dropped them unsent, and the client saw no response at all.
 pub(crate) fn broken_off(text: &str) -> Response {
+    use futures_util::StreamExt;
     let half = Bytes::from(text[..text.len() / 2].to_string());
-    let parts = futures_util::stream::unfold(Some(Some(half)), |left| async move {
-        match left? {
-            Some(half) => Some((Ok(half), Some(None))),
-            None => {
-                tokio::task::yield_now().await;
-                let cut = std::io::Error::other("cut by a stream_cut fault");
-                Some((Err(cut), None))
-            }
-        }
-    });
+    let cut = async {
+        tokio::task::yield_now().await;
+        Err(std::io::Error::other("cut by a stream_cut fault"))
+    };
+    let parts =
+        futures_util::stream::once(async { Ok(half) }).chain(futures_util::stream::once(cut));
     let mut resp = Body::from_stream(parts).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
